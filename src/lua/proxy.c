@@ -1,0 +1,75 @@
+#include "lua/proxy.h"
+
+#include <lauxlib.h>
+
+static const char CACHE_KEY[] = "parlua.proxies";
+
+static int proxy_gc(lua_State *L)
+{
+    pl_shared **slot = lua_touserdata(L, 1);
+    if (slot && *slot) {
+        pl_shared *obj = *slot;
+        *slot = NULL;
+        pl_shared_release(obj);
+    }
+    return 0;
+}
+
+/* Pushes the weak-valued cache table, creating it on first use. */
+static void push_cache(lua_State *L)
+{
+    if (lua_getfield(L, LUA_REGISTRYINDEX, CACHE_KEY) == LUA_TTABLE) return;
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, CACHE_KEY);
+}
+
+void pl_proxy_push(lua_State *L, pl_shared *obj)
+{
+    push_cache(L);
+    if (lua_rawgetp(L, -1, obj) != LUA_TNIL) {
+        lua_remove(L, -2);
+        return;
+    }
+    lua_pop(L, 1);
+    pl_shared **slot = lua_newuserdatauv(L, sizeof *slot, 0);
+    *slot = NULL; /* safe state first: a failing setmetatable leaves nothing to release */
+    luaL_setmetatable(L, obj->type->metatable);
+    pl_shared_retain(obj);
+    *slot = obj;
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, -3, obj);
+    lua_remove(L, -2);
+}
+
+pl_shared *pl_proxy_to(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return NULL;
+    int marked = lua_getfield(L, -1, "__parlua_shared") == LUA_TBOOLEAN;
+    lua_pop(L, 2);
+    if (!marked) return NULL;
+    pl_shared **slot = lua_touserdata(L, idx);
+    return *slot;
+}
+
+pl_shared *pl_proxy_test(lua_State *L, int idx, const pl_shared_type *type)
+{
+    pl_shared **slot = luaL_testudata(L, idx, type->metatable);
+    return slot ? *slot : NULL;
+}
+
+void pl_proxy_newmetatable(lua_State *L, const pl_shared_type *type)
+{
+    luaL_newmetatable(L, type->metatable);
+    lua_pushcfunction(L, proxy_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "__parlua_shared");
+    lua_pushstring(L, type->name);
+    lua_setfield(L, -2, "__name");
+}

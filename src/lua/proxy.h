@@ -1,0 +1,27 @@
+/*
+ * Proxies: the userdata that stands for a shared object inside one VM.
+ *
+ * A VM has at most one proxy per object (a weak cache in the registry), so
+ * identity and == hold within a VM. The proxy owns one reference to the
+ * object and drops it in __gc. The proxy's metatable is the one registered
+ * under obj->type->metatable, and carries the field "__parlua_shared" so the
+ * transfer codec can recognise any shared object.
+ */
+#ifndef PL_PROXY_H
+#define PL_PROXY_H
+
+#include <lua.h>
+
+#include "core/shared.h"
+
+/* Pushes the VM's proxy for obj, creating it if needed. */
+void pl_proxy_push(lua_State *L, pl_shared *obj);
+/* The object behind the value at idx, or NULL if it is not a proxy. */
+pl_shared *pl_proxy_to(lua_State *L, int idx);
+/* The object at idx if it is a proxy of the given type, else NULL. */
+pl_shared *pl_proxy_test(lua_State *L, int idx, const pl_shared_type *type);
+/* Creates the metatable for a type in this VM (with __gc and the marker);
+ * leaves it on the stack so the caller can add metamethods. */
+void pl_proxy_newmetatable(lua_State *L, const pl_shared_type *type);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * Value transfer between VMs (SPEC section 5): Lua values of one VM are
+ * written to a pl_wire (src/core/wire.h, no Lua there) and read back as
+ * fresh values in another VM. Values never cross any other way.
+ *
+ * Neither function raises a Lua error or leaves anything half done: on
+ * failure the wire is left empty (encode) or nothing is pushed (decode), and
+ * a message naming the value, the rule and the fix is written to err.
+ */
+#ifndef PL_TRANSFER_H
+#define PL_TRANSFER_H
+
+#include <lua.h>
+#include <stddef.h>
+
+#include "core/wire.h"
+
+/* Deepest nesting of tables/functions a transfer accepts. */
+#define PL_TRANSFER_MAX_DEPTH 200
+
+/* Where the values come from, for error messages: "argument 2 to SendMessage". */
+typedef struct pl_transfer_origin {
+    const char *what;  /* e.g. "SendMessage" */
+    int first_argno;   /* argument number of the first value */
+} pl_transfer_origin;
+
+/* Encodes the n values at stack indices first..first+n-1 of L into out
+ * (which must be freshly initialised). Returns 0, or -1 with err set. */
+int pl_transfer_encode(lua_State *L, int first, int n, const pl_transfer_origin *origin,
+                       pl_wire *out, char *err, size_t errlen);
+
+/* Pushes the values held by w onto L, stores their count in *n. Returns 0,
+ * or -1 with err set and nothing pushed. The wire stays valid (it may be
+ * decoded again, e.g. once per receiving VM). With trust_bytecode == 0,
+ * functions are refused (used when the bytes did not come from
+ * pl_transfer_encode, e.g. by the decoder's randomised tests). */
+int pl_transfer_decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n, char *err,
+                       size_t errlen);
+
+#endif
