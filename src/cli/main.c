@@ -1,0 +1,175 @@
+/*
+ * The parlua command: runs a script like lua5.4 does (arg, -e, -l, -v, -W,
+ * -), then runs frames until nothing can happen any more.
+ */
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "parlua.h"
+
+static const char *progname = "parlua";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: %s [options] [script [args]]\n"
+            "Runs a Lua 5.4 script with Roblox-style Actors on every core.\n"
+            "Options:\n"
+            "  -e stat       execute string 'stat' (in the main VM, before the script)\n"
+            "  -l mod        require library 'mod' into global 'mod'\n"
+            "  -v            show version information\n"
+            "  -W            turn warnings on\n"
+            "  --workers N   worker threads for the parallel phase (default: one per core)\n"
+            "  --fps N       pace frames at N per second (default: run frames while there is work)\n"
+            "  --help        show this help\n"
+            "  --            stop handling options\n"
+            "  -             stop handling options and execute stdin\n"
+            "Exit status: 0 on success, 1 if the script failed to load or any runtime thread\n"
+            "died of an uncaught error, 2 on a bad command line.\n"
+            "Documentation: README.md and docs/ in the parlua source tree.\n",
+            progname);
+}
+
+static int bad_usage(const char *fmt, const char *what)
+{
+    fprintf(stderr, "%s: ", progname);
+    fprintf(stderr, fmt, what);
+    fprintf(stderr, "\n");
+    usage(stderr);
+    return 2;
+}
+
+/* Parses a positive number option value; returns -1 when it is not one. */
+static double number_arg(const char *s, int integer)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || !(v > 0) || v > 1e6) return -1;
+    if (integer && v != (double)(long)v) return -1;
+    return v;
+}
+
+typedef struct options {
+    int script;      /* index of the script in argv, or 0 */
+    int show_version;
+    int warnings;
+    parlua_config config;
+} options;
+
+/* Returns -1 when the command line is fine, else the exit status. */
+static int parse(int argc, char **argv, options *o)
+{
+    parlua_config_init(&o->config);
+    o->script = 0;
+    int i;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-') break;
+        if (strcmp(a, "-") == 0) break;
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "-v") == 0) {
+            o->show_version = 1;
+        } else if (strcmp(a, "-W") == 0) {
+            o->warnings = 1;
+        } else if (strcmp(a, "-e") == 0 || strcmp(a, "-l") == 0) {
+            if (++i >= argc) return bad_usage("'%s' needs an argument", a);
+        } else if (strcmp(a, "--workers") == 0 || strcmp(a, "--fps") == 0) {
+            if (++i >= argc) return bad_usage("'%s' needs a number", a);
+            int workers = strcmp(a, "--workers") == 0;
+            double v = number_arg(argv[i], workers);
+            if (v < 0)
+                return bad_usage(workers ? "--workers needs a whole number from 1 up, got '%s'"
+                                         : "--fps needs a number above 0, got '%s'",
+                                 argv[i]);
+            if (workers)
+                o->config.workers = (int)v;
+            else
+                o->config.fps = v;
+        } else {
+            return bad_usage("unrecognized option '%s'", a);
+        }
+    }
+    o->script = i < argc ? i : 0;
+    return -1;
+}
+
+/* arg[0] is the script, arg[1..] its arguments, negative indices the rest. */
+static void create_arg_table(lua_State *L, int argc, char **argv, int script)
+{
+    int base = script ? script : argc;
+    lua_createtable(L, argc - base, base);
+    for (int i = 0; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i - base);
+    }
+    lua_setglobal(L, "arg");
+}
+
+/* Runs -e and -l in command-line order. Returns 0, or 1 after reporting. */
+static int run_early_options(parlua_runtime *rt, int argc, char **argv, int stop)
+{
+    for (int i = 1; i < stop; i++) {
+        int is_e = strcmp(argv[i], "-e") == 0, is_l = strcmp(argv[i], "-l") == 0;
+        if (!is_e && !is_l) {
+            if (strcmp(argv[i], "--workers") == 0 || strcmp(argv[i], "--fps") == 0) i++;
+            continue;
+        }
+        const char *v = argv[++i];
+        char code[512];
+        if (is_l) snprintf(code, sizeof code, "%s = require(\"%s\")", v, v);
+        if (parlua_run_string(rt, is_e ? v : code, is_e ? "=(command line)" : "=(-l)") != PARLUA_OK) {
+            fprintf(stderr, "%s: %s\n", progname, parlua_last_error(rt));
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    memset(&o, 0, sizeof o);
+    int rc = parse(argc, argv, &o);
+    if (rc >= 0) return rc;
+    if (o.show_version) printf("parlua %s (%s)\n", PARLUA_VERSION_STRING, LUA_RELEASE);
+    int has_e = 0;
+    for (int i = 1; i < (o.script ? o.script : argc); i++)
+        if (strcmp(argv[i], "-e") == 0) has_e = 1;
+    if (!o.script && (has_e || o.show_version)) {
+        /* nothing more to run after -e / -v, as lua5.4 */
+    } else if (!o.script && isatty(0)) {
+        fprintf(stderr, "%s: no script given (parlua has no interactive mode)\n", progname);
+        usage(stderr);
+        return 2;
+    }
+    parlua_runtime *rt = parlua_new(&o.config);
+    if (!rt) {
+        fprintf(stderr, "%s: cannot create the runtime (out of memory or threads)\n", progname);
+        return 1;
+    }
+    lua_State *L = parlua_main_state(rt);
+    if (o.warnings) lua_warning(L, "@on", 0);
+    create_arg_table(L, argc, argv, o.script);
+    int status = run_early_options(rt, argc, argv, o.script ? o.script : argc);
+    if (status == 0 && (o.script || (!has_e && !o.show_version))) {
+        const char *path = o.script ? argv[o.script] : "-";
+        int nargs = 0;
+        for (int i = o.script + 1; o.script && i < argc; i++, nargs++) lua_pushstring(L, argv[i]);
+        if (parlua_run_file(rt, path, nargs) != PARLUA_OK) {
+            fprintf(stderr, "%s: %s\n", progname, parlua_last_error(rt));
+            status = 1;
+        }
+    }
+    if (status == 0) status = parlua_run(rt);
+    parlua_free(rt);
+    return status;
+}

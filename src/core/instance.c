@@ -1,0 +1,204 @@
+#include "core/instance.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const pl_class pl_class_instance = {"Instance", NULL, 0};
+const pl_class pl_class_datamodel = {"DataModel", &pl_class_instance, 0};
+const pl_class pl_class_workspace = {"Workspace", &pl_class_instance, 0};
+const pl_class pl_class_folder = {"Folder", &pl_class_instance, 1};
+const pl_class pl_class_actor = {"Actor", &pl_class_instance, 1};
+const pl_class pl_class_script = {"Script", &pl_class_instance, 1};
+const pl_class pl_class_runservice = {"RunService", &pl_class_instance, 0};
+
+static const pl_class *const all_classes[] = {
+    &pl_class_instance, &pl_class_datamodel, &pl_class_workspace, &pl_class_folder,
+    &pl_class_actor,    &pl_class_script,    &pl_class_runservice,
+};
+
+static void destroy(pl_shared *obj);
+const pl_shared_type pl_instance_type = {"Instance", "parlua.Instance", destroy};
+
+const pl_class *pl_class_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof all_classes / sizeof *all_classes; i++)
+        if (strcmp(all_classes[i]->name, name) == 0) return all_classes[i];
+    return NULL;
+}
+
+static char *dup_bytes(const char *s, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (!copy) return NULL;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    return copy;
+}
+
+pl_instance *pl_instance_new(const pl_class *cls, void *owner)
+{
+    pl_instance *inst = calloc(1, sizeof *inst);
+    if (!inst) return NULL;
+    inst->name = dup_bytes(cls->name, strlen(cls->name)); /* a new Instance is named after its class */
+    if (!inst->name) {
+        free(inst);
+        return NULL;
+    }
+    pl_shared_init(&inst->base, &pl_instance_type);
+    inst->cls = cls;
+    inst->owner = owner;
+    return inst;
+}
+
+static void destroy(pl_shared *obj)
+{
+    pl_instance *inst = (pl_instance *)obj;
+    for (size_t i = 0; i < inst->nchildren; i++) {
+        inst->children[i]->parent = NULL;
+        pl_shared_release(&inst->children[i]->base);
+    }
+    if (inst->vm && inst->free_vm) inst->free_vm(inst->vm);
+    free(inst->children);
+    free(inst->name);
+    free(inst->source);
+    free(inst->path);
+    free(inst);
+}
+
+int pl_instance_isa(const pl_instance *inst, const char *class_name)
+{
+    for (const pl_class *c = inst->cls; c; c = c->base)
+        if (strcmp(c->name, class_name) == 0) return 1;
+    return 0;
+}
+
+int pl_instance_set_name(pl_instance *inst, const char *name, size_t len)
+{
+    char *copy = dup_bytes(name, len);
+    if (!copy) return -1;
+    free(inst->name);
+    inst->name = copy;
+    return 0;
+}
+
+static const pl_instance *root_of(const pl_instance *inst)
+{
+    while (inst->parent) inst = inst->parent;
+    return inst;
+}
+
+int pl_instance_in_game(const pl_instance *inst)
+{
+    return root_of(inst)->is_root;
+}
+
+static void report_scripts(pl_instance *inst, const pl_instance *root)
+{
+    if (inst->cls == &pl_class_script && !inst->started && root->on_script_added)
+        root->on_script_added(root->on_script_added_ud, inst);
+    /* the callback never changes the tree, so indices stay valid */
+    for (size_t i = 0; i < inst->nchildren; i++) report_scripts(inst->children[i], root);
+}
+
+static void detach(pl_instance *inst)
+{
+    pl_instance *p = inst->parent;
+    for (size_t i = 0; i < p->nchildren; i++) {
+        if (p->children[i] == inst) {
+            memmove(&p->children[i], &p->children[i + 1],
+                    (p->nchildren - i - 1) * sizeof *p->children);
+            p->nchildren--;
+            break;
+        }
+    }
+    inst->parent = NULL;
+}
+
+int pl_instance_set_parent(pl_instance *inst, pl_instance *parent)
+{
+    if (inst->parent_locked) return PL_PARENT_LOCKED;
+    if (parent == inst->parent) return PL_PARENT_OK;
+    for (const pl_instance *a = parent; a; a = a->parent)
+        if (a == inst) return PL_PARENT_CYCLE;
+    if (parent && parent->nchildren == parent->cap) {
+        size_t cap = parent->cap ? parent->cap * 2 : 4;
+        pl_instance **children = realloc(parent->children, cap * sizeof *children);
+        if (!children) return PL_PARENT_NOMEM;
+        parent->children = children;
+        parent->cap = cap;
+    }
+    /* The old parent's reference moves to the new parent (or is dropped). */
+    int had_parent = inst->parent != NULL;
+    if (had_parent) detach(inst);
+    if (parent) {
+        if (!had_parent) pl_shared_retain(&inst->base);
+        parent->children[parent->nchildren++] = inst;
+        inst->parent = parent;
+        const pl_instance *root = root_of(parent);
+        if (root->is_root) report_scripts(inst, root);
+    } else if (had_parent) {
+        pl_shared_release(&inst->base);
+    }
+    return PL_PARENT_OK;
+}
+
+pl_instance *pl_instance_find_child(const pl_instance *inst, const char *name, int recursive)
+{
+    for (size_t i = 0; i < inst->nchildren; i++)
+        if (strcmp(inst->children[i]->name, name) == 0) return inst->children[i];
+    if (recursive) {
+        for (size_t i = 0; i < inst->nchildren; i++) {
+            pl_instance *found = pl_instance_find_child(inst->children[i], name, 1);
+            if (found) return found;
+        }
+    }
+    return NULL;
+}
+
+pl_instance *pl_instance_actor_of(const pl_instance *inst)
+{
+    for (pl_instance *a = inst->parent; a; a = a->parent)
+        if (a->cls == &pl_class_actor) return a;
+    return NULL;
+}
+
+pl_instance *pl_instance_clone(const pl_instance *inst, void *owner)
+{
+    pl_instance *copy = pl_instance_new(inst->cls, owner);
+    if (!copy) return NULL;
+    if (pl_instance_set_name(copy, inst->name, strlen(inst->name)) != 0) goto fail;
+    if (inst->source && !(copy->source = dup_bytes(inst->source, inst->source_len))) goto fail;
+    copy->source_len = inst->source_len;
+    if (inst->path && !(copy->path = dup_bytes(inst->path, strlen(inst->path)))) goto fail;
+    for (size_t i = 0; i < inst->nchildren; i++) {
+        pl_instance *child = pl_instance_clone(inst->children[i], owner);
+        if (!child) goto fail;
+        int rc = pl_instance_set_parent(child, copy); /* copy is not in game: starts nothing */
+        pl_shared_release(&child->base);
+        if (rc != PL_PARENT_OK) goto fail;
+    }
+    return copy;
+fail:
+    pl_shared_release(&copy->base);
+    return NULL;
+}
+
+char *pl_instance_full_name(const pl_instance *inst)
+{
+    size_t len = 0;
+    const pl_instance *a;
+    for (a = inst; a; a = a->parent)
+        if (!a->is_root || a == inst) len += strlen(a->name) + 1;
+    char *out = malloc(len + 1);
+    if (!out) return NULL;
+    char *end = out + len;
+    *--end = '\0';
+    for (a = inst; a; a = a->parent) {
+        if (a->is_root && a != inst) break;
+        size_t n = strlen(a->name);
+        end -= n;
+        memcpy(end, a->name, n);
+        if (end > out) *--end = '.';
+    }
+    return end;
+}

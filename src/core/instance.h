@@ -1,0 +1,77 @@
+/*
+ * The Instance tree (SPEC 2.1): C objects shared by every VM, no Lua here.
+ *
+ * Ownership: a parent holds one reference to each child; the child's
+ * parent pointer is weak (cleared when the parent goes). VMs hold
+ * references through their proxies.
+ *
+ * Threads: the tree's shape and names change only in the serial phase (the
+ * members that change them are not Safe in parallel, enforced by the Lua
+ * layer), and the phases never overlap, so readers in the parallel phase
+ * need no lock: the phase hand-over (the pool's wait) orders every write
+ * before them. Reference counts are atomic and may change anywhere.
+ */
+#ifndef PL_INSTANCE_H
+#define PL_INSTANCE_H
+
+#include <stddef.h>
+
+#include "core/shared.h"
+
+typedef struct pl_class {
+    const char *name;
+    const struct pl_class *base;
+    int creatable; /* Instance.new may make one */
+} pl_class;
+
+extern const pl_class pl_class_instance, pl_class_datamodel, pl_class_workspace,
+    pl_class_folder, pl_class_actor, pl_class_script, pl_class_runservice;
+extern const pl_shared_type pl_instance_type;
+
+typedef struct pl_instance pl_instance;
+
+/* Called when a Script joins the tree under the root (game). */
+typedef void (*pl_script_added_fn)(void *ud, pl_instance *script);
+
+struct pl_instance {
+    pl_shared base;
+    const pl_class *cls;
+    char *name;
+    pl_instance *parent; /* weak */
+    pl_instance **children;
+    size_t nchildren, cap;
+    void *owner; /* the pl_vm that created it (NULL: the runtime) */
+    int is_root; /* game: descendants of it are "in the game" */
+    int parent_locked; /* after Destroy */
+    pl_script_added_fn on_script_added; /* on the root only */
+    void *on_script_added_ud;
+    /* Script */
+    char *source;
+    size_t source_len;
+    char *path;
+    int started;
+    /* Actor: its pl_vm, created with it */
+    void *vm;
+    void (*free_vm)(void *vm);
+};
+
+/* A new instance with one reference owned by the caller; NULL if out of memory. */
+pl_instance *pl_instance_new(const pl_class *cls, void *owner);
+const pl_class *pl_class_find(const char *name);
+int pl_instance_isa(const pl_instance *inst, const char *class_name);
+/* Sets the name (copied); returns -1 if out of memory. */
+int pl_instance_set_name(pl_instance *inst, const char *name, size_t len);
+
+enum { PL_PARENT_OK = 0, PL_PARENT_CYCLE = -1, PL_PARENT_LOCKED = -2, PL_PARENT_NOMEM = -3 };
+/* Moves inst under parent (NULL: out of the tree). Reports each Script that
+ * thereby joins the root's tree through the root's on_script_added. */
+int pl_instance_set_parent(pl_instance *inst, pl_instance *parent);
+pl_instance *pl_instance_find_child(const pl_instance *inst, const char *name, int recursive);
+pl_instance *pl_instance_actor_of(const pl_instance *inst); /* closest Actor ancestor, or NULL */
+int pl_instance_in_game(const pl_instance *inst);
+/* Deep copy (not parented, scripts not started); NULL if out of memory. */
+pl_instance *pl_instance_clone(const pl_instance *inst, void *owner);
+/* "Workspace.Folder.Script" (game itself: "game"); malloc'd, or NULL. */
+char *pl_instance_full_name(const pl_instance *inst);
+
+#endif

@@ -1,0 +1,209 @@
+/*
+ * Worker pool; see pool.h for the contract.
+ *
+ * Sleeping and waking: an idle worker announces itself in `nidle` and then
+ * re-checks every queue's length; a submitter publishes the item (queue
+ * length) and then reads `nidle`. Both sides use sequentially consistent
+ * operations, so at least one of them sees the other (the classic
+ * store-then-load handshake): either the worker finds the item, or the
+ * submitter finds a sleeper and signals it under park_lock, which the
+ * sleeper holds until it is inside uv_cond_wait, so the signal cannot be
+ * lost.
+ *
+ * Lock order: a worker queue lock is never held while taking park_lock or
+ * another queue's lock.
+ */
+#include "core/pool.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <uv.h>
+
+#define CACHE_LINE 64
+
+typedef struct worker {
+    uv_mutex_t lock;
+    pl_pool_item *head, *tail;
+    atomic_size_t len;
+    uv_thread_t thread;
+    pl_pool *pool;
+    int index;
+} __attribute__((aligned(CACHE_LINE))) worker;
+
+struct pl_pool {
+    worker *workers;
+    int n;
+    pl_pool_run_fn run;
+    void *ctx;
+    atomic_size_t pending; /* submitted and not yet finished */
+    atomic_int nidle;      /* workers parked or about to park */
+    atomic_uint next;      /* round-robin target for outside submits */
+    atomic_bool stop;
+    uv_mutex_t park_lock;
+    uv_cond_t park_cond; /* workers wait here for items */
+    uv_cond_t idle_cond; /* wait_idle waits here for pending == 0 */
+};
+
+static _Thread_local int current_worker = -1;
+static _Thread_local pl_pool *current_pool = NULL;
+
+int pl_pool_current_worker(void)
+{
+    return current_worker;
+}
+
+int pl_pool_size(const pl_pool *pool)
+{
+    return pool->n;
+}
+
+static void push(worker *w, pl_pool_item *item)
+{
+    item->next = NULL;
+    uv_mutex_lock(&w->lock);
+    if (w->tail)
+        w->tail->next = item;
+    else
+        w->head = item;
+    w->tail = item;
+    atomic_fetch_add(&w->len, 1); /* seq_cst: pairs with the nidle check */
+    uv_mutex_unlock(&w->lock);
+}
+
+static pl_pool_item *pop(worker *w)
+{
+    /* relaxed peek: a stale zero only delays us to the re-check in park */
+    if (atomic_load_explicit(&w->len, memory_order_relaxed) == 0) return NULL;
+    uv_mutex_lock(&w->lock);
+    pl_pool_item *item = w->head;
+    if (item) {
+        w->head = item->next;
+        if (!w->head) w->tail = NULL;
+        atomic_fetch_sub_explicit(&w->len, 1, memory_order_relaxed);
+    }
+    uv_mutex_unlock(&w->lock);
+    return item;
+}
+
+static pl_pool_item *find_item(pl_pool *pool, int self)
+{
+    for (int k = 0; k < pool->n; k++) {
+        pl_pool_item *item = pop(&pool->workers[(self + k) % pool->n]);
+        if (item) return item;
+    }
+    return NULL;
+}
+
+static int anything_queued(pl_pool *pool)
+{
+    for (int k = 0; k < pool->n; k++)
+        if (atomic_load(&pool->workers[k].len)) return 1; /* seq_cst: see top */
+    return 0;
+}
+
+void pl_pool_submit(pl_pool *pool, pl_pool_item *item)
+{
+    /* The count goes up before the item is visible, so it cannot reach
+     * zero (ending the phase) while this item is still to run. */
+    atomic_fetch_add(&pool->pending, 1);
+    int w = (current_pool == pool) ? current_worker
+                                   : (int)(atomic_fetch_add_explicit(&pool->next, 1,
+                                                                     memory_order_relaxed) %
+                                           (unsigned)pool->n);
+    push(&pool->workers[w], item);
+    if (atomic_load(&pool->nidle) > 0) { /* seq_cst: see top */
+        uv_mutex_lock(&pool->park_lock);
+        uv_cond_signal(&pool->park_cond);
+        uv_mutex_unlock(&pool->park_lock);
+    }
+}
+
+static void worker_main(void *arg)
+{
+    worker *self = arg;
+    pl_pool *pool = self->pool;
+    current_worker = self->index;
+    current_pool = pool;
+    for (;;) {
+        pl_pool_item *item = find_item(pool, self->index);
+        if (item) {
+            pool->run(pool->ctx, item, self->index);
+            /* acq_rel (seq_cst): publishes the run's effects to the waiter */
+            if (atomic_fetch_sub(&pool->pending, 1) == 1) {
+                uv_mutex_lock(&pool->park_lock);
+                uv_cond_broadcast(&pool->idle_cond);
+                uv_mutex_unlock(&pool->park_lock);
+            }
+            continue;
+        }
+        uv_mutex_lock(&pool->park_lock);
+        atomic_fetch_add(&pool->nidle, 1);
+        while (!atomic_load(&pool->stop) && !anything_queued(pool))
+            uv_cond_wait(&pool->park_cond, &pool->park_lock);
+        atomic_fetch_sub(&pool->nidle, 1);
+        uv_mutex_unlock(&pool->park_lock);
+        if (atomic_load(&pool->stop)) return;
+    }
+}
+
+void pl_pool_wait_idle(pl_pool *pool)
+{
+    uv_mutex_lock(&pool->park_lock);
+    while (atomic_load(&pool->pending) != 0)
+        uv_cond_wait(&pool->idle_cond, &pool->park_lock);
+    uv_mutex_unlock(&pool->park_lock);
+}
+
+pl_pool *pl_pool_new(int nworkers, pl_pool_run_fn run, void *ctx)
+{
+    if (nworkers < 1) return NULL;
+    pl_pool *pool = calloc(1, sizeof *pool);
+    if (!pool) return NULL;
+    pool->workers = aligned_alloc(CACHE_LINE, sizeof(worker) * (size_t)nworkers);
+    if (!pool->workers) {
+        free(pool);
+        return NULL;
+    }
+    pool->n = nworkers;
+    pool->run = run;
+    pool->ctx = ctx;
+    atomic_init(&pool->pending, 0);
+    atomic_init(&pool->nidle, 0);
+    atomic_init(&pool->next, 0);
+    atomic_init(&pool->stop, 0);
+    uv_mutex_init(&pool->park_lock);
+    uv_cond_init(&pool->park_cond);
+    uv_cond_init(&pool->idle_cond);
+    for (int i = 0; i < nworkers; i++) {
+        worker *w = &pool->workers[i];
+        uv_mutex_init(&w->lock);
+        w->head = w->tail = NULL;
+        atomic_init(&w->len, 0);
+        w->pool = pool;
+        w->index = i;
+    }
+    for (int i = 0; i < nworkers; i++) {
+        if (uv_thread_create(&pool->workers[i].thread, worker_main, &pool->workers[i]) != 0) {
+            pool->n = i; /* join only the ones that started */
+            pl_pool_free(pool);
+            return NULL;
+        }
+    }
+    return pool;
+}
+
+void pl_pool_free(pl_pool *pool)
+{
+    if (!pool) return;
+    uv_mutex_lock(&pool->park_lock);
+    atomic_store(&pool->stop, 1);
+    uv_cond_broadcast(&pool->park_cond);
+    uv_mutex_unlock(&pool->park_lock);
+    for (int i = 0; i < pool->n; i++) uv_thread_join(&pool->workers[i].thread);
+    for (int i = 0; i < pool->n; i++) uv_mutex_destroy(&pool->workers[i].lock);
+    uv_mutex_destroy(&pool->park_lock);
+    uv_cond_destroy(&pool->park_cond);
+    uv_cond_destroy(&pool->idle_cond);
+    free(pool->workers);
+    free(pool);
+}

@@ -1,0 +1,38 @@
+/*
+ * The worker pool that runs the parallel phase.
+ *
+ * Items (intrusive pl_pool_item nodes, one per actor with parallel work)
+ * are submitted to per-worker FIFO queues, each with its own lock; a worker
+ * whose queue is empty steals from the others, so no single lock serialises
+ * the workers. Items submitted by a worker go to its own queue (the actor
+ * just messaged is likely cache-warm there); items from other threads are
+ * spread round-robin.
+ *
+ * A phase: the runtime submits items, then pl_pool_wait_idle() blocks until
+ * every submitted item, including those submitted by workers meanwhile, has
+ * finished. An item must not be queued twice at once (the runtime's
+ * per-actor scheduling flag guarantees it).
+ *
+ * Threads: pl_pool_submit from any thread; pl_pool_wait_idle from one
+ * thread at a time, not a worker; pl_pool_free after the last wait.
+ */
+#ifndef PL_POOL_H
+#define PL_POOL_H
+
+typedef struct pl_pool_item {
+    struct pl_pool_item *next;
+} pl_pool_item;
+
+typedef struct pl_pool pl_pool;
+typedef void (*pl_pool_run_fn)(void *ctx, pl_pool_item *item, int worker);
+
+/* Starts nworkers threads. Returns NULL on failure. */
+pl_pool *pl_pool_new(int nworkers, pl_pool_run_fn run, void *ctx);
+void pl_pool_free(pl_pool *pool); /* joins the workers */
+void pl_pool_submit(pl_pool *pool, pl_pool_item *item);
+void pl_pool_wait_idle(pl_pool *pool);
+int pl_pool_size(const pl_pool *pool);
+/* The calling thread's worker index in its pool, or -1 off the pool. */
+int pl_pool_current_worker(void);
+
+#endif

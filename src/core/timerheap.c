@@ -1,0 +1,88 @@
+#include "core/timerheap.h"
+
+#include <stdlib.h>
+
+void pl_timerheap_init(pl_timerheap *h)
+{
+    h->items = NULL;
+    h->len = h->cap = 0;
+    h->next_order = 0;
+}
+
+void pl_timerheap_free(pl_timerheap *h)
+{
+    free(h->items);
+    pl_timerheap_init(h);
+}
+
+static int before(const pl_timer *a, const pl_timer *b)
+{
+    return a->when < b->when || (a->when == b->when && a->order < b->order);
+}
+
+static void place(pl_timerheap *h, size_t i, pl_timer *t)
+{
+    h->items[i] = t;
+    t->slot = i;
+}
+
+static void sift_up(pl_timerheap *h, size_t i, pl_timer *t)
+{
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!before(t, h->items[parent])) break;
+        place(h, i, h->items[parent]);
+        i = parent;
+    }
+    place(h, i, t);
+}
+
+static void sift_down(pl_timerheap *h, size_t i, pl_timer *t)
+{
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= h->len) break;
+        if (child + 1 < h->len && before(h->items[child + 1], h->items[child])) child++;
+        if (!before(h->items[child], t)) break;
+        place(h, i, h->items[child]);
+        i = child;
+    }
+    place(h, i, t);
+}
+
+int pl_timerheap_push(pl_timerheap *h, pl_timer *t)
+{
+    if (h->len == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 64;
+        pl_timer **items = realloc(h->items, cap * sizeof *items);
+        if (!items) return -1;
+        h->items = items;
+        h->cap = cap;
+    }
+    t->order = h->next_order++;
+    sift_up(h, h->len++, t);
+    return 0;
+}
+
+pl_timer *pl_timerheap_peek(const pl_timerheap *h)
+{
+    return h->len ? h->items[0] : NULL;
+}
+
+void pl_timerheap_remove(pl_timerheap *h, pl_timer *t)
+{
+    size_t i = t->slot;
+    pl_timer *last = h->items[--h->len];
+    if (i == h->len) return; /* t was the last one */
+    if (i > 0 && before(last, h->items[(i - 1) / 2]))
+        sift_up(h, i, last);
+    else
+        sift_down(h, i, last);
+}
+
+pl_timer *pl_timerheap_pop(pl_timerheap *h)
+{
+    pl_timer *top = pl_timerheap_peek(h);
+    if (top) pl_timerheap_remove(h, top);
+    return top;
+}

@@ -1,0 +1,62 @@
+/*
+ * Globals every VM gets besides the standard library: time(), the parlua
+ * table (version, workers, phase), and a print that writes each line with
+ * one call, so lines printed by different workers never interleave.
+ */
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "lua/runtime.h"
+
+static int base_time(lua_State *L)
+{
+    lua_pushnumber(L, pl_now(pl_vm_of(L)->runtime));
+    return 1;
+}
+
+static int base_print(lua_State *L)
+{
+    int n = lua_gettop(L);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        luaL_tolstring(L, i, NULL);
+        if (i > 1) luaL_addchar(&b, '\t');
+        luaL_addvalue(&b);
+    }
+    luaL_addchar(&b, '\n');
+    luaL_pushresult(&b);
+    size_t len;
+    const char *line = lua_tolstring(L, -1, &len);
+    fwrite(line, 1, len, stdout); /* one call: stdio locks the stream for it */
+    fflush(stdout);
+    return 0;
+}
+
+static int parlua_workers(lua_State *L)
+{
+    lua_pushinteger(L, pl_vm_of(L)->runtime->config.workers);
+    return 1;
+}
+
+static int parlua_phase(lua_State *L)
+{
+    lua_pushstring(L, pl_vm_of(L)->phase == PL_PARALLEL ? "parallel" : "serial");
+    return 1;
+}
+
+void pl_open_baselib(lua_State *L)
+{
+    lua_register(L, "time", base_time);
+    lua_register(L, "print", base_print);
+    static const luaL_Reg funcs[] = {
+        {"workers", parlua_workers},
+        {"phase", parlua_phase},
+        {NULL, NULL},
+    };
+    luaL_newlib(L, funcs);
+    lua_pushliteral(L, PARLUA_VERSION_STRING);
+    lua_setfield(L, -2, "version");
+    lua_setglobal(L, "parlua");
+}

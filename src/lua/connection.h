@@ -1,0 +1,25 @@
+/*
+ * Connections: what BindToMessage, BindToMessageParallel, Connect and
+ * ConnectParallel return. A connection lives in one VM's list of handlers
+ * for one source (a message topic, or Heartbeat) and one phase;
+ * conn:Disconnect() takes it out and tells the source through on_change.
+ */
+#ifndef PL_CONNECTION_H
+#define PL_CONNECTION_H
+
+#include <lua.h>
+
+/* Called with +1 when a handler joins a list, -1 when it leaves. */
+typedef void (*pl_conn_change_fn)(lua_State *L, const char *list, size_t len, int phase,
+                                  int delta);
+
+/* Adds the function at fn_idx to this VM's handler list (kind, name, phase),
+ * pushes the new connection, and calls on_change(+1). */
+void pl_conn_add(lua_State *L, const char *kind, const char *name, size_t len, int phase,
+                 int fn_idx, pl_conn_change_fn on_change);
+/* Pushes a copy of the handler functions of (kind, name, phase) as an
+ * array, or nil when there are none. */
+int pl_conn_push_handlers(lua_State *L, const char *kind, const char *name, size_t len, int phase);
+void pl_open_connection(lua_State *L);
+
+#endif

@@ -1,0 +1,461 @@
+/*
+ * Instances in Lua: the Instance proxy's metatable, member lookup with
+ * thread-safety levels enforced in the parallel phase (SPEC 2.3), the
+ * built-in members of Instance, DataModel and Script, Instance.new, and the
+ * globals game and workspace.
+ *
+ * Members are looked up in a per-VM table per class (name -> member), along
+ * the class chain; an unknown name falls back to a child of that name, as
+ * in Roblox (workspace.Baseplate).
+ */
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua/proxy.h"
+#include "lua/runtime.h"
+
+static const char MEMBERS_KEY[] = "parlua.members";
+
+static const char *level_name(pl_level level)
+{
+    switch (level) {
+    case PL_UNSAFE: return "Unsafe";
+    case PL_READ_PARALLEL: return "ReadParallel";
+    case PL_LOCAL_SAFE: return "LocalSafe";
+    default: return "Safe";
+    }
+}
+
+void pl_instance_push(lua_State *L, pl_instance *inst)
+{
+    if (inst)
+        pl_proxy_push(L, &inst->base);
+    else
+        lua_pushnil(L);
+}
+
+pl_instance *pl_instance_check(lua_State *L, int idx)
+{
+    pl_shared *obj = pl_proxy_test(L, idx, &pl_instance_type);
+    if (!obj) luaL_typeerror(L, idx, "Instance");
+    return (pl_instance *)obj;
+}
+
+pl_instance *pl_instance_check_class(lua_State *L, int idx, const pl_class *cls)
+{
+    pl_instance *inst = pl_instance_check(L, idx);
+    if (!pl_instance_isa(inst, cls->name))
+        luaL_error(L, "expected %s, got %s \"%s\"", cls->name, inst->cls->name, inst->name);
+    return inst;
+}
+
+/* ---- safety levels ---- */
+
+/* Raises if the running code may not use member m of inst in this way now.
+ * Only the parallel phase restricts anything. */
+static void check_level(lua_State *L, const pl_instance *inst, const pl_class *owner_cls,
+                        const pl_member *m, int write)
+{
+    pl_vm *vm = pl_vm_of(L);
+    if (vm->phase != PL_PARALLEL || m->level == PL_SAFE) return;
+    int own = inst->owner == vm;
+    if (m->call) {
+        if (m->level == PL_LOCAL_SAFE && own) return;
+        luaL_error(L, "Function %s.%s is not safe to call in parallel%s (call task.synchronize() first)",
+                   owner_cls->name, m->name,
+                   m->level == PL_LOCAL_SAFE ? " on an instance another actor created" : "");
+    }
+    if (!write && m->level != PL_UNSAFE) return;
+    if (write && m->level == PL_LOCAL_SAFE && own) return;
+    luaL_error(L,
+               "Property %s.%s is %s: it cannot be %s in parallel%s (call task.synchronize() first)",
+               owner_cls->name, m->name, level_name(m->level), write ? "written" : "read",
+               m->level == PL_LOCAL_SAFE ? " by an actor that did not create the instance" : "");
+}
+
+/* ---- member tables ---- */
+
+static int method_trampoline(lua_State *L)
+{
+    const pl_member *m = lua_touserdata(L, lua_upvalueindex(1));
+    const pl_class *cls = lua_touserdata(L, lua_upvalueindex(2));
+    pl_instance *inst = pl_instance_check(L, 1);
+    if (!pl_instance_isa(inst, cls->name))
+        return luaL_error(L, "%s is not a valid member of %s \"%s\"", m->name, inst->cls->name,
+                          inst->name);
+    check_level(L, inst, cls, m, 0);
+    return m->call(L);
+}
+
+void pl_register_members(lua_State *L, const pl_class *cls, const pl_member *members)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, MEMBERS_KEY);
+    if (lua_rawgetp(L, -1, cls) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, -3, cls);
+    }
+    for (const pl_member *m = members; m->name; m++) {
+        if (m->call) {
+            lua_pushlightuserdata(L, (void *)m);
+            lua_pushlightuserdata(L, (void *)cls);
+            lua_pushcclosure(L, method_trampoline, 2);
+        } else {
+            lua_pushlightuserdata(L, (void *)m);
+        }
+        lua_setfield(L, -2, m->name);
+    }
+    lua_pop(L, 2);
+}
+
+/* Finds key along inst's class chain; pushes the entry and sets *cls, or
+ * pushes nothing and returns 0. Expects the members table at mt_idx. */
+static int find_member(lua_State *L, int members_idx, const pl_instance *inst, const char *key,
+                       const pl_class **cls)
+{
+    for (const pl_class *c = inst->cls; c; c = c->base) {
+        if (lua_rawgetp(L, members_idx, c) == LUA_TTABLE) {
+            if (lua_getfield(L, -1, key) != LUA_TNIL) {
+                lua_remove(L, -2);
+                *cls = c;
+                return 1;
+            }
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+static int not_a_member(lua_State *L, const pl_instance *inst, const char *key)
+{
+    return luaL_error(L, "%s is not a valid member of %s \"%s\"", key, inst->cls->name, inst->name);
+}
+
+static int inst_index(lua_State *L)
+{
+    pl_instance *inst = pl_instance_check(L, 1);
+    const char *key = luaL_checkstring(L, 2);
+    lua_getfield(L, LUA_REGISTRYINDEX, MEMBERS_KEY);
+    const pl_class *cls;
+    if (find_member(L, lua_gettop(L), inst, key, &cls)) {
+        if (lua_isfunction(L, -1)) return 1; /* a method */
+        const pl_member *m = lua_touserdata(L, -1);
+        check_level(L, inst, cls, m, 0);
+        lua_settop(L, 2);
+        return m->get(L);
+    }
+    pl_instance *child = pl_instance_find_child(inst, key, 0);
+    if (!child) return not_a_member(L, inst, key);
+    pl_instance_push(L, child);
+    return 1;
+}
+
+static int inst_newindex(lua_State *L)
+{
+    pl_instance *inst = pl_instance_check(L, 1);
+    const char *key = luaL_checkstring(L, 2);
+    lua_getfield(L, LUA_REGISTRYINDEX, MEMBERS_KEY);
+    const pl_class *cls;
+    if (!find_member(L, lua_gettop(L), inst, key, &cls) || lua_isfunction(L, -1))
+        return not_a_member(L, inst, key);
+    const pl_member *m = lua_touserdata(L, -1);
+    if (!m->set) return luaL_error(L, "Unable to assign property %s. Property is read only", key);
+    check_level(L, inst, cls, m, 1);
+    lua_settop(L, 3);
+    lua_remove(L, 2); /* setters see (instance, value) */
+    return m->set(L);
+}
+
+static int inst_tostring(lua_State *L)
+{
+    lua_pushstring(L, pl_instance_check(L, 1)->name);
+    return 1;
+}
+
+/* ---- Instance members ---- */
+
+static int get_name(lua_State *L)
+{
+    lua_pushstring(L, pl_instance_check(L, 1)->name);
+    return 1;
+}
+
+static int set_name(lua_State *L)
+{
+    pl_instance *inst = pl_instance_check(L, 1);
+    size_t len;
+    const char *name = luaL_checklstring(L, 2, &len);
+    if (pl_instance_set_name(inst, name, len) != 0) return luaL_error(L, "not enough memory");
+    return 0;
+}
+
+static int get_classname(lua_State *L)
+{
+    lua_pushstring(L, pl_instance_check(L, 1)->cls->name);
+    return 1;
+}
+
+static int get_parent(lua_State *L)
+{
+    pl_instance_push(L, pl_instance_check(L, 1)->parent);
+    return 1;
+}
+
+static int set_parent(lua_State *L)
+{
+    pl_instance *inst = pl_instance_check(L, 1);
+    pl_instance *parent = lua_isnil(L, 2) ? NULL : pl_instance_check(L, 2);
+    switch (pl_instance_set_parent(inst, parent)) {
+    case PL_PARENT_CYCLE:
+        return luaL_error(L,
+                          "Attempt to set parent of %s to %s would result in circular reference",
+                          inst->name, parent->name);
+    case PL_PARENT_LOCKED:
+        return luaL_error(L, "The Parent property of %s is locked (it was destroyed)", inst->name);
+    case PL_PARENT_NOMEM: return luaL_error(L, "not enough memory");
+    }
+    return 0;
+}
+
+static int m_get_children(lua_State *L)
+{
+    pl_instance *inst = pl_instance_check(L, 1);
+    lua_createtable(L, (int)inst->nchildren, 0);
+    for (size_t i = 0; i < inst->nchildren; i++) {
+        pl_instance_push(L, inst->children[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+static void add_descendants(lua_State *L, const pl_instance *inst, lua_Integer *n)
+{
+    for (size_t i = 0; i < inst->nchildren; i++) {
+        pl_instance_push(L, inst->children[i]);
+        lua_rawseti(L, -2, ++*n);
+        add_descendants(L, inst->children[i], n);
+    }
+}
+
+static int m_get_descendants(lua_State *L)
+{
+    pl_instance *inst = pl_instance_check(L, 1);
+    lua_Integer n = 0;
+    lua_newtable(L);
+    add_descendants(L, inst, &n);
+    return 1;
+}
+
+static int m_find_first_child(lua_State *L)
+{
+    pl_instance *inst = pl_instance_check(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    pl_instance_push(L, pl_instance_find_child(inst, name, lua_toboolean(L, 3)));
+    return 1;
+}
+
+static int m_isa(lua_State *L)
+{
+    lua_pushboolean(L, pl_instance_isa(pl_instance_check(L, 1), luaL_checkstring(L, 2)));
+    return 1;
+}
+
+static int m_get_actor(lua_State *L)
+{
+    pl_instance *inst = pl_instance_check(L, 1);
+    pl_instance_push(L, inst->cls == &pl_class_actor ? inst : pl_instance_actor_of(inst));
+    return 1;
+}
+
+static int m_get_full_name(lua_State *L)
+{
+    char *name = pl_instance_full_name(pl_instance_check(L, 1));
+    if (!name) return luaL_error(L, "not enough memory");
+    lua_pushstring(L, name);
+    free(name);
+    return 1;
+}
+
+/* Gives every Actor in a freshly cloned tree its own VM. */
+static int attach_vms(pl_runtime *rt, pl_instance *inst)
+{
+    if (inst->cls == &pl_class_actor && !inst->vm && !pl_actor_vm_new(rt, inst)) return -1;
+    for (size_t i = 0; i < inst->nchildren; i++)
+        if (attach_vms(rt, inst->children[i]) != 0) return -1;
+    return 0;
+}
+
+static int m_clone(lua_State *L)
+{
+    pl_instance *inst = pl_instance_check(L, 1);
+    pl_vm *vm = pl_vm_of(L);
+    pl_instance *copy = pl_instance_clone(inst, vm);
+    if (copy && attach_vms(vm->runtime, copy) != 0) {
+        pl_shared_release(&copy->base);
+        copy = NULL;
+    }
+    if (!copy) return luaL_error(L, "not enough memory");
+    pl_instance_push(L, copy); /* the proxy takes its own reference */
+    pl_shared_release(&copy->base);
+    return 1;
+}
+
+static void destroy_tree(pl_instance *inst)
+{
+    while (inst->nchildren) destroy_tree(inst->children[inst->nchildren - 1]);
+    pl_instance_set_parent(inst, NULL);
+    inst->parent_locked = 1;
+}
+
+static int m_destroy(lua_State *L)
+{
+    destroy_tree(pl_instance_check(L, 1));
+    return 0;
+}
+
+static const pl_member instance_members[] = {
+    {"Name", PL_READ_PARALLEL, get_name, set_name, NULL},
+    {"ClassName", PL_READ_PARALLEL, get_classname, NULL, NULL},
+    {"Parent", PL_READ_PARALLEL, get_parent, set_parent, NULL},
+    {"GetChildren", PL_SAFE, NULL, NULL, m_get_children},
+    {"GetDescendants", PL_SAFE, NULL, NULL, m_get_descendants},
+    {"FindFirstChild", PL_SAFE, NULL, NULL, m_find_first_child},
+    {"IsA", PL_SAFE, NULL, NULL, m_isa},
+    {"GetActor", PL_SAFE, NULL, NULL, m_get_actor},
+    {"GetFullName", PL_SAFE, NULL, NULL, m_get_full_name},
+    {"Clone", PL_UNSAFE, NULL, NULL, m_clone},
+    {"Destroy", PL_UNSAFE, NULL, NULL, m_destroy},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
+/* ---- Script members ---- */
+
+static int get_source(lua_State *L)
+{
+    pl_instance *inst = pl_instance_check(L, 1);
+    lua_pushlstring(L, inst->source ? inst->source : "", inst->source_len);
+    return 1;
+}
+
+/* Replaces a malloc'd string field with a copy of the Lua string at 2. */
+static void set_string_field(lua_State *L, char **field, size_t *len_out)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 2, &len);
+    char *copy = malloc(len + 1);
+    if (!copy) luaL_error(L, "not enough memory");
+    memcpy(copy, s, len + 1);
+    free(*field);
+    *field = copy;
+    if (len_out) *len_out = len;
+}
+
+static int set_source(lua_State *L)
+{
+    pl_instance *inst = pl_instance_check(L, 1);
+    set_string_field(L, &inst->source, &inst->source_len);
+    return 0;
+}
+
+static int get_path(lua_State *L)
+{
+    pl_instance *inst = pl_instance_check(L, 1);
+    if (inst->path)
+        lua_pushstring(L, inst->path);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+static int set_path(lua_State *L)
+{
+    pl_instance *inst = pl_instance_check(L, 1);
+    set_string_field(L, &inst->path, NULL);
+    return 0;
+}
+
+static const pl_member script_members[] = {
+    {"Source", PL_READ_PARALLEL, get_source, set_source, NULL},
+    {"Path", PL_READ_PARALLEL, get_path, set_path, NULL},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
+/* ---- DataModel members ---- */
+
+static int m_get_service(lua_State *L)
+{
+    pl_runtime *rt = pl_vm_of(L)->runtime;
+    const char *name = luaL_checkstring(L, 2);
+    if (strcmp(name, "RunService") == 0)
+        pl_instance_push(L, rt->runservice);
+    else if (strcmp(name, "Workspace") == 0)
+        pl_instance_push(L, rt->workspace);
+    else
+        return luaL_error(L, "'%s' is not a valid Service name (parlua has RunService and Workspace)",
+                          name);
+    return 1;
+}
+
+static const pl_member datamodel_members[] = {
+    {"GetService", PL_SAFE, NULL, NULL, m_get_service},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
+/* ---- Instance.new ---- */
+
+static int instance_new(lua_State *L)
+{
+    const char *class_name = luaL_checkstring(L, 1);
+    const pl_class *cls = pl_class_find(class_name);
+    if (!cls || !cls->creatable)
+        return luaL_error(L, "Unable to create an Instance of type \"%s\"", class_name);
+    pl_instance *parent = lua_isnoneornil(L, 2) ? NULL : pl_instance_check(L, 2);
+    pl_vm *vm = pl_vm_of(L);
+    pl_instance *inst = pl_instance_new(cls, vm);
+    if (!inst) return luaL_error(L, "not enough memory");
+    if (cls == &pl_class_actor && !pl_actor_vm_new(vm->runtime, inst)) {
+        pl_shared_release(&inst->base);
+        return luaL_error(L, "not enough memory");
+    }
+    pl_instance_push(L, inst);
+    pl_shared_release(&inst->base); /* the proxy holds it now */
+    if (parent) {
+        lua_pushcfunction(L, inst_newindex); /* Parent assignment, with its level check */
+        lua_pushvalue(L, -2);
+        lua_pushliteral(L, "Parent");
+        lua_pushvalue(L, 2);
+        lua_call(L, 3, 0);
+    }
+    return 1;
+}
+
+void pl_open_instance(lua_State *L)
+{
+    pl_runtime *rt = pl_vm_of(L)->runtime;
+    lua_newtable(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, MEMBERS_KEY);
+    pl_register_members(L, &pl_class_instance, instance_members);
+    pl_register_members(L, &pl_class_script, script_members);
+    pl_register_members(L, &pl_class_datamodel, datamodel_members);
+
+    pl_proxy_newmetatable(L, &pl_instance_type);
+    lua_pushcfunction(L, inst_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, inst_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, inst_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, instance_new);
+    lua_setfield(L, -2, "new");
+    lua_setglobal(L, "Instance");
+    pl_instance_push(L, rt->game);
+    lua_setglobal(L, "game");
+    pl_instance_push(L, rt->workspace);
+    lua_setglobal(L, "workspace");
+}

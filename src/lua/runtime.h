@@ -1,0 +1,187 @@
+/*
+ * The runtime's internal structures: the runtime, its VMs and the runtime
+ * threads (coroutines the runtime owns and resumes). See docs/design.md for
+ * the threading contract; the short version:
+ *
+ * - A VM's lua_State, its ready queues and its Lua-side tables are touched
+ *   only by the VM's current owner: the serial thread during the serial
+ *   phase, one worker while the VM runs in the parallel phase, or the serial
+ *   thread between phases (timers, Heartbeat). The phases never overlap and
+ *   the pool's wait orders them, so none of this needs a lock.
+ * - Cross-VM traffic goes through locked or atomic structures only: the
+ *   mailbox (one mutex per actor), the scheduling flags and pending stacks
+ *   (atomics), the timer heap and the Heartbeat list (one mutex each).
+ * - No Lua error is raised while one of those locks is held.
+ */
+#ifndef PL_RUNTIME_H
+#define PL_RUNTIME_H
+
+#include <lua.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/instance.h"
+#include "core/mailbox.h"
+#include "core/pool.h"
+#include "core/timerheap.h"
+#include "parlua.h"
+
+typedef struct pl_runtime pl_runtime;
+typedef struct pl_vm pl_vm;
+typedef struct pl_rthread pl_rthread;
+
+/* What lua_getextraspace(L) points to, for every thread of a VM: the VM's
+ * own context (rt == NULL) for its main thread and user coroutines, a
+ * runtime thread's context for the coroutines the runtime resumes. */
+typedef struct pl_ctx {
+    pl_vm *vm;
+    pl_rthread *rt;
+} pl_ctx;
+
+enum { PL_RT_RUNNING, PL_RT_READY, PL_RT_TIMER };
+
+struct pl_rthread {
+    pl_ctx ctx;
+    lua_State *co;
+    int ref;   /* registry reference anchoring co */
+    int state; /* PL_RT_* */
+    int phase; /* the phase it resumes in */
+    int nargs; /* values on co's stack for the next resume */
+    int wants_elapsed; /* task.wait: resume with the seconds waited */
+    double wait_start;
+    pl_rthread *prev, *next; /* in a ready queue */
+    pl_timer timer;
+};
+
+typedef struct pl_rqueue {
+    pl_rthread *head, *tail;
+} pl_rqueue;
+
+struct pl_vm {
+    pl_ctx ctx; /* .vm = this, .rt = NULL */
+    pl_runtime *runtime;
+    lua_State *L;          /* created when the first script starts in it */
+    pl_instance *actor;    /* NULL for the main VM; retained once L exists */
+    int phase;             /* the phase the VM runs in now */
+    pl_rqueue ready[2];    /* by phase */
+    pl_mailbox mailbox;
+    /* 1 while the VM is queued or running for the phase; see sched.c */
+    atomic_int scheduled[2];
+    pl_vm *pending_next[2];       /* link in the runtime's pending stacks */
+    pl_pool_item pool_item;       /* link in the worker pool */
+    int heartbeat_count[2];       /* Heartbeat connections, under heartbeat_lock */
+    int heartbeat_due[2];         /* set between phases by the serial thread */
+    double heartbeat_dt;
+    pl_vm *all_next;              /* the runtime's list of VMs with a state */
+    size_t mem;                   /* bytes allocated by this VM's Lua state */
+    int warn_on, warn_cont;       /* warn(): "@on"/"@off", message continues */
+    int flush_mailbox;            /* a binding found waiting messages (owner only) */
+};
+
+struct pl_runtime {
+    parlua_config config;
+    pl_vm main;
+    pl_instance *game, *workspace, *runservice;
+    pl_pool *pool;
+    uint64_t t0; /* uv_hrtime at creation */
+    uint64_t frame;
+    double last_frame_time;
+    _Atomic(pl_vm *) pending[2]; /* VMs with work for the next phase (Treiber stacks) */
+    uv_mutex_t timer_lock;
+    pl_timerheap timers;
+    uv_mutex_t heartbeat_lock;
+    pl_vm **heartbeat_vms; /* VMs with Heartbeat connections */
+    size_t nheartbeat_vms, heartbeat_cap;
+    uv_mutex_t vms_lock;
+    pl_vm *all_vms;
+    atomic_int errors; /* runtime threads that died of an uncaught error */
+    uv_mutex_t error_lock; /* guards last_error and the order of error reports */
+    char last_error[1024];
+};
+
+/* ---- vm.c ---- */
+static inline pl_ctx *pl_ctx_of(lua_State *L)
+{
+    return *(pl_ctx **)lua_getextraspace(L);
+}
+static inline pl_vm *pl_vm_of(lua_State *L)
+{
+    return pl_ctx_of(L)->vm;
+}
+void pl_vm_init(pl_vm *vm, pl_runtime *runtime, pl_instance *actor);
+/* Creates the VM's lua_State if it has none; returns 0 or -1. */
+int pl_vm_ensure_state(pl_vm *vm);
+void pl_vm_close(pl_vm *vm);   /* closes the lua_State */
+void pl_vm_destroy(pl_vm *vm); /* frees what pl_vm_init made */
+/* A name for messages: "main" or the actor's full name; malloc'd. */
+char *pl_vm_name(pl_vm *vm);
+
+/* New runtime thread running the function on top of L's stack with the
+ * nargs values above it (all popped). NULL on error (message on L). */
+pl_rthread *pl_rthread_new(lua_State *L, int nargs);
+/* The runtime thread for L, adopting a user coroutine if needed. */
+pl_rthread *pl_rthread_current(lua_State *L);
+/* Resumes th (which has th->nargs values waiting) on the calling OS thread;
+ * reports an uncaught error. from: the resuming Lua thread, or NULL. */
+void pl_rthread_resume(pl_rthread *th, lua_State *from);
+/* Forgets th (its coroutine stays as Lua left it). */
+void pl_rthread_free(pl_rthread *th);
+/* Prints an uncaught error of L (message on top of L's stack or of co). */
+void pl_report_error(pl_vm *vm, lua_State *co, const char *what);
+
+/* ---- sched.c ---- */
+double pl_now(pl_runtime *rt);
+/* Tells the scheduler that vm has work for phase (thread-safe). */
+void pl_sched_mark(pl_vm *vm, int phase);
+/* Queues th to resume in phase, in this frame if that phase is still to come. */
+void pl_sched_ready(pl_vm *vm, pl_rthread *th, int phase);
+/* Parks th until now + delay, resuming in phase. 0, or -1 out of memory. */
+int pl_sched_timer(pl_vm *vm, pl_rthread *th, double delay, int phase);
+/* Removes th from whatever queue holds it (task.cancel). */
+void pl_sched_unqueue(pl_vm *vm, pl_rthread *th);
+void pl_heartbeat_count(pl_vm *vm, int phase, int delta);
+
+/* An Actor's VM (no lua_State yet), owned by the Actor instance. */
+pl_vm *pl_actor_vm_new(pl_runtime *rt, pl_instance *actor);
+
+/* ---- library openers (each file's one entry point) ---- */
+void pl_open_baselib(lua_State *L);
+void pl_open_task(lua_State *L);
+void pl_open_instance(lua_State *L);
+void pl_open_actor(lua_State *L);
+void pl_open_runservice(lua_State *L);
+
+/* ---- instance.c: Instances in Lua, with safety levels (SPEC 2.3) ---- */
+typedef enum { PL_UNSAFE, PL_READ_PARALLEL, PL_LOCAL_SAFE, PL_SAFE } pl_level;
+
+typedef struct pl_member {
+    const char *name;
+    pl_level level;
+    lua_CFunction get;  /* property: push the value of instance 1 */
+    lua_CFunction set;  /* property: assign value 2 to instance 1; NULL: read-only */
+    lua_CFunction call; /* method: instance at 1, arguments after it */
+} pl_member;
+
+/* Registers members of cls (array ends with a NULL name) in this VM. */
+void pl_register_members(lua_State *L, const pl_class *cls, const pl_member *members);
+void pl_instance_push(lua_State *L, pl_instance *inst);
+pl_instance *pl_instance_check(lua_State *L, int idx);
+pl_instance *pl_instance_check_class(lua_State *L, int idx, const pl_class *cls);
+
+/* ---- script.c ---- */
+/* The Script start hook, installed on game. */
+void pl_script_added(void *runtime, pl_instance *script);
+/* Starts a script in its VM now (main script, -e): returns 0 or -1 with the
+ * error in runtime->last_error. */
+int pl_script_start(pl_runtime *rt, pl_instance *script, int nargs, lua_State *args_from);
+
+/* ---- actor.c, runservice.c ---- */
+/* actor.c: delivers this phase's messages of vm. */
+void pl_actor_dispatch(pl_vm *vm, int phase);
+/* actor.c: routes messages that waited for bindings made since. */
+void pl_actor_flush(pl_vm *vm);
+/* runservice.c: runs due Heartbeat handlers of vm for phase. */
+void pl_heartbeat_fire(pl_vm *vm, int phase);
+
+#endif
