@@ -35,7 +35,7 @@ static char *dup_bytes(const char *s, size_t len)
     return copy;
 }
 
-pl_instance *pl_instance_new(const pl_class *cls, void *owner)
+pl_instance *pl_instance_new(const pl_class *cls, void *owner, pl_graveyard *g)
 {
     pl_instance *inst = calloc(1, sizeof *inst);
     if (!inst) return NULL;
@@ -47,13 +47,48 @@ pl_instance *pl_instance_new(const pl_class *cls, void *owner)
     pl_shared_init(&inst->base, &pl_instance_type);
     inst->cls = cls;
     inst->owner = owner;
+    inst->graveyard = g;
     return inst;
+}
+
+void pl_graveyard_init(pl_graveyard *g)
+{
+    atomic_init(&g->head, NULL);
+}
+
+static void free_instance(pl_instance *inst);
+
+void pl_graveyard_drain(pl_graveyard *g)
+{
+    pl_instance *inst;
+    /* acquire: pairs with the release in destroy, so the pusher's last
+     * accesses to the instance happen before we free it */
+    while ((inst = atomic_exchange_explicit(&g->head, NULL, memory_order_acquire))) {
+        while (inst) {
+            pl_instance *next = inst->next_dead;
+            free_instance(inst); /* may push its children: the outer loop takes them */
+            inst = next;
+        }
+    }
 }
 
 static void destroy(pl_shared *obj)
 {
     pl_instance *inst = (pl_instance *)obj;
-    for (size_t i = 0; i < inst->nchildren; i++) {
+    pl_graveyard *g = inst->graveyard;
+    if (!g) {
+        free_instance(inst);
+        return;
+    }
+    pl_instance *head = atomic_load_explicit(&g->head, memory_order_relaxed);
+    do {
+        inst->next_dead = head;
+    } while (!atomic_compare_exchange_weak_explicit(&g->head, &head, inst, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+static void free_instance(pl_instance *inst)
+{    for (size_t i = 0; i < inst->nchildren; i++) {
         inst->children[i]->parent = NULL;
         pl_shared_release(&inst->children[i]->base);
     }
@@ -164,7 +199,7 @@ pl_instance *pl_instance_actor_of(const pl_instance *inst)
 
 pl_instance *pl_instance_clone(const pl_instance *inst, void *owner)
 {
-    pl_instance *copy = pl_instance_new(inst->cls, owner);
+    pl_instance *copy = pl_instance_new(inst->cls, owner, inst->graveyard);
     if (!copy) return NULL;
     if (pl_instance_set_name(copy, inst->name, strlen(inst->name)) != 0) goto fail;
     if (inst->source && !(copy->source = dup_bytes(inst->source, inst->source_len))) goto fail;

@@ -5,6 +5,11 @@
  * parent pointer is weak (cleared when the parent goes). VMs hold
  * references through their proxies.
  *
+ * Freeing: an instance whose last reference goes is not freed at once but
+ * put in its graveyard, which the runtime drains on the serial thread
+ * between phases. Otherwise a worker dropping a parent's last reference
+ * could free it while another worker reads a child's Parent.
+ *
  * Threads: the tree's shape and names change only in the serial phase (the
  * members that change them are not Safe in parallel, enforced by the Lua
  * layer), and the phases never overlap, so readers in the parallel phase
@@ -14,6 +19,7 @@
 #ifndef PL_INSTANCE_H
 #define PL_INSTANCE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "core/shared.h"
@@ -30,6 +36,15 @@ extern const pl_shared_type pl_instance_type;
 
 typedef struct pl_instance pl_instance;
 
+typedef struct pl_graveyard {
+    _Atomic(pl_instance *) head; /* a Treiber stack of unreferenced instances */
+} pl_graveyard;
+
+void pl_graveyard_init(pl_graveyard *g);
+/* Frees every instance in g, and those their freeing releases; serial
+ * thread only, never while a parallel phase runs. */
+void pl_graveyard_drain(pl_graveyard *g);
+
 /* Called when a Script joins the tree under the root (game). */
 typedef void (*pl_script_added_fn)(void *ud, pl_instance *script);
 
@@ -41,6 +56,8 @@ struct pl_instance {
     pl_instance **children;
     size_t nchildren, cap;
     void *owner; /* the pl_vm that created it (NULL: the runtime) */
+    pl_graveyard *graveyard; /* where it goes when unreferenced (NULL: freed at once) */
+    pl_instance *next_dead;
     int is_root; /* game: descendants of it are "in the game" */
     int parent_locked; /* after Destroy */
     pl_script_added_fn on_script_added; /* on the root only */
@@ -56,7 +73,7 @@ struct pl_instance {
 };
 
 /* A new instance with one reference owned by the caller; NULL if out of memory. */
-pl_instance *pl_instance_new(const pl_class *cls, void *owner);
+pl_instance *pl_instance_new(const pl_class *cls, void *owner, pl_graveyard *g);
 const pl_class *pl_class_find(const char *name);
 int pl_instance_isa(const pl_instance *inst, const char *class_name);
 /* Sets the name (copied); returns -1 if out of memory. */

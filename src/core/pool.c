@@ -47,9 +47,9 @@ struct pl_pool {
 static _Thread_local int current_worker = -1;
 static _Thread_local pl_pool *current_pool = NULL;
 
-int pl_pool_current_worker(void)
+int pl_pool_on_worker(const pl_pool *pool)
 {
-    return current_worker;
+    return current_pool == pool;
 }
 
 int pl_pool_size(const pl_pool *pool)

@@ -32,7 +32,7 @@ void pl_pool_free(pl_pool *pool); /* joins the workers */
 void pl_pool_submit(pl_pool *pool, pl_pool_item *item);
 void pl_pool_wait_idle(pl_pool *pool);
 int pl_pool_size(const pl_pool *pool);
-/* The calling thread's worker index in its pool, or -1 off the pool. */
-int pl_pool_current_worker(void);
+/* 1 if the calling thread is one of pool's workers (so a phase is running). */
+int pl_pool_on_worker(const pl_pool *pool);
 
 #endif

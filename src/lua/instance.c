@@ -414,7 +414,7 @@ static int instance_new(lua_State *L)
         return luaL_error(L, "Unable to create an Instance of type \"%s\"", class_name);
     pl_instance *parent = lua_isnoneornil(L, 2) ? NULL : pl_instance_check(L, 2);
     pl_vm *vm = pl_vm_of(L);
-    pl_instance *inst = pl_instance_new(cls, vm);
+    pl_instance *inst = pl_instance_new(cls, vm, &vm->runtime->graveyard);
     if (!inst) return luaL_error(L, "not enough memory");
     if (cls == &pl_class_actor && !pl_actor_vm_new(vm->runtime, inst)) {
         pl_shared_release(&inst->base);

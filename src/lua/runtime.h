@@ -83,6 +83,7 @@ struct pl_runtime {
     parlua_config config;
     pl_vm main;
     pl_instance *game, *workspace, *runservice;
+    pl_graveyard graveyard; /* instances to free between phases */
     pl_pool *pool;
     uint64_t t0; /* uv_hrtime at creation */
     uint64_t frame;

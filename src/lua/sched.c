@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lua/runtime.h"
@@ -98,7 +100,7 @@ void pl_sched_mark(pl_vm *vm, int phase)
      * reading the flag; pairs with the fence in run_vm (see top). */
     atomic_thread_fence(memory_order_seq_cst);
     if (atomic_exchange(&vm->scheduled[phase], 1) != 0) return;
-    if (phase == PL_PARALLEL && pl_pool_current_worker() >= 0)
+    if (phase == PL_PARALLEL && pl_pool_on_worker(vm->runtime->pool))
         pl_pool_submit(vm->runtime->pool, &vm->pool_item);
     else
         push_pending(vm->runtime, vm, phase);
@@ -248,6 +250,7 @@ static void run_pool_item(void *ctx, pl_pool_item *item, int worker)
 static void frame(pl_runtime *rt, double dt)
 {
     rt->frame++;
+    pl_graveyard_drain(&rt->graveyard);
     fire_timers(rt, pl_now(rt));
     due_heartbeats(rt, dt);
     for (pl_vm *vm = take_pending(rt, PL_SERIAL), *next; vm; vm = next) {
@@ -285,11 +288,13 @@ static double next_timer(pl_runtime *rt)
     return when;
 }
 
+/* Sleeps (no spinning) until runtime time `when`. uv_hrtime reads
+ * CLOCK_MONOTONIC, so the deadline is absolute on that clock. */
 static void sleep_until(pl_runtime *rt, double when)
 {
-    double now = pl_now(rt);
-    if (when > now) uv_sleep((unsigned)((when - now) * 1000.0 + 0.999)); /* ms, rounded up */
-    while (pl_now(rt) < when) { /* finish the sub-millisecond rest */
+    uint64_t ns = rt->t0 + (uint64_t)(when * 1e9);
+    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
     }
 }
 
@@ -378,7 +383,7 @@ static void free_actor_vm(void *p)
 static pl_instance *new_service(pl_runtime *rt, const pl_class *cls, const char *name,
                                 pl_instance *parent)
 {
-    pl_instance *inst = pl_instance_new(cls, NULL);
+    pl_instance *inst = pl_instance_new(cls, NULL, &rt->graveyard);
     if (!inst) return NULL;
     if (pl_instance_set_name(inst, name, strlen(name)) != 0 ||
         (parent && pl_instance_set_parent(inst, parent) != PL_PARENT_OK)) {
@@ -410,6 +415,7 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     atomic_init(&rt->pending[1], NULL);
     atomic_init(&rt->errors, 0);
     pl_vm_init(&rt->main, rt, NULL);
+    pl_graveyard_init(&rt->graveyard);
     rt->game = new_service(rt, &pl_class_datamodel, "game", NULL);
     if (rt->game) {
         rt->game->is_root = 1;
@@ -450,6 +456,7 @@ void parlua_free(parlua_runtime *rt)
     if (rt->runservice) pl_shared_release(&rt->runservice->base);
     if (rt->workspace) pl_shared_release(&rt->workspace->base);
     if (rt->game) pl_shared_release(&rt->game->base);
+    pl_graveyard_drain(&rt->graveyard);
     /* Now drop each actor VM's hold on its Actor; the Actor frees the VM. */
     pl_vm *vm = rt->all_vms;
     rt->all_vms = NULL;
@@ -458,6 +465,7 @@ void parlua_free(parlua_runtime *rt)
         if (vm->actor) pl_shared_release(&vm->actor->base);
         vm = next;
     }
+    pl_graveyard_drain(&rt->graveyard);
     pl_mailbox_destroy(&rt->main.mailbox);
     pl_timerheap_free(&rt->timers);
     free(rt->heartbeat_vms);
