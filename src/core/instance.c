@@ -116,6 +116,13 @@ int pl_instance_set_name(pl_instance *inst, const char *name, size_t len)
     return 0;
 }
 
+int pl_instance_is(const pl_instance *inst, const pl_class *cls)
+{
+    for (const pl_class *c = inst->cls; c; c = c->base)
+        if (c == cls) return 1;
+    return 0;
+}
+
 static const pl_instance *root_of(const pl_instance *inst)
 {
     while (inst->parent) inst = inst->parent;
@@ -220,20 +227,23 @@ fail:
 
 char *pl_instance_full_name(const pl_instance *inst)
 {
+    /* Names from inst up to (not including) the root, joined by dots. */
     size_t len = 0;
-    const pl_instance *a;
-    for (a = inst; a; a = a->parent)
-        if (!a->is_root || a == inst) len += strlen(a->name) + 1;
-    char *out = malloc(len + 1);
+    const pl_instance *top = inst;
+    for (const pl_instance *a = inst; a && (!a->is_root || a == inst); a = a->parent) {
+        len += strlen(a->name) + 1; /* the name and a dot (or the final NUL) */
+        top = a;
+    }
+    char *out = malloc(len);
     if (!out) return NULL;
-    char *end = out + len;
-    *--end = '\0';
-    for (a = inst; a; a = a->parent) {
-        if (a->is_root && a != inst) break;
+    size_t end = len - 1;
+    out[end] = '\0';
+    for (const pl_instance *a = inst;; a = a->parent) {
         size_t n = strlen(a->name);
         end -= n;
-        memcpy(end, a->name, n);
-        if (end > out) *--end = '.';
+        memcpy(out + end, a->name, n);
+        if (a == top) break;
+        out[--end] = '.';
     }
-    return end;
+    return out;
 }

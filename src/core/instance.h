@@ -76,6 +76,8 @@ struct pl_instance {
 pl_instance *pl_instance_new(const pl_class *cls, void *owner, pl_graveyard *g);
 const pl_class *pl_class_find(const char *name);
 int pl_instance_isa(const pl_instance *inst, const char *class_name);
+/* Whether inst's class is cls or derives from it. */
+int pl_instance_is(const pl_instance *inst, const pl_class *cls);
 /* Sets the name (copied); returns -1 if out of memory. */
 int pl_instance_set_name(pl_instance *inst, const char *name, size_t len);
 
@@ -88,7 +90,8 @@ pl_instance *pl_instance_actor_of(const pl_instance *inst); /* closest Actor anc
 int pl_instance_in_game(const pl_instance *inst);
 /* Deep copy (not parented, scripts not started); NULL if out of memory. */
 pl_instance *pl_instance_clone(const pl_instance *inst, void *owner);
-/* "Workspace.Folder.Script" (game itself: "game"); malloc'd, or NULL. */
+/* "Workspace.Folder.Script" (ancestors up to, not including, game; game
+ * itself is "game"); malloc'd, or NULL. */
 char *pl_instance_full_name(const pl_instance *inst);
 
 #endif

@@ -11,8 +11,6 @@
 #include "lua/runtime.h"
 #include "lua/transfer.h"
 
-static const char KIND[] = "message";
-
 static void mark_phases(pl_vm *vm, int mask)
 {
     for (int p = 0; p < 2; p++)
@@ -70,7 +68,7 @@ static int bind_topic(lua_State *L, int phase, const char *fn)
         free(here);
         return lua_error(L);
     }
-    pl_conn_add(L, KIND, topic, len, phase, 3, on_bind_change);
+    pl_conn_add(L, PL_CONN_MESSAGE, topic, len, phase, 3, on_bind_change);
     return 1;
 }
 
@@ -91,25 +89,17 @@ static int deliver(lua_State *L)
     int phase = (int)lua_tointeger(L, 2);
     pl_vm *vm = pl_vm_of(L);
     pl_msgbody *body = msg->body;
-    if (!pl_conn_push_handlers(L, KIND, body->topic, body->topic_len, phase)) {
+    int handlers = pl_conn_push_handlers(L, PL_CONN_MESSAGE, body->topic, body->topic_len, phase);
+    if (!handlers) {
         mark_phases(vm, pl_mailbox_reroute(&vm->mailbox, msg, phase));
         lua_pushboolean(L, 0); /* the mailbox kept it */
         return 1;
     }
-    int handlers = lua_gettop(L);
     int n;
     char err[512];
     if (pl_transfer_decode(L, &body->wire, 1, &n, err, sizeof err) != 0)
         return luaL_error(L, "cannot deliver message \"%s\": %s", body->topic, err);
-    lua_Integer count = (lua_Integer)lua_rawlen(L, handlers);
-    for (lua_Integer i = 1; i <= count; i++) {
-        luaL_checkstack(L, n + 2, "too many message arguments");
-        lua_rawgeti(L, handlers, i);
-        for (int a = 1; a <= n; a++) lua_pushvalue(L, handlers + a);
-        pl_rthread *th = pl_rthread_new(L, n);
-        if (!th) return luaL_error(L, "not enough memory");
-        pl_rthread_resume(th, L);
-    }
+    pl_run_handlers(L, 3, handlers, 4, n);
     lua_pushboolean(L, 1);
     return 1;
 }

@@ -7,73 +7,77 @@ static const char LISTS_KEY[] = "parlua.handlers";
 static const char CONN_MT[] = "parlua.Connection";
 
 typedef struct conn {
-    int phase;
+    int kind, phase;
     int connected;
     pl_conn_change_fn on_change;
 } conn;
 
-/* Pushes the array of connections for (kind, name, phase); creates it if
- * create is set, else pushes nil when missing. */
-static int push_list(lua_State *L, const char *kind, const char *name, size_t len, int phase,
-                     int create)
+/* Pushes the array of connections for (kind, name, phase): the registry
+ * holds one table per kind and phase, keyed by name. With create unset,
+ * pushes nil when there is none and returns 0. */
+static int push_list(lua_State *L, int kind, const char *name, size_t len, int phase, int create)
 {
-    lua_getfield(L, LUA_REGISTRYINDEX, LISTS_KEY);
-    lua_pushfstring(L, "%s:%d:", kind, phase);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, LISTS_KEY);
+    lua_rawgeti(L, -1, kind * 2 + phase + 1);
+    lua_remove(L, -2);
     lua_pushlstring(L, name, len);
-    lua_concat(L, 2);
-    lua_pushvalue(L, -1);
-    if (lua_rawget(L, -3) == LUA_TNIL && create) {
+    if (lua_rawget(L, -2) == LUA_TNIL && create) {
         lua_pop(L, 1);
         lua_newtable(L);
+        lua_pushlstring(L, name, len);
         lua_pushvalue(L, -2);
-        lua_pushvalue(L, -2);
-        lua_rawset(L, -5);
+        lua_rawset(L, -4);
     }
-    lua_replace(L, -3);
-    lua_pop(L, 1);
+    lua_remove(L, -2);
     return !lua_isnil(L, -1);
 }
 
-void pl_conn_add(lua_State *L, const char *kind, const char *name, size_t len, int phase,
-                 int fn_idx, pl_conn_change_fn on_change)
+void pl_conn_add(lua_State *L, int kind, const char *name, size_t len, int phase, int fn_idx,
+                 pl_conn_change_fn on_change)
 {
     fn_idx = lua_absindex(L, fn_idx);
     push_list(L, kind, name, len, phase, 1);
-    conn *c = lua_newuserdatauv(L, sizeof *c, 3);
+    conn *c = lua_newuserdatauv(L, sizeof *c, 2);
+    c->kind = kind;
     c->phase = phase;
     c->connected = 1;
     c->on_change = on_change;
     luaL_setmetatable(L, CONN_MT);
     lua_pushvalue(L, fn_idx);
     lua_setiuservalue(L, -2, 1);
-    lua_pushstring(L, kind);
-    lua_setiuservalue(L, -2, 2);
     lua_pushlstring(L, name, len);
-    lua_setiuservalue(L, -2, 3);
+    lua_setiuservalue(L, -2, 2);
     lua_pushvalue(L, -1);
     lua_rawseti(L, -3, (lua_Integer)lua_rawlen(L, -3) + 1);
     lua_remove(L, -2); /* the list */
     on_change(L, name, len, phase, 1);
 }
 
-int pl_conn_push_handlers(lua_State *L, const char *kind, const char *name, size_t len, int phase)
+int pl_conn_push_handlers(lua_State *L, int kind, const char *name, size_t len, int phase)
 {
-    if (!push_list(L, kind, name, len, phase, 0)) return 0;
-    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
-    if (n == 0) {
+    if (!push_list(L, kind, name, len, phase, 0)) {
         lua_pop(L, 1);
-        lua_pushnil(L);
         return 0;
     }
-    lua_createtable(L, (int)n, 0);
-    for (lua_Integer i = 1; i <= n; i++) {
-        lua_rawgeti(L, -2, i);
+    int n = (int)lua_rawlen(L, -1);
+    if (n == 1) {
+        lua_rawgeti(L, -1, 1);
         lua_getiuservalue(L, -1, 1);
-        lua_rawseti(L, -3, i);
+        lua_replace(L, -3);
+        lua_pop(L, 1);
+    } else if (n > 1) {
+        lua_createtable(L, n, 0);
+        for (int i = 1; i <= n; i++) {
+            lua_rawgeti(L, -2, i);
+            lua_getiuservalue(L, -1, 1);
+            lua_rawseti(L, -3, i);
+            lua_pop(L, 1);
+        }
+        lua_remove(L, -2);
+    } else {
         lua_pop(L, 1);
     }
-    lua_remove(L, -2);
-    return 1;
+    return n;
 }
 
 static int conn_disconnect(lua_State *L)
@@ -81,12 +85,10 @@ static int conn_disconnect(lua_State *L)
     conn *c = luaL_checkudata(L, 1, CONN_MT);
     if (!c->connected) return 0;
     c->connected = 0;
-    lua_getiuservalue(L, 1, 2);
-    const char *kind = lua_tostring(L, -1);
     size_t len;
-    lua_getiuservalue(L, 1, 3);
+    lua_getiuservalue(L, 1, 2);
     const char *name = lua_tolstring(L, -1, &len);
-    push_list(L, kind, name, len, c->phase, 1);
+    push_list(L, c->kind, name, len, c->phase, 1);
     lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, -1, i);
@@ -121,8 +123,12 @@ static int conn_index(lua_State *L)
 
 void pl_open_connection(lua_State *L)
 {
-    lua_newtable(L);
-    lua_setfield(L, LUA_REGISTRYINDEX, LISTS_KEY);
+    lua_createtable(L, 4, 0);
+    for (int i = 1; i <= 4; i++) {
+        lua_newtable(L);
+        lua_rawseti(L, -2, i);
+    }
+    lua_rawsetp(L, LUA_REGISTRYINDEX, LISTS_KEY);
     luaL_newmetatable(L, CONN_MT);
     lua_pushcfunction(L, conn_index);
     lua_setfield(L, -2, "__index");

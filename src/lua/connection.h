@@ -1,25 +1,28 @@
 /*
  * Connections: what BindToMessage, BindToMessageParallel, Connect and
  * ConnectParallel return. A connection lives in one VM's list of handlers
- * for one source (a message topic, or Heartbeat) and one phase;
- * conn:Disconnect() takes it out and tells the source through on_change.
+ * for one source (a message topic, or a signal such as Heartbeat) and one
+ * phase; conn:Disconnect() takes it out and tells the source via on_change.
  */
 #ifndef PL_CONNECTION_H
 #define PL_CONNECTION_H
 
 #include <lua.h>
 
+enum { PL_CONN_MESSAGE = 0, PL_CONN_SIGNAL = 1 };
+
 /* Called with +1 when a handler joins a list, -1 when it leaves. */
-typedef void (*pl_conn_change_fn)(lua_State *L, const char *list, size_t len, int phase,
+typedef void (*pl_conn_change_fn)(lua_State *L, const char *name, size_t len, int phase,
                                   int delta);
 
-/* Adds the function at fn_idx to this VM's handler list (kind, name, phase),
- * pushes the new connection, and calls on_change(+1). */
-void pl_conn_add(lua_State *L, const char *kind, const char *name, size_t len, int phase,
-                 int fn_idx, pl_conn_change_fn on_change);
-/* Pushes a copy of the handler functions of (kind, name, phase) as an
- * array, or nil when there are none. */
-int pl_conn_push_handlers(lua_State *L, const char *kind, const char *name, size_t len, int phase);
+/* Adds the function at fn_idx to this VM's handler list (kind, name,
+ * phase), pushes the new connection, and calls on_change(+1). */
+void pl_conn_add(lua_State *L, int kind, const char *name, size_t len, int phase, int fn_idx,
+                 pl_conn_change_fn on_change);
+/* Returns how many handlers (kind, name, phase) has. With one, pushes the
+ * function; with more, pushes a copy of them as an array (so handlers may
+ * disconnect while they run); with none, pushes nothing. */
+int pl_conn_push_handlers(lua_State *L, int kind, const char *name, size_t len, int phase);
 void pl_open_connection(lua_State *L);
 
 #endif

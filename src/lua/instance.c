@@ -45,7 +45,7 @@ pl_instance *pl_instance_check(lua_State *L, int idx)
 pl_instance *pl_instance_check_class(lua_State *L, int idx, const pl_class *cls)
 {
     pl_instance *inst = pl_instance_check(L, idx);
-    if (!pl_instance_isa(inst, cls->name))
+    if (!pl_instance_is(inst, cls))
         luaL_error(L, "expected %s, got %s \"%s\"", cls->name, inst->cls->name, inst->name);
     return inst;
 }
@@ -81,7 +81,7 @@ static int method_trampoline(lua_State *L)
     const pl_member *m = lua_touserdata(L, lua_upvalueindex(1));
     const pl_class *cls = lua_touserdata(L, lua_upvalueindex(2));
     pl_instance *inst = pl_instance_check(L, 1);
-    if (!pl_instance_isa(inst, cls->name))
+    if (!pl_instance_is(inst, cls))
         return luaL_error(L, "%s is not a valid member of %s \"%s\"", m->name, inst->cls->name,
                           inst->name);
     check_level(L, inst, cls, m, 0);
@@ -90,7 +90,7 @@ static int method_trampoline(lua_State *L)
 
 void pl_register_members(lua_State *L, const pl_class *cls, const pl_member *members)
 {
-    lua_getfield(L, LUA_REGISTRYINDEX, MEMBERS_KEY);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, MEMBERS_KEY);
     if (lua_rawgetp(L, -1, cls) != LUA_TTABLE) {
         lua_pop(L, 1);
         lua_newtable(L);
@@ -110,14 +110,15 @@ void pl_register_members(lua_State *L, const pl_class *cls, const pl_member *mem
     lua_pop(L, 2);
 }
 
-/* Finds key along inst's class chain; pushes the entry and sets *cls, or
- * pushes nothing and returns 0. Expects the members table at mt_idx. */
-static int find_member(lua_State *L, int members_idx, const pl_instance *inst, const char *key,
+/* Finds the key at key_idx along inst's class chain; pushes the entry and
+ * sets *cls, or pushes nothing and returns 0. */
+static int find_member(lua_State *L, int members_idx, const pl_instance *inst, int key_idx,
                        const pl_class **cls)
 {
     for (const pl_class *c = inst->cls; c; c = c->base) {
         if (lua_rawgetp(L, members_idx, c) == LUA_TTABLE) {
-            if (lua_getfield(L, -1, key) != LUA_TNIL) {
+            lua_pushvalue(L, key_idx);
+            if (lua_rawget(L, -2) != LUA_TNIL) {
                 lua_remove(L, -2);
                 *cls = c;
                 return 1;
@@ -138,9 +139,9 @@ static int inst_index(lua_State *L)
 {
     pl_instance *inst = pl_instance_check(L, 1);
     const char *key = luaL_checkstring(L, 2);
-    lua_getfield(L, LUA_REGISTRYINDEX, MEMBERS_KEY);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, MEMBERS_KEY);
     const pl_class *cls;
-    if (find_member(L, lua_gettop(L), inst, key, &cls)) {
+    if (find_member(L, lua_gettop(L), inst, 2, &cls)) {
         if (lua_isfunction(L, -1)) return 1; /* a method */
         const pl_member *m = lua_touserdata(L, -1);
         check_level(L, inst, cls, m, 0);
@@ -157,9 +158,9 @@ static int inst_newindex(lua_State *L)
 {
     pl_instance *inst = pl_instance_check(L, 1);
     const char *key = luaL_checkstring(L, 2);
-    lua_getfield(L, LUA_REGISTRYINDEX, MEMBERS_KEY);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, MEMBERS_KEY);
     const pl_class *cls;
-    if (!find_member(L, lua_gettop(L), inst, key, &cls) || lua_isfunction(L, -1))
+    if (!find_member(L, lua_gettop(L), inst, 2, &cls) || lua_isfunction(L, -1))
         return not_a_member(L, inst, key);
     const pl_member *m = lua_touserdata(L, -1);
     if (!m->set) return luaL_error(L, "Unable to assign property %s. Property is read only", key);
@@ -436,7 +437,7 @@ void pl_open_instance(lua_State *L)
 {
     pl_runtime *rt = pl_vm_of(L)->runtime;
     lua_newtable(L);
-    lua_setfield(L, LUA_REGISTRYINDEX, MEMBERS_KEY);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, MEMBERS_KEY);
     pl_register_members(L, &pl_class_instance, instance_members);
     pl_register_members(L, &pl_class_script, script_members);
     pl_register_members(L, &pl_class_datamodel, datamodel_members);

@@ -18,7 +18,7 @@ static int proxy_gc(lua_State *L)
 /* Pushes the weak-valued cache table, creating it on first use. */
 static void push_cache(lua_State *L)
 {
-    if (lua_getfield(L, LUA_REGISTRYINDEX, CACHE_KEY) == LUA_TTABLE) return;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, CACHE_KEY) == LUA_TTABLE) return;
     lua_pop(L, 1);
     lua_newtable(L);
     lua_createtable(L, 0, 1);
@@ -26,7 +26,7 @@ static void push_cache(lua_State *L)
     lua_setfield(L, -2, "__mode");
     lua_setmetatable(L, -2);
     lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, CACHE_KEY);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, CACHE_KEY);
 }
 
 void pl_proxy_push(lua_State *L, pl_shared *obj)
@@ -39,7 +39,8 @@ void pl_proxy_push(lua_State *L, pl_shared *obj)
     lua_pop(L, 1);
     pl_shared **slot = lua_newuserdatauv(L, sizeof *slot, 0);
     *slot = NULL; /* safe state first: a failing setmetatable leaves nothing to release */
-    luaL_setmetatable(L, obj->type->metatable);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, obj->type); /* the metatable, by address */
+    lua_setmetatable(L, -2);
     pl_shared_retain(obj);
     *slot = obj;
     lua_pushvalue(L, -1);
@@ -59,13 +60,19 @@ pl_shared *pl_proxy_to(lua_State *L, int idx)
 
 pl_shared *pl_proxy_test(lua_State *L, int idx, const pl_shared_type *type)
 {
-    pl_shared **slot = luaL_testudata(L, idx, type->metatable);
-    return slot ? *slot : NULL;
+    pl_shared **slot = lua_touserdata(L, idx);
+    if (!slot || !lua_getmetatable(L, idx)) return NULL;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, type);
+    int same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return same ? *slot : NULL;
 }
 
 void pl_proxy_newmetatable(lua_State *L, const pl_shared_type *type)
 {
     luaL_newmetatable(L, type->metatable);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, type); /* also by address, for fast checks */
     lua_pushcfunction(L, proxy_gc);
     lua_setfield(L, -2, "__gc");
     lua_pushboolean(L, 1);

@@ -9,7 +9,6 @@
 #include "lua/connection.h"
 #include "lua/runtime.h"
 
-static const char KIND[] = "signal";
 static const char SIGNAL_MT[] = "parlua.Signal";
 static const char HEARTBEAT[] = "Heartbeat";
 
@@ -25,7 +24,7 @@ static int connect_heartbeat(lua_State *L, int phase)
     if (phase == PL_PARALLEL && !pl_vm_of(L)->actor)
         return luaL_error(L, "ConnectParallel can only be called from a script that is a "
                              "descendant of an Actor (use Connect)");
-    pl_conn_add(L, KIND, HEARTBEAT, sizeof HEARTBEAT - 1, phase, 2, on_heartbeat_change);
+    pl_conn_add(L, PL_CONN_SIGNAL, HEARTBEAT, sizeof HEARTBEAT - 1, phase, 2, on_heartbeat_change);
     return 1;
 }
 
@@ -43,15 +42,9 @@ static int fire(lua_State *L)
 {
     pl_vm *vm = pl_vm_of(L);
     int phase = (int)lua_tointeger(L, 1);
-    if (!pl_conn_push_handlers(L, KIND, HEARTBEAT, sizeof HEARTBEAT - 1, phase)) return 0;
-    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
-    for (lua_Integer i = 1; i <= n; i++) {
-        lua_rawgeti(L, -1, i);
-        lua_pushnumber(L, vm->heartbeat_dt);
-        pl_rthread *th = pl_rthread_new(L, 1);
-        if (!th) return luaL_error(L, "not enough memory");
-        pl_rthread_resume(th, L);
-    }
+    int n = pl_conn_push_handlers(L, PL_CONN_SIGNAL, HEARTBEAT, sizeof HEARTBEAT - 1, phase);
+    lua_pushnumber(L, vm->heartbeat_dt);
+    pl_run_handlers(L, 2, n, 3, 1);
     return 0;
 }
 

@@ -49,6 +49,7 @@ struct pl_rthread {
     int phase; /* the phase it resumes in */
     int nargs; /* values on co's stack for the next resume */
     int wants_elapsed; /* task.wait: resume with the seconds waited */
+    int reusable;      /* a handler thread: may serve the next handler (vm.c) */
     double wait_start;
     pl_rthread *prev, *next; /* in a ready queue */
     pl_timer timer;
@@ -77,6 +78,7 @@ struct pl_vm {
     size_t mem;                   /* bytes allocated by this VM's Lua state */
     int warn_on, warn_cont;       /* warn(): "@on"/"@off", message continues */
     int flush_mailbox;            /* a binding found waiting messages (owner only) */
+    pl_rthread *spare;            /* a finished handler thread kept for reuse */
 };
 
 struct pl_runtime {
@@ -121,6 +123,10 @@ char *pl_vm_name(pl_vm *vm);
 /* New runtime thread running the function on top of L's stack with the
  * nargs values above it (all popped). NULL on error (message on L). */
 pl_rthread *pl_rthread_new(lua_State *L, int nargs);
+/* Runs handlers in new runtime threads, one each, in order: the function
+ * (n == 1) or array of functions (n > 1) at handlers_idx, each called with
+ * the nargs values from first_arg. Raises only when out of memory. */
+void pl_run_handlers(lua_State *L, int handlers_idx, int n, int first_arg, int nargs);
 /* The runtime thread for L, adopting a user coroutine if needed. */
 pl_rthread *pl_rthread_current(lua_State *L);
 /* Resumes th (which has th->nargs values waiting) on the calling OS thread;

@@ -438,11 +438,14 @@ static void drop_parked_threads(pl_runtime *rt)
 {
     pl_timer *t;
     while ((t = pl_timerheap_pop(&rt->timers))) free(container_of(t, pl_rthread, timer));
-    for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next)
+    for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next) {
         for (int p = 0; p < 2; p++) {
             pl_rthread *th;
             while ((th = rq_pop(&vm->ready[p]))) free(th);
         }
+        free(vm->spare);
+        vm->spare = NULL;
+    }
 }
 
 void parlua_free(parlua_runtime *rt)

@@ -134,6 +134,40 @@ pl_rthread *pl_rthread_new(lua_State *L, int nargs)
     return th;
 }
 
+/* Handler threads that return without yielding leave their coroutine
+ * to the next handler (vm->spare), which saves a coroutine allocation per
+ * message. A handler that keeps coroutine.running() after returning may
+ * thus see it reused (docs/guide.md says so). */
+static pl_rthread *handler_thread(lua_State *L, int nargs)
+{
+    pl_vm *vm = pl_vm_of(L);
+    pl_rthread *th = vm->spare;
+    if (th) {
+        vm->spare = NULL;
+        lua_xmove(L, th->co, nargs + 1);
+        th->nargs = nargs;
+        return th;
+    }
+    th = pl_rthread_new(L, nargs);
+    if (th) th->reusable = 1;
+    return th;
+}
+
+void pl_run_handlers(lua_State *L, int handlers_idx, int n, int first_arg, int nargs)
+{
+    luaL_checkstack(L, nargs + 2, "too many handler arguments");
+    for (int i = 1; i <= n; i++) {
+        if (n == 1)
+            lua_pushvalue(L, handlers_idx);
+        else
+            lua_rawgeti(L, handlers_idx, i);
+        for (int a = 0; a < nargs; a++) lua_pushvalue(L, first_arg + a);
+        pl_rthread *th = handler_thread(L, nargs);
+        if (!th) luaL_error(L, "not enough memory");
+        pl_rthread_resume(th, L);
+    }
+}
+
 pl_rthread *pl_rthread_current(lua_State *L)
 {
     pl_ctx *ctx = pl_ctx_of(L);
@@ -212,6 +246,11 @@ void pl_rthread_resume(pl_rthread *th, lua_State *from)
         /* Parked by the runtime (task.wait, synchronize...) or a user's own
          * coroutine.yield: then whoever holds the coroutine may resume it. */
         if (th->state == PL_RT_RUNNING) pl_rthread_free(th);
+        return;
+    }
+    if (status == LUA_OK && th->reusable && !vm->spare) {
+        lua_settop(co, 0);
+        vm->spare = th;
         return;
     }
     if (status != LUA_OK) pl_report_error(vm, co, "uncaught error");
