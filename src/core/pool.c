@@ -118,6 +118,27 @@ void pl_pool_submit(pl_pool *pool, pl_pool_item *item)
     }
 }
 
+/* While a phase is still running (another worker may hand us an actor it
+ * just messaged), look for work a little before sleeping: waking a parked
+ * thread costs tens of microseconds, more than a message round trip. Once
+ * nothing is pending the phase is over and we park at once, leaving the
+ * core to the serial thread. */
+#define SPIN_ROUNDS 2000
+
+static pl_pool_item *find_item_spinning(pl_pool *pool, int self)
+{
+    for (int round = 0; round < SPIN_ROUNDS; round++) {
+        pl_pool_item *item = find_item(pool, self);
+        if (item) return item;
+        /* relaxed: only a hint whether spinning is still worth it */
+        if (atomic_load_explicit(&pool->pending, memory_order_relaxed) == 0) break;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    return NULL;
+}
+
 static void worker_main(void *arg)
 {
     worker *self = arg;
@@ -125,7 +146,7 @@ static void worker_main(void *arg)
     current_worker = self->index;
     current_pool = pool;
     for (;;) {
-        pl_pool_item *item = find_item(pool, self->index);
+        pl_pool_item *item = find_item_spinning(pool, self->index);
         if (item) {
             pool->run(pool->ctx, item, self->index);
             /* acq_rel (seq_cst): publishes the run's effects to the waiter */

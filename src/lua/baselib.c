@@ -6,6 +6,7 @@
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "lua/runtime.h"
 
@@ -46,10 +47,24 @@ static int parlua_phase(lua_State *L)
     return 1;
 }
 
-void pl_open_baselib(lua_State *L)
+/* os.exit from any VM: flush and leave at once. The C library's exit()
+ * would run atexit handlers and tear down stdio while other workers may
+ * still be running Lua. */
+static int os_exit(lua_State *L)
 {
-    lua_register(L, "time", base_time);
-    lua_register(L, "print", base_print);
+    int status;
+    if (lua_isboolean(L, 1))
+        status = lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE;
+    else
+        status = (int)luaL_optinteger(L, 1, EXIT_SUCCESS);
+    fflush(stdout);
+    fflush(stderr);
+    _exit(status);
+    return 0;
+}
+
+static int open_parlua(lua_State *L)
+{
     static const luaL_Reg funcs[] = {
         {"workers", parlua_workers},
         {"phase", parlua_phase},
@@ -58,5 +73,17 @@ void pl_open_baselib(lua_State *L)
     luaL_newlib(L, funcs);
     lua_pushliteral(L, PARLUA_VERSION_STRING);
     lua_setfield(L, -2, "version");
-    lua_setglobal(L, "parlua");
+    return 1;
+}
+
+void pl_open_baselib(lua_State *L)
+{
+    lua_register(L, "time", base_time);
+    lua_register(L, "print", base_print);
+    lua_getglobal(L, "os");
+    lua_pushcfunction(L, os_exit);
+    lua_setfield(L, -2, "exit");
+    lua_pop(L, 1);
+    luaL_requiref(L, "parlua", open_parlua, 1);
+    lua_pop(L, 1);
 }

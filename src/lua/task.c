@@ -147,7 +147,7 @@ static int task_synchronize(lua_State *L)
     return lua_yield(L, 0);
 }
 
-void pl_open_task(lua_State *L)
+static int open_lib(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
         {"spawn", task_spawn},
@@ -160,5 +160,11 @@ void pl_open_task(lua_State *L)
         {NULL, NULL},
     };
     luaL_newlib(L, funcs);
-    lua_setglobal(L, "task");
+    return 1;
+}
+
+void pl_open_task(lua_State *L)
+{
+    luaL_requiref(L, "task", open_lib, 1); /* also package.loaded.task, as the stdlib does */
+    lua_pop(L, 1);
 }
