@@ -1,0 +1,56 @@
+-- Scripts (SPEC 2.2): a Script with Source and a Script with Path (a file
+-- under tests/lua/lib) both run when they join game, in the main VM when no
+-- Actor is above them; each sees its own `script`; scripts of one VM share
+-- its globals. The main script is itself a Script under game. A Script out
+-- of the game does not run until it joins.
+package.path = (arg[0]:match("^(.*)/") or ".") .. "/lib/?.lua;" .. package.path
+local U = require("util")
+
+-- the main script is a Script instance under game, named after its file
+assert(script ~= nil and script.ClassName == "Script" and script:IsA("Script"))
+assert(script.Parent == game, "main script's parent: " .. tostring(script.Parent))
+assert(script.Name == "script_source_path", "main script's name: " .. script.Name)
+assert(script:GetActor() == nil)
+
+local src = Instance.new("Script")
+src.Name = "FromSource"
+src.Source = [[
+    source_script_seen = { script = script, name = script.Name, phase = parlua.phase() }
+]]
+assert(src.Source:find("source_script_seen", 1, true), "Source does not read back")
+
+local file = Instance.new("Script")
+file.Name = "FromPath"
+file.Path = U.LIB .. "/path_script.lua"
+assert(file.Path == U.LIB .. "/path_script.lua")
+
+-- out of the game: nothing runs, even across frames
+local holder = Instance.new("Folder")
+src.Parent = holder
+file.Parent = holder
+task.wait()
+task.wait()
+assert(source_script_seen == nil and path_script_seen == nil, "a script ran outside the game")
+
+holder.Parent = workspace -- both join the game now and start
+assert(script.Name == "script_source_path", "the main script's `script` changed")
+local deadline = time() + 30
+while not (source_script_seen and path_script_seen) do
+    assert(time() < deadline, "the scripts never ran")
+    task.wait()
+end
+
+local s = source_script_seen
+assert(s.script == src, "Source script's `script` is not its instance")
+assert(s.name == "FromSource" and s.phase == "serial")
+
+local p = path_script_seen
+assert(p.script == file, "Path script's `script` is not its instance")
+assert(p.name == "FromPath" and p.class == "Script" and p.phase == "serial")
+assert(p.path == U.LIB .. "/path_script.lua")
+assert(p.args == 0, "a started Script got arguments: " .. p.args)
+
+-- the globals are shared, `script` is not: it is per script
+assert(script.Name == "script_source_path")
+assert(rawget(_G, "script") == nil, "a Script's `script` leaked into the VM's globals")
+print("OK")
