@@ -1,0 +1,70 @@
+/*
+ * The wire's buffer management (format: wire.h). The byte buffer grows by
+ * doubling from a small first size, so a message of a few values costs one
+ * malloc; the reference array exists only when a shared object is sent.
+ */
+#include "core/wire.h"
+
+#include <stdlib.h>
+
+/* First byte buffer: room for a small message without a second malloc. */
+#define FIRST_CAP 64
+
+void pl_wire_init(pl_wire *w)
+{
+    w->data = NULL;
+    w->len = w->cap = 0;
+    w->refs = NULL;
+    w->nrefs = w->refcap = 0;
+}
+
+void pl_wire_truncate(pl_wire *w, size_t len, size_t nrefs)
+{
+    while (w->nrefs > nrefs)
+        pl_shared_release(w->refs[--w->nrefs]);
+    if (w->len > len) w->len = len;
+}
+
+void pl_wire_reset(pl_wire *w)
+{
+    pl_wire_truncate(w, 0, 0);
+}
+
+void pl_wire_free(pl_wire *w)
+{
+    pl_wire_reset(w);
+    free(w->data);
+    free(w->refs);
+    pl_wire_init(w);
+}
+
+int pl_wire_grow(pl_wire *w, size_t extra)
+{
+    if (extra > SIZE_MAX - w->len) return -1;
+    size_t need = w->len + extra;
+    if (need <= w->cap) return 0;
+    size_t cap = w->cap ? w->cap : FIRST_CAP;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    unsigned char *data = realloc(w->data, cap);
+    if (!data) return -1;
+    w->data = data;
+    w->cap = cap;
+    return 0;
+}
+
+int pl_wire_add_ref(pl_wire *w, pl_shared *obj, size_t *index)
+{
+    if (w->nrefs == w->refcap) {
+        size_t cap = w->refcap ? w->refcap * 2 : 4;
+        if (cap > SIZE_MAX / sizeof *w->refs) return -1;
+        pl_shared **refs = realloc(w->refs, cap * sizeof *refs);
+        if (!refs) return -1;
+        w->refs = refs;
+        w->refcap = cap;
+    }
+    pl_shared_retain(obj);
+    *index = w->nrefs;
+    w->refs[w->nrefs++] = obj;
+    return 0;
+}
