@@ -331,10 +331,24 @@ static int dump_writer(lua_State *L, const void *p, size_t sz, void *ud)
     return pl_wire_put_raw(ud, p, sz) != 0;
 }
 
+/* The rank of a library in the name search: later ranks win. */
+static int lib_rank(const char *lib)
+{
+    static const char *const std[] = {"coroutine", "debug",  "io",    "math", "os",
+                                      "package",   "string", "table", "utf8"};
+    if (strcmp(lib, "_G") == 0) return 1;
+    for (size_t i = 0; i < sizeof std / sizeof *std; i++)
+        if (strcmp(lib, std[i]) == 0) return 2;
+    return 0;
+}
+
 /* Builds this VM's map from every C function found in the tables of
  * package.loaded to "lib\0name", stores it in the registry and pushes it.
- * Entries of _G go in first so that a function also reachable from a
- * library table gets the library's name (globals are the user's to change).
+ * A function reachable under several names gets the most standard one:
+ * the standard libraries first, then the globals (_G, where the base
+ * functions live), then any other library, so that an alias made by the
+ * user (package.loaded.mine = {len = string.len, p = print}) does not make
+ * string.len or print depend on "mine" being loaded in the receiving VM.
  * The caller ensures 2 * LEVEL_SLOTS free stack slots. */
 static void build_cfmap(lua_State *L)
 {
@@ -342,14 +356,14 @@ static void build_cfmap(lua_State *L)
     int map = lua_gettop(L);
     if (lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE) == LUA_TTABLE) {
         int loaded = map + 1;
-        for (int pass = 0; pass < 2; pass++) {
+        for (int pass = 0; pass < 3; pass++) {
             lua_pushnil(L);
             while (lua_next(L, loaded)) {
                 size_t liblen;
                 const char *lib =
                     lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &liblen) : NULL;
                 if (!lib || lua_type(L, -1) != LUA_TTABLE || memchr(lib, 0, liblen) ||
-                    (strcmp(lib, "_G") == 0) != (pass == 0)) {
+                    lib_rank(lib) != pass) {
                     lua_pop(L, 1);
                     continue;
                 }

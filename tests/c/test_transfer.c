@@ -466,6 +466,25 @@ static void test_shared_upvalue(void **state)
               "assert(t.bump() == 1 and t.bump() == 2 and get() == 7)\n");
 }
 
+/* The upvalue is first met in one function, and the other function that
+ * shares it is reached through that upvalue's own value. */
+static void test_upvalue_joined_from_inside(void **state)
+{
+    vms *v = *state;
+    roundtrip(v,
+              "local state = {}\n"
+              "local function get() return state end\n"
+              "local function set(x) state = x end\n"
+              "state.get = get\n"
+              "return set",
+              "local set = ...\n"
+              "local get\n"
+              "for i = 1, 3 do local n, val = debug.getupvalue(set, i)\n"
+              "  if n == 'state' then get = val.get end end\n"
+              "assert(get and get().get == get)\n"
+              "set(5) assert(get() == 5)\n");
+}
+
 static void test_recursive_function(void **state)
 {
     vms *v = *state;
@@ -524,6 +543,25 @@ static void test_stdlib_functions(void **state)
     /* the receiver resolves names itself: its own replacement wins */
     run(v->B, "local orig = string.format; string.format = function(...) return 'mine' end");
     roundtrip(v, "return string.format", "local f = ... assert(f() == 'mine')");
+}
+
+/* An alias made by the sender does not rename a standard function: the
+ * receiver has no such alias. */
+static void test_stdlib_alias(void **state)
+{
+    vms *v = *state;
+    static const char *alias = "package.loaded.%s = {len = string.len, p = print, t = tostring}\n"
+                               "_G.slen = string.len";
+    char code[256];
+    static const char *const names[] = {"aalias", "zalias", "mmm", "_Z", "a1"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf(code, sizeof code, alias, names[i]);
+        run(v->A, code);
+    }
+    roundtrip(v, "return string.len, print, tostring, slen",
+              "local len, p, t, slen = ...\n"
+              "assert(rawequal(len, string.len) and rawequal(p, print))\n"
+              "assert(rawequal(t, tostring) and rawequal(slen, string.len))");
 }
 
 static void test_stdlib_missing_in_receiver(void **state)
@@ -1063,10 +1101,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_globals_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_closure_counter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_upvalue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upvalue_joined_from_inside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recursive_function, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_is_receiver_globals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_function_line_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stdlib_functions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stdlib_alias, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stdlib_missing_in_receiver, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stdlib_map_refresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_global_cfunction, setup, teardown),
