@@ -1,0 +1,41 @@
+-- Errors in the command line (SPEC 9): a clear message on stderr and exit
+-- status 2, and no script runs: an unknown option, --workers without a
+-- number, with 0, with a fraction, with text, --fps with 0 or text, -e
+-- without its argument. A good command line still runs (status 0).
+package.path = (arg[0]:match("^(.*)/") or ".") .. "/lib/?.lua;" .. package.path
+local C = require("cli")
+
+local marker = os.tmpname()
+os.remove(marker)
+local script = os.tmpname()
+local f = assert(io.open(script, "w"))
+f:write(string.format("io.open(%q, 'w'):close() print('ran')\n", marker))
+f:close()
+
+local cases = {
+    { "--bogus-option", script },
+    { "--workers" },
+    { "--workers", "0", script },
+    { "--workers", "1.5", script },
+    { "--workers", "many", script },
+    { "--fps", "0", script },
+    { "--fps", "fast", script },
+    { "-e" },
+}
+for _, args in ipairs(cases) do
+    local code, out, err = C.run(args)
+    local what = table.concat(args, " ")
+    assert(code == 2, what .. ": exit status " .. tostring(code))
+    assert(#err > 0 and err:find("parlua", 1, true), what .. ": no message on stderr")
+    assert(not out:find("ran", 1, true), what .. ": the script ran")
+    assert(not io.open(marker), what .. ": the script ran")
+end
+local _, _, err = C.run({ "--bogus-option", script })
+assert(err:find("--bogus-option", 1, true), "the message does not name the option: " .. err)
+
+-- the good form of the same options works
+local code, out = C.run({ "--workers", "2", "--fps", "1000", script })
+assert(code == 0 and out == "ran\n", "good command line: " .. tostring(code) .. " " .. out)
+os.remove(marker)
+os.remove(script)
+print("OK")
