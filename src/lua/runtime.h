@@ -59,26 +59,33 @@ typedef struct pl_rqueue {
     pl_rthread *head, *tail;
 } pl_rqueue;
 
+#define PL_CACHE_LINE 64
+
+/* Laid out in cache lines: the owner's fields (written on every Lua
+ * allocation, through mem) never share a line with the fields other threads
+ * write (mailbox, scheduling flags), nor with another VM's. Allocate with
+ * aligned_alloc (pl_actor_vm_new). */
 struct pl_vm {
+    /* owner only (see the top of this file) */
     pl_ctx ctx; /* .vm = this, .rt = NULL */
     pl_runtime *runtime;
     lua_State *L;          /* created when the first script starts in it */
     pl_instance *actor;    /* NULL for the main VM; retained once L exists */
     int phase;             /* the phase the VM runs in now */
+    int flush_mailbox;     /* a binding found waiting messages */
     pl_rqueue ready[2];    /* by phase */
-    pl_mailbox mailbox;
-    /* 1 while the VM is queued or running for the phase; see sched.c */
-    atomic_int scheduled[2];
-    pl_vm *pending_next[2];       /* link in the runtime's pending stacks */
-    pl_pool_item pool_item;       /* link in the worker pool */
-    int heartbeat_count[2];       /* Heartbeat connections, under heartbeat_lock */
-    int heartbeat_due[2];         /* set between phases by the serial thread */
+    size_t mem;            /* bytes allocated by this VM's Lua state */
+    pl_rthread *spare;     /* a finished handler thread kept for reuse */
+    int warn_on, warn_cont; /* warn(): "@on"/"@off", message continues */
+    int heartbeat_due[2];  /* set between phases by the serial thread */
     double heartbeat_dt;
-    pl_vm *all_next;              /* the runtime's list of VMs with a state */
-    size_t mem;                   /* bytes allocated by this VM's Lua state */
-    int warn_on, warn_cont;       /* warn(): "@on"/"@off", message continues */
-    int flush_mailbox;            /* a binding found waiting messages (owner only) */
-    pl_rthread *spare;            /* a finished handler thread kept for reuse */
+    /* shared with other threads */
+    _Alignas(PL_CACHE_LINE) pl_mailbox mailbox;
+    _Alignas(PL_CACHE_LINE) atomic_int scheduled[2]; /* 1 while queued or running; sched.c */
+    pl_vm *pending_next[2];  /* link in the runtime's pending stacks */
+    pl_pool_item pool_item;  /* link in the worker pool */
+    int heartbeat_count[2];  /* Heartbeat connections, under heartbeat_lock */
+    pl_vm *all_next;         /* the runtime's list of VMs with a state, under vms_lock */
 };
 
 struct pl_runtime {

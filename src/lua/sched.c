@@ -395,8 +395,9 @@ static pl_instance *new_service(pl_runtime *rt, const pl_class *cls, const char 
 
 parlua_runtime *parlua_new(const parlua_config *cfg)
 {
-    pl_runtime *rt = calloc(1, sizeof *rt);
+    pl_runtime *rt = aligned_alloc(PL_CACHE_LINE, sizeof *rt); /* it embeds the main VM */
     if (!rt) return NULL;
+    memset(rt, 0, sizeof *rt);
     if (cfg)
         rt->config = *cfg;
     else
@@ -483,7 +484,7 @@ void parlua_free(parlua_runtime *rt)
 pl_vm *pl_actor_vm_new(pl_runtime *rt, pl_instance *actor);
 pl_vm *pl_actor_vm_new(pl_runtime *rt, pl_instance *actor)
 {
-    pl_vm *vm = malloc(sizeof *vm);
+    pl_vm *vm = aligned_alloc(PL_CACHE_LINE, sizeof *vm); /* sizeof is a multiple of it */
     if (!vm) return NULL;
     pl_vm_init(vm, rt, actor);
     actor->vm = vm;
