@@ -67,7 +67,7 @@ static void setmsg(char *buf, size_t len, const char *fmt, ...)
  * Encoding
  * -------------------------------------------------------------------- */
 
-#define PATH_CAP 160
+#define PATH_CAP 100
 
 typedef struct enc {
     lua_State *L;

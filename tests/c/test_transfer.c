@@ -828,6 +828,52 @@ static void test_untrusted_refuses_functions(void **state)
     pl_wire_free(&w);
 }
 
+/* Trusted wires with a valid function but a bad upvalue record: the
+ * bytecode is loaded, the records around it are still checked. */
+static void test_decode_rejects_bad_upvalues(void **state)
+{
+    vms *v = *state;
+    int n = run(v->A, "local n = 5\n"
+                      "local function inc() n = n + 1 end\n"
+                      "local function get() return n end\n"
+                      "return inc, get");
+    pl_wire w;
+    char err[256];
+    pl_wire_init(&w);
+    assert_int_equal(pl_transfer_encode(v->A, -n, n, &SEND, &w, err, sizeof err), 0);
+    lua_pop(v->A, n);
+    /* get's record ends with nup = 1, JOIN function 0 upvalue 1 */
+    size_t end = w.len;
+    assert_true(end > 4);
+    static const unsigned char tail[] = {1, PL_WIRE_JOIN, 0, 1};
+    assert_memory_equal(w.data + end - 4, tail, 4);
+    static const struct {
+        size_t at; /* offset from the end */
+        unsigned char byte;
+        const char *msg;
+    } cases[] = {{1, 0, "missing upvalue"},      {1, 2, "missing upvalue"},
+                 {2, 9, "unknown function"},     {2, 2, "unknown function"},
+                 {4, 2, "data gives 2"},         {4, 0, "data gives 0"},
+                 {3, PL_WIRE_CFUNC, "truncated"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        unsigned char keep = w.data[end - cases[i].at];
+        w.data[end - cases[i].at] = cases[i].byte;
+        int got = 3;
+        assert_int_equal(pl_transfer_decode(v->B, &w, 1, &got, err, sizeof err), -1);
+        if (!strstr(err, cases[i].msg))
+            fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].msg);
+        assert_int_equal(got, 0);
+        assert_int_equal(lua_gettop(v->B), 0);
+        w.data[end - cases[i].at] = keep;
+    }
+    /* a join of get's upvalue to itself (id 1) is odd but harmless */
+    w.data[end - 2] = 1;
+    int got;
+    assert_int_equal(pl_transfer_decode(v->B, &w, 1, &got, err, sizeof err), 0);
+    lua_settop(v->B, 0);
+    pl_wire_free(&w);
+}
+
 /* Hand-made bad wires: each is refused with a message, nothing pushed. */
 static void test_decode_rejects(void **state)
 {
@@ -1115,6 +1161,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_depth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_untrusted_refuses_functions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_rejects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decode_rejects_bad_upvalues, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scalars_do_not_allocate, setup, teardown),
         cmocka_unit_test(test_memory_errors),
         cmocka_unit_test(test_concurrent_decode),
