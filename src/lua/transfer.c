@@ -13,10 +13,12 @@
  *
  * Speed. A message made only of nil, booleans, numbers and strings (the
  * common case) is encoded without lua_pcall: reading those values cannot
- * raise. It costs one reservation of the wire and no Lua allocation. The
- * identity table (which gives tables and functions their ids, so cycles
- * and shared sub-tables keep their shape) and the map of library functions
- * are created only when the first table or function shows up. On the
+ * raise. It costs one reservation of the wire and no Lua allocation.
+ * Tables and functions get ids so that cycles and shared sub-tables keep
+ * their shape; the first SMALL_IDS of them are kept in stack slots, and an
+ * identity table (a Lua allocation) is made only past that, or when a Lua
+ * function needs it for its upvalue ids. The map of library functions is
+ * built on the first C function and cached in the registry. On the
  * receiving side, a message of nil, booleans and numbers is pushed without
  * lua_pcall too (pushing those cannot raise); anything else is decoded
  * under lua_pcall.
