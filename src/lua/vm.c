@@ -248,10 +248,12 @@ void pl_rthread_resume(pl_rthread *th, lua_State *from)
         if (th->state == PL_RT_RUNNING) pl_rthread_free(th);
         return;
     }
-    if (status == LUA_OK && th->reusable && !vm->spare) {
-        lua_settop(co, 0);
-        vm->spare = th;
-        return;
+    if (status == LUA_OK) {
+        lua_settop(co, 0); /* drop the results: an empty finished coroutine is "dead" */
+        if (th->reusable && !vm->spare) {
+            vm->spare = th;
+            return;
+        }
     }
     if (status != LUA_OK) pl_report_error(vm, co, "uncaught error");
     pl_rthread_free(th);
