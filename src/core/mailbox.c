@@ -110,8 +110,15 @@ int pl_mailbox_post(pl_mailbox *mb, pl_msgbody *body)
     int mask = -1;
     uv_mutex_lock(&mb->lock);
     pl_topic *t = find_topic(mb, body->topic, body->topic_len);
-    if (t && (t->nbound[0] > 0 || t->nbound[1] > 0)) {
+    int bound = t && (t->nbound[0] > 0 || t->nbound[1] > 0);
+    if (bound && t->waiting.len == 0) {
         mask = route_ready(mb, t, body);
+    } else if (bound) {
+        /* Bound, but older messages still wait for the flush: queue behind
+         * them so the sender's order holds (past the limit too: the flush
+         * is due). */
+        wait_on(mb, t, body);
+        mask = 0;
     } else if (mb->nwaiting < PL_MAILBOX_MAX_WAITING) {
         if (!t) t = add_topic(mb, body->topic, body->topic_len);
         if (t) {

@@ -6,7 +6,8 @@
  * (BindToMessageParallel), to both if it has both (the body is shared and
  * reference counted), and to the topic's waiting list if it has none yet.
  * When a topic gets its first binding, its waiting messages move to the
- * ready queues in the order they were sent (pl_mailbox_flush). At most PL_MAILBOX_MAX_WAITING
+ * ready queues in the order they were sent (pl_mailbox_flush); until then,
+ * new messages for it queue behind them, so each sender's order holds. At most PL_MAILBOX_MAX_WAITING
  * messages wait per actor; past that, posting fails (SendMessage raises).
  *
  * Threads: every function may be called from any thread; one mutex per
