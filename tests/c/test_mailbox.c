@@ -1,0 +1,477 @@
+/*
+ * Actor mailbox (src/core/mailbox.h): routing to the serial queue, the
+ * parallel queue, both, or the topic's waiting list; bind + flush moving
+ * waiting messages in order; the waiting limit; reroute; and concurrent
+ * posters from several threads with a concurrent consumer, per-sender order
+ * checked and nothing lost.
+ *
+ * Usage: test_mailbox [posters [messages_per_poster]]   (defaults 4, 20000)
+ *
+ * A message's payload (sender, sequence number) is kept in its wire's bytes
+ * (the test owns the bytes; pl_wire_free frees them with free()).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include <cmocka.h>
+
+#include "core/mailbox.h"
+
+static int nposters = 4;
+static int nmessages = 20000;
+
+static pl_msgbody *mk(const char *topic, uint32_t sender, uint32_t seq)
+{
+    pl_msgbody *b = pl_msgbody_new(topic, strlen(topic));
+    assert_non_null(b);
+    uint64_t v = ((uint64_t)sender << 32) | seq;
+    b->wire.data = malloc(sizeof v);
+    assert_non_null(b->wire.data);
+    memcpy(b->wire.data, &v, sizeof v);
+    b->wire.len = b->wire.cap = sizeof v;
+    return b;
+}
+
+static uint32_t seq_of(const pl_msg *m)
+{
+    uint64_t v;
+    memcpy(&v, m->body->wire.data, sizeof v);
+    return (uint32_t)v;
+}
+
+static uint32_t sender_of(const pl_msg *m)
+{
+    uint64_t v;
+    memcpy(&v, m->body->wire.data, sizeof v);
+    return (uint32_t)(v >> 32);
+}
+
+static int post(pl_mailbox *mb, const char *topic, uint32_t sender, uint32_t seq)
+{
+    pl_msgbody *b = mk(topic, sender, seq);
+    int mask = pl_mailbox_post(mb, b);
+    if (mask < 0) pl_msgbody_free(b);
+    return mask;
+}
+
+static int tbind(pl_mailbox *mb, const char *topic, int phase, int delta)
+{
+    return pl_mailbox_bind(mb, topic, strlen(topic), phase, delta);
+}
+
+/* Takes a phase's queue; checks topic and sequence numbers 1..n in order;
+ * releases the messages. Returns how many there were. */
+static int take_expect(pl_mailbox *mb, int phase, const char *topic, uint32_t first)
+{
+    int n = 0;
+    pl_msg *m = pl_mailbox_take(mb, phase);
+    while (m) {
+        pl_msg *next = m->next;
+        assert_string_equal(m->body->topic, topic);
+        if (seq_of(m) != first + (uint32_t)n)
+            fail_msg("phase %d topic %s: got #%u, expected #%u", phase, topic, seq_of(m),
+                     first + (uint32_t)n);
+        n++;
+        pl_msg_done(m);
+        m = next;
+    }
+    return n;
+}
+
+typedef struct waiting_count {
+    char topic[32];
+    size_t n;
+    int topics;
+} waiting_count;
+
+static void count_waiting(void *ud, const char *topic, size_t n)
+{
+    waiting_count *w = ud;
+    snprintf(w->topic, sizeof w->topic, "%s", topic);
+    w->n += n;
+    w->topics++;
+}
+
+static void test_routing(void **state)
+{
+    (void)state;
+    pl_mailbox mb;
+    pl_mailbox_init(&mb);
+    assert_int_equal(tbind(&mb, "s", PL_SERIAL, 1), 0); /* bound, nothing waiting */
+    assert_int_equal(tbind(&mb, "p", PL_PARALLEL, 1), 0);
+    assert_int_equal(tbind(&mb, "b", PL_SERIAL, 1), 0);
+    assert_int_equal(tbind(&mb, "b", PL_PARALLEL, 1), 0);
+
+    assert_int_equal(post(&mb, "s", 0, 1), 1 << PL_SERIAL);
+    assert_int_equal(post(&mb, "p", 0, 1), 1 << PL_PARALLEL);
+    assert_int_equal(post(&mb, "b", 0, 1), (1 << PL_SERIAL) | (1 << PL_PARALLEL));
+    assert_int_equal(post(&mb, "w", 0, 1), 0); /* unbound: waits */
+    assert_int_equal(pl_mailbox_ready(&mb, PL_SERIAL), 2);
+    assert_int_equal(pl_mailbox_ready(&mb, PL_PARALLEL), 2);
+
+    /* serial queue: s then b; parallel: p then b, the same body as serial's b */
+    pl_msg *ser = pl_mailbox_take(&mb, PL_SERIAL);
+    assert_int_equal(pl_mailbox_ready(&mb, PL_SERIAL), 0);
+    assert_non_null(ser);
+    assert_string_equal(ser->body->topic, "s");
+    assert_non_null(ser->next);
+    assert_string_equal(ser->next->body->topic, "b");
+    assert_null(ser->next->next);
+    pl_msg *par = pl_mailbox_take(&mb, PL_PARALLEL);
+    assert_non_null(par);
+    assert_string_equal(par->body->topic, "p");
+    assert_string_equal(par->next->body->topic, "b");
+    assert_null(par->next->next);
+    assert_ptr_equal(par->next->body, ser->next->body); /* shared body */
+    assert_int_equal(atomic_load(&ser->next->body->refs), 2);
+    assert_null(pl_mailbox_take(&mb, PL_SERIAL)); /* empty now */
+
+    /* release (the shared body goes with its second holder: ASan checks) */
+    pl_msg *sb = ser->next, *pb = par->next;
+    pl_msg_done(ser);
+    pl_msg_done(par);
+    pl_msg_done(sb);
+    pl_msg_done(pb);
+
+    waiting_count w = {"", 0, 0};
+    pl_mailbox_each_waiting(&mb, count_waiting, &w);
+    assert_int_equal(w.n, 1);
+    assert_int_equal(w.topics, 1);
+    assert_string_equal(w.topic, "w");
+
+    /* unbinding: later messages wait */
+    assert_int_equal(tbind(&mb, "s", PL_SERIAL, -1), 0);
+    assert_int_equal(post(&mb, "s", 0, 2), 0);
+    /* one of two bindings left: still routed to that phase only */
+    assert_int_equal(tbind(&mb, "b", PL_SERIAL, -1), 0);
+    assert_int_equal(post(&mb, "b", 0, 2), 1 << PL_PARALLEL);
+    assert_int_equal(take_expect(&mb, PL_PARALLEL, "b", 2), 1);
+    pl_mailbox_destroy(&mb); /* drops the waiting ones */
+}
+
+static void test_bind_flush_order(void **state)
+{
+    (void)state;
+    pl_mailbox mb;
+    pl_mailbox_init(&mb);
+    enum { N = 300 };
+    for (uint32_t i = 1; i <= N; i++) {
+        assert_int_equal(post(&mb, "a", 0, i), 0);
+        assert_int_equal(post(&mb, "b", 0, i), 0);
+        assert_int_equal(post(&mb, "c", 0, i), 0);
+    }
+    assert_int_equal(pl_mailbox_ready(&mb, PL_SERIAL), 0);
+    /* bind a (serial) and b (both): bind reports waiting messages */
+    assert_int_equal(tbind(&mb, "a", PL_SERIAL, 1), 1);
+    assert_int_equal(tbind(&mb, "b", PL_SERIAL, 1), 1);
+    assert_int_equal(tbind(&mb, "b", PL_PARALLEL, 1), 1);
+    /* nothing moves before the flush */
+    assert_int_equal(pl_mailbox_ready(&mb, PL_SERIAL), 0);
+    int mask = pl_mailbox_flush(&mb);
+    assert_int_equal(mask, (1 << PL_SERIAL) | (1 << PL_PARALLEL));
+    assert_int_equal(pl_mailbox_ready(&mb, PL_SERIAL), 2 * N);
+    assert_int_equal(pl_mailbox_ready(&mb, PL_PARALLEL), N);
+    /* serial: every a and b, each topic in order */
+    uint32_t next_a = 1, next_b = 1;
+    pl_msg *m = pl_mailbox_take(&mb, PL_SERIAL);
+    int n = 0;
+    while (m) {
+        pl_msg *next = m->next;
+        if (strcmp(m->body->topic, "a") == 0)
+            assert_int_equal(seq_of(m), next_a++);
+        else if (strcmp(m->body->topic, "b") == 0)
+            assert_int_equal(seq_of(m), next_b++);
+        else
+            fail_msg("unbound topic %s flushed", m->body->topic);
+        pl_msg_done(m);
+        m = next;
+        n++;
+    }
+    assert_int_equal(n, 2 * N);
+    assert_int_equal(take_expect(&mb, PL_PARALLEL, "b", 1), N);
+    /* c still waits, all of it */
+    waiting_count w = {"", 0, 0};
+    pl_mailbox_each_waiting(&mb, count_waiting, &w);
+    assert_int_equal(w.n, N);
+    assert_string_equal(w.topic, "c");
+    /* a second flush moves nothing */
+    assert_int_equal(pl_mailbox_flush(&mb), 0);
+    /* bound later, c flushes in order too */
+    assert_int_equal(tbind(&mb, "c", PL_PARALLEL, 1), 1);
+    assert_int_equal(pl_mailbox_flush(&mb), 1 << PL_PARALLEL);
+    assert_int_equal(take_expect(&mb, PL_PARALLEL, "c", 1), N);
+    pl_mailbox_destroy(&mb);
+}
+
+/* SPEC 3: messages from one sender arrive in the order sent. A message
+ * posted after the topic's first binding but before the flush must not
+ * overtake the messages that were waiting. */
+static void test_post_between_bind_and_flush(void **state)
+{
+    (void)state;
+    pl_mailbox mb;
+    pl_mailbox_init(&mb);
+    assert_int_equal(post(&mb, "t", 0, 1), 0);
+    assert_int_equal(post(&mb, "t", 0, 2), 0);
+    assert_int_equal(tbind(&mb, "t", PL_SERIAL, 1), 1);
+    post(&mb, "t", 0, 3); /* the binding code is still running */
+    post(&mb, "t", 0, 4);
+    pl_mailbox_flush(&mb);
+    post(&mb, "t", 0, 5);
+    assert_int_equal(take_expect(&mb, PL_SERIAL, "t", 1), 5);
+    pl_mailbox_destroy(&mb);
+}
+
+static void test_waiting_limit(void **state)
+{
+    (void)state;
+    pl_mailbox mb;
+    pl_mailbox_init(&mb);
+    /* the limit is per actor, over all topics */
+    for (uint32_t i = 0; i < PL_MAILBOX_MAX_WAITING; i++)
+        if (post(&mb, (i & 1) ? "x" : "y", 0, i / 2 + 1) != 0) fail_msg("post %u refused", i);
+    pl_msgbody *extra = mk("x", 0, 999999);
+    assert_int_equal(pl_mailbox_post(&mb, extra), -1);
+    /* body untouched: the caller still owns it and can post it later */
+    assert_int_equal(atomic_load(&extra->refs), 0);
+    assert_int_equal(post(&mb, "z", 0, 1), -1);
+    /* a bound topic is not limited */
+    assert_int_equal(tbind(&mb, "bound", PL_SERIAL, 1), 0);
+    assert_int_equal(post(&mb, "bound", 0, 1), 1 << PL_SERIAL);
+    /* binding y and flushing frees room */
+    assert_int_equal(tbind(&mb, "y", PL_SERIAL, 1), 1);
+    pl_mailbox_flush(&mb);
+    assert_int_equal(pl_mailbox_post(&mb, extra), 0); /* now it waits */
+    waiting_count w = {"", 0, 0};
+    pl_mailbox_each_waiting(&mb, count_waiting, &w);
+    assert_int_equal(w.n, PL_MAILBOX_MAX_WAITING / 2 + 1);
+    assert_int_equal(w.topics, 1);
+    assert_string_equal(w.topic, "x");
+    pl_mailbox_destroy(&mb);
+}
+
+static void test_reroute(void **state)
+{
+    (void)state;
+    pl_mailbox mb;
+    pl_mailbox_init(&mb);
+    /* bound serial, taken, then the serial binding went away and a parallel
+     * one came: the message moves to the parallel queue */
+    tbind(&mb, "t", PL_SERIAL, 1);
+    assert_int_equal(post(&mb, "t", 0, 1), 1 << PL_SERIAL);
+    pl_msg *m = pl_mailbox_take(&mb, PL_SERIAL);
+    assert_non_null(m);
+    tbind(&mb, "t", PL_SERIAL, -1);
+    tbind(&mb, "t", PL_PARALLEL, 1);
+    assert_int_equal(pl_mailbox_reroute(&mb, m, PL_SERIAL), 1 << PL_PARALLEL);
+    assert_int_equal(take_expect(&mb, PL_PARALLEL, "t", 1), 1);
+
+    /* no binding at all: back to waiting, delivered after a new bind */
+    assert_int_equal(post(&mb, "t", 0, 2), 1 << PL_PARALLEL);
+    m = pl_mailbox_take(&mb, PL_PARALLEL);
+    tbind(&mb, "t", PL_PARALLEL, -1);
+    assert_int_equal(pl_mailbox_reroute(&mb, m, PL_PARALLEL), 0);
+    waiting_count w = {"", 0, 0};
+    pl_mailbox_each_waiting(&mb, count_waiting, &w);
+    assert_int_equal(w.n, 1);
+    assert_int_equal(tbind(&mb, "t", PL_SERIAL, 1), 1);
+    assert_int_equal(pl_mailbox_flush(&mb), 1 << PL_SERIAL);
+    assert_int_equal(take_expect(&mb, PL_SERIAL, "t", 2), 1);
+
+    /* held by both queues: rerouting from one phase only drops that hold,
+     * the other queue still delivers it */
+    tbind(&mb, "t", PL_PARALLEL, 1);
+    assert_int_equal(post(&mb, "t", 0, 3), 3);
+    pl_msg *ms = pl_mailbox_take(&mb, PL_SERIAL);
+    tbind(&mb, "t", PL_SERIAL, -1);
+    assert_int_equal(pl_mailbox_reroute(&mb, ms, PL_SERIAL), 0);
+    assert_int_equal(take_expect(&mb, PL_PARALLEL, "t", 3), 1);
+    w.n = 0;
+    w.topics = 0;
+    pl_mailbox_each_waiting(&mb, count_waiting, &w);
+    assert_int_equal(w.n, 0);
+
+    /* reroute never fails for lack of room, even at the waiting limit */
+    tbind(&mb, "t", PL_PARALLEL, -1);
+    tbind(&mb, "r", PL_SERIAL, 1);
+    assert_int_equal(post(&mb, "r", 0, 1), 1 << PL_SERIAL);
+    pl_msg *mr = pl_mailbox_take(&mb, PL_SERIAL);
+    tbind(&mb, "r", PL_SERIAL, -1);
+    for (uint32_t i = 0; i < PL_MAILBOX_MAX_WAITING; i++) assert_int_equal(post(&mb, "full", 0, i), 0);
+    assert_int_equal(post(&mb, "full", 0, 0), -1);
+    assert_int_equal(pl_mailbox_reroute(&mb, mr, PL_SERIAL), 0);
+    w.n = 0;
+    pl_mailbox_each_waiting(&mb, count_waiting, &w);
+    assert_int_equal(w.n, PL_MAILBOX_MAX_WAITING + 1);
+    pl_mailbox_destroy(&mb);
+}
+
+/* ---- concurrent posters ---- */
+
+typedef struct shared_run {
+    pl_mailbox mb;
+    atomic_int posters_done;
+    int bind_midway; /* topic "late" bound by the consumer while posting */
+    atomic_int refused;
+} shared_run;
+
+typedef struct poster {
+    shared_run *run;
+    uint32_t id;
+} poster;
+
+static const char *const TOPICS[] = {"ser", "par", "both", "late"};
+
+static void poster_main(void *arg)
+{
+    poster *p = arg;
+    int ntopics = p->run->bind_midway ? 4 : 3;
+    for (uint32_t i = 1; i <= (uint32_t)nmessages; i++) {
+        /* one sequence per (sender, topic): message i goes to topic i % n */
+        const char *topic = TOPICS[i % (uint32_t)ntopics];
+        if (post(&p->run->mb, topic, p->id, i) < 0) atomic_fetch_add(&p->run->refused, 1);
+    }
+    atomic_fetch_add(&p->run->posters_done, 1);
+}
+
+typedef struct tally {
+    uint32_t *last;  /* [phase][sender][topic]: last sequence number seen */
+    long count[2];
+} tally;
+
+static uint32_t *last_slot(tally *t, int phase, uint32_t sender, int topic)
+{
+    return &t->last[((size_t)phase * (size_t)nposters + sender) * 4 + (size_t)topic];
+}
+
+static void consume(shared_run *run, tally *t, int phase)
+{
+    pl_msg *m = pl_mailbox_take(&run->mb, phase);
+    while (m) {
+        pl_msg *next = m->next;
+        int topic = -1;
+        for (int k = 0; k < 4; k++)
+            if (strcmp(m->body->topic, TOPICS[k]) == 0) topic = k;
+        assert_true(topic >= 0);
+        if ((phase == PL_SERIAL && topic == 1) || (phase == PL_PARALLEL && topic == 0))
+            fail_msg("topic %s delivered to phase %d", TOPICS[topic], phase);
+        uint32_t *last = last_slot(t, phase, sender_of(m), topic);
+        if (seq_of(m) <= *last)
+            fail_msg("phase %d, sender %u, topic %s: #%u after #%u", phase, sender_of(m),
+                     TOPICS[topic], seq_of(m), *last);
+        *last = seq_of(m);
+        t->count[phase]++;
+        pl_msg_done(m);
+        m = next;
+    }
+}
+
+static void run_concurrent(int bind_midway)
+{
+    shared_run run;
+    pl_mailbox_init(&run.mb);
+    atomic_init(&run.posters_done, 0);
+    atomic_init(&run.refused, 0);
+    run.bind_midway = bind_midway;
+    tbind(&run.mb, "ser", PL_SERIAL, 1);
+    tbind(&run.mb, "par", PL_PARALLEL, 1);
+    tbind(&run.mb, "both", PL_SERIAL, 1);
+    tbind(&run.mb, "both", PL_PARALLEL, 1);
+
+    tally t;
+    t.last = calloc((size_t)2 * (size_t)nposters * 4, sizeof *t.last);
+    assert_non_null(t.last);
+    t.count[0] = t.count[1] = 0;
+
+    poster *ps = calloc((size_t)nposters, sizeof *ps);
+    uv_thread_t *threads = calloc((size_t)nposters, sizeof *threads);
+    assert_non_null(ps);
+    assert_non_null(threads);
+    for (int i = 0; i < nposters; i++) {
+        ps[i].run = &run;
+        ps[i].id = (uint32_t)i;
+        assert_int_equal(uv_thread_create(&threads[i], poster_main, &ps[i]), 0);
+    }
+    /* consume while they post; bind "late" once some posting happened */
+    int bound_late = 0;
+    for (;;) {
+        int finished = atomic_load(&run.posters_done) == nposters;
+        if (bind_midway && !bound_late && (t.count[0] + t.count[1] > nmessages / 4 || finished)) {
+            if (tbind(&run.mb, "late", PL_SERIAL, 1) > 0) {
+                /* as the runtime does: the flush comes once the binding
+                 * code has run; meanwhile the posters go on */
+                uv_sleep(1);
+            }
+            pl_mailbox_flush(&run.mb);
+            bound_late = 1;
+        }
+        consume(&run, &t, PL_SERIAL);
+        consume(&run, &t, PL_PARALLEL);
+        if (finished && (!bind_midway || bound_late) &&
+            pl_mailbox_ready(&run.mb, PL_SERIAL) == 0 && pl_mailbox_ready(&run.mb, PL_PARALLEL) == 0)
+            break;
+    }
+    for (int i = 0; i < nposters; i++) uv_thread_join(&threads[i]);
+    consume(&run, &t, PL_SERIAL);
+    consume(&run, &t, PL_PARALLEL);
+    assert_int_equal(atomic_load(&run.refused), 0);
+
+    /* nothing lost: count per phase, and every sender's last number */
+    long expect_serial = 0, expect_parallel = 0;
+    int ntopics = bind_midway ? 4 : 3;
+    for (uint32_t i = 1; i <= (uint32_t)nmessages; i++) {
+        int k = (int)(i % (uint32_t)ntopics);
+        if (k == 0 || k == 2 || k == 3) expect_serial++;
+        if (k == 1 || k == 2) expect_parallel++;
+    }
+    assert_int_equal(t.count[PL_SERIAL], expect_serial * nposters);
+    assert_int_equal(t.count[PL_PARALLEL], expect_parallel * nposters);
+    waiting_count w = {"", 0, 0};
+    pl_mailbox_each_waiting(&run.mb, count_waiting, &w);
+    assert_int_equal(w.n, 0);
+
+    free(t.last);
+    free(ps);
+    free(threads);
+    pl_mailbox_destroy(&run.mb);
+}
+
+static void test_concurrent_posters(void **state)
+{
+    (void)state;
+    run_concurrent(0);
+}
+
+/* The same, with one topic unbound at first and bound (bind, then flush a
+ * moment later) while the posters are running: per-sender order must hold
+ * across the binding too. */
+static void test_concurrent_posters_bind_midway(void **state)
+{
+    (void)state;
+    run_concurrent(1);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) nposters = atoi(argv[1]);
+    if (argc > 2) nmessages = atoi(argv[2]);
+    if (nposters < 1) nposters = 1;
+    if (nmessages < 8) nmessages = 8;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_routing),
+        cmocka_unit_test(test_bind_flush_order),
+        cmocka_unit_test(test_post_between_bind_and_flush),
+        cmocka_unit_test(test_waiting_limit),
+        cmocka_unit_test(test_reroute),
+        cmocka_unit_test(test_concurrent_posters),
+        cmocka_unit_test(test_concurrent_posters_bind_midway),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
