@@ -213,13 +213,35 @@ static void drop_queue(pl_msg *m)
     }
 }
 
+void pl_mailbox_drop_all(pl_mailbox *mb)
+{
+    uv_mutex_lock(&mb->lock);
+    pl_msg *queues[2] = {mb->ready[0].head, mb->ready[1].head};
+    for (int p = 0; p < 2; p++) {
+        memset(&mb->ready[p], 0, sizeof mb->ready[p]);
+        atomic_store_explicit(&mb->nready[p], 0, memory_order_relaxed);
+    }
+    pl_msg *waiting = NULL;
+    for (size_t i = 0; i < mb->ntopics; i++) { /* chain every waiting list into one */
+        pl_msgq *q = &mb->topics[i].waiting;
+        if (q->tail) {
+            q->tail->next = waiting;
+            waiting = q->head;
+        }
+        memset(q, 0, sizeof *q);
+    }
+    mb->nwaiting = 0;
+    uv_mutex_unlock(&mb->lock);
+    /* outside the lock: dropping a message may free an Actor and its mailbox */
+    drop_queue(queues[0]);
+    drop_queue(queues[1]);
+    drop_queue(waiting);
+}
+
 void pl_mailbox_destroy(pl_mailbox *mb)
 {
-    for (int p = 0; p < 2; p++) drop_queue(mb->ready[p].head);
-    for (size_t i = 0; i < mb->ntopics; i++) {
-        drop_queue(mb->topics[i].waiting.head);
-        free(mb->topics[i].name);
-    }
+    pl_mailbox_drop_all(mb);
+    for (size_t i = 0; i < mb->ntopics; i++) free(mb->topics[i].name);
     free(mb->topics);
     uv_mutex_destroy(&mb->lock);
 }

@@ -66,6 +66,9 @@ typedef struct pl_mailbox {
 
 void pl_mailbox_init(pl_mailbox *mb);
 void pl_mailbox_destroy(pl_mailbox *mb); /* drops every queued message */
+/* Drops every message, ready or waiting (the runtime's shutdown: messages
+ * may hold references to other actors, in cycles). */
+void pl_mailbox_drop_all(pl_mailbox *mb);
 
 /* A message body for topic with an empty wire; NULL when out of memory. */
 pl_msgbody *pl_msgbody_new(const char *topic, size_t len);

@@ -25,6 +25,7 @@
 #include "core/mailbox.h"
 #include "core/pool.h"
 #include "core/timerheap.h"
+#include "core/vmheap.h"
 #include "parlua.h"
 
 typedef struct pl_runtime pl_runtime;
@@ -74,18 +75,19 @@ struct pl_vm {
     int phase;             /* the phase the VM runs in now */
     int flush_mailbox;     /* a binding found waiting messages */
     pl_rqueue ready[2];    /* by phase */
-    size_t mem;            /* bytes allocated by this VM's Lua state */
     pl_rthread *spare;     /* a finished handler thread kept for reuse */
     int warn_on, warn_cont; /* warn(): "@on"/"@off", message continues */
     int heartbeat_due[2];  /* set between phases by the serial thread */
     double heartbeat_dt;
+    pl_heap heap;          /* the Lua state's memory (src/core/vmheap.h) */
     /* shared with other threads */
     _Alignas(PL_CACHE_LINE) pl_mailbox mailbox;
     _Alignas(PL_CACHE_LINE) atomic_int scheduled[2]; /* 1 while queued or running; sched.c */
     pl_vm *pending_next[2];  /* link in the runtime's pending stacks */
     pl_pool_item pool_item;  /* link in the worker pool */
     int heartbeat_count[2];  /* Heartbeat connections, under heartbeat_lock */
-    pl_vm *all_next;         /* the runtime's list of VMs with a state, under vms_lock */
+    pl_vm *all_prev, *all_next; /* the runtime's list of every VM, under vms_lock */
+    int holds_actor;            /* this VM holds a reference to its Actor */
 };
 
 struct pl_runtime {

@@ -373,9 +373,13 @@ void parlua_config_init(parlua_config *cfg)
     memset(cfg, 0, sizeof *cfg);
 }
 
+static void link_vm(pl_runtime *rt, pl_vm *vm);
+static void unlink_vm(pl_runtime *rt, pl_vm *vm);
+
 static void free_actor_vm(void *p)
 {
     pl_vm *vm = p;
+    unlink_vm(vm->runtime, vm);
     pl_vm_destroy(vm);
     free(vm);
 }
@@ -416,6 +420,7 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     atomic_init(&rt->pending[1], NULL);
     atomic_init(&rt->errors, 0);
     pl_vm_init(&rt->main, rt, NULL);
+    link_vm(rt, &rt->main);
     pl_graveyard_init(&rt->graveyard);
     rt->game = new_service(rt, &pl_class_datamodel, "game", NULL);
     if (rt->game) {
@@ -454,22 +459,24 @@ void parlua_free(parlua_runtime *rt)
     if (!rt) return;
     pl_pool_free(rt->pool);
     drop_parked_threads(rt);
-    /* Close every Lua state first: their proxies release instances, but each
-     * actor VM still holds its Actor, so no VM is freed while we walk. */
-    for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next) pl_vm_close(vm);
+    /* Close every Lua state and drop every message: their proxies and
+     * arguments release instances. Releases only fill the graveyard, so no
+     * VM is freed while we walk the list. */
+    for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next) {
+        pl_vm_close(vm);
+        pl_mailbox_drop_all(&vm->mailbox);
+    }
     if (rt->runservice) pl_shared_release(&rt->runservice->base);
     if (rt->workspace) pl_shared_release(&rt->workspace->base);
     if (rt->game) pl_shared_release(&rt->game->base);
-    pl_graveyard_drain(&rt->graveyard);
-    /* Now drop each actor VM's hold on its Actor; the Actor frees the VM. */
-    pl_vm *vm = rt->all_vms;
-    rt->all_vms = NULL;
-    while (vm) {
-        pl_vm *next = vm->all_next;
-        if (vm->actor) pl_shared_release(&vm->actor->base);
-        vm = next;
+    /* Each actor VM that ran code holds its Actor; the Actor frees the VM. */
+    for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next) {
+        if (vm->holds_actor) {
+            vm->holds_actor = 0;
+            pl_shared_release(&vm->actor->base);
+        }
     }
-    pl_graveyard_drain(&rt->graveyard);
+    pl_graveyard_drain(&rt->graveyard); /* frees the actor VMs, which unlink themselves */
     pl_mailbox_destroy(&rt->main.mailbox);
     pl_timerheap_free(&rt->timers);
     free(rt->heartbeat_vms);
@@ -480,6 +487,27 @@ void parlua_free(parlua_runtime *rt)
     free(rt);
 }
 
+static void link_vm(pl_runtime *rt, pl_vm *vm)
+{
+    uv_mutex_lock(&rt->vms_lock);
+    vm->all_prev = NULL;
+    vm->all_next = rt->all_vms;
+    if (rt->all_vms) rt->all_vms->all_prev = vm;
+    rt->all_vms = vm;
+    uv_mutex_unlock(&rt->vms_lock);
+}
+
+static void unlink_vm(pl_runtime *rt, pl_vm *vm)
+{
+    uv_mutex_lock(&rt->vms_lock);
+    if (vm->all_prev)
+        vm->all_prev->all_next = vm->all_next;
+    else
+        rt->all_vms = vm->all_next;
+    if (vm->all_next) vm->all_next->all_prev = vm->all_prev;
+    uv_mutex_unlock(&rt->vms_lock);
+}
+
 /* Used by instance.c when it makes an Actor. */
 pl_vm *pl_actor_vm_new(pl_runtime *rt, pl_instance *actor);
 pl_vm *pl_actor_vm_new(pl_runtime *rt, pl_instance *actor)
@@ -487,6 +515,7 @@ pl_vm *pl_actor_vm_new(pl_runtime *rt, pl_instance *actor)
     pl_vm *vm = aligned_alloc(PL_CACHE_LINE, sizeof *vm); /* sizeof is a multiple of it */
     if (!vm) return NULL;
     pl_vm_init(vm, rt, actor);
+    link_vm(rt, vm);
     actor->vm = vm;
     actor->free_vm = free_actor_vm;
     return vm;

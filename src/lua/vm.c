@@ -13,16 +13,7 @@
 
 static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
-    pl_vm *vm = ud;
-    size_t old = ptr ? osize : 0; /* with ptr NULL, osize is a type tag */
-    if (nsize == 0) {
-        free(ptr);
-        vm->mem -= old;
-        return NULL;
-    }
-    void *p = realloc(ptr, nsize);
-    if (p) vm->mem += nsize - old;
-    return p;
+    return pl_heap_realloc(&((pl_vm *)ud)->heap, ptr, osize, nsize);
 }
 
 /* warn() as lua5.4 does it: off until "@on", pieces joined into one line. */
@@ -61,6 +52,7 @@ void pl_vm_init(pl_vm *vm, pl_runtime *runtime, pl_instance *actor)
     vm->actor = actor;
     vm->phase = PL_SERIAL;
     pl_mailbox_init(&vm->mailbox);
+    pl_heap_init(&vm->heap);
     atomic_init(&vm->scheduled[0], 0);
     atomic_init(&vm->scheduled[1], 0);
 }
@@ -75,16 +67,13 @@ int pl_vm_ensure_state(pl_vm *vm)
     vm->L = L;
     lua_pushcfunction(L, open_all);
     if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
-        lua_close(L);
-        vm->L = NULL;
+        pl_vm_close(vm);
         return -1;
     }
-    if (vm->actor) pl_shared_retain(&vm->actor->base); /* see docs/design.md: VM lifetime */
-    pl_runtime *rt = vm->runtime;
-    uv_mutex_lock(&rt->vms_lock);
-    vm->all_next = rt->all_vms;
-    rt->all_vms = vm;
-    uv_mutex_unlock(&rt->vms_lock);
+    if (vm->actor) { /* see docs/design.md: object lifetime */
+        pl_shared_retain(&vm->actor->base);
+        vm->holds_actor = 1;
+    }
     return 0;
 }
 
@@ -93,6 +82,7 @@ void pl_vm_close(pl_vm *vm)
     if (!vm->L) return;
     lua_close(vm->L);
     vm->L = NULL;
+    pl_heap_destroy(&vm->heap);
 }
 
 void pl_vm_destroy(pl_vm *vm)
