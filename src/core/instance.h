@@ -59,7 +59,7 @@ struct pl_instance {
     pl_graveyard *graveyard; /* where it goes when unreferenced (NULL: freed at once) */
     pl_instance *next_dead;
     int is_root; /* game: descendants of it are "in the game" */
-    int parent_locked; /* after Destroy */
+    int parent_locked; /* PL_LOCKED_*: Parent can no longer change */
     pl_script_added_fn on_script_added; /* on the root only */
     void *on_script_added_ud;
     /* Script */
@@ -81,6 +81,7 @@ int pl_instance_is(const pl_instance *inst, const pl_class *cls);
 /* Sets the name (copied); returns -1 if out of memory. */
 int pl_instance_set_name(pl_instance *inst, const char *name, size_t len);
 
+enum { PL_LOCKED_NO = 0, PL_LOCKED_DESTROYED = 1, PL_LOCKED_SERVICE = 2 };
 enum { PL_PARENT_OK = 0, PL_PARENT_CYCLE = -1, PL_PARENT_LOCKED = -2, PL_PARENT_NOMEM = -3 };
 /* Moves inst under parent (NULL: out of the tree). Reports each Script that
  * thereby joins the root's tree through the root's on_script_added. */

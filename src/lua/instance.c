@@ -178,6 +178,16 @@ static int inst_tostring(lua_State *L)
 
 /* ---- Instance members ---- */
 
+/* Raises unless the value at 2 (being assigned to property prop) has type
+ * `type`: "Property Folder.Name must be a string, got table". */
+static void check_value(lua_State *L, const pl_instance *inst, const char *prop, int type)
+{
+    int t = lua_type(L, 2);
+    if (t == type || (type == LUA_TSTRING && t == LUA_TNUMBER)) return;
+    luaL_error(L, "Property %s.%s must be a %s, got %s", inst->cls->name, prop,
+               lua_typename(L, type), luaL_typename(L, 2));
+}
+
 static int get_name(lua_State *L)
 {
     lua_pushstring(L, pl_instance_check(L, 1)->name);
@@ -187,8 +197,9 @@ static int get_name(lua_State *L)
 static int set_name(lua_State *L)
 {
     pl_instance *inst = pl_instance_check(L, 1);
+    check_value(L, inst, "Name", LUA_TSTRING);
     size_t len;
-    const char *name = luaL_checklstring(L, 2, &len);
+    const char *name = lua_tolstring(L, 2, &len);
     if (pl_instance_set_name(inst, name, len) != 0) return luaL_error(L, "not enough memory");
     return 0;
 }
@@ -208,14 +219,23 @@ static int get_parent(lua_State *L)
 static int set_parent(lua_State *L)
 {
     pl_instance *inst = pl_instance_check(L, 1);
-    pl_instance *parent = lua_isnil(L, 2) ? NULL : pl_instance_check(L, 2);
+    pl_instance *parent = NULL;
+    if (!lua_isnil(L, 2)) {
+        pl_shared *obj = pl_proxy_test(L, 2, &pl_instance_type);
+        if (!obj)
+            return luaL_error(L, "Property %s.Parent must be an Instance or nil, got %s",
+                              inst->cls->name, luaL_typename(L, 2));
+        parent = (pl_instance *)obj;
+    }
     switch (pl_instance_set_parent(inst, parent)) {
     case PL_PARENT_CYCLE:
         return luaL_error(L,
                           "Attempt to set parent of %s to %s would result in circular reference",
                           inst->name, parent->name);
     case PL_PARENT_LOCKED:
-        return luaL_error(L, "The Parent property of %s is locked (it was destroyed)", inst->name);
+        return luaL_error(L, "The Parent property of %s is locked: %s", inst->name,
+                          inst->parent_locked == PL_LOCKED_SERVICE ? "it is a service"
+                                                                   : "it was destroyed");
     case PL_PARENT_NOMEM: return luaL_error(L, "not enough memory");
     }
     return 0;
@@ -308,7 +328,7 @@ static void destroy_tree(pl_instance *inst)
 {
     while (inst->nchildren) destroy_tree(inst->children[inst->nchildren - 1]);
     pl_instance_set_parent(inst, NULL);
-    inst->parent_locked = 1;
+    inst->parent_locked = PL_LOCKED_DESTROYED;
 }
 
 static int m_destroy(lua_State *L)
@@ -357,6 +377,7 @@ static void set_string_field(lua_State *L, char **field, size_t *len_out)
 static int set_source(lua_State *L)
 {
     pl_instance *inst = pl_instance_check(L, 1);
+    check_value(L, inst, "Source", LUA_TSTRING);
     set_string_field(L, &inst->source, &inst->source_len);
     return 0;
 }
@@ -374,6 +395,7 @@ static int get_path(lua_State *L)
 static int set_path(lua_State *L)
 {
     pl_instance *inst = pl_instance_check(L, 1);
+    check_value(L, inst, "Path", LUA_TSTRING);
     set_string_field(L, &inst->path, NULL);
     return 0;
 }

@@ -394,6 +394,7 @@ static pl_instance *new_service(pl_runtime *rt, const pl_class *cls, const char 
         pl_shared_release(&inst->base);
         return NULL;
     }
+    inst->parent_locked = PL_LOCKED_SERVICE; /* game, Workspace and RunService stay put */
     return inst;
 }
 

@@ -54,7 +54,8 @@ static pl_rthread *make_thread(lua_State *L, int idx, const char *fn)
         lua_xmove(L, th->co, nargs);
         th->nargs += nargs;
     } else {
-        luaL_checktype(L, idx, LUA_TFUNCTION);
+        if (lua_type(L, idx) != LUA_TFUNCTION)
+            luaL_typeerror(L, idx, "function or thread");
         th = pl_rthread_new(L, nargs);
         if (!th) luaL_error(L, "not enough memory");
     }
