@@ -15,12 +15,13 @@ pl_msgbody *pl_msgbody_new(const char *topic, size_t len)
 {
     pl_msgbody *body = malloc(sizeof *body + len + 1);
     if (!body) return NULL;
+    body->topic = (char *)(body + 1);
     for (int p = 0; p < 2; p++) {
         body->node[p].next = NULL;
         body->node[p].body = body;
     }
     atomic_init(&body->refs, 0);
-    pl_wire_init(&body->wire);
+    pl_wire_init_inline(&body->wire, body->inline_wire, sizeof body->inline_wire);
     body->topic_len = len;
     memcpy(body->topic, topic, len);
     body->topic[len] = '\0';

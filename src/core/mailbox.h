@@ -28,6 +28,10 @@ enum { PL_SERIAL = 0, PL_PARALLEL = 1 };
 
 #define PL_MAILBOX_MAX_WAITING 65536
 
+/* Bytes of arguments a message carries without a second allocation
+ * (a handful of numbers and short strings). */
+#define PL_MSG_INLINE 64
+
 typedef struct pl_msgbody pl_msgbody;
 
 typedef struct pl_msg {
@@ -40,7 +44,8 @@ struct pl_msgbody {
     atomic_int refs; /* queues holding it */
     pl_wire wire;   /* the transferred arguments */
     size_t topic_len;
-    char topic[];   /* NUL-terminated */
+    char *topic;    /* NUL-terminated, in the same allocation */
+    unsigned char inline_wire[PL_MSG_INLINE]; /* the wire's first bytes */
 };
 
 typedef struct pl_msgq {
@@ -70,7 +75,8 @@ void pl_mailbox_destroy(pl_mailbox *mb); /* drops every queued message */
  * may hold references to other actors, in cycles). */
 void pl_mailbox_drop_all(pl_mailbox *mb);
 
-/* A message body for topic with an empty wire; NULL when out of memory. */
+/* A message body for topic with an empty wire; NULL when out of memory.
+ * One allocation holds the body, the topic and the wire's first bytes. */
 pl_msgbody *pl_msgbody_new(const char *topic, size_t len);
 /* Frees a body that was never posted. */
 void pl_msgbody_free(pl_msgbody *body);

@@ -6,16 +6,24 @@
 #include "core/wire.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* First byte buffer: room for a small message without a second malloc. */
 #define FIRST_CAP 64
 
 void pl_wire_init(pl_wire *w)
 {
-    w->data = NULL;
+    w->data = w->inline_buf = NULL;
     w->len = w->cap = 0;
     w->refs = NULL;
     w->nrefs = w->refcap = 0;
+}
+
+void pl_wire_init_inline(pl_wire *w, unsigned char *buf, size_t cap)
+{
+    pl_wire_init(w);
+    w->data = w->inline_buf = buf;
+    w->cap = cap;
 }
 
 void pl_wire_truncate(pl_wire *w, size_t len, size_t nrefs)
@@ -33,7 +41,7 @@ void pl_wire_reset(pl_wire *w)
 void pl_wire_free(pl_wire *w)
 {
     pl_wire_reset(w);
-    free(w->data);
+    if (w->data != w->inline_buf) free(w->data);
     free(w->refs);
     pl_wire_init(w);
 }
@@ -46,7 +54,13 @@ int pl_wire_grow(pl_wire *w, size_t extra)
     size_t cap = w->cap ? w->cap : FIRST_CAP;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    unsigned char *data = realloc(w->data, cap);
+    unsigned char *data;
+    if (w->data == w->inline_buf) { /* leave the caller's storage */
+        data = malloc(cap);
+        if (data && w->len) memcpy(data, w->data, w->len);
+    } else {
+        data = realloc(w->data, cap);
+    }
     if (!data) return -1;
     w->data = data;
     w->cap = cap;

@@ -84,12 +84,17 @@ enum {
 typedef struct pl_wire {
     unsigned char *data;
     size_t len, cap;
+    unsigned char *inline_buf; /* caller's storage data starts in, or NULL */
     pl_shared **refs; /* one reference owned per entry */
     size_t nrefs, refcap;
 } pl_wire;
 
 /* An empty wire; allocates nothing. */
 void pl_wire_init(pl_wire *w);
+/* An empty wire whose first cap bytes live in buf (owned by the caller,
+ * e.g. inside a message body, so a small message costs one malloc); it
+ * moves to the heap only if it outgrows buf. */
+void pl_wire_init_inline(pl_wire *w, unsigned char *buf, size_t cap);
 /* Releases every reference and frees the memory; w is empty afterwards
  * (as after pl_wire_init) and may be reused. */
 void pl_wire_free(pl_wire *w);
