@@ -1,0 +1,197 @@
+/*
+ * The runtime through its public API (include/parlua.h), as a host program
+ * such as a game engine drives it: create and free, run a string or a file,
+ * step frames itself, read errors. Every test frees what it made, so the
+ * AddressSanitizer build checks for leaks too.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <lauxlib.h>
+
+#include "parlua.h"
+
+static parlua_runtime *new_runtime(int workers)
+{
+    parlua_config cfg;
+    parlua_config_init(&cfg);
+    cfg.workers = workers;
+    cfg.quiet = 1; /* errors are checked through the API, not stderr */
+    parlua_runtime *rt = parlua_new(&cfg);
+    assert_non_null(rt);
+    return rt;
+}
+
+/* The value of global `name` in the main VM, as an integer. */
+static lua_Integer global_int(parlua_runtime *rt, const char *name)
+{
+    lua_State *L = parlua_main_state(rt);
+    lua_getglobal(L, name);
+    lua_Integer v = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+static void create_and_free_many(void **state)
+{
+    for (int i = 0; i < 50; i++) parlua_free(new_runtime(1 + i % 4));
+}
+
+/* A host stepping frames itself sees each frame's work happen in order,
+ * and parlua_step says when nothing is left. */
+static void host_steps_frames(void **state)
+{
+    parlua_runtime *rt = new_runtime(2);
+    assert_int_equal(parlua_run_string(rt,
+                                       "n = 0\n"
+                                       "task.defer(function() n = n + 1 task.wait() n = n + 10 end)\n",
+                                       "=setup"),
+                     PARLUA_OK);
+    assert_int_equal(global_int(rt, "n"), 0); /* nothing ran before a frame */
+    assert_int_equal(parlua_step(rt, 1.0 / 60), 1);
+    assert_int_equal(global_int(rt, "n"), 1); /* the deferred thread, up to its wait */
+    int more = parlua_step(rt, 1.0 / 60);
+    assert_int_equal(global_int(rt, "n"), 11); /* task.wait() resumed a frame later */
+    assert_int_equal(more, 0);
+    assert_int_equal(parlua_error_count(rt), 0);
+    parlua_free(rt);
+}
+
+/* Heartbeat handlers get the dt the host passes to parlua_step. */
+static void heartbeat_gets_host_dt(void **state)
+{
+    parlua_runtime *rt = new_runtime(1);
+    assert_int_equal(parlua_run_string(rt,
+                                       "dt_ms = 0\n"
+                                       "local c\n"
+                                       "c = game:GetService('RunService').Heartbeat:Connect(function(dt)\n"
+                                       "  dt_ms = math.floor(dt * 1000 + 0.5) c:Disconnect()\n"
+                                       "end)\n",
+                                       "=hb"),
+                     PARLUA_OK);
+    parlua_step(rt, 0.25);
+    assert_int_equal(global_int(rt, "dt_ms"), 250);
+    assert_int_equal(parlua_step(rt, 0.25), 0); /* disconnected: idle */
+    parlua_free(rt);
+}
+
+/* Actors run their parallel work during parlua_step, on the workers. */
+static void actors_run_in_parallel_phase(void **state)
+{
+    parlua_runtime *rt = new_runtime(2);
+    assert_int_equal(
+        parlua_run_string(rt,
+                          "done = 0\n"
+                          "for i = 1, 8 do\n"
+                          "  local a = Instance.new('Actor')\n"
+                          "  local s = Instance.new('Script')\n"
+                          "  s.Source = [[script:GetActor():BindToMessageParallel('go', function(x)\n"
+                          "    assert(parlua.phase() == 'parallel')\n"
+                          "    task.synchronize()\n"
+                          "    workspace.Sink:SendMessage('done', x)\n"
+                          "  end)]]\n"
+                          "  s.Parent = a\n"
+                          "  a.Parent = workspace\n"
+                          "  a:SendMessage('go', i)\n"
+                          "end\n"
+                          "local sink = Instance.new('Actor')\n"
+                          "sink.Name = 'Sink'\n"
+                          "local s = Instance.new('Script')\n"
+                          "s.Source = [[local sum, c = 0\n"
+                          "  c = script:GetActor():BindToMessage('done', function(x)\n"
+                          "    sum = sum + x\n"
+                          "    if sum == 36 then c:Disconnect() end\n"
+                          "  end)]]\n"
+                          "s.Parent = sink\n"
+                          "sink.Parent = workspace\n",
+                          "=actors"),
+        PARLUA_OK);
+    int frames = 0;
+    while (parlua_step(rt, 0) && frames < 100) frames++;
+    assert_true(frames < 100); /* it ends by itself */
+    assert_int_equal(parlua_error_count(rt), 0);
+    parlua_free(rt);
+}
+
+static void errors_are_counted_and_kept(void **state)
+{
+    parlua_runtime *rt = new_runtime(1);
+    assert_int_equal(parlua_run_string(rt, "task.defer(error, 'boom in a thread')", "=err"),
+                     PARLUA_OK);
+    assert_int_equal(parlua_run(rt), PARLUA_ERROR);
+    assert_int_equal(parlua_error_count(rt), 1);
+    assert_non_null(strstr(parlua_last_error(rt), "boom in a thread"));
+    /* a load error is the caller's: reported, not counted as a thread's */
+    assert_int_equal(parlua_run_string(rt, "this is not lua", "=bad"), PARLUA_ERROR);
+    assert_non_null(strstr(parlua_last_error(rt), "bad:1:"));
+    assert_int_equal(parlua_error_count(rt), 1);
+    parlua_free(rt);
+}
+
+static void run_file_passes_arguments(void **state)
+{
+    char path[] = "/tmp/parlua_test_runtime_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *src = "local a, b = ...\nresult = a * b + #script.Name\n";
+    assert_int_equal(write(fd, src, strlen(src)), (ssize_t)strlen(src));
+    close(fd);
+
+    parlua_runtime *rt = new_runtime(1);
+    lua_State *L = parlua_main_state(rt);
+    lua_pushinteger(L, 6);
+    lua_pushinteger(L, 7);
+    assert_int_equal(parlua_run_file(rt, path, 2), PARLUA_OK);
+    assert_int_equal(global_int(rt, "result"), 42 + (lua_Integer)strlen(strrchr(path, '/') + 1));
+    assert_int_equal(lua_gettop(L), 0); /* the arguments were taken */
+    assert_int_equal(parlua_run(rt), PARLUA_OK);
+    unlink(path);
+
+    assert_int_equal(parlua_run_file(rt, "/nonexistent/script.lua", 0), PARLUA_ERROR);
+    assert_non_null(strstr(parlua_last_error(rt), "cannot open"));
+    parlua_free(rt);
+}
+
+/* Freeing a runtime with work still pending (parked threads, timers,
+ * messages waiting for bindings, actors that never ran) leaks nothing. */
+static void free_with_work_pending(void **state)
+{
+    parlua_runtime *rt = new_runtime(2);
+    assert_int_equal(parlua_run_string(rt,
+                                       "task.delay(100, print, 'never')\n"
+                                       "task.defer(function() task.wait(100) end)\n"
+                                       "local a = Instance.new('Actor')\n"
+                                       "a:SendMessage('t', {1, 2, {3}}, a)\n"
+                                       "local b = Instance.new('Actor')\n"
+                                       "local s = Instance.new('Script')\n"
+                                       "s.Source = 'task.desynchronize() task.wait(100)'\n"
+                                       "s.Parent = b\n"
+                                       "b.Parent = workspace\n",
+                                       "=pending"),
+                     PARLUA_OK);
+    parlua_step(rt, 0);
+    parlua_step(rt, 0);
+    assert_int_equal(parlua_error_count(rt), 0);
+    parlua_free(rt);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(create_and_free_many),
+        cmocka_unit_test(host_steps_frames),
+        cmocka_unit_test(heartbeat_gets_host_dt),
+        cmocka_unit_test(actors_run_in_parallel_phase),
+        cmocka_unit_test(errors_are_counted_and_kept),
+        cmocka_unit_test(run_file_passes_arguments),
+        cmocka_unit_test(free_with_work_pending),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
