@@ -1,0 +1,393 @@
+/*
+ * The transfer codec's reading half: a pl_wire into fresh values of another
+ * VM (design: src/lua/transfer_internal.h; format: src/core/wire.h). Every
+ * byte is checked; bytecode is loaded only from trusted wires.
+ */
+#include "lua/transfer.h"
+
+#include <lauxlib.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lua/proxy.h"
+#include "lua/transfer_internal.h"
+
+typedef struct dec {
+    lua_State *L;
+    pl_wire_reader r;
+    int trust;
+    int idslot, have_ids; /* ids from SMALL_IDS on: idslot[id + 1] */
+    int smallbase;        /* ids below SMALL_IDS: slot smallbase + id */
+    lua_Integer nids;
+    int depth;
+    int n; /* values decoded */
+    int failed;
+    char msg[200];
+} dec;
+
+static int bad(dec *d, const char *fmt, ...)
+{
+    char what[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    d->failed = 1;
+    snprintf(d->msg, sizeof d->msg, "%s (at byte %zu)", what, pl_wire_offset(&d->r));
+    return -1;
+}
+
+static int truncated(dec *d)
+{
+    return bad(d, "truncated data");
+}
+
+static int get_value(dec *d);
+
+/* Gives the value on top the next id. */
+static void record_id(dec *d)
+{
+    lua_State *L = d->L;
+    lua_pushvalue(L, -1);
+    if (d->nids < SMALL_IDS) {
+        lua_replace(L, d->smallbase + (int)d->nids++);
+        return;
+    }
+    if (!d->have_ids) {
+        lua_newtable(L);
+        lua_replace(L, d->idslot);
+        d->have_ids = 1;
+    }
+    lua_rawseti(L, d->idslot, ++d->nids); /* id k lives at index k + 1 */
+}
+
+/* Pushes the value with the given id; 0, or -1 if there is none. */
+static int push_id(dec *d, uint64_t id)
+{
+    if (id >= (uint64_t)d->nids) return -1;
+    if (id < SMALL_IDS)
+        lua_pushvalue(d->L, d->smallbase + (int)id);
+    else
+        lua_rawgeti(d->L, d->idslot, (lua_Integer)id + 1);
+    return 0;
+}
+
+static int dec_enter(dec *d)
+{
+    if (++d->depth > PL_TRANSFER_MAX_DEPTH)
+        return bad(d, "nesting deeper than %d levels", PL_TRANSFER_MAX_DEPTH);
+    if (!lua_checkstack(d->L, LEVEL_SLOTS)) return bad(d, "out of stack space");
+    return 0;
+}
+
+static int get_table(dec *d)
+{
+    lua_State *L = d->L;
+    uint64_t narr;
+    uint32_t npairs;
+    if (dec_enter(d) != 0) return -1;
+    if (pl_wire_get_varint(&d->r, &narr) != 0 || pl_wire_get_u32(&d->r, &npairs) != 0)
+        return truncated(d);
+    /* every value takes at least one byte, so the counts cannot exceed
+     * what is left; this also bounds the size hints below */
+    size_t left = pl_wire_remaining(&d->r);
+    if (narr > left || npairs > left / 2 || narr + 2 * (uint64_t)npairs > left)
+        return bad(d, "table counts exceed the data");
+    lua_createtable(L, narr > MAX_TABLE_HINT ? MAX_TABLE_HINT : (int)narr,
+                    npairs > MAX_TABLE_HINT ? MAX_TABLE_HINT : (int)npairs);
+    record_id(d);
+    int t = lua_gettop(L);
+    for (uint64_t i = 1; i <= narr; i++) {
+        if (get_value(d) != 0) return -1;
+        if (lua_isnil(L, -1))
+            lua_pop(L, 1);
+        else
+            lua_rawseti(L, t, (lua_Integer)i);
+    }
+    for (uint32_t i = 0; i < npairs; i++) {
+        if (get_value(d) != 0) return -1;
+        if (lua_isnil(L, -1) ||
+            (lua_type(L, -1) == LUA_TNUMBER && !lua_isinteger(L, -1) && isnan(lua_tonumber(L, -1))))
+            return bad(d, "invalid table key (nil or NaN)");
+        if (get_value(d) != 0) return -1;
+        if (lua_isnil(L, -1))
+            lua_pop(L, 2);
+        else
+            lua_rawset(L, t);
+    }
+    d->depth--;
+    return 0;
+}
+
+typedef struct chunk {
+    const unsigned char *p;
+    size_t n;
+} chunk;
+
+static const char *chunk_reader(lua_State *L, void *ud, size_t *size)
+{
+    (void)L;
+    chunk *c = ud;
+    *size = c->n;
+    c->n = 0;
+    return *size ? (const char *)c->p : NULL;
+}
+
+static int get_function(dec *d)
+{
+    lua_State *L = d->L;
+    if (!d->trust) return bad(d, "a function in data not produced by the encoder is refused");
+    if (dec_enter(d) != 0) return -1;
+    uint32_t codelen;
+    chunk c;
+    if (pl_wire_get_u32(&d->r, &codelen) != 0 || pl_wire_get_raw(&d->r, codelen, &c.p) != 0)
+        return truncated(d);
+    c.n = codelen;
+    if (lua_load(L, chunk_reader, &c, "=(transferred function)", "b") != LUA_OK) {
+        const char *m = lua_tostring(L, -1);
+        return bad(d, "bad bytecode: %s", m ? m : "?");
+    }
+    record_id(d);
+    int f = lua_gettop(L);
+    lua_Debug ar;
+    lua_pushvalue(L, f);
+    lua_getinfo(L, ">u", &ar);
+    unsigned nup;
+    if (pl_wire_get_u8(&d->r, &nup) != 0) return truncated(d);
+    if (nup != ar.nups) return bad(d, "function has %d upvalues, data gives %u", ar.nups, nup);
+    for (int i = 1; i <= (int)nup; i++) {
+        if (pl_wire_remaining(&d->r) && *d->r.p == PL_WIRE_JOIN) {
+            uint64_t id;
+            unsigned k;
+            d->r.p++;
+            if (pl_wire_get_varint(&d->r, &id) != 0 || pl_wire_get_u8(&d->r, &k) != 0)
+                return truncated(d);
+            if (push_id(d, id) != 0) return bad(d, "upvalue joins an unknown function");
+            if (lua_type(L, -1) != LUA_TFUNCTION || lua_iscfunction(L, -1))
+                return bad(d, "upvalue joins a value that is not a Lua function");
+            lua_pushvalue(L, -1);
+            lua_getinfo(L, ">u", &ar);
+            if (k < 1 || k > ar.nups) return bad(d, "upvalue joins a missing upvalue");
+            lua_upvaluejoin(L, f, i, -1, (int)k);
+            lua_pop(L, 1);
+            continue;
+        }
+        if (get_value(d) != 0) return -1;
+        lua_setupvalue(L, f, i);
+    }
+    d->depth--;
+    return 0;
+}
+
+static int get_cfunction(dec *d)
+{
+    lua_State *L = d->L;
+    const unsigned char *lib, *name;
+    size_t liblen, namelen;
+    if (pl_wire_get_bytes(&d->r, &lib, &liblen) != 0 ||
+        pl_wire_get_bytes(&d->r, &name, &namelen) != 0)
+        return truncated(d);
+    /* raw reads: decoding never runs the receiving VM's code */
+    int ok = lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE) == LUA_TTABLE;
+    if (ok) {
+        lua_pushlstring(L, (const char *)lib, liblen);
+        ok = lua_rawget(L, -2) == LUA_TTABLE;
+        if (ok) {
+            lua_pushlstring(L, (const char *)name, namelen);
+            ok = lua_rawget(L, -2) == LUA_TFUNCTION;
+            lua_replace(L, -3);
+        }
+    }
+    if (!ok) {
+        int g = liblen == 2 && memcmp(lib, "_G", 2) == 0;
+        return bad(d, "function '%.*s%s%.*s' is not available in the receiving VM",
+                   g ? 0 : (int)(liblen > 40 ? 40 : liblen), (const char *)lib, g ? "" : ".",
+                   (int)(namelen > 40 ? 40 : namelen), (const char *)name);
+    }
+    lua_pop(L, 1);
+    return 0;
+}
+
+static int get_value(dec *d)
+{
+    lua_State *L = d->L;
+    pl_wire_reader *r = &d->r;
+    unsigned tag;
+    if (pl_wire_get_u8(r, &tag) != 0) return truncated(d);
+    switch (tag) {
+    case PL_WIRE_NIL:
+        lua_pushnil(L);
+        return 0;
+    case PL_WIRE_FALSE:
+    case PL_WIRE_TRUE:
+        lua_pushboolean(L, tag == PL_WIRE_TRUE);
+        return 0;
+    case PL_WIRE_INT: {
+        int64_t i;
+        if (pl_wire_get_int(r, &i) != 0) return truncated(d);
+        lua_pushinteger(L, (lua_Integer)i);
+        return 0;
+    }
+    case PL_WIRE_FLOAT: {
+        double x;
+        if (pl_wire_get_double(r, &x) != 0) return truncated(d);
+        lua_pushnumber(L, (lua_Number)x);
+        return 0;
+    }
+    case PL_WIRE_STRING: {
+        const unsigned char *s;
+        size_t len;
+        if (pl_wire_get_bytes(r, &s, &len) != 0) return truncated(d);
+        lua_pushlstring(L, (const char *)s, len);
+        return 0;
+    }
+    case PL_WIRE_SHARED: {
+        pl_shared *obj;
+        if (pl_wire_get_ref(r, &obj) != 0) return bad(d, "bad shared object index");
+        /* without its metatable the proxy would have no __gc and leak */
+        if (luaL_getmetatable(L, obj->type->metatable) != LUA_TTABLE)
+            return bad(d, "the receiving VM does not know the type %s", obj->type->name);
+        lua_pop(L, 1);
+        pl_proxy_push(L, obj);
+        return 0;
+    }
+    case PL_WIRE_TABLE:
+        return get_table(d);
+    case PL_WIRE_BACKREF: {
+        uint64_t id;
+        if (pl_wire_get_varint(r, &id) != 0) return truncated(d);
+        if (push_id(d, id) != 0) return bad(d, "back-reference to an unknown id");
+        return 0;
+    }
+    case PL_WIRE_FUNCTION:
+        return get_function(d);
+    case PL_WIRE_GLOBALS:
+        lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+        return 0;
+    case PL_WIRE_CFUNC:
+        return get_cfunction(d);
+    default:
+        d->r.p--; /* report the tag's own offset */
+        return bad(d, "unknown tag %u", tag);
+    }
+}
+
+/* Reads the count and checks the stack for it; 0 or -1. */
+static int get_count(dec *d)
+{
+    uint64_t n;
+    if (pl_wire_get_varint(&d->r, &n) != 0) return truncated(d);
+    if (n > pl_wire_remaining(&d->r)) return bad(d, "value count exceeds the data");
+    if (n > INT_MAX - 2 * LEVEL_SLOTS || !lua_checkstack(d->L, (int)n + 2 * LEVEL_SLOTS))
+        return bad(d, "too many values (%llu)", (unsigned long long)n);
+    d->n = (int)n;
+    return 0;
+}
+
+/* Runs under lua_pcall: [1] the dec; returns the values. */
+static int decode_main(lua_State *L)
+{
+    dec *d = lua_touserdata(L, 1);
+    lua_pushnil(L);
+    d->idslot = lua_gettop(L);
+    if (!lua_checkstack(L, SMALL_IDS + LEVEL_SLOTS)) {
+        bad(d, "out of stack space");
+        return 0;
+    }
+    d->smallbase = lua_gettop(L) + 1;
+    lua_settop(L, lua_gettop(L) + SMALL_IDS);
+    if (get_count(d) != 0) return 0;
+    for (int i = 0; i < d->n; i++)
+        if (get_value(d) != 0) return 0;
+    if (pl_wire_remaining(&d->r) != 0) {
+        bad(d, "unexpected bytes after the last value");
+        return 0;
+    }
+    return d->n;
+}
+
+/* Unprotected attempt for messages of nil, booleans and numbers, whose
+ * pushes cannot raise. Returns 1 when it decoded everything, 0 when the
+ * message needs the full decoder (nothing left pushed either way). */
+static int decode_simple(lua_State *L, const pl_wire *w, int *n)
+{
+    pl_wire_reader r;
+    pl_wire_reader_init(&r, w);
+    uint64_t count;
+    if (pl_wire_get_varint(&r, &count) != 0 || count > pl_wire_remaining(&r) ||
+        count > INT_MAX / 2 || !lua_checkstack(L, (int)count))
+        return 0;
+    int top = lua_gettop(L);
+    for (uint64_t i = 0; i < count; i++) {
+        unsigned tag;
+        int64_t iv;
+        double fv;
+        if (pl_wire_get_u8(&r, &tag) != 0) goto slow;
+        switch (tag) {
+        case PL_WIRE_NIL:
+            lua_pushnil(L);
+            break;
+        case PL_WIRE_FALSE:
+        case PL_WIRE_TRUE:
+            lua_pushboolean(L, tag == PL_WIRE_TRUE);
+            break;
+        case PL_WIRE_INT:
+            if (pl_wire_get_int(&r, &iv) != 0) goto slow;
+            lua_pushinteger(L, (lua_Integer)iv);
+            break;
+        case PL_WIRE_FLOAT:
+            if (pl_wire_get_double(&r, &fv) != 0) goto slow;
+            lua_pushnumber(L, (lua_Number)fv);
+            break;
+        default:
+            goto slow;
+        }
+    }
+    if (pl_wire_remaining(&r) != 0) goto slow;
+    *n = (int)count;
+    return 1;
+slow:
+    lua_settop(L, top);
+    return 0;
+}
+
+int pl_transfer_decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n, char *err,
+                       size_t errlen)
+{
+    *n = 0;
+    if (decode_simple(L, w, n)) return 0;
+    int top = lua_gettop(L);
+    if (!lua_checkstack(L, 4)) {
+        setmsg(err, errlen, "cannot decode transferred values: out of stack space");
+        return -1;
+    }
+    dec d;
+    d.L = L;
+    pl_wire_reader_init(&d.r, w);
+    d.trust = trust_bytecode;
+    d.idslot = d.smallbase = 0;
+    d.have_ids = 0;
+    d.nids = 0;
+    d.depth = 0;
+    d.n = 0;
+    d.failed = 0;
+    d.msg[0] = 0;
+    lua_pushcfunction(L, decode_main);
+    lua_pushlightuserdata(L, &d);
+    int status = lua_pcall(L, 1, LUA_MULTRET, 0);
+    if (status == LUA_OK && !d.failed) {
+        *n = lua_gettop(L) - top;
+        return 0;
+    }
+    if (d.failed) {
+        setmsg(err, errlen, "cannot decode transferred values: %s", d.msg);
+    } else {
+        const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "error";
+        setmsg(err, errlen, "cannot decode transferred values: %s", msg);
+    }
+    lua_settop(L, top);
+    return -1;
+}
