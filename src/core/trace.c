@@ -1,0 +1,372 @@
+/*
+ * The timeline recorder; see trace.h for the contract.
+ *
+ * A buffer's chunks grow from 256 to 16,384 events (14 KB to 900 KB), so
+ * a thread that records little costs little and one that records a lot
+ * allocates rarely. The writer walks each buffer in order; Perfetto and
+ * chrome://tracing sort events by time themselves, so the buffers are not
+ * merged.
+ */
+#include "core/trace.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#define FIRST_CHUNK 256
+#define LAST_CHUNK 16384
+
+struct pl_trace_chunk {
+    pl_trace_chunk *next;
+    uint32_t size; /* events; every chunk but the last is full */
+    pl_trace_event events[];
+};
+
+struct pl_trace {
+    FILE *f;
+    int nbufs;
+    pl_trace_buf *bufs;
+    char **track_names; /* NULL entries: the default name */
+};
+
+pl_trace *pl_trace_new(FILE *f, int nbufs, uint64_t t0)
+{
+    pl_trace *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->f = f;
+    t->nbufs = nbufs;
+    t->bufs = aligned_alloc(64, sizeof(pl_trace_buf) * (size_t)nbufs);
+    t->track_names = calloc((size_t)nbufs, sizeof(char *));
+    if (!t->bufs || !t->track_names) {
+        free(t->bufs);
+        free(t->track_names);
+        free(t);
+        return NULL;
+    }
+    for (int i = 0; i < nbufs; i++) {
+        pl_trace_buf *b = &t->bufs[i];
+        memset(b, 0, sizeof *b);
+        b->capacity = FIRST_CHUNK;
+        b->t0 = t0;
+    }
+    return t;
+}
+
+void pl_trace_free(pl_trace *t)
+{
+    if (!t) return;
+    for (int i = 0; i < t->nbufs; i++) {
+        pl_trace_chunk *c = t->bufs[i].first;
+        while (c) {
+            pl_trace_chunk *next = c->next;
+            free(c);
+            c = next;
+        }
+        free(t->track_names[i]);
+    }
+    if (t->f) fclose(t->f);
+    free(t->track_names);
+    free(t->bufs);
+    free(t);
+}
+
+pl_trace_buf *pl_trace_buf_at(pl_trace *t, int index)
+{
+    return &t->bufs[index];
+}
+
+void pl_trace_set_track_name(pl_trace *t, int index, const char *name)
+{
+    free(t->track_names[index]);
+    t->track_names[index] = strdup(name); /* NULL: the default name */
+}
+
+uint64_t pl_trace_now(const pl_trace_buf *b)
+{
+    return uv_hrtime() - b->t0;
+}
+
+/* The slow path of pl_trace_append: a new chunk, or NULL when full. */
+pl_trace_event *pl_trace_grow(pl_trace_buf *b)
+{
+    if (b->count >= PL_TRACE_MAX_EVENTS) {
+        b->dropped++;
+        return NULL;
+    }
+    uint32_t size = b->capacity;
+    if (size > PL_TRACE_MAX_EVENTS - b->count) size = PL_TRACE_MAX_EVENTS - b->count;
+    pl_trace_chunk *c = malloc(sizeof *c + sizeof(pl_trace_event) * size);
+    if (!c) {
+        b->dropped++;
+        return NULL;
+    }
+    c->next = NULL;
+    c->size = size;
+    if (b->last)
+        b->last->next = c;
+    else
+        b->first = c;
+    b->last = c;
+    if (b->capacity < LAST_CHUNK) b->capacity *= 2;
+    b->next = c->events;
+    b->end = c->events + size;
+    b->count++;
+    return b->next++;
+}
+
+void pl_trace_begin(pl_trace_buf *b, const char *name, const char *cat)
+{
+    pl_trace_event *e = pl_trace_append(b);
+    if (!e) return;
+    memset(e, 0, sizeof *e);
+    e->ph = 'B';
+    e->ts = pl_trace_now(b);
+    e->name = name;
+    e->cat = cat;
+}
+
+void pl_trace_end(pl_trace_buf *b)
+{
+    pl_trace_event *e = pl_trace_append(b);
+    if (!e) return;
+    memset(e, 0, sizeof *e);
+    e->ph = 'E';
+    e->ts = pl_trace_now(b);
+}
+
+void pl_trace_instant(pl_trace_buf *b, const void *name, int flags, const char *cat)
+{
+    pl_trace_event *e = pl_trace_append(b);
+    if (!e) return;
+    memset(e, 0, sizeof *e);
+    e->ph = 'i';
+    e->flags = (uint8_t)flags;
+    e->ts = pl_trace_now(b);
+    e->name = name;
+    e->cat = cat;
+}
+
+void pl_trace_flow(pl_trace_buf *b, char ph, const char *name, uint64_t id)
+{
+    pl_trace_flow_at(b, ph, name, id, pl_trace_now(b));
+}
+
+void pl_trace_flow_at(pl_trace_buf *b, char ph, const char *name, uint64_t id, uint64_t ts)
+{
+    pl_trace_event *e = pl_trace_append(b);
+    if (!e) return;
+    e->ph = ph;
+    e->flags = 0;
+    e->ts = ts;
+    e->dur = id;
+    e->name = name;
+    e->cat = "message";
+    e->argnames = NULL;
+}
+
+void pl_trace_counter(pl_trace_buf *b, const char *name, const pl_trace_argnames *argnames,
+                      uint32_t a, uint32_t b_, uint32_t c)
+{
+    pl_trace_event *e = pl_trace_append(b);
+    if (!e) return;
+    e->ph = 'C';
+    e->flags = 0;
+    e->ts = pl_trace_now(b);
+    e->dur = 0;
+    e->name = name;
+    e->cat = "counter";
+    e->argnames = argnames;
+    e->args[0] = a;
+    e->args[1] = b_;
+    e->args[2] = c;
+}
+
+/* ---- writing ---- */
+
+/* Subject -> name, filled on first use (open addressing, power-of-2 size). */
+typedef struct names {
+    const void **keys;
+    char **values;
+    size_t cap, n;
+    pl_trace_namer namer;
+    void *ud;
+} names;
+
+static const char *name_of(names *m, const void *subject)
+{
+    if (m->n * 2 >= m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        const void **keys = calloc(cap, sizeof *keys);
+        char **values = calloc(cap, sizeof *values);
+        if (!keys || !values) {
+            free(keys);
+            free(values);
+            return "?";
+        }
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->keys[i]) continue;
+            size_t j = ((uintptr_t)m->keys[i] >> 6) & (cap - 1);
+            while (keys[j]) j = (j + 1) & (cap - 1);
+            keys[j] = m->keys[i];
+            values[j] = m->values[i];
+        }
+        free(m->keys);
+        free(m->values);
+        m->keys = keys;
+        m->values = values;
+        m->cap = cap;
+    }
+    size_t j = ((uintptr_t)subject >> 6) & (m->cap - 1);
+    while (m->keys[j]) {
+        if (m->keys[j] == subject) return m->values[j] ? m->values[j] : "?";
+        j = (j + 1) & (m->cap - 1);
+    }
+    m->keys[j] = subject;
+    m->values[j] = m->namer ? m->namer(m->ud, subject) : NULL;
+    m->n++;
+    return m->values[j] ? m->values[j] : "?";
+}
+
+static void names_free(names *m)
+{
+    for (size_t i = 0; i < m->cap; i++) free(m->values[i]);
+    free(m->keys);
+    free(m->values);
+}
+
+/* A JSON string (quotes included). */
+static void put_string(FILE *f, const char *s)
+{
+    putc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            putc(*p, f);
+    }
+    putc('"', f);
+}
+
+/* Microseconds with nanosecond digits, the unit of "ts" and "dur". */
+static void put_us(FILE *f, const char *key, uint64_t ns)
+{
+    fprintf(f, ",\"%s\":%" PRIu64 ".%03u", key, ns / 1000, (unsigned)(ns % 1000));
+}
+
+/* name: the event's name (an 'E' takes its 'B''s) */
+static void put_event(FILE *f, const char *name, const pl_trace_event *e, int tid)
+{
+    fprintf(f, ",\n{\"ph\":\"%c\",\"pid\":1,\"tid\":%d", e->ph, tid);
+    put_us(f, "ts", e->ts);
+    fputs(",\"name\":", f);
+    put_string(f, name ? name : "?");
+    if (e->cat) fprintf(f, ",\"cat\":\"%s\"", e->cat);
+    switch (e->ph) {
+    case 'X':
+        put_us(f, "dur", e->dur);
+        break;
+    case 's':
+        fprintf(f, ",\"id\":\"0x%" PRIx64 "\"", e->dur);
+        break;
+    case 'f':
+        fprintf(f, ",\"id\":\"0x%" PRIx64 "\",\"bp\":\"e\"", e->dur);
+        break;
+    case 'i':
+        fputs(",\"s\":\"t\"", f);
+        break;
+    }
+    if (e->argnames) {
+        fputs(",\"args\":{", f);
+        for (int i = 0, n = 0; i < 3; i++) {
+            if (!e->argnames->name[i]) continue;
+            fprintf(f, "%s\"%s\":%" PRIu32, n++ ? "," : "", e->argnames->name[i], e->args[i]);
+        }
+        putc('}', f);
+    }
+    putc('}', f);
+}
+
+static void put_meta(FILE *f, int tid, const char *what, const char *key, const char *value,
+                     int number)
+{
+    fprintf(f, ",\n{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"ts\":0,\"name\":\"%s\",\"args\":{\"%s\":",
+            tid, what, key);
+    if (value)
+        put_string(f, value);
+    else
+        fprintf(f, "%d", number);
+    fputs("}}", f);
+}
+
+int pl_trace_write(pl_trace *t, pl_trace_namer namer, void *ud, uint64_t *dropped)
+{
+    FILE *f = t->f;
+    t->f = NULL;
+    names m = {NULL, NULL, 0, 0, namer, ud};
+    uint64_t lost = 0;
+    uint64_t now = uv_hrtime() - t->bufs[0].t0;
+    fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n", f);
+    fputs("{\"ph\":\"M\",\"pid\":1,\"tid\":0,\"ts\":0,\"name\":\"process_name\","
+          "\"args\":{\"name\":\"parlua\"}}",
+          f);
+    for (int i = 0; i < t->nbufs; i++) {
+        char def[32];
+        if (i == 0)
+            snprintf(def, sizeof def, "serial");
+        else
+            snprintf(def, sizeof def, "worker %d", i);
+        put_meta(f, i, "thread_name", "name", t->track_names[i] ? t->track_names[i] : def, 0);
+        put_meta(f, i, "thread_sort_index", "sort_index", NULL, i);
+    }
+    const char **open = NULL; /* names of the open B spans of a buffer */
+    size_t depth = 0, cap = 0;
+    for (int i = 0; i < t->nbufs; i++) {
+        pl_trace_buf *b = &t->bufs[i];
+        lost += b->dropped;
+        depth = 0;
+        for (pl_trace_chunk *c = b->first; c; c = c->next) {
+            pl_trace_event *end = c == b->last ? b->next : c->events + c->size;
+            for (pl_trace_event *e = c->events; e < end; e++) {
+                const char *name = (e->flags & PL_TRACE_SUBJECT) ? name_of(&m, e->name) : e->name;
+                if (e->ph == 'B') {
+                    if (depth == cap) {
+                        size_t ncap = cap ? cap * 2 : 16;
+                        const char **grown = realloc(open, ncap * sizeof *open);
+                        if (!grown) abort(); /* a few pointers: fatal, as a failed lock */
+                        open = grown;
+                        cap = ncap;
+                    }
+                    open[depth++] = name;
+                } else if (e->ph == 'E') {
+                    if (depth == 0) continue; /* its B was dropped */
+                    name = open[--depth];
+                }
+                put_event(f, name, e, i);
+            }
+        }
+        while (depth > 0) { /* still open: close at the end */
+            pl_trace_event e = {.ph = 'E', .ts = now};
+            put_event(f, open[--depth], &e, i);
+        }
+    }
+    free(open);
+    fprintf(f, "\n],\"otherData\":{\"generator\":\"parlua\",\"dropped_events\":%" PRIu64 "}}\n",
+            lost);
+    names_free(&m);
+    int failed = ferror(f);
+    int saved = errno;
+    if (fclose(f) != 0) {
+        failed = 1;
+        saved = errno;
+    }
+    if (dropped) *dropped = lost;
+    if (failed) {
+        errno = saved ? saved : EIO;
+        return -1;
+    }
+    return 0;
+}
