@@ -36,13 +36,28 @@ typedef struct parlua_config {
     int workers;  /* worker threads for the parallel phase; 0: one per core */
     double fps;   /* frames per second for parlua_run; 0: as fast as there is work */
     int quiet;    /* 1: do not print uncaught errors to stderr (still counted) */
+    /* Observability (docs/observability.md). */
+    const char *trace_path; /* record a timeline; written by parlua_finish as a Chrome
+                               trace-event JSON file (Perfetto, chrome://tracing).
+                               parlua_new creates/truncates it and fails if it
+                               cannot. NULL: no tracing */
+    int stats;              /* 1: parlua_finish prints a summary to stderr */
+    double long_run_budget; /* seconds: an actor whose one parallel run takes longer
+                               gets one warning on stderr; 0: 0.1 s; < 0: never */
 } parlua_config;
 
 /* Fills cfg with the defaults. */
 PARLUA_API void parlua_config_init(parlua_config *cfg);
 
-/* A new runtime, or NULL (out of memory, or threads could not start). */
+/* A new runtime, or NULL (out of memory, threads could not start, or the
+ * trace file could not be opened: then errno is fopen's). */
 PARLUA_API parlua_runtime *parlua_new(const parlua_config *cfg);
+/* Ends the observation, once: writes the trace file (config.trace_path)
+ * and prints the summary (config.stats). Call it after the last frame.
+ * Returns PARLUA_OK, or PARLUA_ERROR when the trace file could not be
+ * written (see parlua_last_error). parlua_free calls it if the host did
+ * not, and then prints such an error on stderr. */
+PARLUA_API int parlua_finish(parlua_runtime *rt);
 /* Closes every VM and frees the runtime. */
 PARLUA_API void parlua_free(parlua_runtime *rt);
 

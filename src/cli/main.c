@@ -2,6 +2,7 @@
  * The parlua command: runs a script like lua5.4 does (arg, -e, -l, -v, -W,
  * -), then runs frames until nothing can happen any more.
  */
+#include <errno.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,11 +25,18 @@ static void usage(FILE *out)
             "  -W            turn warnings on\n"
             "  --workers N   worker threads for the parallel phase (default: one per core)\n"
             "  --fps N       pace frames at N per second (default: run frames while there is work)\n"
+            "  --trace FILE  record a timeline: a Chrome trace-event JSON file written at exit\n"
+            "                (open it in https://ui.perfetto.dev or chrome://tracing)\n"
+            "  --stats       print a summary at exit on stderr: frames, phases, worker\n"
+            "                utilisation, messages, time and memory per VM\n"
+            "  --frame-budget MS  warn once per actor whose single parallel run takes\n"
+            "                longer than MS milliseconds (default 100; 0: never)\n"
             "  --help        show this help\n"
             "  --            stop handling options\n"
             "  -             stop handling options and execute stdin\n"
-            "Exit status: 0 on success, 1 if the script failed to load or any runtime thread\n"
-            "died of an uncaught error, 2 on a bad command line.\n"
+            "Exit status: 0 on success, 1 if the script failed to load, any runtime thread\n"
+            "died of an uncaught error or the trace file could not be written at exit, 2 on\n"
+            "a bad command line (or a trace file that cannot be created).\n"
             "Documentation: README.md and docs/ in the parlua source tree.\n",
             progname);
 }
@@ -82,6 +90,19 @@ static int parse(int argc, char **argv, options *o)
             o->warnings = 1;
         } else if (strcmp(a, "-e") == 0 || strcmp(a, "-l") == 0) {
             if (++i >= argc) return bad_usage("'%s' needs an argument", a);
+        } else if (strcmp(a, "--stats") == 0) {
+            o->config.stats = 1;
+        } else if (strcmp(a, "--trace") == 0) {
+            if (++i >= argc) return bad_usage("'%s' needs a file name", a);
+            o->config.trace_path = argv[i];
+        } else if (strcmp(a, "--frame-budget") == 0) {
+            if (++i >= argc) return bad_usage("'%s' needs a number of milliseconds", a);
+            double v = strcmp(argv[i], "0") == 0 ? 0 : number_arg(argv[i], 0);
+            if (v < 0)
+                return bad_usage("--frame-budget needs a number of milliseconds (0: no "
+                                 "warning), got '%s'",
+                                 argv[i]);
+            o->config.long_run_budget = v > 0 ? v / 1000 : -1;
         } else if (strcmp(a, "--workers") == 0 || strcmp(a, "--fps") == 0) {
             if (++i >= argc) return bad_usage("'%s' needs a number", a);
             int workers = strcmp(a, "--workers") == 0;
@@ -120,7 +141,9 @@ static int run_early_options(parlua_runtime *rt, int argc, char **argv, int stop
     for (int i = 1; i < stop; i++) {
         int is_e = strcmp(argv[i], "-e") == 0, is_l = strcmp(argv[i], "-l") == 0;
         if (!is_e && !is_l) {
-            if (strcmp(argv[i], "--workers") == 0 || strcmp(argv[i], "--fps") == 0) i++;
+            if (strcmp(argv[i], "--workers") == 0 || strcmp(argv[i], "--fps") == 0 ||
+                strcmp(argv[i], "--trace") == 0 || strcmp(argv[i], "--frame-budget") == 0)
+                i++;
             continue;
         }
         const char *v = argv[++i];
@@ -151,6 +174,16 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (o.config.trace_path) {
+        /* Fail now, with the reason, rather than after the whole run. */
+        FILE *f = fopen(o.config.trace_path, "w");
+        if (!f) {
+            fprintf(stderr, "%s: cannot create trace file '%s': %s\n", progname,
+                    o.config.trace_path, strerror(errno));
+            return 2;
+        }
+        fclose(f);
+    }
     parlua_runtime *rt = parlua_new(&o.config);
     if (!rt) {
         fprintf(stderr, "%s: cannot create the runtime (out of memory or threads)\n", progname);
@@ -170,6 +203,10 @@ int main(int argc, char **argv)
         }
     }
     if (status == 0) status = parlua_run(rt);
+    if (parlua_finish(rt) != PARLUA_OK) { /* the trace file could not be written */
+        fprintf(stderr, "%s: %s\n", progname, parlua_last_error(rt));
+        if (status == 0) status = 1;
+    }
     parlua_free(rt);
     return status;
 }

@@ -105,6 +105,9 @@ void *pl_heap_realloc(pl_heap *h, void *ptr, size_t osize, size_t nsize)
                 free(ptr);
         }
     }
-    if (p) h->in_use += nsize - old;
+    if (p) {
+        h->in_use += nsize - old;
+        if (h->in_use > h->peak) h->peak = h->in_use;
+    }
     return p;
 }

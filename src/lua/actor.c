@@ -31,6 +31,10 @@ static int actor_send(lua_State *L)
         pl_msgbody_free(body);
         return luaL_error(L, "%s", err);
     }
+    pl_vm *me = pl_vm_of(L);
+    /* Before posting: once posted, the body may be delivered and freed,
+     * and its address (the flow's id) reused by another message. */
+    if (me->tbuf) pl_trace_flow(me->tbuf, 's', "message", (uintptr_t)body);
     int mask = pl_mailbox_post(&vm->mailbox, body);
     if (mask < 0) {
         pl_msgbody_free(body);
@@ -40,6 +44,7 @@ static int actor_send(lua_State *L)
                           "BindToMessageParallel before sending more",
                           actor->name, PL_MAILBOX_MAX_WAITING, topic);
     }
+    me->stats.sent++;
     mark_phases(vm, mask);
     return 0;
 }
@@ -114,8 +119,12 @@ void pl_actor_dispatch(pl_vm *vm, int phase)
 {
     lua_State *L = vm->L;
     pl_msg *msg = pl_mailbox_take(&vm->mailbox, phase);
+    /* A flow ends when its message is taken: one clock read per batch.
+     * Still before any of them is freed, so before an id can be reused. */
+    uint64_t taken = vm->tbuf && msg ? pl_trace_now(vm->tbuf) : 0;
     while (msg) {
         pl_msg *next = msg->next; /* before the body can go */
+        if (vm->tbuf) pl_trace_flow_at(vm->tbuf, 'f', "message", (uintptr_t)msg->body, taken);
         lua_pushcfunction(L, deliver);
         lua_pushlightuserdata(L, msg);
         lua_pushinteger(L, phase);
@@ -123,6 +132,7 @@ void pl_actor_dispatch(pl_vm *vm, int phase)
         int kept = status == LUA_OK && !lua_toboolean(L, -1);
         if (status != LUA_OK) pl_report_error(vm, L, "message delivery failed");
         lua_pop(L, 1);
+        if (status == LUA_OK && !kept) vm->stats.delivered++;
         if (!kept) pl_msg_done(msg);
         msg = next;
     }

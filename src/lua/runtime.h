@@ -19,12 +19,14 @@
 #include <lua.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "core/instance.h"
 #include "core/mailbox.h"
 #include "core/pool.h"
 #include "core/timerheap.h"
+#include "core/trace.h"
 #include "core/vmheap.h"
 #include "parlua.h"
 
@@ -62,6 +64,27 @@ typedef struct pl_rqueue {
 
 #define PL_CACHE_LINE 64
 
+/* What one VM did (stats.c), written by the VM's owner only. */
+typedef struct pl_vm_stats {
+    uint64_t busy_ns[2];  /* time running, by phase */
+    uint64_t runs[2];     /* runs (one VM taken by one thread in one phase) */
+    uint64_t sent;        /* messages this VM sent */
+    uint64_t delivered;   /* messages delivered to this VM's handlers */
+    uint64_t longest_ns;  /* the longest parallel run */
+    int long_run_warned;  /* the long-run warning was printed */
+} pl_vm_stats;
+
+/* What one thread did: index 0 is the serial thread, 1 + w worker w.
+ * Written by that thread only; read by the serial thread between frames
+ * (the pool's wait orders the writes before the read). One cache line
+ * each, so workers never write a line another writes. */
+typedef struct pl_thread_stats {
+    _Alignas(PL_CACHE_LINE) uint64_t busy_ns; /* running VMs */
+    uint64_t runs;
+    uint64_t sent, delivered; /* messages, by the VMs this thread ran */
+    uint64_t long_runs;       /* parallel runs over the budget */
+} pl_thread_stats;
+
 /* Laid out in cache lines: the owner's fields (written on every Lua
  * allocation, through mem) never share a line with the fields other threads
  * write (mailbox, scheduling flags), nor with another VM's. Allocate with
@@ -80,6 +103,8 @@ struct pl_vm {
     int heartbeat_due[2];  /* set between phases by the serial thread */
     double heartbeat_dt;
     pl_heap heap;          /* the Lua state's memory (src/core/vmheap.h) */
+    pl_vm_stats stats;
+    pl_trace_buf *tbuf;    /* the running thread's trace buffer; NULL: no trace */
     /* shared with other threads */
     _Alignas(PL_CACHE_LINE) pl_mailbox mailbox;
     _Alignas(PL_CACHE_LINE) atomic_int scheduled[2]; /* 1 while queued or running; sched.c */
@@ -107,6 +132,15 @@ struct pl_runtime {
     size_t nheartbeat_vms, heartbeat_cap;
     uv_mutex_t vms_lock;
     pl_vm *all_vms;
+    /* observability (stats.c, sched.c) */
+    pl_trace *trace;          /* NULL: no --trace */
+    pl_thread_stats *threads; /* 1 + workers: see pl_thread_stats */
+    uint64_t long_run_ns;     /* the long-run warning's budget; 0: never */
+    uint64_t serial_ns, parallel_ns, sleep_ns; /* serial thread only */
+    uint64_t parallel_phases;
+    uint64_t frame_sent, frame_delivered; /* message totals at the last frame's end */
+    int finished;             /* parlua_finish ran */
+    int precise_clock;        /* the stats' clock: uv_hrtime, or coarse (sched.c) */
     atomic_int errors; /* runtime threads that died of an uncaught error */
     uv_mutex_t error_lock; /* guards last_error and the order of error reports */
     char last_error[1024];
@@ -160,6 +194,16 @@ void pl_heartbeat_count(pl_vm *vm, int phase, int delta);
 
 /* An Actor's VM (no lua_State yet), owned by the Actor instance. */
 pl_vm *pl_actor_vm_new(pl_runtime *rt, pl_instance *actor);
+
+/* Runs th now on the serial thread, outside the frames (the main script's
+ * first run, -e), accounted and traced as a serial run of vm. */
+void pl_sched_run_now(pl_vm *vm, pl_rthread *th);
+
+/* ---- stats.c ---- */
+/* Prints the --stats summary to f (serial thread, workers idle). */
+void pl_stats_print(pl_runtime *rt, FILE *f);
+/* Adds parlua.stats to the parlua table of L. */
+void pl_open_stats(lua_State *L);
 
 /* ---- library openers (each file's one entry point) ---- */
 void pl_open_baselib(lua_State *L);

@@ -223,11 +223,122 @@ static void drain(pl_vm *vm, int phase)
     }
 }
 
-static void run_vm(pl_vm *vm, int phase)
+/* ---- accounting a run (stats, trace, the long-run warning) ----
+ *
+ * A run is one thread holding one VM in one phase. Everything below writes
+ * the VM's owner fields and the running thread's own stats, so it must
+ * happen before the run lets the VM go (clears vm->scheduled): from then on
+ * another worker may already be running it. That store (seq_cst, so also a
+ * release) and the next owner's taking of the VM (the pool's queue lock, or
+ * the exchange in pl_sched_mark) order these writes before its own. */
+
+/* The clock of the stats and the long-run warning. With --stats or --trace
+ * it is uv_hrtime (CLOCK_MONOTONIC, ~17 ns a read here); otherwise the
+ * coarse monotonic clock (~4 ns a read, one tick every 1-4 ms), read five
+ * times a frame and twice a run: the always-on counters then cost little
+ * on the hottest paths (a message round trip is 2 runs). A coarse
+ * duration is right to a tick, and a sum of many is unbiased (a run
+ * shorter than a tick counts a tick with the probability of crossing one),
+ * which is what parlua.stats() reports without --stats. */
+static inline uint64_t stats_clock(const pl_runtime *rt)
 {
+#ifdef CLOCK_MONOTONIC_COARSE
+    if (!rt->precise_clock) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    }
+#endif
+    return uv_hrtime();
+}
+
+typedef struct run_mark {
+    uint64_t start; /* stats_clock */
+    uint64_t sent, delivered;
+} run_mark;
+
+static const pl_trace_argnames run_args = {{"frame", "sent", "delivered"}};
+
+static void run_begin(pl_vm *vm, int phase, int thread, run_mark *m)
+{
+    pl_runtime *rt = vm->runtime;
     vm->phase = phase;
+    if (rt->trace) vm->tbuf = pl_trace_buf_at(rt->trace, thread);
+    m->sent = vm->stats.sent;
+    m->delivered = vm->stats.delivered;
+    m->start = stats_clock(rt);
+}
+
+static void warn_long_run(pl_vm *vm, uint64_t ns)
+{
+    pl_runtime *rt = vm->runtime;
+    char *name = pl_vm_name(vm);
+    uv_mutex_lock(&rt->error_lock); /* keeps the line apart from error reports */
+    fprintf(stderr,
+            "parlua: warning: %s ran %.0f ms in one parallel run (budget %.0f ms): a long "
+            "parallel run blocks the frame; split the work (task.wait() between pieces, or "
+            "more actors)\n",
+            name ? name : "an actor", (double)ns / 1e6, (double)rt->long_run_ns / 1e6);
+    uv_mutex_unlock(&rt->error_lock);
+    free(name);
+}
+
+static void run_end(pl_vm *vm, int phase, int thread, const run_mark *m)
+{
+    pl_runtime *rt = vm->runtime;
+    uint64_t end = stats_clock(rt), ns = end - m->start;
+    uint64_t sent = vm->stats.sent - m->sent, delivered = vm->stats.delivered - m->delivered;
+    pl_thread_stats *ts = &rt->threads[thread];
+    ts->busy_ns += ns;
+    ts->runs++;
+    ts->sent += sent;
+    ts->delivered += delivered;
+    vm->stats.busy_ns[phase] += ns;
+    vm->stats.runs[phase]++;
+    if (phase == PL_PARALLEL) {
+        if (ns > vm->stats.longest_ns) vm->stats.longest_ns = ns;
+        if (rt->long_run_ns && ns > rt->long_run_ns) {
+            ts->long_runs++;
+            if (vm->tbuf)
+                pl_trace_instant(vm->tbuf, "long parallel run", 0, "warning");
+            if (!vm->stats.long_run_warned) {
+                vm->stats.long_run_warned = 1;
+                warn_long_run(vm, ns);
+            }
+        }
+    }
+    if (vm->tbuf) {
+        pl_trace_event *e = pl_trace_span(vm->tbuf, vm, PL_TRACE_SUBJECT,
+                                          phase == PL_PARALLEL ? "parallel" : "serial",
+                                          m->start - rt->t0, end - rt->t0);
+        if (e) {
+            e->argnames = &run_args;
+            e->args[0] = (uint32_t)rt->frame;
+            e->args[1] = (uint32_t)sent;
+            e->args[2] = (uint32_t)delivered;
+        }
+        /* between runs the VM belongs to the serial thread */
+        vm->tbuf = pl_trace_buf_at(rt->trace, 0);
+    }
+    vm->phase = PL_SERIAL;
+}
+
+void pl_sched_run_now(pl_vm *vm, pl_rthread *th)
+{
+    run_mark m;
+    run_begin(vm, PL_SERIAL, 0, &m);
+    pl_rthread_resume(th, NULL);
+    run_end(vm, PL_SERIAL, 0, &m);
+}
+
+/* thread: 0 for the serial thread, 1 + w for worker w */
+static void run_vm(pl_vm *vm, int phase, int thread)
+{
     for (;;) {
+        run_mark m;
+        run_begin(vm, phase, thread, &m);
         drain(vm, phase);
+        run_end(vm, phase, thread, &m);
         atomic_store(&vm->scheduled[phase], 0);
         /* seq_cst fence: see the top of this file */
         atomic_thread_fence(memory_order_seq_cst);
@@ -239,32 +350,83 @@ static void run_vm(pl_vm *vm, int phase)
         }
         if (atomic_exchange(&vm->scheduled[phase], 1) != 0) break; /* a sender queued it */
     }
-    vm->phase = PL_SERIAL;
 }
 
 static void run_pool_item(void *ctx, pl_pool_item *item, int worker)
 {
-    run_vm(container_of(item, pl_vm, pool_item), PL_PARALLEL);
+    run_vm(container_of(item, pl_vm, pool_item), PL_PARALLEL, 1 + worker);
+}
+
+static const pl_trace_argnames frame_args = {{"frame", NULL, NULL}};
+static const pl_trace_argnames phase_args = {{"frame", "actors", NULL}};
+static const pl_trace_argnames message_args = {{"sent", "delivered", NULL}};
+
+/* Spans of the frame and its phases, and the frame's message counts, on
+ * the serial thread's track (workers idle: their counts are settled). */
+static void trace_frame(pl_runtime *rt, uint64_t t0, uint64_t t1, uint64_t t2, uint32_t nserial,
+                        uint32_t nparallel)
+{
+    pl_trace_buf *b = pl_trace_buf_at(rt->trace, 0);
+    uint32_t frame = (uint32_t)rt->frame;
+    pl_trace_event *e = pl_trace_span(b, "frame", 0, "frame", t0 - rt->t0, t2 - rt->t0);
+    if (e) {
+        e->argnames = &frame_args;
+        e->args[0] = frame;
+    }
+    e = pl_trace_span(b, "serial phase", 0, "phase", t0 - rt->t0, t1 - rt->t0);
+    if (e) {
+        e->argnames = &phase_args;
+        e->args[0] = frame;
+        e->args[1] = nserial;
+    }
+    if (nparallel) {
+        e = pl_trace_span(b, "parallel phase", 0, "phase", t1 - rt->t0, t2 - rt->t0);
+        if (e) {
+            e->argnames = &phase_args;
+            e->args[0] = frame;
+            e->args[1] = nparallel; /* submitted at the start; more may join */
+        }
+    }
+    uint64_t sent = 0, delivered = 0;
+    for (int i = 0; i <= rt->config.workers; i++) {
+        sent += rt->threads[i].sent;
+        delivered += rt->threads[i].delivered;
+    }
+    if (sent != rt->frame_sent || delivered != rt->frame_delivered)
+        pl_trace_counter(b, "messages", &message_args, (uint32_t)(sent - rt->frame_sent),
+                         (uint32_t)(delivered - rt->frame_delivered), 0);
+    rt->frame_sent = sent;
+    rt->frame_delivered = delivered;
 }
 
 static void frame(pl_runtime *rt, double dt)
 {
+    uint64_t t0 = stats_clock(rt);
+    uint32_t nserial = 0, nparallel = 0;
     rt->frame++;
     pl_graveyard_drain(&rt->graveyard);
     fire_timers(rt, pl_now(rt));
     due_heartbeats(rt, dt);
     for (pl_vm *vm = take_pending(rt, PL_SERIAL), *next; vm; vm = next) {
         next = vm->pending_next[PL_SERIAL];
-        run_vm(vm, PL_SERIAL);
+        run_vm(vm, PL_SERIAL, 0);
+        nserial++;
     }
+    uint64_t t1 = stats_clock(rt);
     pl_vm *par = take_pending(rt, PL_PARALLEL);
     if (par) {
         for (pl_vm *vm = par, *next; vm; vm = next) {
             next = vm->pending_next[PL_PARALLEL];
             pl_pool_submit(rt->pool, &vm->pool_item);
+            nparallel++;
         }
         pl_pool_wait_idle(rt->pool);
     }
+    uint64_t t2 = par ? stats_clock(rt) : t1;
+    rt->serial_ns += t1 - t0;
+    rt->parallel_ns += t2 - t1;
+    rt->parallel_phases += par != NULL;
+    if (rt->trace) trace_frame(rt, t0, t1, t2, nserial, nparallel);
 }
 
 static int has_work(pl_runtime *rt)
@@ -294,8 +456,14 @@ static void sleep_until(pl_runtime *rt, double when)
 {
     uint64_t ns = rt->t0 + (uint64_t)(when * 1e9);
     struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    uint64_t start = uv_hrtime();
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
     }
+    uint64_t end = uv_hrtime();
+    rt->sleep_ns += end - start;
+    if (rt->trace && end > start)
+        pl_trace_span(pl_trace_buf_at(rt->trace, 0), "sleep", 0, "idle", start - rt->t0,
+                      end - rt->t0);
 }
 
 int parlua_step(parlua_runtime *rt, double dt)
@@ -412,6 +580,28 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
         rt->config.workers = n > 0 ? (int)n : 1;
     }
     rt->t0 = uv_hrtime();
+    rt->precise_clock = rt->config.stats || rt->config.trace_path;
+    double budget = rt->config.long_run_budget;
+    rt->long_run_ns = budget < 0 ? 0 : (uint64_t)((budget > 0 ? budget : 0.1) * 1e9);
+    rt->threads = aligned_alloc(PL_CACHE_LINE,
+                                sizeof(pl_thread_stats) * (size_t)(1 + rt->config.workers));
+    if (!rt->threads) {
+        free(rt);
+        return NULL;
+    }
+    memset(rt->threads, 0, sizeof(pl_thread_stats) * (size_t)(1 + rt->config.workers));
+    if (rt->config.trace_path) {
+        FILE *f = fopen(rt->config.trace_path, "w");
+        int saved = errno;
+        rt->trace = f ? pl_trace_new(f, 1 + rt->config.workers, rt->t0) : NULL;
+        if (!rt->trace) {
+            if (f) fclose(f);
+            free(rt->threads);
+            free(rt);
+            errno = f ? ENOMEM : saved;
+            return NULL;
+        }
+    }
     uv_mutex_init(&rt->timer_lock);
     uv_mutex_init(&rt->heartbeat_lock);
     uv_mutex_init(&rt->vms_lock);
@@ -434,6 +624,7 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     rt->pool = pl_pool_new(rt->config.workers, run_pool_item, rt);
     if (!rt->game || !rt->workspace || !rt->runservice || !rt->pool ||
         pl_vm_ensure_state(&rt->main) != 0) {
+        rt->finished = 1; /* nothing to report */
         parlua_free(rt);
         return NULL;
     }
@@ -455,10 +646,41 @@ static void drop_parked_threads(pl_runtime *rt)
     }
 }
 
+/* The name of a VM's track events: the actor's full name, or "main". */
+static char *trace_vm_name(void *ud, const void *subject)
+{
+    const pl_vm *vm = subject;
+    return vm->actor ? pl_instance_full_name(vm->actor) : strdup("main");
+}
+
+int parlua_finish(parlua_runtime *rt)
+{
+    if (rt->finished) return PARLUA_OK;
+    rt->finished = 1;
+    if (rt->config.stats) pl_stats_print(rt, stderr);
+    if (!rt->trace) return PARLUA_OK;
+    uint64_t dropped = 0;
+    if (pl_trace_write(rt->trace, trace_vm_name, rt, &dropped) != 0) {
+        snprintf(rt->last_error, sizeof rt->last_error, "cannot write trace file '%s': %s",
+                 rt->config.trace_path, strerror(errno));
+        return PARLUA_ERROR;
+    }
+    if (dropped)
+        fprintf(stderr,
+                "parlua: the trace file '%s' lacks %llu events: a thread recorded more than "
+                "%u\n",
+                rt->config.trace_path, (unsigned long long)dropped, PL_TRACE_MAX_EVENTS);
+    return PARLUA_OK;
+}
+
 void parlua_free(parlua_runtime *rt)
 {
     if (!rt) return;
     pl_pool_free(rt->pool);
+    /* Only now are the workers' trace buffers and stats settled for sure
+     * (a host may free a runtime without waiting for a frame's end). */
+    if (!rt->finished && parlua_finish(rt) != PARLUA_OK)
+        fprintf(stderr, "parlua: %s\n", rt->last_error);
     drop_parked_threads(rt);
     /* Close every Lua state and drop every message: their proxies and
      * arguments release instances. Releases only fill the graveyard, so no
@@ -485,6 +707,8 @@ void parlua_free(parlua_runtime *rt)
     uv_mutex_destroy(&rt->heartbeat_lock);
     uv_mutex_destroy(&rt->vms_lock);
     uv_mutex_destroy(&rt->error_lock);
+    pl_trace_free(rt->trace);
+    free(rt->threads);
     free(rt);
 }
 

@@ -92,7 +92,7 @@ int pl_script_start(pl_runtime *rt, pl_instance *script, int nargs, lua_State *a
     pl_rthread *th = lua_touserdata(L, -1);
     lua_pop(L, 1);
     if (args_from)
-        pl_rthread_resume(th, NULL);
+        pl_sched_run_now(vm, th); /* accounted and traced */
     else
         pl_sched_ready(vm, th, PL_SERIAL);
     return 0;
@@ -151,6 +151,6 @@ int parlua_run_string(parlua_runtime *rt, const char *source, const char *name)
     }
     pl_rthread *th = lua_touserdata(L, -1);
     lua_pop(L, 1);
-    pl_rthread_resume(th, NULL);
+    pl_sched_run_now(&rt->main, th);
     return PARLUA_OK;
 }

@@ -41,6 +41,7 @@ static int open_all(lua_State *L)
     pl_open_instance(L);
     pl_open_actor(L);
     pl_open_runservice(L);
+    pl_open_stats(L);
     return 0;
 }
 
@@ -53,6 +54,7 @@ void pl_vm_init(pl_vm *vm, pl_runtime *runtime, pl_instance *actor)
     vm->phase = PL_SERIAL;
     pl_mailbox_init(&vm->mailbox);
     pl_heap_init(&vm->heap);
+    if (runtime->trace) vm->tbuf = pl_trace_buf_at(runtime->trace, 0); /* see run_end */
     atomic_init(&vm->scheduled[0], 0);
     atomic_init(&vm->scheduled[1], 0);
 }

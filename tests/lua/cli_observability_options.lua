@@ -1,0 +1,45 @@
+-- --trace, --stats and --frame-budget on the command line (SPEC 9): a trace
+-- file that cannot be created is reported at once, naming the file and the
+-- system's reason, with status 2 and before the script runs; bad values
+-- get status 2; --help describes them.
+package.path = (arg[0]:match("^(.*)/") or ".") .. "/lib/?.lua;" .. package.path
+local C = require("cli")
+
+local marker = os.tmpname()
+os.remove(marker)
+local script = os.tmpname()
+local f = assert(io.open(script, "w"))
+f:write(string.format("io.open(%q, 'w'):close() print('ran')\n", marker))
+f:close()
+
+local code, out, err = C.run({ "--trace", "/nonexistent-dir/t.json", script })
+assert(code == 2, "status " .. tostring(code))
+assert(err:find("parlua: cannot create trace file '/nonexistent-dir/t.json': No such file or directory", 1, true), err)
+assert(not io.open(marker), "the script ran")
+
+for _, args in ipairs({
+    { "--trace" },
+    { "--frame-budget" },
+    { "--frame-budget", "-5", script },
+    { "--frame-budget", "soon", script },
+}) do
+    code, out, err = C.run(args)
+    assert(code == 2 and err:find("parlua", 1, true), table.concat(args, " ") .. ": " .. tostring(code))
+    assert(not io.open(marker), table.concat(args, " ") .. ": the script ran")
+end
+
+-- good forms; options may come in any order with the others
+local trace = os.tmpname()
+code, out, err = C.run({ "--frame-budget", "250", "--trace", trace, "--stats", "--workers", "1", script })
+assert(code == 0 and out == "ran\n", tostring(code) .. " " .. err)
+assert(err:find("parlua --stats", 1, true), err)
+local t = assert(io.open(trace)):read("a")
+assert(t:find('"traceEvents"', 1, true))
+os.remove(trace)
+os.remove(marker)
+
+code, out = C.run({ "--help" })
+assert(code == 0 and out:find("--trace FILE", 1, true) and out:find("--stats", 1, true) and
+    out:find("--frame-budget MS", 1, true), out)
+os.remove(script)
+print("OK")
