@@ -1,8 +1,11 @@
 #!/bin/sh
-# Runs parlua's benchmarks and prints one table: each figure, parlua's
-# number, plain lua5.4's number on the same work where one exists, and the
-# ratio from the same run. Each measurement runs REPEAT times (default 3);
-# the median is reported. Usage: bench/run.sh BUILD_DIR
+# Runs parlua's benchmarks and prints one table: each figure of SPEC 11
+# that exists so far, parlua's number, plain lua5.4's number on the same
+# work where one exists, and the ratio (parlua / lua5.4) from the same run.
+# Each program runs REPEAT times (default 3); the median is reported.
+#   bench/run.sh BUILD_DIR            (make bench: a Release build)
+# Every program prints "RESULT name value" lines; docs/benchmarks.md says
+# what each figure measures. A new benchmark adds a `run` and its `row`s.
 set -eu
 build=${1:-build-release}
 parlua="$build/parlua"
@@ -10,45 +13,98 @@ repeat=${REPEAT:-3}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 [ -x "$parlua" ] || { echo "bench: $parlua not found (run make bench)" >&2; exit 1; }
+command -v lua5.4 >/dev/null || { echo "bench: lua5.4 not found (make deps)" >&2; exit 1; }
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
 
-# median of the numbers on stdin
-median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}'; }
-
-# measure AWK CMD...: runs CMD REPEAT times; AWK picks the figure out of its
-# output; prints the median
-measure() {
-  prog=$1; shift
+# run KEY CMD...: runs CMD REPEAT times, keeping each run's stdout in
+# $out/KEY.N (stderr is dropped: warnings are not figures)
+run() {
+  key=$1; shift
   i=0
   while [ $i -lt "$repeat" ]; do
-    "$@" 2>/dev/null | awk "$prog"
+    "$@" >"$out/$key.$i" 2>/dev/null || echo "bench: '$*' failed" >&2
     i=$((i + 1))
-  done | median
+  done
 }
-# result NAME CMD...: the figure on the "RESULT NAME value" line
-result() {
-  name=$1; shift
-  measure "\$1 == \"RESULT\" && \$2 == \"$name\" {print \$3}" "$@"
+# median of the numbers on stdin
+median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}'; }
+# fig KEY NAME: the median of "RESULT NAME value" over KEY's runs ("" if none)
+fig() {
+  cat "$out/$1".* 2>/dev/null | awk -v n="$2" '$1 == "RESULT" && $2 == n {print $3}' | median
 }
-
-row() { # figure unit parlua lua
+# line KEY AWK: the median of what AWK picks from KEY's runs
+line() {
+  cat "$out/$1".* 2>/dev/null | awk "$2" | median
+}
+# ratio A B: A / B with 2 decimals, or "" when either is missing
+ratio() {
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b + 0 != 0) printf "%.2f", a / b }'
+}
+# overhead ON OFF: how much slower ON is than OFF, in percent (rates: pass
+# OFF ON, times: ON OFF)
+overhead() {
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b + 0 != 0) printf "%.1f", (a / b - 1) * 100 }'
+}
+row() { # figure unit parlua lua5.4
   awk -v f="$1" -v u="$2" -v p="$3" -v l="$4" 'BEGIN {
     r = (p != "" && l != "" && l + 0 != 0) ? sprintf("%.2f", p / l) : "-"
-    printf "| %-44s | %-6s | %12s | %12s | %6s |\n", f, u, (p == "" ? "-" : p), (l == "" ? "-" : l), r }'
+    printf "| %-56s | %-5s | %10s | %10s | %6s |\n", f, u, (p == "" ? "-" : p), (l == "" ? "-" : l), r }'
 }
 
-echo "machine: $(nproc) cores, $(uname -m), $(lua5.4 -v 2>&1 | head -n 1)"
+# ---- the measurements ----
+run terrain "$parlua" examples/terrain.lua
+run terrain_plain lua5.4 examples/terrain-serial.lua
+run terrain_trace "$parlua" --trace "$out/terrain.json" examples/terrain.lua
+run messages "$parlua" bench/messages.lua
+run messages_small "$parlua" bench/messages.lua 200000
+run messages_trace "$parlua" --trace "$out/messages.json" bench/messages.lua 200000
+run roundtrip "$parlua" bench/roundtrip.lua
+run actors "$parlua" bench/actors.lua 10000 20000
+run frames "$parlua" bench/actors.lua 0 20000
+run plain_state lua5.4 bench/plain-state.lua
+if [ -f bench/sharedtable.lua ]; then
+  run sharedtable "$parlua" bench/sharedtable.lua
+  [ -f bench/sharedtable-plain.lua ] && run sharedtable_plain lua5.4 bench/sharedtable-plain.lua
+fi
+
+# ---- the table ----
+echo "machine: $(nproc) cores, $(uname -m), $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)"
+echo "lua5.4:  $(lua5.4 -v 2>&1 | head -n 1)"
 echo "command: bench/run.sh $build (REPEAT=$repeat, medians)"
 echo
-printf "| %-44s | %-6s | %12s | %12s | %6s |\n" figure unit parlua lua5.4 ratio
-echo "|----------------------------------------------|--------|--------------|--------------|--------|"
+printf "| %-56s | %-5s | %10s | %10s | %6s |\n" figure unit parlua lua5.4 ratio
+echo "|----------------------------------------------------------|-------|------------|------------|--------|"
 
-if [ -f examples/terrain.lua ]; then
-  par=$(measure '/^parallel time:/ {print $3}' "$parlua" examples/terrain.lua)
-  ser=$(measure '/^time/ {print $2}' lua5.4 examples/terrain-serial.lua)
-  row "terrain: 9,261 chunks, 32 actors, wall time" s "$par" "$ser"
-  speedup=$(awk -v p="$par" -v l="$ser" 'BEGIN { if (p > 0) printf "%.2f", l / p }')
-  row "terrain: speedup over lua5.4 (x cores: $(nproc))" x "$speedup" ""
+par=$(line terrain '/^parallel time:/ {print $3}')
+ser=$(line terrain_plain '/^time/ {print $2}')
+row "terrain: 9,261 chunks, 32 actors, wall time" s "$par" "$ser"
+row "terrain: speedup over lua5.4 (x cores: $(nproc))" x "$(ratio "$ser" "$par")" ""
+row "messages, one sender to one actor: send" "M/s" "$(fig messages send_mps)" ""
+row "messages, one sender to one actor: handled" "M/s" "$(fig messages messages_mps)" ""
+row "message round trip between two actors" "us" "$(fig roundtrip roundtrip_us)" ""
+if [ -f bench/sharedtable.lua ]; then
+  row "SharedTable: get" "M/s" "$(fig sharedtable get_mps)" "$(fig sharedtable_plain plain_get_mps)"
+  row "SharedTable: set" "M/s" "$(fig sharedtable set_mps)" "$(fig sharedtable_plain plain_set_mps)"
+  row "SharedTable: increment, 1 worker" "M/s" "$(fig sharedtable increment_mps_1)" ""
+  row "SharedTable: increment, every worker on one key" "M/s" "$(fig sharedtable increment_mps_all)" ""
+  row "SharedTable: clone of a 1,000,000-key table" "us" "$(fig sharedtable clone_1m_us)" ""
+  row "SharedTable: transactions of 10 keys" "tx/s" "$(fig sharedtable transaction10_tps)" ""
 fi
-row "messages, one sender to one actor: send" "M/s" "$(result send_mps "$parlua" bench/messages.lua)" ""
-row "messages, one sender to one actor: handled" "M/s" "$(result messages_mps "$parlua" bench/messages.lua)" ""
-row "message round trip between two actors" "us" "$(result roundtrip_us "$parlua" bench/roundtrip.lua)" ""
+row "actor start-up (create + first script run)" "us" "$(fig actors actor_start_us)" ""
+row "memory per idle actor: Lua heap (lua5.4: a fresh state)" KB "$(fig actors idle_actor_heap_kb)" "$(fig plain_state state_kb)"
+row "memory per idle actor: process RSS growth" KB "$(fig actors idle_actor_rss_kb)" ""
+row "10,000 idle actors: process RSS" MB "$(fig actors total_rss_mb)" ""
+f0=$(fig frames frame_us)
+f1=$(fig actors frame_us)
+row "empty Heartbeat frame, no actors" "us" "$f0" ""
+row "empty Heartbeat frame, 10,000 idle actors" "us" "$f1" ""
+row "frame time, 10,000 idle actors / no actors" x "$(ratio "$f1" "$f0")" ""
+tpar=$(line terrain_trace '/^parallel time:/ {print $3}')
+row "terrain with --trace: wall time" s "$tpar" ""
+row "--trace overhead: terrain" "%" "$(overhead "$tpar" "$par")" ""
+m0=$(fig messages_small messages_mps)
+m1=$(fig messages_trace messages_mps)
+row "messages handled (200,000), --trace off" "M/s" "$m0" ""
+row "messages handled (200,000), --trace on" "M/s" "$m1" ""
+row "--trace overhead: messages" "%" "$(overhead "$m0" "$m1")" ""
