@@ -240,7 +240,10 @@ static void names_free(names *m)
 static void put_string(FILE *f, const char *s)
 {
     putc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    size_t plain = strcspn(s, "\"\\\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f"
+                              "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f");
+    fwrite(s, 1, plain, f); /* the common case: nothing to escape */
+    for (const unsigned char *p = (const unsigned char *)s + plain; *p; p++) {
         if (*p == '"' || *p == '\\')
             fprintf(f, "\\%c", *p);
         else if (*p < 0x20)

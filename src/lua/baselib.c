@@ -49,7 +49,9 @@ static int parlua_phase(lua_State *L)
 
 /* os.exit from any VM: flush and leave at once. The C library's exit()
  * would run atexit handlers and tear down stdio while other workers may
- * still be running Lua. */
+ * still be running Lua. On the serial thread the workers are idle, so the
+ * trace file and the --stats summary can still be written; in the parallel
+ * phase they cannot. */
 static int os_exit(lua_State *L)
 {
     int status;
@@ -57,6 +59,13 @@ static int os_exit(lua_State *L)
         status = lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE;
     else
         status = (int)luaL_optinteger(L, 1, EXIT_SUCCESS);
+    pl_runtime *rt = pl_vm_of(L)->runtime;
+    if (!pl_pool_on_worker(rt->pool)) {
+        if (parlua_finish(rt) != PARLUA_OK) fprintf(stderr, "parlua: %s\n", rt->last_error);
+    } else if (rt->trace || rt->config.stats) {
+        fprintf(stderr, "parlua: os.exit in the parallel phase: the trace file and the --stats "
+                        "summary are not written (call task.synchronize() before os.exit)\n");
+    }
     fflush(stdout);
     fflush(stderr);
     _exit(status);

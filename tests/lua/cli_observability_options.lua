@@ -1,7 +1,8 @@
 -- --trace, --stats and --frame-budget on the command line (SPEC 9): a trace
 -- file that cannot be created is reported at once, naming the file and the
 -- system's reason, with status 2 and before the script runs; bad values
--- get status 2; --help describes them.
+-- get status 2; os.exit in the serial phase still writes them; --help
+-- describes them.
 package.path = (arg[0]:match("^(.*)/") or ".") .. "/lib/?.lua;" .. package.path
 local C = require("cli")
 
@@ -37,6 +38,23 @@ local t = assert(io.open(trace)):read("a")
 assert(t:find('"traceEvents"', 1, true))
 os.remove(trace)
 os.remove(marker)
+
+-- os.exit in the serial phase still writes the trace and the summary; in
+-- the parallel phase it cannot, and says so
+trace = os.tmpname()
+code, out, err = C.run({ "--trace", trace, "--stats", "-e", "print('before') os.exit(3)" })
+assert(code == 3 and out == "before\n" and err:find("parlua --stats", 1, true), err)
+t = assert(io.open(trace)):read("a")
+assert(t:find('"traceEvents"', 1, true) and t:find("}}\n$"), "trace not written at os.exit")
+code, out, err = C.run({ "--trace", trace, "-e", [[
+    local a = Instance.new("Actor")
+    local s = Instance.new("Script")
+    s.Source = "script:GetActor():BindToMessageParallel('x', function() os.exit(4) end)"
+    s.Parent = a
+    a.Parent = workspace
+    a:SendMessage("x")]] })
+assert(code == 4 and err:find("os.exit in the parallel phase: the trace file and the --stats summary are not written", 1, true), err)
+os.remove(trace)
 
 code, out = C.run({ "--help" })
 assert(code == 0 and out:find("--trace FILE", 1, true) and out:find("--stats", 1, true) and
