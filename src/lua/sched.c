@@ -234,8 +234,8 @@ static void drain(pl_vm *vm, int phase)
 
 /* The clock of the stats and the long-run warning. With --stats or --trace
  * it is uv_hrtime (CLOCK_MONOTONIC, ~17 ns a read here); otherwise the
- * coarse monotonic clock (~4 ns a read, one tick every 1-4 ms), read five
- * times a frame and twice a run: the always-on counters then cost little
+ * coarse monotonic clock (~4 ns a read, one tick every 1-4 ms), read two or
+ * three times a frame and twice a run: the always-on counters then cost little
  * on the hottest paths (a message round trip is 2 runs). A coarse
  * duration is right to a tick, and a sum of many is unbiased (a run
  * shorter than a tick counts a tick with the probability of crossing one),
