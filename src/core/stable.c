@@ -1,0 +1,1323 @@
+/*
+ * SharedTable's persistent map (see stable.h for the contract).
+ *
+ * The trie. Every key has a 64-bit index key `ik`: an integer key is
+ * itself (below 2^32), a string key is 2^32 | its 32-bit hash. A node
+ * looks at one 5-bit chunk of ik, (ik >> shift) & 31, shift being a
+ * multiple of 5 (0..30); its slots are split CHAMP-style into entries
+ * (datamap: key and value stored inline) and child nodes (nodemap). Paths
+ * are compressed: a child's shift may be several chunks below its
+ * parent's, all keys under a node sharing the bits above shift + 5 (`prefix`
+ * holds any key of the subtree). Chunks are taken from the high end, so an
+ * in-order walk visits keys in ik order: integers ascending, then strings.
+ * Keys with the same ik (strings whose hashes collide) share a collision
+ * node, a sorted array.
+ *
+ * Canonical form: a node other than the root holds at least two items; a
+ * removal that leaves one entry lifts it into the parent, one child
+ * replaces its parent. Lookups need no prefix checks (a wrong turn ends at
+ * an entry whose key differs); inserts check the prefix to split a
+ * compressed path.
+ *
+ * Memory. Nodes are immutable once built and reference counted: a node
+ * counts the parents and roots that point at it. A write builds the new
+ * path (each new node takes references to the children and entries it
+ * shares), publishes the root with a seq_cst CAS, and retires the old
+ * root's reference through core/epoch.c: readers walk without touching
+ * counts, inside an epoch section, and a node reachable from a root seen
+ * during a section keeps at least that root's reference until the section
+ * ends (the root's reference is dropped only after a grace period). When a
+ * count reaches zero the node is freed and its children released; the
+ * cascade goes through a per-thread list, not recursion, so freeing deep
+ * or long chains of tables needs no stack. A root that was never published
+ * (a failed CAS) is released at once: no other thread has seen it.
+ *
+ * A table (pl_stable) is freed directly when its last reference goes: a
+ * thread can reach a table's root only through a reference (a proxy, a
+ * snapshot) or through an entry read inside a section, and an entry keeps
+ * its reference until a grace period after it was unlinked.
+ *
+ * Contention. Writers retry their CAS with a short backoff (lock-free:
+ * some writer always succeeds). Transactions and update() validate the
+ * values they read against the current root and re-apply their writes on
+ * it, so they conflict only when a key they read has changed. A
+ * transaction that conflicted many times takes the table's `excl` flag
+ * (pl_stable_excl_acquire): every writer checks it before each attempt and
+ * waits while it is set, so the holder's next attempts can be spoiled only
+ * by writes already past their check, at most one per thread. Readers never
+ * look at the flag.
+ */
+#include "core/stable.h"
+
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BITS 5
+#define COLL 0xff /* shift of a collision node */
+
+struct pl_snode {
+    atomic_uint refs;
+    uint8_t shift;     /* chunk = (ik >> shift) & 31; COLL: collision node */
+    uint8_t has_table; /* a PL_SV_TABLE value somewhere below (deep clone) */
+    uint16_t unused;
+    uint32_t datamap; /* collision node: the number of entries */
+    uint32_t nodemap;
+    uint64_t count; /* entries in the subtree */
+    union {
+        uint64_t prefix;     /* any ik of the subtree (collision: their ik) */
+        pl_snode *next_dead; /* once dead: the free list */
+    } u;
+    pl_sentry e[]; /* entries in slot order, then the child pointers */
+};
+
+static inline unsigned popc(uint32_t x)
+{
+    return (unsigned)__builtin_popcount(x);
+}
+static inline unsigned ctz(uint32_t x)
+{
+    return (unsigned)__builtin_ctz(x);
+}
+static inline unsigned ndata(const pl_snode *n)
+{
+    return n->shift == COLL ? n->datamap : popc(n->datamap);
+}
+static inline unsigned nkids(const pl_snode *n)
+{
+    return n->shift == COLL ? 0 : popc(n->nodemap);
+}
+static inline pl_snode **kids(const pl_snode *n)
+{
+    return (pl_snode **)(void *)((char *)(void *)n->e + ndata(n) * sizeof(pl_sentry));
+}
+static inline unsigned chunk(uint64_t ik, int shift)
+{
+    return (unsigned)(ik >> shift) & 31;
+}
+/* The shift of the chunk holding the highest set bit of x (x != 0). */
+static inline int split_shift(uint64_t x)
+{
+    return (63 - __builtin_clzll(x)) / BITS * BITS;
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static void backoff(unsigned tries)
+{
+    if (tries < 8) {
+        for (unsigned i = 0; i < (1u << tries); i++)
+            cpu_relax();
+    } else if (tries < 64) {
+        sched_yield();
+    } else {
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* ---- values ---- */
+
+void pl_sval_retain(const pl_sval *v)
+{
+    if (v->tag == PL_SV_STR)
+        pl_sstring_retain(v->u.s);
+    else if (v->tag == PL_SV_TABLE || v->tag == PL_SV_OBJ)
+        pl_shared_retain(v->u.o);
+}
+
+void pl_sval_release(const pl_sval *v)
+{
+    if (v->tag == PL_SV_STR)
+        pl_sstring_release(v->u.s);
+    else if (v->tag == PL_SV_TABLE || v->tag == PL_SV_OBJ)
+        pl_shared_release(v->u.o);
+}
+
+int pl_sval_same(const pl_sval *a, const pl_sval *b)
+{
+    if (a->tag != b->tag) return 0;
+    switch (a->tag) {
+    case PL_SV_NIL:
+        return 1;
+    case PL_SV_BOOL:
+        return a->u.b == b->u.b;
+    case PL_SV_INT:
+        return a->u.i == b->u.i;
+    case PL_SV_FLOAT:
+        return memcmp(&a->u.n, &b->u.n, sizeof a->u.n) == 0; /* bits: NaN is itself */
+    case PL_SV_STR:
+        return a->u.s == b->u.s || pl_sstring_eq(a->u.s, b->u.s->data, b->u.s->len, b->u.s->hash);
+    default:
+        return a->u.o == b->u.o;
+    }
+}
+
+static inline void entry_retain(const pl_sentry *e)
+{
+    if (e->ks) pl_sstring_retain(e->ks);
+    pl_sval_retain(&e->v);
+}
+
+static inline void entry_release(const pl_sentry *e)
+{
+    if (e->ks) pl_sstring_release(e->ks);
+    pl_sval_release(&e->v);
+}
+
+static inline int key_eq(const pl_sentry *e, const pl_skey *k)
+{
+    if (e->ik != k->ik) return 0;
+    if (!k->str) return 1; /* an integer: ik is the key */
+    return e->ks == k->s || (e->ks->len == k->len && memcmp(e->ks->data, k->str, k->len) == 0);
+}
+
+static inline int entries_same_key(const pl_sentry *a, const pl_sentry *b)
+{
+    return a->ik == b->ik &&
+           (a->ks == b->ks || (a->ks && b->ks && a->ks->len == b->ks->len &&
+                               memcmp(a->ks->data, b->ks->data, a->ks->len) == 0));
+}
+
+/* Order of keys: ik, then (strings with equal hashes) length, then bytes. */
+static int entry_cmp(const void *pa, const void *pb)
+{
+    const pl_sentry *a = pa, *b = pb;
+    if (a->ik != b->ik) return a->ik < b->ik ? -1 : 1;
+    if (!a->ks || !b->ks) return 0;
+    if (a->ks->len != b->ks->len) return a->ks->len < b->ks->len ? -1 : 1;
+    return memcmp(a->ks->data, b->ks->data, a->ks->len);
+}
+
+/* ---- nodes ---- */
+
+static pl_snode *node_alloc(unsigned nd, unsigned nc)
+{
+    pl_snode *n = malloc(sizeof *n + nd * sizeof(pl_sentry) + nc * sizeof(pl_snode *));
+    if (n) {
+        atomic_init(&n->refs, 1);
+        n->has_table = 0;
+        n->unused = 0;
+    }
+    return n;
+}
+
+void pl_snode_retain(pl_snode *n)
+{
+    /* relaxed: the caller holds a reference or is in a section where the
+     * node cannot be freed, as for pl_shared_retain. */
+    atomic_fetch_add_explicit(&n->refs, 1, memory_order_relaxed);
+}
+
+static _Thread_local pl_snode *dead; /* nodes to free, linked by u.next_dead */
+static _Thread_local int draining;   /* this thread is freeing the list now */
+
+static void node_free(pl_snode *n)
+{
+    unsigned nd = ndata(n), nc = nkids(n);
+    pl_snode **k = kids(n);
+    for (unsigned i = 0; i < nd; i++)
+        entry_release(&n->e[i]);
+    for (unsigned i = 0; i < nc; i++)
+        pl_snode_release(k[i]);
+    free(n);
+}
+
+void pl_snode_release(pl_snode *n)
+{
+    if (!n) return;
+    /* acq_rel: see pl_sstring_release */
+    if (atomic_fetch_sub_explicit(&n->refs, 1, memory_order_acq_rel) != 1) return;
+    n->u.next_dead = dead;
+    dead = n;
+    if (draining) return; /* the loop below, further up this stack, frees it */
+    draining = 1;
+    while (dead) {
+        pl_snode *d = dead;
+        dead = d->u.next_dead;
+        node_free(d); /* releases children (pushed here) and values (tables: pushed roots) */
+    }
+    draining = 0;
+}
+
+static void release_root_fn(void *p)
+{
+    pl_snode_release(p);
+}
+
+/* A node's slots spread out by chunk, for building a modified copy. */
+typedef struct wide {
+    uint32_t dm, nm;
+    pl_sentry e[32];
+    pl_snode *c[32];
+} wide;
+
+static void widen(wide *w, const pl_snode *n)
+{
+    w->dm = n->datamap;
+    w->nm = n->nodemap;
+    unsigned i = 0;
+    for (uint32_t m = w->dm; m; m &= m - 1)
+        w->e[ctz(m)] = n->e[i++];
+    pl_snode **k = kids(n);
+    i = 0;
+    for (uint32_t m = w->nm; m; m &= m - 1)
+        w->c[ctz(m)] = k[i++];
+}
+
+/* A node from w. Entries are retained; children too, except `owned` (or
+ * all of them if own_all), whose references the new node takes over. On
+ * failure the owned references are released and NULL returned. */
+static pl_snode *make_node(const wide *w, int shift, uint64_t prefix, pl_snode *owned, int own_all)
+{
+    unsigned nd = popc(w->dm), nc = popc(w->nm);
+    pl_snode *n = node_alloc(nd, nc);
+    if (!n) {
+        for (uint32_t m = w->nm; m; m &= m - 1) {
+            pl_snode *c = w->c[ctz(m)];
+            if (own_all || c == owned) pl_snode_release(c);
+        }
+        return NULL;
+    }
+    n->shift = (uint8_t)shift;
+    n->datamap = w->dm;
+    n->nodemap = w->nm;
+    n->u.prefix = prefix;
+    uint64_t count = nd;
+    int has_table = 0;
+    unsigned i = 0;
+    for (uint32_t m = w->dm; m; m &= m - 1) {
+        const pl_sentry *e = &w->e[ctz(m)];
+        n->e[i++] = *e;
+        entry_retain(e);
+        has_table |= e->v.tag == PL_SV_TABLE;
+    }
+    pl_snode **k = kids(n);
+    i = 0;
+    for (uint32_t m = w->nm; m; m &= m - 1) {
+        pl_snode *c = w->c[ctz(m)];
+        k[i++] = c;
+        if (!own_all && c != owned) pl_snode_retain(c);
+        count += c->count;
+        has_table |= c->has_table;
+    }
+    n->count = count;
+    n->has_table = (uint8_t)has_table;
+    return n;
+}
+
+/* A collision node holding n sorted entries (retained), ik their key. */
+static pl_snode *make_coll(const pl_sentry *ents, unsigned n, uint64_t ik)
+{
+    pl_snode *c = node_alloc(n, 0);
+    if (!c) return NULL;
+    c->shift = COLL;
+    c->datamap = n;
+    c->nodemap = 0;
+    c->u.prefix = ik;
+    c->count = n;
+    int has_table = 0;
+    for (unsigned i = 0; i < n; i++) {
+        c->e[i] = ents[i];
+        entry_retain(&ents[i]);
+        has_table |= ents[i].v.tag == PL_SV_TABLE;
+    }
+    c->has_table = (uint8_t)has_table;
+    return c;
+}
+
+/* A root holding one entry. */
+static pl_snode *make_single(const pl_sentry *e)
+{
+    wide w;
+    w.dm = 1u << chunk(e->ik, 0);
+    w.nm = 0;
+    w.e[chunk(e->ik, 0)] = *e;
+    return make_node(&w, 0, e->ik, NULL, 0);
+}
+
+/* A node holding two entries with different keys. */
+static pl_snode *make_pair(const pl_sentry *a, const pl_sentry *b)
+{
+    if (a->ik == b->ik) {
+        pl_sentry two[2] = {*a, *b};
+        if (entry_cmp(&two[0], &two[1]) > 0) {
+            two[0] = *b;
+            two[1] = *a;
+        }
+        return make_coll(two, 2, a->ik);
+    }
+    int s = split_shift(a->ik ^ b->ik);
+    wide w;
+    w.dm = (1u << chunk(a->ik, s)) | (1u << chunk(b->ik, s));
+    w.nm = 0;
+    w.e[chunk(a->ik, s)] = *a;
+    w.e[chunk(b->ik, s)] = *b;
+    return make_node(&w, s, a->ik, NULL, 0);
+}
+
+static const pl_sentry *find_entry(const pl_snode *n, const pl_skey *k)
+{
+    uint64_t ik = k->ik;
+    while (n) {
+        if (n->shift == COLL) {
+            if (n->u.prefix != ik) return NULL;
+            for (unsigned i = 0; i < n->datamap; i++)
+                if (key_eq(&n->e[i], k)) return &n->e[i];
+            return NULL;
+        }
+        uint32_t bit = 1u << chunk(ik, n->shift);
+        if (n->datamap & bit) {
+            const pl_sentry *e = &n->e[popc(n->datamap & (bit - 1))];
+            return key_eq(e, k) ? e : NULL;
+        }
+        if (!(n->nodemap & bit)) return NULL;
+        n = kids(n)[popc(n->nodemap & (bit - 1))];
+    }
+    return NULL;
+}
+
+const pl_sval *pl_snode_find(const pl_snode *root, const pl_skey *k)
+{
+    const pl_sentry *e = find_entry(root, k);
+    return e ? &e->v : NULL;
+}
+
+size_t pl_snode_count(const pl_snode *root)
+{
+    return root ? (size_t)root->count : 0;
+}
+
+/* The subtree n (may be NULL) with ne set; ne's key string and value are
+ * retained by the new nodes. *added: whether the key is new. NULL if out of
+ * memory. */
+static pl_snode *assoc(const pl_snode *n, const pl_sentry *ne, int *added)
+{
+    if (!n) {
+        *added = 1;
+        return make_single(ne);
+    }
+    if (n->shift == COLL) {
+        if (ne->ik == n->u.prefix) {
+            unsigned cnt = n->datamap, at = cnt;
+            int replace = 0;
+            for (unsigned i = 0; i < cnt; i++) {
+                int c = entry_cmp(ne, &n->e[i]);
+                if (c == 0) {
+                    at = i;
+                    replace = 1;
+                    break;
+                }
+                if (c < 0) {
+                    at = i;
+                    break;
+                }
+            }
+            pl_snode *c = node_alloc(cnt + !replace, 0);
+            if (!c) return NULL;
+            c->shift = COLL;
+            c->datamap = cnt + !replace;
+            c->nodemap = 0;
+            c->u.prefix = n->u.prefix;
+            c->count = c->datamap;
+            unsigned j = 0;
+            int has_table = 0;
+            for (unsigned i = 0; i < cnt; i++) {
+                if (i == at) {
+                    c->e[j] = *ne;
+                    if (replace) c->e[j].ks = n->e[i].ks;
+                    entry_retain(&c->e[j]);
+                    has_table |= c->e[j++].v.tag == PL_SV_TABLE;
+                    if (replace) continue;
+                }
+                c->e[j] = n->e[i];
+                entry_retain(&c->e[j]);
+                has_table |= c->e[j++].v.tag == PL_SV_TABLE;
+            }
+            if (at == cnt) {
+                c->e[j] = *ne;
+                entry_retain(&c->e[j]);
+                has_table |= c->e[j].v.tag == PL_SV_TABLE;
+            }
+            c->has_table = (uint8_t)has_table;
+            *added = !replace;
+            return c;
+        }
+    } else if (((ne->ik ^ n->u.prefix) >> n->shift) >> BITS == 0) {
+        unsigned c = chunk(ne->ik, n->shift);
+        uint32_t bit = 1u << c;
+        wide w;
+        widen(&w, n);
+        if (w.dm & bit) {
+            pl_sentry *old = &w.e[c];
+            if (entries_same_key(old, ne)) {
+                *added = 0;
+                old->v = ne->v; /* keeps the old key string */
+                return make_node(&w, n->shift, n->u.prefix, NULL, 0);
+            }
+            pl_snode *sub = make_pair(old, ne);
+            if (!sub) return NULL;
+            *added = 1;
+            w.dm &= ~bit;
+            w.nm |= bit;
+            w.c[c] = sub;
+            return make_node(&w, n->shift, n->u.prefix, sub, 0);
+        }
+        if (w.nm & bit) {
+            pl_snode *sub = assoc(w.c[c], ne, added);
+            if (!sub) return NULL;
+            w.c[c] = sub;
+            return make_node(&w, n->shift, n->u.prefix, sub, 0);
+        }
+        *added = 1;
+        w.dm |= bit;
+        w.e[c] = *ne;
+        return make_node(&w, n->shift, n->u.prefix, NULL, 0);
+    }
+    /* ne's key leaves n's compressed path: a new node above n */
+    *added = 1;
+    if (n->shift != COLL && n->count == 1 && n->nodemap == 0) return make_pair(&n->e[0], ne);
+    int s = split_shift(ne->ik ^ n->u.prefix);
+    wide w;
+    w.dm = 1u << chunk(ne->ik, s);
+    w.nm = 1u << chunk(n->u.prefix, s);
+    w.e[chunk(ne->ik, s)] = *ne;
+    w.c[chunk(n->u.prefix, s)] = (pl_snode *)n;
+    return make_node(&w, s, ne->ik, NULL, 0);
+}
+
+enum { D_ABSENT, D_NODE, D_ENTRY, D_NOMEM };
+
+/* The subtree n without key k. D_NODE: *out is the new subtree (NULL if
+ * empty; only the root may become empty); D_ENTRY: the subtree shrank to
+ * the one entry *lifted (borrowed from n's subtree), which the parent
+ * stores inline (never for the root). */
+static int dissoc(const pl_snode *n, const pl_skey *k, int is_root, pl_snode **out,
+                  const pl_sentry **lifted)
+{
+    if (n->shift == COLL) {
+        if (n->u.prefix != k->ik) return D_ABSENT;
+        unsigned cnt = n->datamap, at = cnt;
+        for (unsigned i = 0; i < cnt; i++)
+            if (key_eq(&n->e[i], k)) at = i;
+        if (at == cnt) return D_ABSENT;
+        if (cnt == 2) {
+            const pl_sentry *other = &n->e[1 - at];
+            if (!is_root) {
+                *lifted = other;
+                return D_ENTRY;
+            }
+            *out = make_single(other);
+            return *out ? D_NODE : D_NOMEM;
+        }
+        pl_sentry *rest = malloc((cnt - 1) * sizeof *rest);
+        if (!rest) return D_NOMEM;
+        for (unsigned i = 0, j = 0; i < cnt; i++)
+            if (i != at) rest[j++] = n->e[i];
+        *out = make_coll(rest, cnt - 1, n->u.prefix);
+        free(rest);
+        return *out ? D_NODE : D_NOMEM;
+    }
+    if (((k->ik ^ n->u.prefix) >> n->shift) >> BITS) return D_ABSENT;
+    unsigned c = chunk(k->ik, n->shift);
+    uint32_t bit = 1u << c;
+    if (n->datamap & bit) {
+        unsigned idx = popc(n->datamap & (bit - 1));
+        if (!key_eq(&n->e[idx], k)) return D_ABSENT;
+        unsigned nd = popc(n->datamap) - 1, nc = popc(n->nodemap);
+        if (nd == 0 && nc == 0) { /* only a root holds a single entry */
+            *out = NULL;
+            return D_NODE;
+        }
+        if (nd == 1 && nc == 0 && !is_root) {
+            *lifted = &n->e[idx == 0 ? 1 : 0];
+            return D_ENTRY;
+        }
+        if (nd == 0 && nc == 1) {
+            *out = kids(n)[0];
+            pl_snode_retain(*out);
+            return D_NODE;
+        }
+        wide w;
+        widen(&w, n);
+        w.dm &= ~bit;
+        *out = make_node(&w, n->shift, n->u.prefix, NULL, 0);
+        return *out ? D_NODE : D_NOMEM;
+    }
+    if (!(n->nodemap & bit)) return D_ABSENT;
+    pl_snode *sub = NULL;
+    const pl_sentry *lf = NULL;
+    int r = dissoc(kids(n)[popc(n->nodemap & (bit - 1))], k, 0, &sub, &lf);
+    if (r == D_ABSENT || r == D_NOMEM) return r;
+    wide w;
+    widen(&w, n);
+    if (r == D_ENTRY) {
+        w.nm &= ~bit;
+        w.dm |= bit;
+        w.e[c] = *lf;
+        *out = make_node(&w, n->shift, n->u.prefix, NULL, 0);
+    } else if (!sub) {
+        w.nm &= ~bit;
+        *out = (w.nm | w.dm) ? make_node(&w, n->shift, n->u.prefix, NULL, 0) : NULL;
+        return D_NODE;
+    } else {
+        w.c[c] = sub;
+        *out = make_node(&w, n->shift, n->u.prefix, sub, 0);
+    }
+    return *out ? D_NODE : D_NOMEM;
+}
+
+/* The new version of root after one write (e->v NIL: remove). *out is a
+ * new reference, or root itself (retained) when nothing changed. */
+static int apply(pl_snode *root, const pl_sentry *e, const pl_skey *k, pl_snode **out)
+{
+    if (e->v.tag == PL_SV_NIL) {
+        if (!root) {
+            *out = NULL;
+            return PL_ST_OK;
+        }
+        const pl_sentry *lf;
+        int r = dissoc(root, k, 1, out, &lf);
+        if (r == D_NOMEM) return PL_ST_NOMEM;
+        if (r == D_ABSENT) {
+            pl_snode_retain(root);
+            *out = root;
+        }
+        return PL_ST_OK;
+    }
+    int added;
+    *out = assoc(root, e, &added);
+    return *out ? PL_ST_OK : PL_ST_NOMEM;
+}
+
+/* Builds from entries sorted by entry_cmp, n >= 2. */
+static pl_snode *build_sorted(const pl_sentry *e, size_t n)
+{
+    if (e[0].ik == e[n - 1].ik) return make_coll(e, (unsigned)n, e[0].ik);
+    int s = split_shift(e[0].ik ^ e[n - 1].ik);
+    wide w;
+    w.dm = w.nm = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned c = chunk(e[i].ik, s);
+        size_t j = i + 1;
+        while (j < n && chunk(e[j].ik, s) == c)
+            j++;
+        if (j - i == 1) {
+            w.dm |= 1u << c;
+            w.e[c] = e[i];
+        } else {
+            pl_snode *sub = build_sorted(e + i, j - i);
+            if (!sub) {
+                for (uint32_t m = w.nm; m; m &= m - 1)
+                    pl_snode_release(w.c[ctz(m)]);
+                return NULL;
+            }
+            w.nm |= 1u << c;
+            w.c[c] = sub;
+        }
+        i = j;
+    }
+    return make_node(&w, s, e[0].ik, NULL, 1);
+}
+
+int pl_snode_build(pl_sentry *entries, size_t n, pl_snode **root)
+{
+    if (n == 0) {
+        *root = NULL;
+        return PL_ST_OK;
+    }
+    if (n == 1) {
+        *root = make_single(&entries[0]);
+    } else {
+        qsort(entries, n, sizeof *entries, entry_cmp);
+        *root = build_sorted(entries, n);
+    }
+    return *root ? PL_ST_OK : PL_ST_NOMEM;
+}
+
+/* ---- iteration ---- */
+
+void pl_scursor_init(pl_scursor *c, const pl_snode *root)
+{
+    c->depth = 0;
+    if (!root) return;
+    c->f[0].n = root;
+    c->f[0].rest = root->shift == COLL ? 0 : root->datamap | root->nodemap;
+    c->depth = 1;
+}
+
+const pl_sentry *pl_scursor_next(pl_scursor *c)
+{
+    while (c->depth > 0) {
+        const pl_snode *n = c->f[c->depth - 1].n;
+        uint32_t *rest = &c->f[c->depth - 1].rest;
+        if (n->shift == COLL) {
+            if (*rest < n->datamap) return &n->e[(*rest)++];
+            c->depth--;
+            continue;
+        }
+        if (!*rest) {
+            c->depth--;
+            continue;
+        }
+        uint32_t bit = *rest & (0u - *rest);
+        *rest &= *rest - 1;
+        if (n->datamap & bit) return &n->e[popc(n->datamap & (bit - 1))];
+        const pl_snode *child = kids(n)[popc(n->nodemap & (bit - 1))];
+        c->f[c->depth].n = child;
+        c->f[c->depth].rest = child->shift == COLL ? 0 : child->datamap | child->nodemap;
+        c->depth++; /* depth <= 7 normal levels + 1 collision node < PL_SCURSOR_MAX */
+    }
+    return NULL;
+}
+
+/* ---- tables ---- */
+
+static void stable_destroy(pl_shared *obj)
+{
+    pl_stable *t = (pl_stable *)obj;
+    pl_stable_list *l = t->list;
+    if (l) {
+        pthread_mutex_lock(&l->lock);
+        if (t->list_prev)
+            t->list_prev->list_next = t->list_next;
+        else
+            l->head = t->list_next;
+        if (t->list_next) t->list_next->list_prev = t->list_prev;
+        pthread_mutex_unlock(&l->lock);
+    }
+    /* relaxed: the last reference is gone, so this thread alone sees t */
+    pl_snode_release(atomic_load_explicit(&t->root, memory_order_relaxed));
+    free(t);
+}
+
+const pl_shared_type pl_stable_type = {"SharedTable", "parlua.SharedTable", stable_destroy};
+
+pl_stable *pl_stable_new(pl_snode *root, int frozen, pl_stable_list *list)
+{
+    pl_stable *t = malloc(sizeof *t);
+    if (!t) return NULL;
+    pl_shared_init(&t->base, &pl_stable_type);
+    atomic_init(&t->root, root);
+    t->frozen = frozen;
+    atomic_init(&t->excl, 0);
+    t->list = list;
+    t->list_prev = NULL;
+    t->list_next = NULL;
+    if (list) {
+        pthread_mutex_lock(&list->lock);
+        t->list_next = list->head;
+        if (list->head) list->head->list_prev = t;
+        list->head = t;
+        pthread_mutex_unlock(&list->lock);
+    }
+    return t;
+}
+
+pl_snode *pl_stable_snapshot(pl_stable *t)
+{
+    pl_epoch_enter();
+    pl_snode *r = pl_stable_root(t);
+    if (r) pl_snode_retain(r);
+    pl_epoch_exit();
+    return r;
+}
+
+size_t pl_stable_size(pl_stable *t)
+{
+    pl_epoch_enter();
+    size_t n = pl_snode_count(pl_stable_root(t));
+    pl_epoch_exit();
+    return n;
+}
+
+/* Tables this thread holds exclusively (transactions in their fallback). */
+#define MAX_HELD 8
+static _Thread_local pl_stable *held[MAX_HELD];
+static _Thread_local int nheld;
+
+/* Before each write attempt: wait while a fallback transaction holds t,
+ * unless this thread holds a table itself (it may be the holder, or the
+ * holder may wait for it: never wait then). */
+static void wait_excl(pl_stable *t)
+{
+    /* seq_cst: ordered with the holder's store of 1 and its root load (see
+     * pl_stable_excl_acquire), so at most one write per thread slips past. */
+    if (!atomic_load_explicit(&t->excl, memory_order_seq_cst) || nheld > 0) return;
+    for (unsigned tries = 0; atomic_load_explicit(&t->excl, memory_order_seq_cst); tries++)
+        backoff(tries < 8 ? 8 : tries);
+}
+
+/* Publishes nw over old; 1 on success. seq_cst: the unlinking CAS of
+ * epoch.c's argument; its release half publishes the new nodes to readers
+ * (their root loads are seq_cst, hence acquire). */
+static int publish(pl_stable *t, pl_snode *old, pl_snode *nw)
+{
+    return atomic_compare_exchange_strong_explicit(&t->root, &old, nw, memory_order_seq_cst,
+                                                   memory_order_seq_cst);
+}
+
+static void retire_root(pl_snode *old)
+{
+    if (old) pl_epoch_retire(old, release_root_fn);
+}
+
+int pl_stable_set(pl_stable *t, const pl_skey *k, const pl_sval *v)
+{
+    if (t->frozen) return PL_ST_FROZEN;
+    pl_sentry ne = {k->ik, k->s, *v};
+    for (unsigned tries = 0;; tries++) {
+        wait_excl(t);
+        pl_epoch_enter();
+        pl_snode *old = pl_stable_root(t), *nw;
+        if (apply(old, &ne, k, &nw) != PL_ST_OK) {
+            pl_epoch_exit();
+            return PL_ST_NOMEM;
+        }
+        if (nw == old) { /* removing an absent key */
+            pl_snode_release(nw);
+            pl_epoch_exit();
+            return PL_ST_OK;
+        }
+        int ok = publish(t, old, nw);
+        pl_epoch_exit();
+        if (ok) {
+            retire_root(old);
+            return PL_ST_OK;
+        }
+        pl_snode_release(nw); /* never published: no one else has seen it */
+        backoff(tries);
+    }
+}
+
+static int add_numbers(const pl_sval *a, const pl_sval *b, pl_sval *out)
+{
+    if (a->tag == PL_SV_INT && b->tag == PL_SV_INT) {
+        out->tag = PL_SV_INT;
+        out->u.i = (int64_t)((uint64_t)a->u.i + (uint64_t)b->u.i); /* wraps, as Lua */
+        return 1;
+    }
+    if ((a->tag != PL_SV_INT && a->tag != PL_SV_FLOAT) ||
+        (b->tag != PL_SV_INT && b->tag != PL_SV_FLOAT))
+        return 0;
+    double x = a->tag == PL_SV_INT ? (double)a->u.i : a->u.n;
+    double y = b->tag == PL_SV_INT ? (double)b->u.i : b->u.n;
+    out->tag = PL_SV_FLOAT;
+    out->u.n = x + y;
+    return 1;
+}
+
+int pl_stable_increment(pl_stable *t, const pl_skey *k, const pl_sval *delta, pl_sval *old_out)
+{
+    if (t->frozen) return PL_ST_FROZEN;
+    if (delta->tag != PL_SV_INT && delta->tag != PL_SV_FLOAT) return PL_ST_NOTNUM;
+    for (unsigned tries = 0;; tries++) {
+        wait_excl(t);
+        pl_epoch_enter();
+        pl_snode *old = pl_stable_root(t);
+        const pl_sentry *cur = find_entry(old, k);
+        pl_sentry ne;
+        if (!cur || !add_numbers(&cur->v, delta, &ne.v)) {
+            pl_epoch_exit();
+            return cur ? PL_ST_NOTNUM : PL_ST_ABSENT;
+        }
+        *old_out = cur->v;
+        ne.ik = cur->ik;
+        ne.ks = cur->ks;
+        int added;
+        pl_snode *nw = assoc(old, &ne, &added);
+        if (!nw) {
+            pl_epoch_exit();
+            return PL_ST_NOMEM;
+        }
+        int ok = publish(t, old, nw);
+        pl_epoch_exit();
+        if (ok) {
+            retire_root(old);
+            return PL_ST_OK;
+        }
+        pl_snode_release(nw);
+        backoff(tries);
+    }
+}
+
+int pl_stable_clear(pl_stable *t)
+{
+    if (t->frozen) return PL_ST_FROZEN;
+    for (unsigned tries = 0;; tries++) {
+        wait_excl(t);
+        pl_epoch_enter();
+        pl_snode *old = pl_stable_root(t);
+        int ok = !old || publish(t, old, NULL);
+        pl_epoch_exit();
+        if (ok) {
+            retire_root(old);
+            return PL_ST_OK;
+        }
+        backoff(tries);
+    }
+}
+
+/* ---- clones ---- */
+
+typedef struct pair {
+    pl_stable *src, *dst;
+} pair;
+
+typedef struct clone_ctx {
+    pair *map; /* open addressing by src; dst retained */
+    size_t cap, n;
+    pair *work; /* clones whose root is still to be made */
+    size_t nwork, workcap;
+    int frozen;
+    pl_stable_list *list;
+} clone_ctx;
+
+static size_t ptr_hash(const void *p)
+{
+    return (size_t)(((uintptr_t)p >> 4) * 0x9e3779b97f4a7c15ull >> 20);
+}
+
+static int map_grow(clone_ctx *cx)
+{
+    size_t cap = cx->cap ? cx->cap * 2 : 16;
+    pair *m = calloc(cap, sizeof *m);
+    if (!m) return -1;
+    for (size_t i = 0; i < cx->cap; i++) {
+        if (!cx->map[i].src) continue;
+        size_t h = ptr_hash(cx->map[i].src) & (cap - 1);
+        while (m[h].src)
+            h = (h + 1) & (cap - 1);
+        m[h] = cx->map[i];
+    }
+    free(cx->map);
+    cx->map = m;
+    cx->cap = cap;
+    return 0;
+}
+
+/* The clone of src, made (empty, queued for filling) if new; NULL if out of memory. */
+static pl_stable *clone_of(clone_ctx *cx, pl_stable *src)
+{
+    if (cx->cap) {
+        for (size_t h = ptr_hash(src) & (cx->cap - 1); cx->map[h].src; h = (h + 1) & (cx->cap - 1))
+            if (cx->map[h].src == src) return cx->map[h].dst;
+    }
+    if ((cx->n + 1) * 2 > cx->cap && map_grow(cx) != 0) return NULL;
+    if (cx->nwork == cx->workcap) {
+        size_t cap = cx->workcap ? cx->workcap * 2 : 16;
+        pair *w = realloc(cx->work, cap * sizeof *w);
+        if (!w) return NULL;
+        cx->work = w;
+        cx->workcap = cap;
+    }
+    pl_stable *dst = pl_stable_new(NULL, cx->frozen, cx->list);
+    if (!dst) return NULL;
+    size_t h = ptr_hash(src) & (cx->cap - 1);
+    while (cx->map[h].src)
+        h = (h + 1) & (cx->cap - 1);
+    cx->map[h] = (pair){src, dst};
+    cx->n++;
+    cx->work[cx->nwork++] = (pair){src, dst};
+    return dst;
+}
+
+/* A copy of n's subtree with every table value replaced by its clone. */
+static pl_snode *replace_tables(clone_ctx *cx, pl_snode *n)
+{
+    if (!n->has_table) {
+        pl_snode_retain(n);
+        return n;
+    }
+    if (n->shift == COLL) {
+        pl_sentry *es = malloc(n->datamap * sizeof *es);
+        if (!es) return NULL;
+        memcpy(es, n->e, n->datamap * sizeof *es);
+        for (unsigned i = 0; i < n->datamap; i++) {
+            if (es[i].v.tag != PL_SV_TABLE) continue;
+            pl_stable *c = clone_of(cx, (pl_stable *)es[i].v.u.o);
+            if (!c) {
+                free(es);
+                return NULL;
+            }
+            es[i].v.u.o = &c->base;
+        }
+        pl_snode *out = make_coll(es, n->datamap, n->u.prefix);
+        free(es);
+        return out;
+    }
+    wide w;
+    widen(&w, n);
+    for (uint32_t m = w.dm; m; m &= m - 1) {
+        pl_sentry *e = &w.e[ctz(m)];
+        if (e->v.tag != PL_SV_TABLE) continue;
+        pl_stable *c = clone_of(cx, (pl_stable *)e->v.u.o);
+        if (!c) return NULL;
+        e->v.u.o = &c->base;
+    }
+    uint32_t done = 0;
+    for (uint32_t m = w.nm; m; m &= m - 1) {
+        unsigned c = ctz(m);
+        pl_snode *sub = replace_tables(cx, w.c[c]);
+        if (!sub) {
+            for (uint32_t d = done; d; d &= d - 1)
+                pl_snode_release(w.c[ctz(d)]);
+            return NULL;
+        }
+        w.c[c] = sub;
+        done |= 1u << c;
+    }
+    return make_node(&w, n->shift, n->u.prefix, NULL, 1);
+}
+
+pl_stable *pl_stable_clone(pl_stable *t, int deep, int frozen)
+{
+    if (!deep) {
+        pl_snode *snap = pl_stable_snapshot(t);
+        pl_stable *c = pl_stable_new(snap, frozen, t->list);
+        if (!c) pl_snode_release(snap);
+        return c;
+    }
+    clone_ctx cx = {NULL, 0, 0, NULL, 0, 0, frozen, t->list};
+    pl_stable *top = clone_of(&cx, t);
+    int ok = top != NULL;
+    while (ok && cx.nwork > 0) {
+        pair p = cx.work[--cx.nwork];
+        pl_snode *snap = pl_stable_snapshot(p.src), *root = snap;
+        if (snap && snap->has_table) {
+            root = replace_tables(&cx, snap);
+            pl_snode_release(snap);
+            ok = root != NULL;
+        }
+        /* the clones are not visible to other threads yet */
+        atomic_store_explicit(&p.dst->root, root, memory_order_relaxed);
+    }
+    if (ok) pl_stable_retain(top);
+    for (size_t i = 0; i < cx.cap; i++) {
+        pl_stable *dst = cx.map[i].dst;
+        if (!dst) continue;
+        if (!ok) /* break cycles among the half-made clones before letting go */
+            pl_snode_release(atomic_exchange_explicit(&dst->root, NULL, memory_order_relaxed));
+        pl_stable_release(dst);
+    }
+    free(cx.map);
+    free(cx.work);
+    return ok ? top : NULL;
+}
+
+/* ---- transactions ---- */
+
+static size_t key_slot(uint64_t ik)
+{
+    return (size_t)((ik * 0x9e3779b97f4a7c15ull) >> 29);
+}
+
+static long idx_find(const uint32_t *idx, size_t cap, const pl_sentry *arr, const pl_skey *k)
+{
+    if (!cap) return -1;
+    for (size_t h = key_slot(k->ik) & (cap - 1); idx[h]; h = (h + 1) & (cap - 1))
+        if (key_eq(&arr[idx[h] - 1], k)) return (long)idx[h] - 1;
+    return -1;
+}
+
+/* Appends e (its references already taken by the caller) to arr and its
+ * index. -1 if out of memory (nothing changed). */
+static int keyed_append(pl_sentry **arr, size_t *n, size_t *cap, uint32_t **idx, size_t *icap,
+                        const pl_sentry *e)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 8;
+        pl_sentry *a = realloc(*arr, c * sizeof *a);
+        if (!a) return -1;
+        *arr = a;
+        *cap = c;
+    }
+    if ((*n + 1) * 2 > *icap) {
+        size_t c = *icap ? *icap * 2 : 16;
+        uint32_t *ix = calloc(c, sizeof *ix);
+        if (!ix) return -1;
+        for (size_t i = 0; i < *n; i++) {
+            size_t h = key_slot((*arr)[i].ik) & (c - 1);
+            while (ix[h])
+                h = (h + 1) & (c - 1);
+            ix[h] = (uint32_t)i + 1;
+        }
+        free(*idx);
+        *idx = ix;
+        *icap = c;
+    }
+    (*arr)[*n] = *e;
+    size_t h = key_slot(e->ik) & (*icap - 1);
+    while ((*idx)[h])
+        h = (h + 1) & (*icap - 1);
+    (*idx)[h] = (uint32_t)++ * n;
+    return 0;
+}
+
+void pl_stxn_init(pl_stxn *x)
+{
+    memset(x, 0, sizeof *x);
+}
+
+void pl_stxn_begin(pl_stxn *x, pl_stable *t)
+{
+    x->t = t;
+    x->snap = pl_stable_snapshot(t);
+    x->read_all = 0;
+}
+
+void pl_stxn_reset(pl_stxn *x)
+{
+    pl_snode_release(x->snap);
+    x->snap = NULL;
+    for (size_t i = 0; i < x->nw; i++)
+        entry_release(&x->w[i]);
+    for (size_t i = 0; i < x->nr; i++)
+        entry_release(&x->r[i]);
+    x->nw = x->nr = 0;
+    if (x->widx) memset(x->widx, 0, x->widx_cap * sizeof *x->widx);
+    if (x->ridx) memset(x->ridx, 0, x->ridx_cap * sizeof *x->ridx);
+    x->read_all = 0;
+}
+
+void pl_stxn_free(pl_stxn *x)
+{
+    pl_stxn_reset(x);
+    free(x->w);
+    free(x->r);
+    free(x->widx);
+    free(x->ridx);
+    pl_stxn_init(x);
+}
+
+const pl_sval *pl_stxn_get(pl_stxn *x, const pl_skey *k, int *rc)
+{
+    *rc = PL_ST_OK;
+    long i = idx_find(x->widx, x->widx_cap, x->w, k);
+    if (i >= 0) return x->w[i].v.tag == PL_SV_NIL ? NULL : &x->w[i].v;
+    const pl_sentry *e = find_entry(x->snap, k); /* snap is retained: no section needed */
+    if (!x->read_all && idx_find(x->ridx, x->ridx_cap, x->r, k) < 0) {
+        pl_sentry rec = {k->ik, NULL, {PL_SV_NIL, {0}}};
+        if (k->str) {
+            rec.ks = e ? e->ks : k->s;
+            if (rec.ks) {
+                pl_sstring_retain(rec.ks);
+            } else if (!(rec.ks = pl_sstring_new_hashed(k->str, k->len, (uint32_t)k->ik))) {
+                *rc = PL_ST_NOMEM;
+                return NULL;
+            }
+        }
+        if (keyed_append(&x->r, &x->nr, &x->rcap, &x->ridx, &x->ridx_cap, &rec) != 0) {
+            if (rec.ks) pl_sstring_release(rec.ks);
+            *rc = PL_ST_NOMEM;
+            return NULL;
+        }
+    }
+    return e ? &e->v : NULL;
+}
+
+int pl_stxn_put(pl_stxn *x, const pl_skey *k, const pl_sval *v)
+{
+    if (x->t->frozen) return PL_ST_FROZEN;
+    long i = idx_find(x->widx, x->widx_cap, x->w, k);
+    if (i >= 0) {
+        pl_sval_retain(v);
+        pl_sval_release(&x->w[i].v);
+        x->w[i].v = *v;
+        return PL_ST_OK;
+    }
+    pl_sentry e = {k->ik, k->s, *v};
+    entry_retain(&e);
+    if (keyed_append(&x->w, &x->nw, &x->wcap, &x->widx, &x->widx_cap, &e) != 0) {
+        entry_release(&e);
+        return PL_ST_NOMEM;
+    }
+    return PL_ST_OK;
+}
+
+static pl_skey entry_key(const pl_sentry *e)
+{
+    pl_skey k = {e->ik, e->ks ? e->ks->data : NULL, e->ks ? e->ks->len : 0, e->ks};
+    return k;
+}
+
+/* base (retained by the caller) with every write applied; a new reference
+ * (base itself, retained again, if nothing changed). */
+static int apply_writes(const pl_stxn *x, pl_snode *base, pl_snode **out)
+{
+    pl_snode *cur = base;
+    if (cur) pl_snode_retain(cur);
+    for (size_t i = 0; i < x->nw; i++) {
+        pl_skey k = entry_key(&x->w[i]);
+        pl_snode *next;
+        if (apply(cur, &x->w[i], &k, &next) != PL_ST_OK) {
+            pl_snode_release(cur);
+            return PL_ST_NOMEM;
+        }
+        pl_snode_release(cur); /* an intermediate version nobody else has seen */
+        cur = next;
+    }
+    *out = cur;
+    return PL_ST_OK;
+}
+
+pl_snode *pl_stxn_materialize(pl_stxn *x, int *rc)
+{
+    pl_snode *out = NULL;
+    x->read_all = 1;
+    *rc = apply_writes(x, x->snap, &out);
+    return out;
+}
+
+/* Whether the keys x read hold the same values in cur as in its snapshot.
+ * In a section. */
+static int still_valid(const pl_stxn *x, const pl_snode *cur)
+{
+    if (cur == x->snap) return 1;
+    if (x->read_all) return 0;
+    for (size_t i = 0; i < x->nr; i++) {
+        pl_skey k = entry_key(&x->r[i]);
+        const pl_sentry *a = find_entry(x->snap, &k), *b = find_entry(cur, &k);
+        if (a == b) continue;
+        if (!a || !b || !pl_sval_same(&a->v, &b->v)) return 0;
+    }
+    return 1;
+}
+
+int pl_stxn_commit(pl_stxn *x)
+{
+    pl_stable *t = x->t;
+    if (x->nw == 0) return PL_ST_OK; /* read only: it read one consistent snapshot */
+    if (t->frozen) return PL_ST_FROZEN;
+    for (unsigned tries = 0;; tries++) {
+        wait_excl(t);
+        pl_epoch_enter();
+        pl_snode *cur = pl_stable_root(t), *nw;
+        if (!still_valid(x, cur)) {
+            pl_epoch_exit();
+            return PL_ST_CONFLICT;
+        }
+        if (apply_writes(x, cur, &nw) != PL_ST_OK) {
+            pl_epoch_exit();
+            return PL_ST_NOMEM;
+        }
+        if (nw == cur) { /* only removals of absent keys */
+            pl_snode_release(nw);
+            pl_epoch_exit();
+            return PL_ST_OK;
+        }
+        int ok = publish(t, cur, nw);
+        pl_epoch_exit();
+        if (ok) {
+            retire_root(cur);
+            return PL_ST_OK;
+        }
+        pl_snode_release(nw);
+        backoff(tries);
+    }
+}
+
+int pl_stable_excl_acquire(pl_stable *t)
+{
+    if (nheld == MAX_HELD) return 0;
+    for (unsigned tries = 0;; tries++) {
+        int zero = 0;
+        /* seq_cst: see wait_excl; the transaction's next snapshot (a
+         * seq_cst root load) follows this in the total order. */
+        if (atomic_compare_exchange_weak_explicit(&t->excl, &zero, 1, memory_order_seq_cst,
+                                                  memory_order_relaxed))
+            break;
+        if (nheld > 0) return 0; /* waiting while holding could deadlock */
+        backoff(tries < 8 ? 8 : tries);
+    }
+    held[nheld++] = t;
+    return 1;
+}
+
+void pl_stable_excl_release(pl_stable *t)
+{
+    for (int i = 0; i < nheld; i++) {
+        if (held[i] == t) {
+            held[i] = held[--nheld];
+            break;
+        }
+    }
+    atomic_store_explicit(&t->excl, 0, memory_order_seq_cst);
+}
+
+#define MAX_OPEN_TXN 32
+static _Thread_local const pl_stable *open_txn[MAX_OPEN_TXN];
+static _Thread_local int nopen;
+
+int pl_stable_txn_push(pl_stable *t)
+{
+    if (nopen == MAX_OPEN_TXN) return -1;
+    open_txn[nopen++] = t;
+    return 0;
+}
+
+void pl_stable_txn_pop(void)
+{
+    nopen--;
+}
+
+int pl_stable_txn_open(const pl_stable *t)
+{
+    for (int i = 0; i < nopen; i++)
+        if (open_txn[i] == t) return 1;
+    return 0;
+}
+
+/* ---- the live-table list ---- */
+
+void pl_stable_list_init(pl_stable_list *l)
+{
+    pthread_mutex_init(&l->lock, NULL);
+    l->head = NULL;
+}
+
+/* A reference to t unless its last one is already gone (it is being
+ * destroyed and waits for the list lock to unlink itself). */
+static int try_retain(pl_stable *t)
+{
+    size_t r = atomic_load_explicit(&t->base.refs, memory_order_relaxed);
+    while (r != 0)
+        if (atomic_compare_exchange_weak_explicit(&t->base.refs, &r, r + 1, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return 1;
+    return 0;
+}
+
+void pl_stable_list_shutdown(pl_stable_list *l)
+{
+    pthread_mutex_lock(&l->lock);
+    size_t n = 0;
+    for (pl_stable *t = l->head; t; t = t->list_next)
+        n++;
+    pl_stable **all = n ? malloc(n * sizeof *all) : NULL;
+    size_t k = 0;
+    if (all)
+        for (pl_stable *t = l->head; t; t = t->list_next)
+            if (try_retain(t)) all[k++] = t;
+    pthread_mutex_unlock(&l->lock);
+    for (size_t i = 0; i < k; i++) {
+        pl_snode *old = atomic_exchange_explicit(&all[i]->root, NULL, memory_order_seq_cst);
+        retire_root(old); /* values go: cycles between tables break */
+    }
+    for (size_t i = 0; i < k; i++)
+        pl_stable_release(all[i]);
+    free(all);
+    pl_epoch_barrier();
+    pthread_mutex_lock(&l->lock);
+    for (pl_stable *t = l->head; t; t = t->list_next)
+        t->list = NULL;
+    l->head = NULL;
+    pthread_mutex_unlock(&l->lock);
+    pthread_mutex_destroy(&l->lock);
+}
