@@ -6,6 +6,7 @@
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lua/connection.h"
 #include "lua/runtime.h"
@@ -55,6 +56,7 @@ static void on_bind_change(lua_State *L, const char *topic, size_t len, int phas
     int rc = pl_mailbox_bind(&vm->mailbox, topic, len, phase, delta);
     if (rc < 0) luaL_error(L, "not enough memory");
     if (rc > 0) vm->flush_mailbox = 1; /* flushed when this VM's threads have yielded */
+    vm->bind_version++;
 }
 
 static int bind_topic(lua_State *L, int phase, const char *fn)
@@ -87,26 +89,66 @@ static int actor_bind_parallel(lua_State *L)
     return bind_topic(L, PL_PARALLEL, "BindToMessageParallel");
 }
 
-/* Delivers one message under pcall: decode once, one thread per handler. */
-static int deliver(lua_State *L)
+/* A batch of messages delivered under one lua_pcall; after an error the
+ * caller reports it, drops the message that raised and calls again for
+ * the rest. */
+typedef struct batch {
+    pl_vm *vm;
+    int phase;
+    pl_msg *next;    /* the next message to deliver */
+    pl_msg *current; /* the one being delivered, if it raises */
+    uint64_t taken;  /* when the batch was taken (trace flows) */
+} batch;
+
+/* Stack: 1 the batch, 2 the handlers of the topic at 3 (a function, an
+ * array, or nil), cached while the topic and vm->bind_version stay the
+ * same (a run of messages on one topic looks its handlers up once), then
+ * each message's decoded values from 4. */
+static int deliver_batch(lua_State *L)
 {
-    pl_msg *msg = lua_touserdata(L, 1);
-    int phase = (int)lua_tointeger(L, 2);
-    pl_vm *vm = pl_vm_of(L);
-    pl_msgbody *body = msg->body;
-    int handlers = pl_conn_push_handlers(L, PL_CONN_MESSAGE, body->topic, body->topic_len, phase);
-    if (!handlers) {
-        mark_phases(vm, pl_mailbox_reroute(&vm->mailbox, msg, phase));
-        lua_pushboolean(L, 0); /* the mailbox kept it */
-        return 1;
+    batch *b = lua_touserdata(L, 1);
+    pl_vm *vm = b->vm;
+    int nhandlers = 0;
+    unsigned version = vm->bind_version;
+    lua_settop(L, 3);
+    while (b->next) {
+        pl_msg *msg = b->current = b->next;
+        b->next = msg->next; /* before the body can go */
+        pl_msgbody *body = msg->body;
+        if (vm->tbuf) pl_trace_flow_at(vm->tbuf, 'f', "message", (uintptr_t)body, b->taken);
+        size_t len;
+        const char *topic = lua_tolstring(L, 3, &len);
+        if (!topic || len != body->topic_len || memcmp(topic, body->topic, len) != 0 ||
+            version != vm->bind_version) {
+            lua_settop(L, 1);
+            nhandlers = pl_conn_push_handlers(L, PL_CONN_MESSAGE, body->topic, body->topic_len,
+                                              b->phase);
+            if (!nhandlers) lua_pushnil(L);
+            lua_pushlstring(L, body->topic, body->topic_len);
+            version = vm->bind_version;
+        }
+        b->current = NULL;
+        if (!nhandlers) { /* the mailbox keeps it */
+            mark_phases(vm, pl_mailbox_reroute(&vm->mailbox, msg, b->phase));
+            continue;
+        }
+        int n;
+        char err[512];
+        if (pl_transfer_decode(L, &body->wire, 1, &n, err, sizeof err) != 0) {
+            lua_pushfstring(L, "cannot deliver message \"%s\": %s", body->topic, err);
+            pl_report_error(vm, L, "message delivery failed");
+            lua_settop(L, 3);
+            pl_msg_done(msg);
+            continue;
+        }
+        b->current = msg;
+        pl_run_handlers(L, 2, nhandlers, 4, n);
+        b->current = NULL;
+        lua_settop(L, 3);
+        vm->stats.delivered++;
+        pl_msg_done(msg);
     }
-    int n;
-    char err[512];
-    if (pl_transfer_decode(L, &body->wire, 1, &n, err, sizeof err) != 0)
-        return luaL_error(L, "cannot deliver message \"%s\": %s", body->topic, err);
-    pl_run_handlers(L, 3, handlers, 4, n);
-    lua_pushboolean(L, 1);
-    return 1;
+    return 0;
 }
 
 void pl_actor_flush(pl_vm *vm)
@@ -118,23 +160,19 @@ void pl_actor_flush(pl_vm *vm)
 void pl_actor_dispatch(pl_vm *vm, int phase)
 {
     lua_State *L = vm->L;
-    pl_msg *msg = pl_mailbox_take(&vm->mailbox, phase);
+    batch b = {vm, phase, pl_mailbox_take(&vm->mailbox, phase), NULL, 0};
     /* A flow ends when its message is taken: one clock read per batch.
      * Still before any of them is freed, so before an id can be reused. */
-    uint64_t taken = vm->tbuf && msg ? pl_trace_now(vm->tbuf) : 0;
-    while (msg) {
-        pl_msg *next = msg->next; /* before the body can go */
-        if (vm->tbuf) pl_trace_flow_at(vm->tbuf, 'f', "message", (uintptr_t)msg->body, taken);
-        lua_pushcfunction(L, deliver);
-        lua_pushlightuserdata(L, msg);
-        lua_pushinteger(L, phase);
-        int status = lua_pcall(L, 2, 1, 0);
-        int kept = status == LUA_OK && !lua_toboolean(L, -1);
-        if (status != LUA_OK) pl_report_error(vm, L, "message delivery failed");
-        lua_pop(L, 1);
-        if (status == LUA_OK && !kept) vm->stats.delivered++;
-        if (!kept) pl_msg_done(msg);
-        msg = next;
+    if (vm->tbuf && b.next) b.taken = pl_trace_now(vm->tbuf);
+    while (b.next) {
+        lua_pushcfunction(L, deliver_batch);
+        lua_pushlightuserdata(L, &b);
+        if (lua_pcall(L, 1, 0, 0) != LUA_OK) { /* out of memory, mostly */
+            pl_report_error(vm, L, "message delivery failed");
+            lua_pop(L, 1);
+            if (b.current) pl_msg_done(b.current);
+            b.current = NULL;
+        }
     }
 }
 
