@@ -70,11 +70,19 @@ static void push(worker *w, pl_pool_item *item)
     uv_mutex_unlock(&w->lock);
 }
 
-static pl_pool_item *pop(worker *w)
+/* Takes the oldest item of w's queue. A thief (steal set) only tries the
+ * lock: when the owner is busy with its queue, the item is likely about to
+ * be taken by it anyway, and waiting on the lock would put both threads in
+ * the kernel. A missed item is not lost: park re-checks every queue. */
+static pl_pool_item *pop(worker *w, int steal)
 {
     /* relaxed peek: a stale zero only delays us to the re-check in park */
     if (atomic_load_explicit(&w->len, memory_order_relaxed) == 0) return NULL;
-    uv_mutex_lock(&w->lock);
+    if (steal) {
+        if (uv_mutex_trylock(&w->lock) != 0) return NULL;
+    } else {
+        uv_mutex_lock(&w->lock);
+    }
     pl_pool_item *item = w->head;
     if (item) {
         w->head = item->next;
@@ -88,7 +96,7 @@ static pl_pool_item *pop(worker *w)
 static pl_pool_item *find_item(pl_pool *pool, int self)
 {
     for (int k = 0; k < pool->n; k++) {
-        pl_pool_item *item = pop(&pool->workers[(self + k) % pool->n]);
+        pl_pool_item *item = pop(&pool->workers[(self + k) % pool->n], k != 0);
         if (item) return item;
     }
     return NULL;
