@@ -145,6 +145,7 @@ struct pl_runtime {
     atomic_int errors; /* runtime threads that died of an uncaught error */
     uv_mutex_t error_lock; /* guards last_error and the order of error reports */
     char last_error[1024];
+    struct pl_st_registry *st_registry; /* SharedTableRegistry, live tables (sharedtable.c) */
 };
 
 /* ---- vm.c ---- */
@@ -212,6 +213,9 @@ void pl_open_task(lua_State *L);
 void pl_open_instance(lua_State *L);
 void pl_open_actor(lua_State *L);
 void pl_open_runservice(lua_State *L);
+void pl_open_sharedtable(lua_State *L);
+/* sharedtable.c: frees the registry and every table (parlua_free, VMs closed) */
+void pl_sharedtable_free(pl_runtime *rt);
 
 /* ---- instance.c: Instances in Lua, with safety levels (SPEC 2.3) ---- */
 typedef enum { PL_UNSAFE, PL_READ_PARALLEL, PL_LOCAL_SAFE, PL_SAFE } pl_level;

@@ -689,6 +689,7 @@ void parlua_free(parlua_runtime *rt)
         pl_vm_close(vm);
         pl_mailbox_drop_all(&vm->mailbox);
     }
+    pl_sharedtable_free(rt); /* tables may hold instances: before the graveyard */
     if (rt->runservice) pl_shared_release(&rt->runservice->base);
     if (rt->workspace) pl_shared_release(&rt->workspace->base);
     if (rt->game) pl_shared_release(&rt->game->base);

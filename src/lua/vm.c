@@ -41,6 +41,7 @@ static int open_all(lua_State *L)
     pl_open_instance(L);
     pl_open_actor(L);
     pl_open_runservice(L);
+    pl_open_sharedtable(L);
     pl_open_stats(L);
     return 0;
 }
