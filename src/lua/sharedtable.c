@@ -1207,7 +1207,11 @@ void pl_open_sharedtable(lua_State *L)
     luaL_newmetatable(L, ITER_MT); /* base+3 */
     lua_pushcfunction(L, iter_gc);
     lua_setfield(L, -2, "__gc");
+    lua_pushliteral(L, "SharedTableIterator"); /* for messages, instead of the registry name */
+    lua_setfield(L, -2, "__name");
     luaL_newmetatable(L, VIEW_MT); /* base+4 */
+    lua_pushliteral(L, "SharedTableView");
+    lua_setfield(L, -2, "__name");
     int mt = base + 1, pend = base + 2, itermt = base + 3, viewmt = base + 4;
 
     lua_pushvalue(L, viewmt);
