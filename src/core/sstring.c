@@ -23,8 +23,18 @@ uint32_t pl_str_hash(const char *s, size_t len)
         s += 8;
         len -= 8;
     }
+    /* the last 0..7 bytes without a variable-length memcpy: overlapping
+     * 4-byte reads, or (1-3 bytes) first, middle and last byte */
     uint64_t tail = 0;
-    memcpy(&tail, s, len);
+    if (len >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + len - 4, 4);
+        tail = (uint64_t)a << 32 | b;
+    } else if (len > 0) {
+        tail = (uint64_t)(unsigned char)s[0] << 16 | (uint64_t)(unsigned char)s[len >> 1] << 8 |
+               (unsigned char)s[len - 1];
+    }
     h = (h ^ tail ^ (uint64_t)len << 56) * 0x94d049bb133111ebull;
     h ^= h >> 29;
     h *= 0xbf58476d1ce4e5b9ull;

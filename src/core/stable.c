@@ -74,7 +74,15 @@ struct pl_snode {
 
 static inline unsigned popc(uint32_t x)
 {
+#ifdef __POPCNT__
     return (unsigned)__builtin_popcount(x);
+#else
+    /* without -mpopcnt, __builtin_popcount is a libgcc call: 9% of a get */
+    x = x - ((x >> 1) & 0x55555555u);
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    x = (x + (x >> 4)) & 0x0f0f0f0fu;
+    return (x * 0x01010101u) >> 24;
+#endif
 }
 static inline unsigned ctz(uint32_t x)
 {
@@ -161,28 +169,43 @@ int pl_sval_same(const pl_sval *a, const pl_sval *b)
 
 static inline void entry_retain(const pl_sentry *e)
 {
-    if (e->ks) pl_sstring_retain(e->ks);
-    pl_sval_retain(&e->v);
+    if (e->kshared) pl_sstring_retain(e->k.ks);
+    if (e->v.tag >= PL_SV_STR) pl_sval_retain(&e->v);
 }
 
 static inline void entry_release(const pl_sentry *e)
 {
-    if (e->ks) pl_sstring_release(e->ks);
-    pl_sval_release(&e->v);
+    if (e->kshared) pl_sstring_release(e->k.ks);
+    if (e->v.tag >= PL_SV_STR) pl_sval_release(&e->v);
+}
+
+void pl_sentry_release(const pl_sentry *e)
+{
+    entry_release(e);
+}
+
+/* Equal bytes; short keys compared inline (a memcmp call is a good part
+ * of a lookup). */
+static inline int bytes_eq(const char *a, const char *b, size_t len)
+{
+    if (len > 16) return memcmp(a, b, len) == 0;
+    for (size_t i = 0; i < len; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
 }
 
 static inline int key_eq(const pl_sentry *e, const pl_skey *k)
 {
     if (e->ik != k->ik) return 0;
     if (!k->str) return 1; /* an integer: ik is the key */
-    return e->ks == k->s || (e->ks->len == k->len && memcmp(e->ks->data, k->str, k->len) == 0);
+    return e->klen == k->len && bytes_eq(pl_sentry_kdata(e), k->str, k->len);
 }
 
 static inline int entries_same_key(const pl_sentry *a, const pl_sentry *b)
 {
-    return a->ik == b->ik &&
-           (a->ks == b->ks || (a->ks && b->ks && a->ks->len == b->ks->len &&
-                               memcmp(a->ks->data, b->ks->data, a->ks->len) == 0));
+    if (a->ik != b->ik) return 0;
+    if (!pl_sentry_is_str(a)) return 1;
+    return a->klen == b->klen && bytes_eq(pl_sentry_kdata(a), pl_sentry_kdata(b), a->klen);
 }
 
 /* Order of keys: ik, then (strings with equal hashes) length, then bytes. */
@@ -190,9 +213,9 @@ static int entry_cmp(const void *pa, const void *pb)
 {
     const pl_sentry *a = pa, *b = pb;
     if (a->ik != b->ik) return a->ik < b->ik ? -1 : 1;
-    if (!a->ks || !b->ks) return 0;
-    if (a->ks->len != b->ks->len) return a->ks->len < b->ks->len ? -1 : 1;
-    return memcmp(a->ks->data, b->ks->data, a->ks->len);
+    if (!pl_sentry_is_str(a)) return 0;
+    if (a->klen != b->klen) return a->klen < b->klen ? -1 : 1;
+    return memcmp(pl_sentry_kdata(a), pl_sentry_kdata(b), a->klen);
 }
 
 /* ---- nodes ---- */
@@ -430,8 +453,12 @@ static pl_snode *assoc(const pl_snode *n, const pl_sentry *ne, int *added)
             int has_table = 0;
             for (unsigned i = 0; i < cnt; i++) {
                 if (i == at) {
-                    c->e[j] = *ne;
-                    if (replace) c->e[j].ks = n->e[i].ks;
+                    if (replace) { /* the old key, the new value */
+                        c->e[j] = n->e[i];
+                        c->e[j].v = ne->v;
+                    } else {
+                        c->e[j] = *ne;
+                    }
                     entry_retain(&c->e[j]);
                     has_table |= c->e[j++].v.tag == PL_SV_TABLE;
                     if (replace) continue;
@@ -458,7 +485,7 @@ static pl_snode *assoc(const pl_snode *n, const pl_sentry *ne, int *added)
             pl_sentry *old = &w.e[c];
             if (entries_same_key(old, ne)) {
                 *added = 0;
-                old->v = ne->v; /* keeps the old key string */
+                old->v = ne->v; /* keeps the old key */
                 return make_node(&w, n->shift, n->u.prefix, NULL, 0);
             }
             pl_snode *sub = make_pair(old, ne);
@@ -771,29 +798,52 @@ static void retire_root(pl_snode *old)
 int pl_stable_set(pl_stable *t, const pl_skey *k, const pl_sval *v)
 {
     if (t->frozen) return PL_ST_FROZEN;
-    pl_sentry ne = {k->ik, k->s, *v};
+    /* A long string key without a shared string: an existing entry's is
+     * reused (most writes replace a value), one is made only for a new key. */
+    int need_string = k->str && !k->s && k->len > PL_SKEY_INLINE && v->tag != PL_SV_NIL;
+    pl_sstring *made = NULL;
+    pl_sentry ne;
+    pl_sentry_setkey(&ne, k);
+    ne.v = *v;
+    int rc = PL_ST_OK;
     for (unsigned tries = 0;; tries++) {
         wait_excl(t);
         pl_epoch_enter();
         pl_snode *old = pl_stable_root(t), *nw;
+        if (need_string && !made) {
+            const pl_sentry *e = find_entry(old, k);
+            if (!e) {
+                pl_epoch_exit();
+                made = pl_sstring_new_hashed(k->str, k->len, (uint32_t)k->ik);
+                if (!made) return PL_ST_NOMEM;
+                tries--;
+                continue;
+            }
+            ne.k.ks = e->k.ks; /* borrowed for this attempt: old is alive in the section */
+        } else if (made) {
+            ne.k.ks = made;
+        }
         if (apply(old, &ne, k, &nw) != PL_ST_OK) {
             pl_epoch_exit();
-            return PL_ST_NOMEM;
+            rc = PL_ST_NOMEM;
+            break;
         }
         if (nw == old) { /* removing an absent key */
             pl_snode_release(nw);
             pl_epoch_exit();
-            return PL_ST_OK;
+            break;
         }
         int ok = publish(t, old, nw);
         pl_epoch_exit();
         if (ok) {
             retire_root(old);
-            return PL_ST_OK;
+            break;
         }
         pl_snode_release(nw); /* never published: no one else has seen it */
         backoff(tries);
     }
+    if (made) pl_sstring_release(made); /* the nodes hold their own references */
+    return rc;
 }
 
 static int add_numbers(const pl_sval *a, const pl_sval *b, pl_sval *out)
@@ -829,7 +879,9 @@ int pl_stable_increment(pl_stable *t, const pl_skey *k, const pl_sval *delta, pl
         }
         *old_out = cur->v;
         ne.ik = cur->ik;
-        ne.ks = cur->ks;
+        ne.klen = cur->klen;
+        ne.kshared = cur->kshared;
+        ne.k = cur->k;
         int added;
         pl_snode *nw = assoc(old, &ne, &added);
         if (!nw) {
@@ -1103,18 +1155,21 @@ const pl_sval *pl_stxn_get(pl_stxn *x, const pl_skey *k, int *rc)
     if (i >= 0) return x->w[i].v.tag == PL_SV_NIL ? NULL : &x->w[i].v;
     const pl_sentry *e = find_entry(x->snap, k); /* snap is retained: no section needed */
     if (!x->read_all && idx_find(x->ridx, x->ridx_cap, x->r, k) < 0) {
-        pl_sentry rec = {k->ik, NULL, {PL_SV_NIL, {0}}};
-        if (k->str) {
-            rec.ks = e ? e->ks : k->s;
-            if (rec.ks) {
-                pl_sstring_retain(rec.ks);
-            } else if (!(rec.ks = pl_sstring_new_hashed(k->str, k->len, (uint32_t)k->ik))) {
+        pl_sentry rec;
+        pl_sentry_setkey(&rec, k);
+        rec.v.tag = PL_SV_NIL;
+        if (rec.kshared) { /* a long key: a shared string for the record */
+            pl_sstring *ks = e ? e->k.ks : k->s;
+            if (ks)
+                pl_sstring_retain(ks);
+            else if (!(ks = pl_sstring_new_hashed(k->str, k->len, (uint32_t)k->ik))) {
                 *rc = PL_ST_NOMEM;
                 return NULL;
             }
+            rec.k.ks = ks;
         }
         if (keyed_append(&x->r, &x->nr, &x->rcap, &x->ridx, &x->ridx_cap, &rec) != 0) {
-            if (rec.ks) pl_sstring_release(rec.ks);
+            entry_release(&rec);
             *rc = PL_ST_NOMEM;
             return NULL;
         }
@@ -1132,7 +1187,9 @@ int pl_stxn_put(pl_stxn *x, const pl_skey *k, const pl_sval *v)
         x->w[i].v = *v;
         return PL_ST_OK;
     }
-    pl_sentry e = {k->ik, k->s, *v};
+    pl_sentry e;
+    pl_sentry_setkey(&e, k);
+    e.v = *v;
     entry_retain(&e);
     if (keyed_append(&x->w, &x->nw, &x->wcap, &x->widx, &x->widx_cap, &e) != 0) {
         entry_release(&e);
@@ -1143,8 +1200,7 @@ int pl_stxn_put(pl_stxn *x, const pl_skey *k, const pl_sval *v)
 
 static pl_skey entry_key(const pl_sentry *e)
 {
-    pl_skey k = {e->ik, e->ks ? e->ks->data : NULL, e->ks ? e->ks->len : 0, e->ks};
-    return k;
+    return pl_sentry_key(e);
 }
 
 /* base (retained by the caller) with every write applied; a new reference

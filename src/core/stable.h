@@ -28,6 +28,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/epoch.h"
 #include "core/shared.h"
@@ -62,8 +63,8 @@ typedef struct pl_sval {
 #define PL_SKEY_MAX_INT ((uint64_t)0xffffffffu)
 
 /* A key to look up or write. For a string, str/len/ik are required; s is
- * the shared string holding the same bytes, needed to store the key (may
- * be NULL for a lookup). */
+ * a shared string holding the same bytes, needed only to store a key longer
+ * than PL_SKEY_INLINE (may be NULL for a lookup). */
 typedef struct pl_skey {
     uint64_t ik;
     const char *str; /* NULL for an integer key */
@@ -82,12 +83,58 @@ static inline pl_skey pl_skey_sstring(pl_sstring *s)
     return key;
 }
 
-/* An entry of a node: key and value. */
+/* An entry of a node: key and value. A string key of up to
+ * PL_SKEY_INLINE bytes is stored in the entry itself, so copying a node
+ * (every write copies a path) costs no reference count traffic for it;
+ * a longer one is a shared string the entry holds a reference to. */
+#define PL_SKEY_INLINE 16
 typedef struct pl_sentry {
     uint64_t ik;
-    pl_sstring *ks; /* string keys; NULL for integers */
+    uint32_t klen;    /* string keys: the length in bytes */
+    uint32_t kshared; /* string keys: 1 if the bytes are in k.ks, 0 if in k.kb */
+    union {
+        pl_sstring *ks;
+        char kb[PL_SKEY_INLINE];
+    } k;
     pl_sval v;
 } pl_sentry;
+
+static inline int pl_sentry_is_str(const pl_sentry *e)
+{
+    return e->ik >= PL_SKEY_STR;
+}
+static inline const char *pl_sentry_kdata(const pl_sentry *e)
+{
+    return e->kshared ? e->k.ks->data : e->k.kb;
+}
+/* Sets e's key to k. A key longer than PL_SKEY_INLINE needs k->s, which e
+ * then borrows (no reference taken). */
+static inline void pl_sentry_setkey(pl_sentry *e, const pl_skey *k)
+{
+    e->ik = k->ik;
+    e->klen = (uint32_t)k->len;
+    e->kshared = 0;
+    if (!k->str) return;
+    if (k->len > PL_SKEY_INLINE) {
+        e->kshared = 1;
+        e->k.ks = k->s;
+    } else {
+        memcpy(e->k.kb, k->str, k->len);
+    }
+}
+/* The key of e as a pl_skey (valid as long as e is). */
+static inline pl_skey pl_sentry_key(const pl_sentry *e)
+{
+    pl_skey k = {e->ik, NULL, 0, NULL};
+    if (pl_sentry_is_str(e)) {
+        k.str = pl_sentry_kdata(e);
+        k.len = e->klen;
+        k.s = e->kshared ? e->k.ks : NULL;
+    }
+    return k;
+}
+/* Drops the references an entry holds (its long key string, its value). */
+void pl_sentry_release(const pl_sentry *e);
 
 typedef struct pl_snode pl_snode;
 typedef struct pl_stable_list pl_stable_list;
@@ -122,8 +169,8 @@ const pl_sval *pl_snode_find(const pl_snode *root, const pl_skey *k);
 size_t pl_snode_count(const pl_snode *root);
 
 /* Builds a root from n entries (any order, no duplicate keys), retaining
- * their keys and values. *root is NULL for n == 0. Returns PL_ST_OK or
- * PL_ST_NOMEM. Sorts entries in place. */
+ * their long keys and values (the caller keeps its own references). *root is NULL for n == 0.
+ * Returns PL_ST_OK or PL_ST_NOMEM. Sorts entries in place. */
 int pl_snode_build(pl_sentry *entries, size_t n, pl_snode **root);
 
 /* In-order walk of a retained root: integer keys ascending, then string
@@ -161,7 +208,8 @@ pl_snode *pl_stable_snapshot(pl_stable *t);
 size_t pl_stable_size(pl_stable *t);
 
 /* Writes. Each is atomic: one CAS publishes it, retried on contention. */
-/* st[k] = v (v NIL removes k). k->s is needed for a string key. */
+/* st[k] = v (v NIL removes k). For a string key, k->s may be NULL: a
+ * shared string is made if the key is new. */
 int pl_stable_set(pl_stable *t, const pl_skey *k, const pl_sval *v);
 /* st[k] += delta (numbers: integer + integer wraps around as in Lua, a
  * float on either side gives a float); *old receives the previous value. */
@@ -196,7 +244,7 @@ void pl_stxn_begin(pl_stxn *x, pl_stable *t);
 /* The value at k as the transaction sees it (its own writes first); NULL
  * for nil. Records the read. *rc: PL_ST_OK or PL_ST_NOMEM. */
 const pl_sval *pl_stxn_get(pl_stxn *x, const pl_skey *k, int *rc);
-/* Records st[k] = v. k->s needed for string keys. */
+/* Records st[k] = v. k->s needed for keys longer than PL_SKEY_INLINE. */
 int pl_stxn_put(pl_stxn *x, const pl_skey *k, const pl_sval *v);
 /* The snapshot with the writes applied, retained (for pairs and # on a
  * view); marks the whole table read. NULL with *rc set if out of memory or

@@ -153,12 +153,12 @@ static int to_key(lua_State *L, int idx, pl_skey *k, char *err, size_t errsz)
     }
 }
 
-/* The key at idx with a shared string for a string key (needed to store
- * it). On success the caller owns k->s (if not NULL). */
+/* The key at idx, with a shared string for a key too long to be stored
+ * inline (PL_SKEY_INLINE). On success the caller owns k->s (if not NULL). */
 static int to_store_key(lua_State *L, int idx, pl_skey *k, char *err, size_t errsz)
 {
     if (to_key(L, idx, k, err, errsz) != 0) return -1;
-    if (k->str) {
+    if (k->str && k->len > PL_SKEY_INLINE) {
         k->s = pl_sstring_new_hashed(k->str, k->len, (uint32_t)k->ik);
         if (!k->s) {
             snprintf(err, errsz, "not enough memory");
@@ -316,10 +316,8 @@ static int conv_value(conv *cx, int idx, pl_sval *v)
 
 static void release_entries(pl_sentry *es, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (es[i].ks) pl_sstring_release(es[i].ks);
-        pl_sval_release(&es[i].v);
-    }
+    for (size_t i = 0; i < n; i++)
+        pl_sentry_release(&es[i]);
     free(es);
 }
 
@@ -370,8 +368,7 @@ static int conv_table(conv *cx, int idx, pl_stable **out)
         pl_skey k;
         if (!failed && to_store_key(L, -2, &k, cx->err, sizeof cx->err) != 0) failed = 1;
         if (!failed) {
-            es[n].ik = k.ik;
-            es[n].ks = k.s;
+            pl_sentry_setkey(&es[n], &k); /* the array owns k.s */
             es[n].v.tag = PL_SV_NIL;
             n++; /* counted now, so a failure below releases the key */
             if (conv_value(cx, -1, &es[n - 1].v) != 0) failed = 1;
@@ -475,6 +472,7 @@ static inline void copy_out(outval *o, const pl_sval *v)
     }
     o->v = *v;
     o->copied = 0;
+    if (v->tag < PL_SV_STR) return; /* a scalar: nothing to hold */
     if (v->tag == PL_SV_STR && v->u.s->len <= SMALL_STRING) {
         o->len = v->u.s->len;
         memcpy(o->buf, v->u.s->data, o->len);
@@ -523,25 +521,25 @@ static void push_out(lua_State *L, int pending_idx, outval *o)
 
 /* ---- checks ---- */
 
+/* The SharedTable at idx, or raises. Every function of this file has the
+ * SharedTable metatable as upvalue 1: comparing with it is cheaper than
+ * pl_proxy_test's registry lookup. */
 static pl_stable *check_st(lua_State *L, int idx)
 {
-    pl_shared *o = pl_proxy_test(L, idx, &pl_stable_type);
-    if (!o) luaL_typeerror(L, idx, "SharedTable");
-    return (pl_stable *)o;
-}
-
-/* For the metamethods: the table at 1, by comparing its metatable with the
- * upvalue (cheaper than pl_proxy_test's registry lookup). */
-static pl_stable *self_st(lua_State *L)
-{
-    pl_stable **slot = lua_touserdata(L, 1);
-    if (slot && lua_getmetatable(L, 1)) {
+    pl_stable **slot = lua_touserdata(L, idx);
+    if (slot && lua_getmetatable(L, idx)) {
         int same = lua_rawequal(L, -1, UV_MT);
         lua_pop(L, 1);
         if (same && *slot) return *slot;
     }
-    luaL_typeerror(L, 1, "SharedTable");
+    luaL_typeerror(L, idx, "SharedTable");
     return NULL;
+}
+
+/* For the metamethods: the table at 1. */
+static pl_stable *self_st(lua_State *L)
+{
+    return check_st(L, 1);
 }
 
 static void check_writable(lua_State *L, pl_stable *t)
@@ -597,15 +595,7 @@ static int st_newindex(lua_State *L)
     check_key(L, 2, &k);
     pl_sval v;
     check_value(L, 3, &v);
-    if (k.str && v.tag != PL_SV_NIL) {
-        k.s = pl_sstring_new_hashed(k.str, k.len, (uint32_t)k.ik);
-        if (!k.s) {
-            pl_sval_release(&v);
-            return luaL_error(L, "not enough memory");
-        }
-    }
-    int rc = pl_stable_set(t, &k, &v);
-    if (k.s) pl_sstring_release(k.s);
+    int rc = pl_stable_set(t, &k, &v); /* makes the key's shared string if it is new */
     pl_sval_release(&v);
     if (rc != PL_ST_OK) raise_rc(L, rc);
     return 0;
@@ -680,8 +670,8 @@ static int iter_next(lua_State *L)
         iter_gc(L); /* done: let the snapshot go now */
         return 0;
     }
-    if (e->ks)
-        lua_pushlstring(L, e->ks->data, e->ks->len);
+    if (pl_sentry_is_str(e))
+        lua_pushlstring(L, pl_sentry_kdata(e), e->klen);
     else
         lua_pushinteger(L, (lua_Integer)e->ik);
     push_live(L, &e->v);
@@ -968,7 +958,8 @@ static int st_update(lua_State *L)
     lua_settop(L, 3);
     check_writable(L, t);
     view *vw = new_view(L, t); /* 4 */
-    if (k.str && !(vw->key = pl_sstring_new_hashed(k.str, k.len, (uint32_t)k.ik)))
+    if (k.str && k.len > PL_SKEY_INLINE &&
+        !(vw->key = pl_sstring_new_hashed(k.str, k.len, (uint32_t)k.ik)))
         return luaL_error(L, "not enough memory");
     /* attempt arguments: view, function, key */
     lua_pushvalue(L, 3);
