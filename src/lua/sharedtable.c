@@ -9,8 +9,12 @@
  * - Nothing raises (longjmp) inside an epoch section or while this file
  *   holds a C reference that nothing else would release: a read copies out
  *   what it needs inside the section (short strings into a buffer; a long
- *   string or an object is retained and parked in the VM's `pending` slot,
- *   whose __gc releases it, while it is pushed), exits, then pushes.
+ *   string or an object is retained and parked in a `hold` box, whose
+ *   __gc releases it, while it is pushed), exits, then pushes. Pushing
+ *   may run the GC, whose finalizers may run Lua code that reads a
+ *   SharedTable again: each VM has one spare box (upvalue 2); a call that
+ *   finds it busy (a nested call, or a push that raised and left it
+ *   holding) makes a new one, before it holds anything.
  *   Conversions of Lua values report errors by return code, releasing what
  *   they made, and the caller raises afterwards.
  * - update and transaction call Lua: each attempt runs under lua_pcall with
@@ -19,7 +23,7 @@
  *   user's function is re-raised.
  *
  * Upvalues shared by every function of the library (set in
- * pl_open_sharedtable): 1 the SharedTable metatable, 2 the pending slot,
+ * pl_open_sharedtable): 1 the SharedTable metatable, 2 the VM's spare hold box,
  * 3 the iterator metatable, 4 the view metatable.
  */
 #include <lauxlib.h>
@@ -34,7 +38,6 @@
 #include "lua/transfer.h"
 
 #define UV_MT lua_upvalueindex(1)
-#define UV_PENDING lua_upvalueindex(2)
 #define UV_ITERMT lua_upvalueindex(3)
 #define UV_VIEWMT lua_upvalueindex(4)
 
@@ -49,7 +52,7 @@
 
 static const char ITER_MT[] = "parlua.SharedTableIterator";
 static const char VIEW_MT[] = "parlua.SharedTableView";
-static const char PENDING_MT[] = "parlua.SharedTablePending";
+static const char HOLD_MT[] = "parlua.SharedTableHold";
 static const char FROZEN_MSG[] = "attempt to modify a frozen SharedTable";
 static const char IN_TXN_MSG[] =
     "cannot write to a SharedTable directly inside its own transaction or update "
@@ -97,18 +100,46 @@ void pl_sharedtable_free(pl_runtime *rt)
     rt->st_registry = NULL;
 }
 
-/* ---- the pending slot: one C reference parked while Lua may raise ---- */
+/* ---- hold boxes: one C reference parked while Lua may raise ---- */
 
-typedef struct pending {
+typedef struct hold {
+    int busy;
     pl_sval v;
-} pending;
+} hold;
 
-static int pending_gc(lua_State *L)
+static int hold_gc(lua_State *L)
 {
-    pending *p = lua_touserdata(L, 1);
-    pl_sval_release(&p->v);
-    p->v.tag = PL_SV_NIL;
+    hold *h = lua_touserdata(L, 1);
+    pl_sval_release(&h->v);
+    h->v.tag = PL_SV_NIL;
     return 0;
+}
+
+/* A free box: the VM's spare, or a new one left on the stack. Call it
+ * before holding anything (it may raise). */
+static hold *hold_box(lua_State *L)
+{
+    hold *h = lua_touserdata(L, lua_upvalueindex(2));
+    if (!h->busy) return h;
+    h = lua_newuserdatauv(L, sizeof *h, 0);
+    h->busy = 0;
+    h->v.tag = PL_SV_NIL;
+    luaL_setmetatable(L, HOLD_MT);
+    return h;
+}
+
+/* Pushes the value v (one reference, given up) through box h. */
+static void push_held(lua_State *L, hold *h, const pl_sval *v)
+{
+    h->v = *v;
+    h->busy = 1; /* until the push returns: a raise leaves it to __gc */
+    if (v->tag == PL_SV_STR)
+        lua_pushlstring(L, v->u.s->data, v->u.s->len);
+    else
+        pl_proxy_push(L, v->u.o);
+    h->busy = 0;
+    h->v.tag = PL_SV_NIL;
+    pl_sval_release(v);
 }
 
 /* ---- keys and values from Lua ---- */
@@ -483,8 +514,8 @@ static inline void copy_out(outval *o, const pl_sval *v)
 }
 
 /* Outside the section: pushes o, releasing its reference even if the push
- * raises (parked in the pending slot meanwhile). */
-static void push_out(lua_State *L, int pending_idx, outval *o)
+ * raises (through h, from hold_box). */
+static void push_out(lua_State *L, hold *h, outval *o)
 {
     switch (o->v.tag) {
     case PL_SV_NIL:
@@ -508,15 +539,7 @@ static void push_out(lua_State *L, int pending_idx, outval *o)
     default:
         break;
     }
-    pending *p = lua_touserdata(L, pending_idx);
-    pl_sval_release(&p->v); /* left by a push that raised earlier */
-    p->v = o->v;
-    if (o->v.tag == PL_SV_STR)
-        lua_pushlstring(L, o->v.u.s->data, o->v.u.s->len);
-    else
-        pl_proxy_push(L, o->v.u.o);
-    p->v.tag = PL_SV_NIL;
-    pl_sval_release(&o->v);
+    push_held(L, h, &o->v);
 }
 
 /* ---- checks ---- */
@@ -573,17 +596,13 @@ static int st_index(lua_State *L)
     pl_stable *t = self_st(L);
     pl_skey k;
     char err[160];
-    if (to_key(L, 2, &k, err, sizeof err) != 0) {
-        if (lua_type(L, 2) == LUA_TNUMBER || lua_type(L, 2) == LUA_TSTRING)
-            return luaL_error(L, "%s", err);
-        lua_pushnil(L); /* a key that cannot be stored is never there */
-        return 1;
-    }
+    if (to_key(L, 2, &k, err, sizeof err) != 0) return luaL_error(L, "%s", err);
+    hold *h = hold_box(L);
     outval o;
     pl_epoch_enter();
     copy_out(&o, pl_snode_find(pl_stable_root(t), &k));
     pl_epoch_exit();
-    push_out(L, UV_PENDING, &o);
+    push_out(L, h, &o);
     return 1;
 }
 
@@ -696,20 +715,17 @@ static int st_pairs(lua_State *L)
 
 /* ---- the library ---- */
 
-/* Pushes the proxy of t and drops the caller's reference, even if the push raises. */
-static void push_owned(lua_State *L, pl_stable *t)
+/* Pushes the proxy of t and drops the caller's reference, even if the
+ * push raises (h from hold_box, taken before t was made). */
+static void push_owned(lua_State *L, hold *h, pl_stable *t)
 {
-    pending *p = lua_touserdata(L, UV_PENDING);
-    pl_sval_release(&p->v);
-    p->v.tag = PL_SV_TABLE;
-    p->v.u.o = &t->base;
-    pl_proxy_push(L, &t->base);
-    p->v.tag = PL_SV_NIL;
-    pl_stable_release(t);
+    pl_sval v = {PL_SV_TABLE, {.o = &t->base}};
+    push_held(L, h, &v);
 }
 
 static int st_new(lua_State *L)
 {
+    hold *h = hold_box(L);
     pl_stable *t;
     if (lua_isnoneornil(L, 1)) {
         t = pl_stable_new(NULL, 0, live_of(L));
@@ -727,7 +743,7 @@ static int st_new(lua_State *L)
             return luaL_error(L, "SharedTable.new: %s", cx.err);
         }
     }
-    push_owned(L, t);
+    push_owned(L, h, t);
     return 1;
 }
 
@@ -792,16 +808,16 @@ static int view_index(lua_State *L)
     view *vw = check_view(L);
     pl_skey k;
     char err[160];
-    if (to_key(L, 2, &k, err, sizeof err) != 0) {
-        if (lua_type(L, 2) == LUA_TNUMBER || lua_type(L, 2) == LUA_TSTRING)
-            return luaL_error(L, "%s", err);
-        lua_pushnil(L);
-        return 1;
-    }
+    if (to_key(L, 2, &k, err, sizeof err) != 0) return luaL_error(L, "%s", err);
+    hold *h = hold_box(L);
     int rc;
     const pl_sval *v = pl_stxn_get(&vw->x, &k, &rc);
     if (rc != PL_ST_OK) return luaL_error(L, "not enough memory");
-    push_live(L, v); /* alive in the snapshot or the write set */
+    /* held, not pushed in place: a finalizer run by the push could write
+     * to this view and drop the value */
+    outval o;
+    copy_out(&o, v);
+    push_out(L, h, &o);
     return 1;
 }
 
@@ -990,9 +1006,10 @@ static int clone_common(lua_State *L, int frozen)
 {
     pl_stable *t = check_st(L, 1);
     int deep = lua_toboolean(L, 2);
+    hold *h = hold_box(L);
     pl_stable *c = pl_stable_clone(t, deep, frozen);
     if (!c) return luaL_error(L, "not enough memory");
-    push_owned(L, c);
+    push_owned(L, h, c);
     return 1;
 }
 
@@ -1048,6 +1065,7 @@ static int reg_get(lua_State *L)
     size_t len;
     const char *name = luaL_checklstring(L, 2, &len);
     struct pl_st_registry *r = registry_of(L);
+    hold *h = hold_box(L);
     /* made before taking the lock, dropped if someone else made it first */
     pl_stable *fresh = pl_stable_new(NULL, 0, &r->live);
     char *copy = malloc(len + 1);
@@ -1080,7 +1098,7 @@ static int reg_get(lua_State *L)
     free(copy);
     if (fresh) pl_stable_release(fresh);
     if (!t) return luaL_error(L, "not enough memory");
-    push_owned(L, t);
+    push_owned(L, h, t);
     return 1;
 }
 
@@ -1153,10 +1171,13 @@ static const luaL_Reg meta[] = {
 };
 
 static const luaL_Reg view_meta[] = {
-    {"__index", view_index},       {"__newindex", view_newindex},
-    {"__len", view_len},           {"__pairs", view_pairs},
-    {"__tostring", view_tostring}, {"__gc", view_gc},
-    {"__close", view_gc},          {NULL, NULL},
+    {"__index", view_index},
+    {"__newindex", view_newindex},
+    {"__len", view_len},
+    {"__pairs", view_pairs},
+    {"__tostring", view_tostring},
+    {"__gc", view_gc},
+    {NULL, NULL},
 };
 
 static const luaL_Reg registry_methods[] = {
@@ -1188,11 +1209,12 @@ void pl_open_sharedtable(lua_State *L)
         rt->st_registry = r;
     }
     int base = lua_gettop(L);
-    pl_proxy_newmetatable(L, &pl_stable_type);       /* base+1 */
-    pending *p = lua_newuserdatauv(L, sizeof *p, 0); /* base+2 */
-    p->v.tag = PL_SV_NIL;
-    luaL_newmetatable(L, PENDING_MT);
-    lua_pushcfunction(L, pending_gc);
+    pl_proxy_newmetatable(L, &pl_stable_type);            /* base+1 */
+    hold *spare = lua_newuserdatauv(L, sizeof *spare, 0); /* base+2 */
+    spare->busy = 0;
+    spare->v.tag = PL_SV_NIL;
+    luaL_newmetatable(L, HOLD_MT);
+    lua_pushcfunction(L, hold_gc);
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
     luaL_newmetatable(L, ITER_MT); /* base+3 */

@@ -1,4 +1,4 @@
--- SharedTable errors (SPEC 4): a bad key or value type, any write to a
+-- SharedTable errors (SPEC 4): a bad key (read or written) or value type, any write to a
 -- frozen table, increment of a non-number or of nil, update or transaction
 -- whose function raises, a cycle or too deep nesting in a converted table,
 -- a direct write to a table inside its own transaction, a view used after
@@ -32,6 +32,7 @@ U.raises("invalid SharedTable key 1.5 (a number key must be an integer from 0 to
     function() st[1.5] = 1 end)
 U.raises_with("(a number key must be an integer from 0 to 2^32-1)", function() st[0 / 0] = 1 end)
 U.raises("invalid SharedTable key -1 (integer keys go from 0 to 2^32-1)", function() return st[-1] end)
+U.raises("invalid SharedTable key of type 'boolean' " .. KEYS, function() return st[true] end)
 unchanged("a bad key")
 
 -- values
