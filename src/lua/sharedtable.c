@@ -954,9 +954,8 @@ static int update_attempt(lua_State *L)
     free(cx.memo);
     if (rc != 0) {
         if (cx.path[0])
-            return luaL_error(
-                L, "SharedTable.update: the function returned a value that %s (at key %s)", cx.err,
-                cx.path[0] == '.' ? cx.path + 1 : cx.path);
+            return luaL_error(L, "SharedTable.update: %s (at key %s)", cx.err,
+                              cx.path[0] == '.' ? cx.path + 1 : cx.path);
         return luaL_error(L, "SharedTable.update: %s", cx.err);
     }
     rc = pl_stxn_put(&vw->x, &k, &v);

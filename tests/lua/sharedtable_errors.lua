@@ -78,6 +78,8 @@ assert(not ok and got == err, "update: the original error object did not propaga
 U.raises("boom", function() SharedTable.update(st, "n", function(v) error("boom", 0) end) end)
 U.raises("SharedTable.update: cannot store a value of type 'function' in a SharedTable",
     function() SharedTable.update(st, "n", function(v) return print end) end)
+U.raises("SharedTable.update: cannot store a value of type 'function' in a SharedTable (at key x[1])",
+    function() SharedTable.update(st, "n", function(v) return { x = { print } } end) end)
 ok, got = pcall(SharedTable.transaction, st, function(view)
     view.n = 100
     view.new = "key"
