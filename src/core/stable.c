@@ -668,6 +668,58 @@ int pl_snode_build(pl_sentry *entries, size_t n, pl_snode **root)
     return *root ? PL_ST_OK : PL_ST_NOMEM;
 }
 
+/* ---- validation (tests) ---- */
+
+/* Checks n's subtree; all its keys must agree with `prefix` above bit
+ * `above` (64: no constraint). Returns the number of entries, or -1. */
+static long check_node(const pl_snode *n, uint64_t prefix, int above, int is_root)
+{
+    if (atomic_load_explicit(&n->refs, memory_order_relaxed) == 0) return -1;
+    long count = 0;
+    int has_table = 0;
+    if (n->shift == COLL) {
+        if (n->datamap < 2 || n->nodemap) return -1;
+        for (unsigned i = 0; i < n->datamap; i++) {
+            const pl_sentry *e = &n->e[i];
+            if (e->ik != n->u.prefix || !pl_sentry_is_str(e)) return -1;
+            if (i > 0 && entry_cmp(&n->e[i - 1], e) >= 0) return -1;
+            has_table |= e->v.tag == PL_SV_TABLE;
+        }
+        count = n->datamap;
+    } else {
+        if (n->shift > 30 || n->shift % BITS || (n->datamap & n->nodemap)) return -1;
+        if (!is_root && popc(n->datamap) + popc(n->nodemap) < 2) return -1;
+        if (is_root && popc(n->datamap) + popc(n->nodemap) == 0) return -1;
+        unsigned i = 0;
+        for (uint32_t m = n->datamap; m; m &= m - 1, i++) {
+            const pl_sentry *e = &n->e[i];
+            if (chunk(e->ik, n->shift) != ctz(m)) return -1;
+            if (((e->ik ^ n->u.prefix) >> n->shift) >> BITS) return -1;
+            if (e->v.tag == PL_SV_NIL) return -1;
+            has_table |= e->v.tag == PL_SV_TABLE;
+            count++;
+        }
+        i = 0;
+        for (uint32_t m = n->nodemap; m; m &= m - 1, i++) {
+            const pl_snode *c = kids(n)[i];
+            if (c->shift != COLL && c->shift >= n->shift) return -1;
+            if (chunk(c->u.prefix, n->shift) != ctz(m)) return -1;
+            long sub = check_node(c, n->u.prefix, n->shift + BITS, 0);
+            if (sub < 0) return -1;
+            count += sub;
+            has_table |= c->has_table;
+        }
+    }
+    if (above < 64 && ((n->u.prefix ^ prefix) >> above)) return -1;
+    if ((uint64_t)count != n->count || has_table != n->has_table) return -1;
+    return count;
+}
+
+int pl_snode_check(const pl_snode *root)
+{
+    return !root || check_node(root, 0, 64, 1) >= 0 ? 0 : -1;
+}
+
 /* ---- iteration ---- */
 
 void pl_scursor_init(pl_scursor *c, const pl_snode *root)

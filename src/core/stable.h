@@ -173,6 +173,10 @@ size_t pl_snode_count(const pl_snode *root);
  * Returns PL_ST_OK or PL_ST_NOMEM. Sorts entries in place. */
 int pl_snode_build(pl_sentry *entries, size_t n, pl_snode **root);
 
+/* Checks the structure under a retained root (tests): counts, slots,
+ * prefixes, canonical form, collision order. 0 if sound, -1 if not. */
+int pl_snode_check(const pl_snode *root);
+
 /* In-order walk of a retained root: integer keys ascending, then string
  * keys in hash order (ties: shorter first, then bytewise). */
 #define PL_SCURSOR_MAX 10

@@ -129,6 +129,7 @@ static void free_keys(void)
 
 static void check_against(pl_snode *root, const int64_t *model)
 {
+    assert_int_equal(pl_snode_check(root), 0);
     size_t count = 0;
     for (int i = 0; i < nkeys; i++) {
         pl_skey k = skey_of(&keys[i]);
@@ -515,6 +516,7 @@ static void stress_thread(void *arg)
                 n++;
             }
             if (n != pl_snode_count(r)) atomic_fetch_add(&violations, 1);
+            if (pl_snode_check(r) != 0) atomic_fetch_add(&violations, 1);
             check_snapshot(r);
             pl_snode_release(r);
         }
@@ -545,6 +547,7 @@ static void test_stress(void **state)
         uv_thread_join(&th[t]);
     assert_int_equal(atomic_load(&violations), 0);
     pl_snode *r = pl_stable_snapshot(st);
+    assert_int_equal(pl_snode_check(r), 0); /* the structure is sound */
     assert_int_equal(get_int(r, "counter"), atomic_load(&increments));
     check_snapshot(r);
     for (int t = 0; t < nthreads; t++) {
