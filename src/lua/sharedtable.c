@@ -697,20 +697,35 @@ static int iter_next(lua_State *L)
     return 2;
 }
 
-static int st_pairs(lua_State *L)
+/* Pushes iter_next and a new, empty iterator (its __gc releases the root
+ * set later), for __pairs: the caller sets it->root, then calls
+ * start_iter. */
+static iter *push_iter(lua_State *L)
 {
-    pl_stable *t = self_st(L);
     luaL_checkstack(L, 4, NULL);
     lua_pushcfunction(L, iter_next);
     iter *it = lua_newuserdatauv(L, sizeof *it, 0);
     it->root = NULL;
     it->c.depth = 0;
-    lua_pushvalue(L, UV_ITERMT);
+    lua_pushvalue(L, UV_ITERMT); /* both callers have the library's upvalues */
     lua_setmetatable(L, -2);
-    it->root = pl_stable_snapshot(t); /* nothing raises from here on */
+    return it;
+}
+
+/* Returns __pairs' three results: iter_next, the iterator, nil. */
+static int start_iter(lua_State *L, iter *it)
+{
     pl_scursor_init(&it->c, it->root);
     lua_pushnil(L);
     return 3;
+}
+
+static int st_pairs(lua_State *L)
+{
+    pl_stable *t = self_st(L);
+    iter *it = push_iter(L);
+    it->root = pl_stable_snapshot(t); /* nothing raises from here on */
+    return start_iter(L, it);
 }
 
 /* ---- the library ---- */
@@ -861,18 +876,11 @@ static int view_len(lua_State *L)
 static int view_pairs(lua_State *L)
 {
     view *vw = check_view(L);
-    luaL_checkstack(L, 4, NULL);
-    lua_pushcfunction(L, iter_next);
-    iter *it = lua_newuserdatauv(L, sizeof *it, 0);
-    it->root = NULL;
-    it->c.depth = 0;
-    luaL_setmetatable(L, ITER_MT);
+    iter *it = push_iter(L);
     int rc;
     it->root = pl_stxn_materialize(&vw->x, &rc);
     if (rc != PL_ST_OK) return luaL_error(L, "not enough memory");
-    pl_scursor_init(&it->c, it->root);
-    lua_pushnil(L);
-    return 3;
+    return start_iter(L, it);
 }
 
 static int view_tostring(lua_State *L)
