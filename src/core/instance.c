@@ -156,12 +156,25 @@ static void detach(pl_instance *inst)
     inst->parent = NULL;
 }
 
+/* Levels below inst (0 for a leaf); bounded by PL_INSTANCE_MAX_DEPTH. */
+static size_t height(const pl_instance *inst)
+{
+    size_t h = 0;
+    for (size_t i = 0; i < inst->nchildren; i++) {
+        size_t c = 1 + height(inst->children[i]);
+        if (c > h) h = c;
+    }
+    return h;
+}
+
 int pl_instance_set_parent(pl_instance *inst, pl_instance *parent)
 {
     if (inst->parent_locked) return PL_PARENT_LOCKED;
     if (parent == inst->parent) return PL_PARENT_OK;
-    for (const pl_instance *a = parent; a; a = a->parent)
+    size_t depth = 0; /* of parent */
+    for (const pl_instance *a = parent; a; a = a->parent, depth++)
         if (a == inst) return PL_PARENT_CYCLE;
+    if (parent && depth + 1 + height(inst) > PL_INSTANCE_MAX_DEPTH) return PL_PARENT_TOO_DEEP;
     if (parent && parent->nchildren == parent->cap) {
         size_t cap = parent->cap ? parent->cap * 2 : 4;
         pl_instance **children = realloc(parent->children, cap * sizeof *children);

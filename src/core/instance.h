@@ -82,7 +82,18 @@ int pl_instance_is(const pl_instance *inst, const pl_class *cls);
 int pl_instance_set_name(pl_instance *inst, const char *name, size_t len);
 
 enum { PL_LOCKED_NO = 0, PL_LOCKED_DESTROYED = 1, PL_LOCKED_SERVICE = 2 };
-enum { PL_PARENT_OK = 0, PL_PARENT_CYCLE = -1, PL_PARENT_LOCKED = -2, PL_PARENT_NOMEM = -3 };
+/* Most instances on one path from a root to a leaf. The tree's walks
+ * (descendants, clone, destroy, starting scripts) recurse in C; the limit
+ * keeps them far from the end of any thread's stack. */
+#define PL_INSTANCE_MAX_DEPTH 1000
+
+enum {
+    PL_PARENT_OK = 0,
+    PL_PARENT_CYCLE = -1,
+    PL_PARENT_LOCKED = -2,
+    PL_PARENT_NOMEM = -3,
+    PL_PARENT_TOO_DEEP = -4,
+};
 /* Moves inst under parent (NULL: out of the tree). Reports each Script that
  * thereby joins the root's tree through the root's on_script_added. */
 int pl_instance_set_parent(pl_instance *inst, pl_instance *parent);

@@ -237,6 +237,10 @@ static int set_parent(lua_State *L)
                           inst->parent_locked == PL_LOCKED_SERVICE ? "it is a service"
                                                                    : "it was destroyed");
     case PL_PARENT_NOMEM: return luaL_error(L, "not enough memory");
+    case PL_PARENT_TOO_DEEP:
+        return luaL_error(L, "Cannot set the parent of %s: a path in the instance tree would "
+                             "hold more than %d instances",
+                          inst->name, PL_INSTANCE_MAX_DEPTH);
     }
     return 0;
 }

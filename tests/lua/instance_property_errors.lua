@@ -32,4 +32,30 @@ fails("The Parent property of 42 is locked: it was destroyed", function() f.Pare
 assert(#workspace:GetChildren() == 0)
 
 fails("bad argument #1 to 'spawn' (function or thread expected, got number)", function() task.spawn(5) end)
+
+-- The tree's depth is limited (its walks recurse in C): a path from a root
+-- to a leaf holds at most 1000 instances, whichever end the move adds to.
+local function chain(n) -- n folders, each the parent of the next
+  local top = Instance.new("Folder")
+  local bottom = top
+  for _ = 2, n do
+    local f = Instance.new("Folder")
+    f.Parent = bottom
+    bottom = f
+  end
+  return top, bottom
+end
+local top, bottom = chain(1000)
+fails("Cannot set the parent of Folder: a path in the instance tree would hold more than 1000 instances",
+  function() Instance.new("Folder").Parent = bottom end)
+fails("more than 1000 instances", function() top.Parent = workspace end) -- game, Workspace, +1000
+local top2, bottom2 = chain(998)
+top2.Parent = workspace -- game, Workspace and 998: exactly 1000
+assert(#top2:GetDescendants() == 997 and top2.Parent == workspace)
+fails("more than 1000 instances", function() Instance.new("Folder").Parent = bottom2 end)
+local _, bottom3 = chain(999)
+local leaf = Instance.new("Folder")
+Instance.new("Folder").Parent = leaf
+fails("more than 1000 instances", function() leaf.Parent = bottom3 end) -- 999 + 2
+assert(leaf.Parent == nil)
 print("OK")
