@@ -20,7 +20,7 @@ static void mark_phases(pl_vm *vm, int mask)
 
 static int actor_send(lua_State *L)
 {
-    pl_instance *actor = pl_instance_check_class(L, 1, &pl_class_actor);
+    pl_instance *actor = pl_instance_self(L);
     size_t len;
     const char *topic = luaL_checklstring(L, 2, &len);
     pl_vm *vm = actor->vm;
@@ -61,7 +61,7 @@ static void on_bind_change(lua_State *L, const char *topic, size_t len, int phas
 
 static int bind_topic(lua_State *L, int phase, const char *fn)
 {
-    pl_instance *actor = pl_instance_check_class(L, 1, &pl_class_actor);
+    pl_instance *actor = pl_instance_self(L);
     size_t len;
     const char *topic = luaL_checklstring(L, 2, &len);
     luaL_checktype(L, 3, LUA_TFUNCTION);

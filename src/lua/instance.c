@@ -42,6 +42,26 @@ pl_instance *pl_instance_check(lua_State *L, int idx)
     return (pl_instance *)obj;
 }
 
+/* The instance at idx if its metatable is the one at mt_idx (an upvalue
+ * of the caller: two pointer compares, no registry lookup), else raises. */
+static pl_instance *check_fast(lua_State *L, int idx, int mt_idx)
+{
+    /* the metatable first: only then is the userdata known to hold a slot */
+    int ok = lua_type(L, idx) == LUA_TUSERDATA && lua_getmetatable(L, idx);
+    if (ok) {
+        ok = lua_rawequal(L, -1, mt_idx);
+        lua_pop(L, 1);
+    }
+    pl_instance **slot = ok ? lua_touserdata(L, idx) : NULL;
+    if (!slot || !*slot) luaL_typeerror(L, idx, "Instance");
+    return *slot;
+}
+
+pl_instance *pl_instance_self(lua_State *L)
+{
+    return *(pl_instance **)lua_touserdata(L, 1);
+}
+
 pl_instance *pl_instance_check_class(lua_State *L, int idx, const pl_class *cls)
 {
     pl_instance *inst = pl_instance_check(L, idx);
@@ -80,7 +100,7 @@ static int method_trampoline(lua_State *L)
 {
     const pl_member *m = lua_touserdata(L, lua_upvalueindex(1));
     const pl_class *cls = lua_touserdata(L, lua_upvalueindex(2));
-    pl_instance *inst = pl_instance_check(L, 1);
+    pl_instance *inst = check_fast(L, 1, lua_upvalueindex(3));
     if (!pl_instance_is(inst, cls))
         return luaL_error(L, "%s is not a valid member of %s \"%s\"", m->name, inst->cls->name,
                           inst->name);
@@ -101,7 +121,8 @@ void pl_register_members(lua_State *L, const pl_class *cls, const pl_member *mem
         if (m->call) {
             lua_pushlightuserdata(L, (void *)m);
             lua_pushlightuserdata(L, (void *)cls);
-            lua_pushcclosure(L, method_trampoline, 2);
+            lua_rawgetp(L, LUA_REGISTRYINDEX, &pl_instance_type); /* made by pl_open_instance */
+            lua_pushcclosure(L, method_trampoline, 3);
         } else {
             lua_pushlightuserdata(L, (void *)m);
         }
@@ -135,13 +156,17 @@ static int not_a_member(lua_State *L, const pl_instance *inst, const char *key)
     return luaL_error(L, "%s is not a valid member of %s \"%s\"", key, inst->cls->name, inst->name);
 }
 
+/* __index and __newindex have two upvalues: the Instance metatable and
+ * this VM's members table. */
+#define UV_INSTANCE_MT lua_upvalueindex(1)
+#define UV_MEMBERS lua_upvalueindex(2)
+
 static int inst_index(lua_State *L)
 {
-    pl_instance *inst = pl_instance_check(L, 1);
+    pl_instance *inst = check_fast(L, 1, UV_INSTANCE_MT);
     const char *key = luaL_checkstring(L, 2);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, MEMBERS_KEY);
     const pl_class *cls;
-    if (find_member(L, lua_gettop(L), inst, 2, &cls)) {
+    if (find_member(L, UV_MEMBERS, inst, 2, &cls)) {
         if (lua_isfunction(L, -1)) return 1; /* a method */
         const pl_member *m = lua_touserdata(L, -1);
         check_level(L, inst, cls, m, 0);
@@ -156,11 +181,10 @@ static int inst_index(lua_State *L)
 
 static int inst_newindex(lua_State *L)
 {
-    pl_instance *inst = pl_instance_check(L, 1);
+    pl_instance *inst = check_fast(L, 1, UV_INSTANCE_MT);
     const char *key = luaL_checkstring(L, 2);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, MEMBERS_KEY);
     const pl_class *cls;
-    if (!find_member(L, lua_gettop(L), inst, 2, &cls) || lua_isfunction(L, -1))
+    if (!find_member(L, UV_MEMBERS, inst, 2, &cls) || lua_isfunction(L, -1))
         return not_a_member(L, inst, key);
     const pl_member *m = lua_touserdata(L, -1);
     if (!m->set) return luaL_error(L, "Unable to assign property %s. Property is read only", key);
@@ -450,11 +474,8 @@ static int instance_new(lua_State *L)
     pl_instance_push(L, inst);
     pl_shared_release(&inst->base); /* the proxy holds it now */
     if (parent) {
-        lua_pushcfunction(L, inst_newindex); /* Parent assignment, with its level check */
-        lua_pushvalue(L, -2);
-        lua_pushliteral(L, "Parent");
         lua_pushvalue(L, 2);
-        lua_call(L, 3, 0);
+        lua_setfield(L, -2, "Parent"); /* through __newindex: the level check applies */
     }
     return 1;
 }
@@ -463,19 +484,23 @@ void pl_open_instance(lua_State *L)
 {
     pl_runtime *rt = pl_vm_of(L)->runtime;
     lua_newtable(L);
+    lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, MEMBERS_KEY);
-    pl_register_members(L, &pl_class_instance, instance_members);
-    pl_register_members(L, &pl_class_script, script_members);
-    pl_register_members(L, &pl_class_datamodel, datamodel_members);
-
-    pl_proxy_newmetatable(L, &pl_instance_type);
-    lua_pushcfunction(L, inst_index);
+    pl_proxy_newmetatable(L, &pl_instance_type); /* before any member: trampolines keep it */
+    lua_pushvalue(L, -1);
+    lua_pushvalue(L, -3);
+    lua_pushcclosure(L, inst_index, 2);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, inst_newindex);
+    lua_pushvalue(L, -1);
+    lua_pushvalue(L, -3);
+    lua_pushcclosure(L, inst_newindex, 2);
     lua_setfield(L, -2, "__newindex");
     lua_pushcfunction(L, inst_tostring);
     lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 1);
+    lua_pop(L, 2);
+    pl_register_members(L, &pl_class_instance, instance_members);
+    pl_register_members(L, &pl_class_script, script_members);
+    pl_register_members(L, &pl_class_datamodel, datamodel_members);
 
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, instance_new);

@@ -233,6 +233,9 @@ void pl_register_members(lua_State *L, const pl_class *cls, const pl_member *mem
 void pl_instance_push(lua_State *L, pl_instance *inst);
 pl_instance *pl_instance_check(lua_State *L, int idx);
 pl_instance *pl_instance_check_class(lua_State *L, int idx, const pl_class *cls);
+/* A member function's instance (argument 1), already checked by the
+ * trampoline every member call goes through (class and safety level). */
+pl_instance *pl_instance_self(lua_State *L);
 
 /* ---- script.c ---- */
 /* The Script start hook, installed on game. */
