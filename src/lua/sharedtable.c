@@ -1066,6 +1066,27 @@ static reg_item *reg_find(struct pl_st_registry *r, const char *name, size_t len
     return NULL;
 }
 
+/* Appends name -> t (retained) with the lock held; the name goes into
+ * *copy (malloc'd by the caller, len + 1 bytes), which is taken (set to
+ * NULL) on success. Returns 0, or -1 when out of memory (nothing changed). */
+static int reg_add(struct pl_st_registry *r, char **copy, const char *name, size_t len,
+                   pl_stable *t)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 8;
+        reg_item *items = realloc(r->items, cap * sizeof *items);
+        if (!items) return -1;
+        r->items = items;
+        r->cap = cap;
+    }
+    memcpy(*copy, name, len);
+    (*copy)[len] = '\0';
+    pl_stable_retain(t);
+    r->items[r->n++] = (reg_item){*copy, len, t};
+    *copy = NULL;
+    return 0;
+}
+
 static int reg_get(lua_State *L)
 {
     check_registry_self(L, "GetSharedTable");
@@ -1082,24 +1103,9 @@ static int reg_get(lua_State *L)
     if (it) {
         t = it->t;
         pl_stable_retain(t);
-    } else if (fresh && copy) {
-        if (r->n == r->cap) {
-            size_t cap = r->cap ? r->cap * 2 : 8;
-            reg_item *items = realloc(r->items, cap * sizeof *items);
-            if (items) {
-                r->items = items;
-                r->cap = cap;
-            }
-        }
-        if (r->n < r->cap) {
-            memcpy(copy, name, len);
-            copy[len] = '\0';
-            r->items[r->n++] = (reg_item){copy, len, fresh};
-            copy = NULL;
-            pl_stable_retain(fresh); /* the registry's reference */
-            t = fresh;               /* and ours, from pl_stable_new */
-            fresh = NULL;
-        }
+    } else if (fresh && copy && reg_add(r, &copy, name, len, fresh) == 0) {
+        t = fresh; /* ours, from pl_stable_new; reg_add took the registry's */
+        fresh = NULL;
     }
     pthread_mutex_unlock(&r->lock);
     free(copy);
@@ -1132,23 +1138,7 @@ static int reg_set(lua_State *L)
             *it = r->items[--r->n];
         }
     } else if (t) {
-        if (r->n == r->cap) {
-            size_t cap = r->cap ? r->cap * 2 : 8;
-            reg_item *items = realloc(r->items, cap * sizeof *items);
-            if (items) {
-                r->items = items;
-                r->cap = cap;
-            }
-        }
-        if (r->n < r->cap) {
-            memcpy(copy, name, len);
-            copy[len] = '\0';
-            pl_stable_retain(t);
-            r->items[r->n++] = (reg_item){copy, len, t};
-            copy = NULL;
-        } else {
-            ok = 0;
-        }
+        ok = reg_add(r, &copy, name, len, t) == 0;
     }
     pthread_mutex_unlock(&r->lock);
     free(copy);
