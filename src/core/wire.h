@@ -159,10 +159,16 @@ static inline int pl_wire_put_int(pl_wire *w, int64_t n)
     return pl_wire_put_varint(w, pl_wire_zigzag(n));
 }
 
+/* n bytes of v, least significant first (the wire is little-endian). */
+static inline void pl_wire_store_le(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
 static inline void pl_wire_store_u64(unsigned char *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
+    pl_wire_store_le(p, v, 8);
 }
 
 static inline int pl_wire_put_double(pl_wire *w, double d)
@@ -177,8 +183,7 @@ static inline int pl_wire_put_double(pl_wire *w, double d)
 
 static inline void pl_wire_store_u32(unsigned char *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
+    pl_wire_store_le(p, v, 4);
 }
 
 static inline int pl_wire_put_u32(pl_wire *w, uint32_t v)
@@ -271,25 +276,31 @@ static inline int pl_wire_get_int(pl_wire_reader *r, int64_t *n)
     return 0;
 }
 
+/* Reads n little-endian bytes into *v; -1 if fewer remain. */
+static inline int pl_wire_get_le(pl_wire_reader *r, int n, uint64_t *v)
+{
+    if (pl_wire_remaining(r) < (size_t)n) return -1;
+    uint64_t x = 0;
+    for (int i = 0; i < n; i++)
+        x |= (uint64_t)r->p[i] << (8 * i);
+    *v = x;
+    r->p += n;
+    return 0;
+}
+
 static inline int pl_wire_get_double(pl_wire_reader *r, double *d)
 {
-    if (pl_wire_remaining(r) < 8) return -1;
-    uint64_t bits = 0;
-    for (int i = 0; i < 8; i++)
-        bits |= (uint64_t)r->p[i] << (8 * i);
+    uint64_t bits;
+    if (pl_wire_get_le(r, 8, &bits) != 0) return -1;
     memcpy(d, &bits, sizeof *d);
-    r->p += 8;
     return 0;
 }
 
 static inline int pl_wire_get_u32(pl_wire_reader *r, uint32_t *v)
 {
-    if (pl_wire_remaining(r) < 4) return -1;
-    uint32_t x = 0;
-    for (int i = 0; i < 4; i++)
-        x |= (uint32_t)r->p[i] << (8 * i);
-    *v = x;
-    r->p += 4;
+    uint64_t x;
+    if (pl_wire_get_le(r, 4, &x) != 0) return -1;
+    *v = (uint32_t)x;
     return 0;
 }
 

@@ -5,12 +5,7 @@
 package.path = (arg[0]:match("^(.*)/") or ".") .. "/lib/?.lua;" .. package.path
 local C = require("cli")
 
-local marker = os.tmpname()
-os.remove(marker)
-local script = os.tmpname()
-local f = assert(io.open(script, "w"))
-f:write(string.format("io.open(%q, 'w'):close() print('ran')\n", marker))
-f:close()
+local script, marker = C.marker_script()
 
 local cases = {
     { "--bogus-option", script },

@@ -1,7 +1,3 @@
--- NEEDS THE REAL CODEC (src/core/wire.c, src/lua/transfer.c): with the
--- stand-in stub codec, which carries only nil/boolean/number/string, this
--- test fails by design.
---
 -- Transfer of tables and functions (SPEC 5), main -> actor:
 -- * plain tables are deep copies taken at the moment of SendMessage (later
 --   changes by the sender are not seen); cycles and shared sub-tables keep

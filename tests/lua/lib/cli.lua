@@ -40,4 +40,17 @@ function C.run(args, stdin)
     return code, slurp(out), slurp(err)
 end
 
+-- A script that creates the file `marker` and prints "ran": tests check
+-- that a bad command line stops parlua before any script runs. Returns the
+-- script's path and the marker's (not existing yet).
+function C.marker_script()
+    local marker = os.tmpname()
+    os.remove(marker)
+    local script = os.tmpname()
+    local f = assert(io.open(script, "w"))
+    f:write(string.format("io.open(%q, 'w'):close() print('ran')\n", marker))
+    f:close()
+    return script, marker
+end
+
 return C
