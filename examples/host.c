@@ -66,9 +66,9 @@ int main(int argc, char **argv)
     }
     /* The engine's loop: one frame per tick, here a fixed 60 Hz dt. */
     int ticks = 0;
-    while (parlua_step(rt, 1.0 / 60.0)) ticks++;
-    printf("host: idle after %d frames, %d uncaught errors\n", ticks + 1,
-           parlua_error_count(rt));
+    while (parlua_step(rt, 1.0 / 60.0))
+        ticks++;
+    printf("host: idle after %d frames, %d uncaught errors\n", ticks + 1, parlua_error_count(rt));
     int failed = parlua_error_count(rt) > 0;
     parlua_free(rt);
     return failed;

@@ -33,9 +33,9 @@ enum {
 };
 
 typedef struct parlua_config {
-    int workers;  /* worker threads for the parallel phase; 0: one per core */
-    double fps;   /* frames per second for parlua_run; 0: as fast as there is work */
-    int quiet;    /* 1: do not print uncaught errors to stderr (still counted) */
+    int workers; /* worker threads for the parallel phase; 0: one per core */
+    double fps;  /* frames per second for parlua_run; 0: as fast as there is work */
+    int quiet;   /* 1: do not print uncaught errors to stderr (still counted) */
     /* Observability (docs/observability.md). */
     const char *trace_path; /* record a timeline; written by parlua_finish as a Chrome
                                trace-event JSON file (Perfetto, chrome://tracing).

@@ -15,30 +15,31 @@ static const char *progname = "parlua";
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: %s [options] [script [args]]\n"
-            "Runs a Lua 5.4 script with Roblox-style Actors on every core.\n"
-            "Options:\n"
-            "  -e stat       execute string 'stat' (in the main VM, before the script)\n"
-            "  -l mod        require library 'mod' into global 'mod'\n"
-            "  -v            show version information\n"
-            "  -W            turn warnings on\n"
-            "  --workers N   worker threads for the parallel phase (default: one per core)\n"
-            "  --fps N       pace frames at N per second (default: run frames while there is work)\n"
-            "  --trace FILE  record a timeline: a Chrome trace-event JSON file written at exit\n"
-            "                (open it in https://ui.perfetto.dev or chrome://tracing)\n"
-            "  --stats       print a summary at exit on stderr: frames, phases, worker\n"
-            "                utilisation, messages, time and memory per VM\n"
-            "  --frame-budget MS  warn once per actor whose single parallel run takes\n"
-            "                longer than MS milliseconds (default 100; 0: never)\n"
-            "  --help        show this help\n"
-            "  --            stop handling options\n"
-            "  -             stop handling options and execute stdin\n"
-            "Exit status: 0 on success, 1 if the script failed to load, any runtime thread\n"
-            "died of an uncaught error or the trace file could not be written at exit, 2 on\n"
-            "a bad command line (or a trace file that cannot be created).\n"
-            "Documentation: README.md and docs/ in the parlua source tree.\n",
-            progname);
+    fprintf(
+        out,
+        "usage: %s [options] [script [args]]\n"
+        "Runs a Lua 5.4 script with Roblox-style Actors on every core.\n"
+        "Options:\n"
+        "  -e stat       execute string 'stat' (in the main VM, before the script)\n"
+        "  -l mod        require library 'mod' into global 'mod'\n"
+        "  -v            show version information\n"
+        "  -W            turn warnings on\n"
+        "  --workers N   worker threads for the parallel phase (default: one per core)\n"
+        "  --fps N       pace frames at N per second (default: run frames while there is work)\n"
+        "  --trace FILE  record a timeline: a Chrome trace-event JSON file written at exit\n"
+        "                (open it in https://ui.perfetto.dev or chrome://tracing)\n"
+        "  --stats       print a summary at exit on stderr: frames, phases, worker\n"
+        "                utilisation, messages, time and memory per VM\n"
+        "  --frame-budget MS  warn once per actor whose single parallel run takes\n"
+        "                longer than MS milliseconds (default 100; 0: never)\n"
+        "  --help        show this help\n"
+        "  --            stop handling options\n"
+        "  -             stop handling options and execute stdin\n"
+        "Exit status: 0 on success, 1 if the script failed to load, any runtime thread\n"
+        "died of an uncaught error or the trace file could not be written at exit, 2 on\n"
+        "a bad command line (or a trace file that cannot be created).\n"
+        "Documentation: README.md and docs/ in the parlua source tree.\n",
+        progname);
 }
 
 static int bad_usage(const char *fmt, const char *what)
@@ -61,7 +62,7 @@ static double number_arg(const char *s, int integer)
 }
 
 typedef struct options {
-    int script;      /* index of the script in argv, or 0 */
+    int script; /* index of the script in argv, or 0 */
     int show_version;
     int warnings;
     parlua_config config;
@@ -149,7 +150,8 @@ static int run_early_options(parlua_runtime *rt, int argc, char **argv, int stop
         const char *v = argv[++i];
         char code[512];
         if (is_l) snprintf(code, sizeof code, "%s = require(\"%s\")", v, v);
-        if (parlua_run_string(rt, is_e ? v : code, is_e ? "=(command line)" : "=(-l)") != PARLUA_OK) {
+        if (parlua_run_string(rt, is_e ? v : code, is_e ? "=(command line)" : "=(-l)") !=
+            PARLUA_OK) {
             fprintf(stderr, "%s: %s\n", progname, parlua_last_error(rt));
             return 1;
         }
@@ -196,7 +198,8 @@ int main(int argc, char **argv)
     if (status == 0 && (o.script || (!has_e && !o.show_version))) {
         const char *path = o.script ? argv[o.script] : "-";
         int nargs = 0;
-        for (int i = o.script + 1; o.script && i < argc; i++, nargs++) lua_pushstring(L, argv[i]);
+        for (int i = o.script + 1; o.script && i < argc; i++, nargs++)
+            lua_pushstring(L, argv[i]);
         if (parlua_run_file(rt, path, nargs) != PARLUA_OK) {
             fprintf(stderr, "%s: %s\n", progname, parlua_last_error(rt));
             status = 1;

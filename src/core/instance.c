@@ -12,7 +12,7 @@ const pl_class pl_class_script = {"Script", &pl_class_instance, 1};
 const pl_class pl_class_runservice = {"RunService", &pl_class_instance, 0};
 
 static const pl_class *const all_classes[] = {
-    &pl_class_instance, &pl_class_datamodel, &pl_class_workspace, &pl_class_folder,
+    &pl_class_instance, &pl_class_datamodel, &pl_class_workspace,  &pl_class_folder,
     &pl_class_actor,    &pl_class_script,    &pl_class_runservice,
 };
 
@@ -39,7 +39,8 @@ pl_instance *pl_instance_new(const pl_class *cls, void *owner, pl_graveyard *g)
 {
     pl_instance *inst = calloc(1, sizeof *inst);
     if (!inst) return NULL;
-    inst->name = dup_bytes(cls->name, strlen(cls->name)); /* a new Instance is named after its class */
+    inst->name =
+        dup_bytes(cls->name, strlen(cls->name)); /* a new Instance is named after its class */
     if (!inst->name) {
         free(inst);
         return NULL;
@@ -88,7 +89,8 @@ static void destroy(pl_shared *obj)
 }
 
 static void free_instance(pl_instance *inst)
-{    for (size_t i = 0; i < inst->nchildren; i++) {
+{
+    for (size_t i = 0; i < inst->nchildren; i++) {
         inst->children[i]->parent = NULL;
         pl_shared_release(&inst->children[i]->base);
     }
@@ -125,7 +127,8 @@ int pl_instance_is(const pl_instance *inst, const pl_class *cls)
 
 static const pl_instance *root_of(const pl_instance *inst)
 {
-    while (inst->parent) inst = inst->parent;
+    while (inst->parent)
+        inst = inst->parent;
     return inst;
 }
 
@@ -139,7 +142,8 @@ static void report_scripts(pl_instance *inst, const pl_instance *root)
     if (inst->cls == &pl_class_script && !inst->started && root->on_script_added)
         root->on_script_added(root->on_script_added_ud, inst);
     /* the callback never changes the tree, so indices stay valid */
-    for (size_t i = 0; i < inst->nchildren; i++) report_scripts(inst->children[i], root);
+    for (size_t i = 0; i < inst->nchildren; i++)
+        report_scripts(inst->children[i], root);
 }
 
 static void detach(pl_instance *inst)

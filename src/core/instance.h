@@ -30,8 +30,8 @@ typedef struct pl_class {
     int creatable; /* Instance.new may make one */
 } pl_class;
 
-extern const pl_class pl_class_instance, pl_class_datamodel, pl_class_workspace,
-    pl_class_folder, pl_class_actor, pl_class_script, pl_class_runservice;
+extern const pl_class pl_class_instance, pl_class_datamodel, pl_class_workspace, pl_class_folder,
+    pl_class_actor, pl_class_script, pl_class_runservice;
 extern const pl_shared_type pl_instance_type;
 
 typedef struct pl_instance pl_instance;
@@ -55,11 +55,11 @@ struct pl_instance {
     pl_instance *parent; /* weak */
     pl_instance **children;
     size_t nchildren, cap;
-    void *owner; /* the pl_vm that created it (NULL: the runtime) */
+    void *owner;             /* the pl_vm that created it (NULL: the runtime) */
     pl_graveyard *graveyard; /* where it goes when unreferenced (NULL: freed at once) */
     pl_instance *next_dead;
-    int is_root; /* game: descendants of it are "in the game" */
-    int parent_locked; /* PL_LOCKED_*: Parent can no longer change */
+    int is_root;                        /* game: descendants of it are "in the game" */
+    int parent_locked;                  /* PL_LOCKED_*: Parent can no longer change */
     pl_script_added_fn on_script_added; /* on the root only */
     void *on_script_added_ud;
     /* Script */

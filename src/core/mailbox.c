@@ -39,8 +39,7 @@ void pl_msg_done(pl_msg *msg)
     pl_msgbody *body = msg->body;
     /* acq_rel: the last holder must see the other holder's reads finished
      * before it frees (the two holders are the serial and parallel runs). */
-    if (atomic_fetch_sub_explicit(&body->refs, 1, memory_order_acq_rel) == 1)
-        pl_msgbody_free(body);
+    if (atomic_fetch_sub_explicit(&body->refs, 1, memory_order_acq_rel) == 1) pl_msgbody_free(body);
 }
 
 static void q_push(pl_msgq *q, pl_msg *m)
@@ -192,8 +191,7 @@ int pl_mailbox_reroute(pl_mailbox *mb, pl_msg *msg, int phase)
         if (t && t->nbound[other] > 0) {
             atomic_store_explicit(&body->refs, 1, memory_order_relaxed);
             q_push(&mb->ready[other], &body->node[other]);
-            atomic_store_explicit(&mb->nready[other], mb->ready[other].len,
-                                  memory_order_relaxed);
+            atomic_store_explicit(&mb->nready[other], mb->ready[other].len, memory_order_relaxed);
             mask = 1 << other;
         } else if (t) {
             wait_on(mb, t, body); /* may pass the limit: it was already counted once */
@@ -242,7 +240,8 @@ void pl_mailbox_drop_all(pl_mailbox *mb)
 void pl_mailbox_destroy(pl_mailbox *mb)
 {
     pl_mailbox_drop_all(mb);
-    for (size_t i = 0; i < mb->ntopics; i++) free(mb->topics[i].name);
+    for (size_t i = 0; i < mb->ntopics; i++)
+        free(mb->topics[i].name);
     free(mb->topics);
     uv_mutex_destroy(&mb->lock);
 }

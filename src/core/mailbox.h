@@ -7,8 +7,8 @@
  * reference counted), and to the topic's waiting list if it has none yet.
  * When a topic gets its first binding, its waiting messages move to the
  * ready queues in the order they were sent (pl_mailbox_flush); until then,
- * new messages for it queue behind them, so each sender's order holds. At most PL_MAILBOX_MAX_WAITING
- * messages wait per actor; past that, posting fails (SendMessage raises).
+ * new messages for it queue behind them, so each sender's order holds. At most
+ * PL_MAILBOX_MAX_WAITING messages wait per actor; past that, posting fails (SendMessage raises).
  *
  * Threads: every function may be called from any thread; one mutex per
  * mailbox guards it, held only for list surgery (never while running Lua,
@@ -40,11 +40,11 @@ typedef struct pl_msg {
 } pl_msg;
 
 struct pl_msgbody {
-    pl_msg node[2]; /* [PL_SERIAL] also links the waiting list */
+    pl_msg node[2];  /* [PL_SERIAL] also links the waiting list */
     atomic_int refs; /* queues holding it */
-    pl_wire wire;   /* the transferred arguments */
+    pl_wire wire;    /* the transferred arguments */
     size_t topic_len;
-    char *topic;    /* NUL-terminated, in the same allocation */
+    char *topic;                              /* NUL-terminated, in the same allocation */
     unsigned char inline_wire[PL_MSG_INLINE]; /* the wire's first bytes */
 };
 

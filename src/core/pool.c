@@ -114,10 +114,10 @@ void pl_pool_submit(pl_pool *pool, pl_pool_item *item)
     /* The count goes up before the item is visible, so it cannot reach
      * zero (ending the phase) while this item is still to run. */
     atomic_fetch_add(&pool->pending, 1);
-    int w = (current_pool == pool) ? current_worker
-                                   : (int)(atomic_fetch_add_explicit(&pool->next, 1,
-                                                                     memory_order_relaxed) %
-                                           (unsigned)pool->n);
+    int w = (current_pool == pool)
+                ? current_worker
+                : (int)(atomic_fetch_add_explicit(&pool->next, 1, memory_order_relaxed) %
+                        (unsigned)pool->n);
     push(&pool->workers[w], item);
     if (atomic_load(&pool->nidle) > 0) { /* seq_cst: see top */
         uv_mutex_lock(&pool->park_lock);
@@ -228,8 +228,10 @@ void pl_pool_free(pl_pool *pool)
     atomic_store(&pool->stop, 1);
     uv_cond_broadcast(&pool->park_cond);
     uv_mutex_unlock(&pool->park_lock);
-    for (int i = 0; i < pool->n; i++) uv_thread_join(&pool->workers[i].thread);
-    for (int i = 0; i < pool->n; i++) uv_mutex_destroy(&pool->workers[i].lock);
+    for (int i = 0; i < pool->n; i++)
+        uv_thread_join(&pool->workers[i].thread);
+    for (int i = 0; i < pool->n; i++)
+        uv_mutex_destroy(&pool->workers[i].lock);
     uv_mutex_destroy(&pool->park_lock);
     uv_cond_destroy(&pool->park_cond);
     uv_cond_destroy(&pool->idle_cond);

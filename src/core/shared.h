@@ -16,8 +16,8 @@
 typedef struct pl_shared pl_shared;
 
 typedef struct pl_shared_type {
-    const char *name;       /* user-facing type name, e.g. "Instance" */
-    const char *metatable;  /* registry name of its proxy metatable in every VM */
+    const char *name;                /* user-facing type name, e.g. "Instance" */
+    const char *metatable;           /* registry name of its proxy metatable in every VM */
     void (*destroy)(pl_shared *obj); /* runs when the last reference goes */
 } pl_shared_type;
 

@@ -208,7 +208,8 @@ static const char *name_of(names *m, const void *subject)
         for (size_t i = 0; i < m->cap; i++) {
             if (!m->keys[i]) continue;
             size_t j = ((uintptr_t)m->keys[i] >> 6) & (cap - 1);
-            while (keys[j]) j = (j + 1) & (cap - 1);
+            while (keys[j])
+                j = (j + 1) & (cap - 1);
             keys[j] = m->keys[i];
             values[j] = m->values[i];
         }
@@ -231,7 +232,8 @@ static const char *name_of(names *m, const void *subject)
 
 static void names_free(names *m)
 {
-    for (size_t i = 0; i < m->cap; i++) free(m->values[i]);
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->values[i]);
     free(m->keys);
     free(m->values);
 }
@@ -296,8 +298,9 @@ static void put_event(FILE *f, const char *name, const pl_trace_event *e, int ti
 static void put_meta(FILE *f, int tid, const char *what, const char *key, const char *value,
                      int number)
 {
-    fprintf(f, ",\n{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"ts\":0,\"name\":\"%s\",\"args\":{\"%s\":",
-            tid, what, key);
+    fprintf(f,
+            ",\n{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"ts\":0,\"name\":\"%s\",\"args\":{\"%s\":", tid,
+            what, key);
     if (value)
         put_string(f, value);
     else

@@ -51,7 +51,7 @@ typedef struct pl_trace_event {
     const char *cat;                   /* a static string */
     const pl_trace_argnames *argnames; /* NULL: no arguments */
     uint32_t args[3];
-    char ph;                           /* 'X', 'B', 'E', 's', 'f', 'C', 'i' */
+    char ph; /* 'X', 'B', 'E', 's', 'f', 'C', 'i' */
     uint8_t flags;
 } pl_trace_event;
 

@@ -54,7 +54,8 @@ static void *small_alloc(pl_heap *h, size_t size)
             h->free[rc] = h->bump;
         }
         size_t size_chunk = h->next_chunk;
-        while (size_chunk < bytes + CHUNK_HEADER) size_chunk *= 2;
+        while (size_chunk < bytes + CHUNK_HEADER)
+            size_chunk *= 2;
         pl_heap_chunk *c = malloc(size_chunk);
         if (!c) return NULL;
         c->next = h->chunks;

@@ -85,7 +85,7 @@ typedef struct pl_wire {
     unsigned char *data;
     size_t len, cap;
     unsigned char *inline_buf; /* caller's storage data starts in, or NULL */
-    pl_shared **refs; /* one reference owned per entry */
+    pl_shared **refs;          /* one reference owned per entry */
     size_t nrefs, refcap;
 } pl_wire;
 

@@ -121,8 +121,8 @@ static int deliver_batch(lua_State *L)
         if (!topic || len != body->topic_len || memcmp(topic, body->topic, len) != 0 ||
             version != vm->bind_version) {
             lua_settop(L, 1);
-            nhandlers = pl_conn_push_handlers(L, PL_CONN_MESSAGE, body->topic, body->topic_len,
-                                              b->phase);
+            nhandlers =
+                pl_conn_push_handlers(L, PL_CONN_MESSAGE, body->topic, body->topic_len, b->phase);
             if (!nhandlers) lua_pushnil(L);
             lua_pushlstring(L, body->topic, body->topic_len);
             version = vm->bind_version;

@@ -12,8 +12,7 @@
 enum { PL_CONN_MESSAGE = 0, PL_CONN_SIGNAL = 1 };
 
 /* Called with +1 when a handler joins a list, -1 when it leaves. */
-typedef void (*pl_conn_change_fn)(lua_State *L, const char *name, size_t len, int phase,
-                                  int delta);
+typedef void (*pl_conn_change_fn)(lua_State *L, const char *name, size_t len, int phase, int delta);
 
 /* Adds the function at fn_idx to this VM's handler list (kind, name,
  * phase), pushes the new connection, and calls on_change(+1). */

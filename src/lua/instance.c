@@ -20,10 +20,14 @@ static const char MEMBERS_KEY[] = "parlua.members";
 static const char *level_name(pl_level level)
 {
     switch (level) {
-    case PL_UNSAFE: return "Unsafe";
-    case PL_READ_PARALLEL: return "ReadParallel";
-    case PL_LOCAL_SAFE: return "LocalSafe";
-    default: return "Safe";
+    case PL_UNSAFE:
+        return "Unsafe";
+    case PL_READ_PARALLEL:
+        return "ReadParallel";
+    case PL_LOCAL_SAFE:
+        return "LocalSafe";
+    default:
+        return "Safe";
     }
 }
 
@@ -82,16 +86,17 @@ static void check_level(lua_State *L, const pl_instance *inst, const pl_class *o
     int own = inst->owner == vm;
     if (m->call) {
         if (m->level == PL_LOCAL_SAFE && own) return;
-        luaL_error(L, "Function %s.%s is not safe to call in parallel%s (call task.synchronize() first)",
-                   owner_cls->name, m->name,
-                   m->level == PL_LOCAL_SAFE ? " on an instance another actor created" : "");
+        luaL_error(
+            L, "Function %s.%s is not safe to call in parallel%s (call task.synchronize() first)",
+            owner_cls->name, m->name,
+            m->level == PL_LOCAL_SAFE ? " on an instance another actor created" : "");
     }
     if (!write && m->level != PL_UNSAFE) return;
     if (write && m->level == PL_LOCAL_SAFE && own) return;
-    luaL_error(L,
-               "Property %s.%s is %s: it cannot be %s in parallel%s (call task.synchronize() first)",
-               owner_cls->name, m->name, level_name(m->level), write ? "written" : "read",
-               m->level == PL_LOCAL_SAFE ? " by an actor that did not create the instance" : "");
+    luaL_error(
+        L, "Property %s.%s is %s: it cannot be %s in parallel%s (call task.synchronize() first)",
+        owner_cls->name, m->name, level_name(m->level), write ? "written" : "read",
+        m->level == PL_LOCAL_SAFE ? " by an actor that did not create the instance" : "");
 }
 
 /* ---- member tables ---- */
@@ -253,17 +258,18 @@ static int set_parent(lua_State *L)
     }
     switch (pl_instance_set_parent(inst, parent)) {
     case PL_PARENT_CYCLE:
-        return luaL_error(L,
-                          "Attempt to set parent of %s to %s would result in circular reference",
+        return luaL_error(L, "Attempt to set parent of %s to %s would result in circular reference",
                           inst->name, parent->name);
     case PL_PARENT_LOCKED:
         return luaL_error(L, "The Parent property of %s is locked: %s", inst->name,
                           inst->parent_locked == PL_LOCKED_SERVICE ? "it is a service"
                                                                    : "it was destroyed");
-    case PL_PARENT_NOMEM: return luaL_error(L, "not enough memory");
+    case PL_PARENT_NOMEM:
+        return luaL_error(L, "not enough memory");
     case PL_PARENT_TOO_DEEP:
-        return luaL_error(L, "Cannot set the parent of %s: a path in the instance tree would "
-                             "hold more than %d instances",
+        return luaL_error(L,
+                          "Cannot set the parent of %s: a path in the instance tree would "
+                          "hold more than %d instances",
                           inst->name, PL_INSTANCE_MAX_DEPTH);
     }
     return 0;
@@ -354,7 +360,8 @@ static int m_clone(lua_State *L)
 
 static void destroy_tree(pl_instance *inst)
 {
-    while (inst->nchildren) destroy_tree(inst->children[inst->nchildren - 1]);
+    while (inst->nchildren)
+        destroy_tree(inst->children[inst->nchildren - 1]);
     pl_instance_set_parent(inst, NULL);
     inst->parent_locked = PL_LOCKED_DESTROYED;
 }
@@ -445,8 +452,8 @@ static int m_get_service(lua_State *L)
     else if (strcmp(name, "Workspace") == 0)
         pl_instance_push(L, rt->workspace);
     else
-        return luaL_error(L, "'%s' is not a valid Service name (parlua has RunService and Workspace)",
-                          name);
+        return luaL_error(
+            L, "'%s' is not a valid Service name (parlua has RunService and Workspace)", name);
     return 1;
 }
 

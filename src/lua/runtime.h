@@ -47,10 +47,10 @@ enum { PL_RT_RUNNING, PL_RT_READY, PL_RT_TIMER };
 struct pl_rthread {
     pl_ctx ctx;
     lua_State *co;
-    int ref;   /* registry reference anchoring co */
-    int state; /* PL_RT_* */
-    int phase; /* the phase it resumes in */
-    int nargs; /* values on co's stack for the next resume */
+    int ref;           /* registry reference anchoring co */
+    int state;         /* PL_RT_* */
+    int phase;         /* the phase it resumes in */
+    int nargs;         /* values on co's stack for the next resume */
     int wants_elapsed; /* task.wait: resume with the seconds waited */
     int reusable;      /* a handler thread: may serve the next handler (vm.c) */
     double wait_start;
@@ -66,12 +66,12 @@ typedef struct pl_rqueue {
 
 /* What one VM did (stats.c), written by the VM's owner only. */
 typedef struct pl_vm_stats {
-    uint64_t busy_ns[2];  /* time running, by phase */
-    uint64_t runs[2];     /* runs (one VM taken by one thread in one phase) */
-    uint64_t sent;        /* messages this VM sent */
-    uint64_t delivered;   /* messages delivered to this VM's handlers */
-    uint64_t longest_ns;  /* the longest parallel run */
-    int long_run_warned;  /* the long-run warning was printed */
+    uint64_t busy_ns[2]; /* time running, by phase */
+    uint64_t runs[2];    /* runs (one VM taken by one thread in one phase) */
+    uint64_t sent;       /* messages this VM sent */
+    uint64_t delivered;  /* messages delivered to this VM's handlers */
+    uint64_t longest_ns; /* the longest parallel run */
+    int long_run_warned; /* the long-run warning was printed */
 } pl_vm_stats;
 
 /* What one thread did: index 0 is the serial thread, 1 + w worker w.
@@ -93,25 +93,25 @@ struct pl_vm {
     /* owner only (see the top of this file) */
     pl_ctx ctx; /* .vm = this, .rt = NULL */
     pl_runtime *runtime;
-    lua_State *L;          /* created when the first script starts in it */
-    pl_instance *actor;    /* NULL for the main VM; retained once L exists */
-    int phase;             /* the phase the VM runs in now */
-    int flush_mailbox;     /* a binding found waiting messages */
-    unsigned bind_version; /* bumped by every (un)binding: dispatch's handler cache */
-    pl_rqueue ready[2];    /* by phase */
-    pl_rthread *spare;     /* a finished handler thread kept for reuse */
+    lua_State *L;           /* created when the first script starts in it */
+    pl_instance *actor;     /* NULL for the main VM; retained once L exists */
+    int phase;              /* the phase the VM runs in now */
+    int flush_mailbox;      /* a binding found waiting messages */
+    unsigned bind_version;  /* bumped by every (un)binding: dispatch's handler cache */
+    pl_rqueue ready[2];     /* by phase */
+    pl_rthread *spare;      /* a finished handler thread kept for reuse */
     int warn_on, warn_cont; /* warn(): "@on"/"@off", message continues */
-    int heartbeat_due[2];  /* set between phases by the serial thread */
+    int heartbeat_due[2];   /* set between phases by the serial thread */
     double heartbeat_dt;
-    pl_heap heap;          /* the Lua state's memory (src/core/vmheap.h) */
+    pl_heap heap; /* the Lua state's memory (src/core/vmheap.h) */
     pl_vm_stats stats;
-    pl_trace_buf *tbuf;    /* the running thread's trace buffer; NULL: no trace */
+    pl_trace_buf *tbuf; /* the running thread's trace buffer; NULL: no trace */
     /* shared with other threads */
     _Alignas(PL_CACHE_LINE) pl_mailbox mailbox;
     _Alignas(PL_CACHE_LINE) atomic_int scheduled[2]; /* 1 while queued or running; sched.c */
-    pl_vm *pending_next[2];  /* link in the runtime's pending stacks */
-    pl_pool_item pool_item;  /* link in the worker pool */
-    int heartbeat_count[2];  /* Heartbeat connections, under heartbeat_lock */
+    pl_vm *pending_next[2];                          /* link in the runtime's pending stacks */
+    pl_pool_item pool_item;                          /* link in the worker pool */
+    int heartbeat_count[2];     /* Heartbeat connections, under heartbeat_lock */
     pl_vm *all_prev, *all_next; /* the runtime's list of every VM, under vms_lock */
     int holds_actor;            /* this VM holds a reference to its Actor */
 };
@@ -134,16 +134,16 @@ struct pl_runtime {
     uv_mutex_t vms_lock;
     pl_vm *all_vms;
     /* observability (stats.c, sched.c) */
-    pl_trace *trace;          /* NULL: no --trace */
-    pl_thread_stats *threads; /* 1 + workers: see pl_thread_stats */
-    uint64_t long_run_ns;     /* the long-run warning's budget; 0: never */
+    pl_trace *trace;                           /* NULL: no --trace */
+    pl_thread_stats *threads;                  /* 1 + workers: see pl_thread_stats */
+    uint64_t long_run_ns;                      /* the long-run warning's budget; 0: never */
     uint64_t serial_ns, parallel_ns, sleep_ns; /* serial thread only */
     uint64_t parallel_phases;
     uint64_t frame_sent, frame_delivered; /* message totals at the last frame's end */
-    int finished;             /* parlua_finish ran */
-    int precise_clock;        /* the stats' clock: uv_hrtime, or coarse (sched.c) */
-    atomic_int errors; /* runtime threads that died of an uncaught error */
-    uv_mutex_t error_lock; /* guards last_error and the order of error reports */
+    int finished;                         /* parlua_finish ran */
+    int precise_clock;                    /* the stats' clock: uv_hrtime, or coarse (sched.c) */
+    atomic_int errors;                    /* runtime threads that died of an uncaught error */
+    uv_mutex_t error_lock;                /* guards last_error and the order of error reports */
     char last_error[1024];
     struct pl_st_registry *st_registry; /* SharedTableRegistry, live tables (sharedtable.c) */
 };

@@ -17,17 +17,17 @@
  * sees the other: either the run sees the message and goes on, or the sender
  * sees the flag cleared and queues the VM. No message is left behind.
  */
+#include <errno.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "lua/runtime.h"
 
-#define container_of(p, type, field) ((type *)((char *)(p) - offsetof(type, field)))
+#define container_of(p, type, field) ((type *)((char *)(p)-offsetof(type, field)))
 
 double pl_now(pl_runtime *rt)
 {
@@ -299,8 +299,7 @@ static void run_end(pl_vm *vm, int phase, int thread, const run_mark *m)
         if (ns > vm->stats.longest_ns) vm->stats.longest_ns = ns;
         if (rt->long_run_ns && ns > rt->long_run_ns) {
             ts->long_runs++;
-            if (vm->tbuf)
-                pl_trace_instant(vm->tbuf, "long parallel run", 0, "warning");
+            if (vm->tbuf) pl_trace_instant(vm->tbuf, "long parallel run", 0, "warning");
             if (!vm->stats.long_run_warned) {
                 vm->stats.long_run_warned = 1;
                 warn_long_run(vm, ns);
@@ -583,8 +582,8 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     rt->precise_clock = rt->config.stats || rt->config.trace_path;
     double budget = rt->config.long_run_budget;
     rt->long_run_ns = budget < 0 ? 0 : (uint64_t)((budget > 0 ? budget : 0.1) * 1e9);
-    rt->threads = aligned_alloc(PL_CACHE_LINE,
-                                sizeof(pl_thread_stats) * (size_t)(1 + rt->config.workers));
+    rt->threads =
+        aligned_alloc(PL_CACHE_LINE, sizeof(pl_thread_stats) * (size_t)(1 + rt->config.workers));
     if (!rt->threads) {
         free(rt);
         return NULL;
@@ -635,11 +634,13 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
 static void drop_parked_threads(pl_runtime *rt)
 {
     pl_timer *t;
-    while ((t = pl_timerheap_pop(&rt->timers))) free(container_of(t, pl_rthread, timer));
+    while ((t = pl_timerheap_pop(&rt->timers)))
+        free(container_of(t, pl_rthread, timer));
     for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next) {
         for (int p = 0; p < 2; p++) {
             pl_rthread *th;
-            while ((th = rq_pop(&vm->ready[p]))) free(th);
+            while ((th = rq_pop(&vm->ready[p])))
+                free(th);
         }
         free(vm->spare);
         vm->spare = NULL;

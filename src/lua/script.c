@@ -117,7 +117,7 @@ int parlua_run_file(parlua_runtime *rt, const char *path, int nargs)
     size_t len = strlen(base);
     if (len > 4 && strcmp(base + len - 4, ".lua") == 0) len -= 4;
     pl_instance_set_name(script, base, len); /* keeps "Script" if out of memory */
-    script->started = 1; /* joining game must not start it a second time */
+    script->started = 1;                     /* joining game must not start it a second time */
     int rc = pl_instance_set_parent(script, rt->game);
     pl_shared_release(&script->base); /* game holds it */
     if (rc != PL_PARENT_OK) {

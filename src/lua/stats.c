@@ -53,7 +53,8 @@ static int by_time(const void *a, const void *b)
 
 static void snapshot_free(snapshot *s)
 {
-    for (size_t i = 0; i < s->nvms; i++) free(s->vms[i].name);
+    for (size_t i = 0; i < s->nvms; i++)
+        free(s->vms[i].name);
     free(s->vms);
     free(s->threads);
 }
@@ -72,14 +73,16 @@ static int collect(pl_runtime *rt, snapshot *s)
     s->threads = malloc(sizeof(pl_thread_stats) * (size_t)s->nthreads);
     if (!s->threads) return -1;
     memcpy(s->threads, rt->threads, sizeof(pl_thread_stats) * (size_t)s->nthreads);
-    for (int i = 0; i < s->nthreads; i++) s->long_runs += s->threads[i].long_runs;
+    for (int i = 0; i < s->nthreads; i++)
+        s->long_runs += s->threads[i].long_runs;
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0) s->rss_peak_kb = ru.ru_maxrss; /* KB on Linux */
 
     int failed = 0;
     uv_mutex_lock(&rt->vms_lock); /* no Lua below, only copies */
     size_t n = 0;
-    for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next) n++;
+    for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next)
+        n++;
     s->vms = malloc(sizeof(vm_row) * (n ? n : 1));
     if (!s->vms) failed = 1;
     for (pl_vm *vm = rt->all_vms; vm && !failed; vm = vm->all_next) {
@@ -194,7 +197,8 @@ void pl_stats_print(pl_runtime *rt, FILE *f)
         fprintf(f, "    %-8s %6zu VM%s", kind_names[k], m->vms, m->vms == 1 ? " " : "s");
         if (m->vms)
             fprintf(f, "  largest peak %s, sum of peaks %s, now %s",
-                    human(b1, sizeof b1, (double)m->peak), human(b2, sizeof b2, (double)m->peak_sum),
+                    human(b1, sizeof b1, (double)m->peak),
+                    human(b2, sizeof b2, (double)m->peak_sum),
                     human(b3, sizeof b3, (double)m->current));
         fputc('\n', f);
     }

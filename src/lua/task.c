@@ -13,8 +13,9 @@
 static void check_yieldable(lua_State *L, const char *fn)
 {
     if (!lua_isyieldable(L))
-        luaL_error(L, "%s cannot yield here (attempt to yield across a C-call boundary or from "
-                      "outside a runtime thread)",
+        luaL_error(L,
+                   "%s cannot yield here (attempt to yield across a C-call boundary or from "
+                   "outside a runtime thread)",
                    fn);
 }
 
@@ -54,8 +55,7 @@ static pl_rthread *make_thread(lua_State *L, int idx, const char *fn)
         lua_xmove(L, th->co, nargs);
         th->nargs += nargs;
     } else {
-        if (lua_type(L, idx) != LUA_TFUNCTION)
-            luaL_typeerror(L, idx, "function or thread");
+        if (lua_type(L, idx) != LUA_TFUNCTION) luaL_typeerror(L, idx, "function or thread");
         th = pl_rthread_new(L, nargs);
         if (!th) luaL_error(L, "not enough memory");
     }

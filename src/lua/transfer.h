@@ -20,8 +20,8 @@
 
 /* Where the values come from, for error messages: "argument 2 to SendMessage". */
 typedef struct pl_transfer_origin {
-    const char *what;  /* e.g. "SendMessage" */
-    int first_argno;   /* argument number of the first value */
+    const char *what; /* e.g. "SendMessage" */
+    int first_argno;  /* argument number of the first value */
 } pl_transfer_origin;
 
 /* Encodes the n values at stack indices first..first+n-1 of L into out

@@ -17,7 +17,6 @@
 /* Registry key of this VM's map from library C function to its name. */
 static const char CFMAP_KEY[] = "parlua.transfer.cfuncs";
 
-
 #define PATH_CAP 100
 
 typedef struct enc {

@@ -154,7 +154,8 @@ void pl_run_handlers(lua_State *L, int handlers_idx, int n, int first_arg, int n
             lua_pushvalue(L, handlers_idx);
         else
             lua_rawgeti(L, handlers_idx, i);
-        for (int a = 0; a < nargs; a++) lua_pushvalue(L, first_arg + a);
+        for (int a = 0; a < nargs; a++)
+            lua_pushvalue(L, first_arg + a);
         pl_rthread *th = handler_thread(L, nargs);
         if (!th) luaL_error(L, "not enough memory");
         pl_rthread_resume(th, L);

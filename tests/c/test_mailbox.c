@@ -304,7 +304,8 @@ static void test_reroute(void **state)
     assert_int_equal(post(&mb, "r", 0, 1), 1 << PL_SERIAL);
     pl_msg *mr = pl_mailbox_take(&mb, PL_SERIAL);
     tbind(&mb, "r", PL_SERIAL, -1);
-    for (uint32_t i = 0; i < PL_MAILBOX_MAX_WAITING; i++) assert_int_equal(post(&mb, "full", 0, i), 0);
+    for (uint32_t i = 0; i < PL_MAILBOX_MAX_WAITING; i++)
+        assert_int_equal(post(&mb, "full", 0, i), 0);
     assert_int_equal(post(&mb, "full", 0, 0), -1);
     assert_int_equal(pl_mailbox_reroute(&mb, mr, PL_SERIAL), 0);
     w.n = 0;
@@ -342,7 +343,7 @@ static void poster_main(void *arg)
 }
 
 typedef struct tally {
-    uint32_t *last;  /* [phase][sender][topic]: last sequence number seen */
+    uint32_t *last; /* [phase][sender][topic]: last sequence number seen */
     long count[2];
 } tally;
 
@@ -414,11 +415,12 @@ static void run_concurrent(int bind_midway)
         }
         consume(&run, &t, PL_SERIAL);
         consume(&run, &t, PL_PARALLEL);
-        if (finished && (!bind_midway || bound_late) &&
-            pl_mailbox_ready(&run.mb, PL_SERIAL) == 0 && pl_mailbox_ready(&run.mb, PL_PARALLEL) == 0)
+        if (finished && (!bind_midway || bound_late) && pl_mailbox_ready(&run.mb, PL_SERIAL) == 0 &&
+            pl_mailbox_ready(&run.mb, PL_PARALLEL) == 0)
             break;
     }
-    for (int i = 0; i < nposters; i++) uv_thread_join(&threads[i]);
+    for (int i = 0; i < nposters; i++)
+        uv_thread_join(&threads[i]);
     consume(&run, &t, PL_SERIAL);
     consume(&run, &t, PL_PARALLEL);
     assert_int_equal(atomic_load(&run.refused), 0);

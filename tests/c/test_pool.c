@@ -27,23 +27,23 @@ static int nitems = 256;
 typedef struct item {
     pl_pool_item link;
     int id;
-    atomic_int runs;     /* total runs */
-    atomic_int running;  /* >0 while run is inside: never 2 */
-    atomic_int done;     /* phase number of the last finished run */
-    struct item *child;  /* submitted by the worker that runs this one */
-    int chain;           /* chain: resubmit a successor until 0 */
+    atomic_int runs;    /* total runs */
+    atomic_int running; /* >0 while run is inside: never 2 */
+    atomic_int done;    /* phase number of the last finished run */
+    struct item *child; /* submitted by the worker that runs this one */
+    int chain;          /* chain: resubmit a successor until 0 */
 } item;
 
 typedef struct ctx {
     pl_pool *pool;
-    atomic_long total;      /* runs in all phases */
-    atomic_int bad_worker;  /* worker index out of range, or not on a worker */
-    atomic_int overlap;     /* an item ran twice at once */
-    int phase;              /* written by the test thread between phases only */
-    int slow;               /* sleep this many microseconds in each run */
+    atomic_long total;     /* runs in all phases */
+    atomic_int bad_worker; /* worker index out of range, or not on a worker */
+    atomic_int overlap;    /* an item ran twice at once */
+    int phase;             /* written by the test thread between phases only */
+    int slow;              /* sleep this many microseconds in each run */
 } ctx;
 
-#define ITEM(p) ((item *)((char *)(p) - offsetof(item, link)))
+#define ITEM(p) ((item *)((char *)(p)-offsetof(item, link)))
 
 static void run_item(void *vctx, pl_pool_item *link, int worker)
 {
@@ -116,7 +116,8 @@ typedef struct outside {
 static void submit_range(void *arg)
 {
     outside *o = arg;
-    for (int i = o->from; i < o->to; i++) pl_pool_submit(o->c->pool, &o->items[i].link);
+    for (int i = o->from; i < o->to; i++)
+        pl_pool_submit(o->c->pool, &o->items[i].link);
 }
 
 /* Each phase: the first half of the items are submitted from outside (by
@@ -132,7 +133,8 @@ static void test_phases_outside_and_worker_submits(void **state)
     assert_non_null(c.pool);
     int n = nitems < 2 ? 2 : nitems & ~1;
     item *items = make_items(n);
-    for (int i = 0; i < n / 2; i++) items[i].child = &items[n / 2 + i];
+    for (int i = 0; i < n / 2; i++)
+        items[i].child = &items[n / 2 + i];
     for (int phase = 1; phase <= nphases; phase++) {
         c.phase = phase;
         int half = n / 2, third = half / 3;
@@ -173,15 +175,18 @@ static void test_worker_chains(void **state)
     int len = nitems;
     item *items = make_items(CHAINS * len);
     for (int ch = 0; ch < CHAINS; ch++)
-        for (int i = 0; i + 1 < len; i++) items[ch * len + i].child = &items[ch * len + i + 1];
+        for (int i = 0; i + 1 < len; i++)
+            items[ch * len + i].child = &items[ch * len + i + 1];
     int phases = nphases / 10 + 1;
     for (int phase = 1; phase <= phases; phase++) {
         c.phase = phase;
-        for (int ch = 0; ch < CHAINS; ch++) pl_pool_submit(c.pool, &items[ch * len].link);
+        for (int ch = 0; ch < CHAINS; ch++)
+            pl_pool_submit(c.pool, &items[ch * len].link);
         pl_pool_wait_idle(c.pool);
         for (int i = 0; i < CHAINS * len; i++) {
             if (atomic_load(&items[i].runs) != phase)
-                fail_msg("phase %d: chain item %d ran %d times", phase, i, atomic_load(&items[i].runs));
+                fail_msg("phase %d: chain item %d ran %d times", phase, i,
+                         atomic_load(&items[i].runs));
             assert_int_equal(atomic_load_explicit(&items[i].done, memory_order_acquire), phase);
         }
     }
@@ -204,7 +209,8 @@ static void test_wait_idle_blocks(void **state)
     item *items = make_items(n);
     for (int phase = 1; phase <= 5; phase++) {
         c.phase = phase;
-        for (int i = 0; i < n; i++) pl_pool_submit(c.pool, &items[i].link);
+        for (int i = 0; i < n; i++)
+            pl_pool_submit(c.pool, &items[i].link);
         pl_pool_wait_idle(c.pool);
         for (int i = 0; i < n; i++) {
             assert_int_equal(atomic_load(&items[i].runs), phase);
@@ -228,7 +234,8 @@ static void test_create_free(void **state)
         item *items = make_items(8);
         if (round % 2) {
             c.phase = 1;
-            for (int i = 0; i < 8; i++) pl_pool_submit(c.pool, &items[i].link);
+            for (int i = 0; i < 8; i++)
+                pl_pool_submit(c.pool, &items[i].link);
             pl_pool_wait_idle(c.pool);
             assert_int_equal(atomic_load(&c.total), 8);
         }

@@ -41,7 +41,8 @@ static lua_Integer global_int(parlua_runtime *rt, const char *name)
 
 static void create_and_free_many(void **state)
 {
-    for (int i = 0; i < 50; i++) parlua_free(new_runtime(1 + i % 4));
+    for (int i = 0; i < 50; i++)
+        parlua_free(new_runtime(1 + i % 4));
 }
 
 /* A host stepping frames itself sees each frame's work happen in order,
@@ -49,11 +50,12 @@ static void create_and_free_many(void **state)
 static void host_steps_frames(void **state)
 {
     parlua_runtime *rt = new_runtime(2);
-    assert_int_equal(parlua_run_string(rt,
-                                       "n = 0\n"
-                                       "task.defer(function() n = n + 1 task.wait() n = n + 10 end)\n",
-                                       "=setup"),
-                     PARLUA_OK);
+    assert_int_equal(
+        parlua_run_string(rt,
+                          "n = 0\n"
+                          "task.defer(function() n = n + 1 task.wait() n = n + 10 end)\n",
+                          "=setup"),
+        PARLUA_OK);
     assert_int_equal(global_int(rt, "n"), 0); /* nothing ran before a frame */
     assert_int_equal(parlua_step(rt, 1.0 / 60), 1);
     assert_int_equal(global_int(rt, "n"), 1); /* the deferred thread, up to its wait */
@@ -68,14 +70,15 @@ static void host_steps_frames(void **state)
 static void heartbeat_gets_host_dt(void **state)
 {
     parlua_runtime *rt = new_runtime(1);
-    assert_int_equal(parlua_run_string(rt,
-                                       "dt_ms = 0\n"
-                                       "local c\n"
-                                       "c = game:GetService('RunService').Heartbeat:Connect(function(dt)\n"
-                                       "  dt_ms = math.floor(dt * 1000 + 0.5) c:Disconnect()\n"
-                                       "end)\n",
-                                       "=hb"),
-                     PARLUA_OK);
+    assert_int_equal(
+        parlua_run_string(rt,
+                          "dt_ms = 0\n"
+                          "local c\n"
+                          "c = game:GetService('RunService').Heartbeat:Connect(function(dt)\n"
+                          "  dt_ms = math.floor(dt * 1000 + 0.5) c:Disconnect()\n"
+                          "end)\n",
+                          "=hb"),
+        PARLUA_OK);
     parlua_step(rt, 0.25);
     assert_int_equal(global_int(rt, "dt_ms"), 250);
     assert_int_equal(parlua_step(rt, 0.25), 0); /* disconnected: idle */
@@ -87,34 +90,36 @@ static void actors_run_in_parallel_phase(void **state)
 {
     parlua_runtime *rt = new_runtime(2);
     assert_int_equal(
-        parlua_run_string(rt,
-                          "done = 0\n"
-                          "for i = 1, 8 do\n"
-                          "  local a = Instance.new('Actor')\n"
-                          "  local s = Instance.new('Script')\n"
-                          "  s.Source = [[script:GetActor():BindToMessageParallel('go', function(x)\n"
-                          "    assert(parlua.phase() == 'parallel')\n"
-                          "    task.synchronize()\n"
-                          "    workspace.Sink:SendMessage('done', x)\n"
-                          "  end)]]\n"
-                          "  s.Parent = a\n"
-                          "  a.Parent = workspace\n"
-                          "  a:SendMessage('go', i)\n"
-                          "end\n"
-                          "local sink = Instance.new('Actor')\n"
-                          "sink.Name = 'Sink'\n"
-                          "local s = Instance.new('Script')\n"
-                          "s.Source = [[local sum, c = 0\n"
-                          "  c = script:GetActor():BindToMessage('done', function(x)\n"
-                          "    sum = sum + x\n"
-                          "    if sum == 36 then c:Disconnect() end\n"
-                          "  end)]]\n"
-                          "s.Parent = sink\n"
-                          "sink.Parent = workspace\n",
-                          "=actors"),
+        parlua_run_string(
+            rt,
+            "done = 0\n"
+            "for i = 1, 8 do\n"
+            "  local a = Instance.new('Actor')\n"
+            "  local s = Instance.new('Script')\n"
+            "  s.Source = [[script:GetActor():BindToMessageParallel('go', function(x)\n"
+            "    assert(parlua.phase() == 'parallel')\n"
+            "    task.synchronize()\n"
+            "    workspace.Sink:SendMessage('done', x)\n"
+            "  end)]]\n"
+            "  s.Parent = a\n"
+            "  a.Parent = workspace\n"
+            "  a:SendMessage('go', i)\n"
+            "end\n"
+            "local sink = Instance.new('Actor')\n"
+            "sink.Name = 'Sink'\n"
+            "local s = Instance.new('Script')\n"
+            "s.Source = [[local sum, c = 0\n"
+            "  c = script:GetActor():BindToMessage('done', function(x)\n"
+            "    sum = sum + x\n"
+            "    if sum == 36 then c:Disconnect() end\n"
+            "  end)]]\n"
+            "s.Parent = sink\n"
+            "sink.Parent = workspace\n",
+            "=actors"),
         PARLUA_OK);
     int frames = 0;
-    while (parlua_step(rt, 0) && frames < 100) frames++;
+    while (parlua_step(rt, 0) && frames < 100)
+        frames++;
     assert_true(frames < 100); /* it ends by itself */
     assert_int_equal(parlua_error_count(rt), 0);
     parlua_free(rt);

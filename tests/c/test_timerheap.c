@@ -36,7 +36,7 @@ typedef struct rec {
     int in_heap;
 } rec;
 
-#define REC(t) ((rec *)((char *)(t) - offsetof(rec, timer)))
+#define REC(t) ((rec *)((char *)(t)-offsetof(rec, timer)))
 
 /* Every timer's slot points back at it, and no child is before its parent. */
 static void check_invariants(const pl_timerheap *h)
@@ -125,10 +125,12 @@ static void test_fifo_equal_deadlines(void **state)
         last_id = REC(t)->id;
     }
     /* the same with all deadlines equal, after pops and re-pushes */
-    for (int i = 0; i < N; i++) recs[i].timer.when = 5.0;
+    for (int i = 0; i < N; i++)
+        recs[i].timer.when = 5.0;
     for (int i = 0; i < N; i++) /* 7 and 500 are coprime: every one, shuffled */
         assert_int_equal(pl_timerheap_push(&h, &recs[(i * 7) % N].timer), 0);
-    for (int i = 0; i < N; i++) assert_int_equal(REC(pl_timerheap_pop(&h))->id, (i * 7) % N);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(REC(pl_timerheap_pop(&h))->id, (i * 7) % N);
     pl_timerheap_free(&h);
 }
 
@@ -161,7 +163,8 @@ static void test_remove_middle(void **state)
     check_invariants(&h);
 
     size_t expect = 0;
-    for (int i = 0; i < N; i++) expect += recs[i].in_heap;
+    for (int i = 0; i < N; i++)
+        expect += recs[i].in_heap;
     assert_int_equal(h.len, expect);
     double prev = -1;
     pl_timer *t;
@@ -190,7 +193,8 @@ static void test_random_against_model(void **state)
     pl_timerheap_init(&h);
     rng_state = seed ^ 0x9e3779b9u;
     if (!rng_state) rng_state = 1;
-    for (int i = 0; i < POOL; i++) recs[i].id = i;
+    for (int i = 0; i < POOL; i++)
+        recs[i].id = i;
     size_t in = 0;
     for (long op = 0; op < random_ops; op++) {
         uint32_t r = rnd() % 100;
@@ -222,7 +226,8 @@ static void test_random_against_model(void **state)
         } else if (r < 98) { /* remove a random timer that is in */
             if (!in) continue;
             int i = (int)(rnd() % POOL);
-            while (!recs[i].in_heap) i = (i + 1) % POOL;
+            while (!recs[i].in_heap)
+                i = (i + 1) % POOL;
             pl_timerheap_remove(&h, &recs[i].timer);
             recs[i].in_heap = 0;
             in--;

@@ -43,7 +43,8 @@ static char *slurp(const char *path)
 static size_t count(const char *s, const char *what)
 {
     size_t n = 0;
-    for (const char *p = strstr(s, what); p; p = strstr(p + 1, what)) n++;
+    for (const char *p = strstr(s, what); p; p = strstr(p + 1, what))
+        n++;
     return n;
 }
 
@@ -153,7 +154,8 @@ static void test_threads_own_buffers(void **state)
         jobs[i].b = pl_trace_buf_at(t, i);
         assert_int_equal(uv_thread_create(&th[i], append_many, &jobs[i]), 0);
     }
-    for (int i = 0; i < THREADS; i++) uv_thread_join(&th[i]);
+    for (int i = 0; i < THREADS; i++)
+        uv_thread_join(&th[i]);
     long per = events_per_thread + (events_per_thread + 15) / 16;
     for (int i = 0; i < THREADS; i++)
         assert_int_equal(pl_trace_buf_at(t, i)->count,
