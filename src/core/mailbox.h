@@ -110,7 +110,7 @@ void pl_msg_done(pl_msg *msg);
 static inline size_t pl_mailbox_ready(pl_mailbox *mb, int phase)
 {
     /* relaxed: a hint; callers that must not miss a message order this
-     * load with their own fences (see the scheduler in src/lua/sched.c). */
+     * load with their own fences (see the scheduler in src/engine/sched.c). */
     return atomic_load_explicit(&mb->nready[phase], memory_order_relaxed);
 }
 

@@ -1,6 +1,6 @@
 /*
  * The wire: a byte buffer holding values in transit between VMs, plus the
- * shared objects they refer to. No Lua here; src/lua/transfer.c reads and
+ * shared objects they refer to. No Lua here; src/engine/transfer_encode.c reads and
  * writes Lua values with it. The format lives only inside one process (it
  * is never stored or sent elsewhere), so it has no magic, no version and
  * uses the host's limits, but it is one fixed format, described here.

@@ -1,5 +1,5 @@
 /*
- * The transfer codec (src/lua/transfer.c) and its wire (src/core/wire.h):
+ * The transfer codec (src/engine/transfer_encode.c) and its wire (src/core/wire.h):
  * two lua_States stand for two VMs; values go from one to the other only
  * through pl_transfer_encode / pl_transfer_decode, as in the runtime.
  */
@@ -19,8 +19,8 @@
 #include <lualib.h>
 
 #include "core/wire.h"
-#include "lua/proxy.h"
-#include "lua/transfer.h"
+#include "engine/proxy.h"
+#include "engine/transfer.h"
 
 static const pl_transfer_origin SEND = {"SendMessage", 2};
 

@@ -24,8 +24,8 @@
 #include <lualib.h>
 
 #include "core/wire.h"
-#include "lua/proxy.h"
-#include "lua/transfer.h"
+#include "engine/proxy.h"
+#include "engine/transfer.h"
 
 static long iterations = 30000;
 static uint64_t seed = 0x5eed2024u;

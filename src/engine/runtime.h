@@ -22,7 +22,7 @@
 #include <stdio.h>
 #include <uv.h>
 
-#include "core/instance.h"
+#include "core/instance_tree.h"
 #include "core/mailbox.h"
 #include "core/pool.h"
 #include "core/timerheap.h"

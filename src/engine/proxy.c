@@ -1,4 +1,4 @@
-#include "lua/proxy.h"
+#include "engine/proxy.h"
 
 #include <lauxlib.h>
 

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lua/runtime.h"
+#include "engine/runtime.h"
 
 #define container_of(p, type, field) ((type *)((char *)(p)-offsetof(type, field)))
 

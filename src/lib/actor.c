@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lua/connection.h"
-#include "lua/runtime.h"
-#include "lua/transfer.h"
+#include "engine/connection.h"
+#include "engine/runtime.h"
+#include "engine/transfer.h"
 
 static void mark_phases(pl_vm *vm, int mask)
 {

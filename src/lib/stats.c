@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "lua/runtime.h"
+#include "engine/runtime.h"
 
 enum { KIND_MAIN, KIND_ACTOR, KIND_LTHREAD, NKINDS };
 static const char *const kind_names[NKINDS] = {"main", "actor", "lthread"};

@@ -1,4 +1,4 @@
-#include "core/instance.h"
+#include "core/instance_tree.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,8 @@
 /*
  * The transfer codec's writing half: Lua values of one VM into a pl_wire
- * (design: src/lua/transfer_internal.h; format: src/core/wire.h).
+ * (design: src/engine/transfer_internal.h; format: src/core/wire.h).
  */
-#include "lua/transfer.h"
+#include "engine/transfer.h"
 
 #include <lauxlib.h>
 #include <limits.h>
@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lua/proxy.h"
-#include "lua/transfer_internal.h"
+#include "engine/proxy.h"
+#include "engine/transfer_internal.h"
 
 /* Registry key of this VM's map from library C function to its name. */
 static const char CFMAP_KEY[] = "parlua.transfer.cfuncs";

@@ -6,7 +6,7 @@
 #include <lauxlib.h>
 #include <math.h>
 
-#include "lua/runtime.h"
+#include "engine/runtime.h"
 
 /* Raises unless L may yield here; checked before anything is queued, so a
  * failed call leaves no entry behind. */

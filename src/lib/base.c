@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "lua/runtime.h"
+#include "engine/runtime.h"
 
 static int base_time(lua_State *L)
 {

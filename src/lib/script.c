@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lua/runtime.h"
+#include "engine/runtime.h"
 
 static const char ENV_MT_KEY[] = "parlua.script_env";
 

@@ -1,4 +1,4 @@
-#include "lua/connection.h"
+#include "engine/connection.h"
 
 #include <lauxlib.h>
 #include <string.h>

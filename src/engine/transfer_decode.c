@@ -1,9 +1,9 @@
 /*
  * The transfer codec's reading half: a pl_wire into fresh values of another
- * VM (design: src/lua/transfer_internal.h; format: src/core/wire.h). Every
+ * VM (design: src/engine/transfer_internal.h; format: src/core/wire.h). Every
  * byte is checked; bytecode is loaded only from trusted wires.
  */
-#include "lua/transfer.h"
+#include "engine/transfer.h"
 
 #include <lauxlib.h>
 #include <limits.h>
@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lua/proxy.h"
-#include "lua/transfer_internal.h"
+#include "engine/proxy.h"
+#include "engine/transfer_internal.h"
 
 typedef struct dec {
     lua_State *L;

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lua/proxy.h"
-#include "lua/runtime.h"
+#include "engine/proxy.h"
+#include "engine/runtime.h"
 
 static const char MEMBERS_KEY[] = "parlua.members";
 

@@ -6,8 +6,8 @@
 #include <lauxlib.h>
 #include <string.h>
 
-#include "lua/connection.h"
-#include "lua/runtime.h"
+#include "engine/connection.h"
+#include "engine/runtime.h"
 
 static const char SIGNAL_MT[] = "parlua.Signal";
 static const char HEARTBEAT[] = "Heartbeat";

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lua/runtime.h"
+#include "engine/runtime.h"
 
 static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {

@@ -33,9 +33,9 @@
 #include <string.h>
 
 #include "core/stable.h"
-#include "lua/proxy.h"
-#include "lua/runtime.h"
-#include "lua/transfer.h"
+#include "engine/proxy.h"
+#include "engine/runtime.h"
+#include "engine/transfer.h"
 
 #define UV_MT lua_upvalueindex(1)
 #define UV_ITERMT lua_upvalueindex(3)
