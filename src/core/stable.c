@@ -49,6 +49,9 @@
  */
 #include "core/stable.h"
 
+#include "core/grow.h"
+#include "core/ptrmap.h"
+
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -607,20 +610,20 @@ static int apply(pl_snode *root, const pl_sentry *e, const pl_skey *k, pl_snode 
     if (e->v.tag == PL_SV_NIL) {
         if (!root) {
             *out = NULL;
-            return PL_ST_OK;
+            return PL_OK;
         }
         const pl_sentry *lf;
         int r = dissoc(root, k, 1, out, &lf);
-        if (r == D_NOMEM) return PL_ST_NOMEM;
+        if (r == D_NOMEM) return PL_ENOMEM;
         if (r == D_ABSENT) {
             pl_snode_retain(root);
             *out = root;
         }
-        return PL_ST_OK;
+        return PL_OK;
     }
     int added;
     *out = assoc(root, e, &added);
-    return *out ? PL_ST_OK : PL_ST_NOMEM;
+    return *out ? PL_OK : PL_ENOMEM;
 }
 
 /* Builds from entries sorted by entry_cmp, n >= 2. */
@@ -657,7 +660,7 @@ int pl_snode_build(pl_sentry *entries, size_t n, pl_snode **root)
 {
     if (n == 0) {
         *root = NULL;
-        return PL_ST_OK;
+        return PL_OK;
     }
     if (n == 1) {
         *root = make_single(&entries[0]);
@@ -665,7 +668,7 @@ int pl_snode_build(pl_sentry *entries, size_t n, pl_snode **root)
         qsort(entries, n, sizeof *entries, entry_cmp);
         *root = build_sorted(entries, n);
     }
-    return *root ? PL_ST_OK : PL_ST_NOMEM;
+    return *root ? PL_OK : PL_ENOMEM;
 }
 
 /* ---- validation (tests) ---- */
@@ -849,7 +852,7 @@ static void retire_root(pl_snode *old)
 
 int pl_stable_set(pl_stable *t, const pl_skey *k, const pl_sval *v)
 {
-    if (t->frozen) return PL_ST_FROZEN;
+    if (t->frozen) return PL_EFROZEN;
     /* A long string key without a shared string: an existing entry's is
      * reused (most writes replace a value), one is made only for a new key. */
     int need_string = k->str && !k->s && k->len > PL_SKEY_INLINE && v->tag != PL_SV_NIL;
@@ -857,7 +860,7 @@ int pl_stable_set(pl_stable *t, const pl_skey *k, const pl_sval *v)
     pl_sentry ne;
     pl_sentry_setkey(&ne, k);
     ne.v = *v;
-    int rc = PL_ST_OK;
+    int rc = PL_OK;
     for (unsigned tries = 0;; tries++) {
         wait_excl(t);
         pl_epoch_enter();
@@ -867,7 +870,7 @@ int pl_stable_set(pl_stable *t, const pl_skey *k, const pl_sval *v)
             if (!e) {
                 pl_epoch_exit();
                 made = pl_sstring_new_hashed(k->str, k->len, (uint32_t)k->ik);
-                if (!made) return PL_ST_NOMEM;
+                if (!made) return PL_ENOMEM;
                 tries--;
                 continue;
             }
@@ -875,9 +878,9 @@ int pl_stable_set(pl_stable *t, const pl_skey *k, const pl_sval *v)
         } else if (made) {
             ne.k.ks = made;
         }
-        if (apply(old, &ne, k, &nw) != PL_ST_OK) {
+        if (apply(old, &ne, k, &nw) != PL_OK) {
             pl_epoch_exit();
-            rc = PL_ST_NOMEM;
+            rc = PL_ENOMEM;
             break;
         }
         if (nw == old) { /* removing an absent key */
@@ -917,8 +920,8 @@ static int add_numbers(const pl_sval *a, const pl_sval *b, pl_sval *out)
 
 int pl_stable_increment(pl_stable *t, const pl_skey *k, const pl_sval *delta, pl_sval *old_out)
 {
-    if (t->frozen) return PL_ST_FROZEN;
-    if (delta->tag != PL_SV_INT && delta->tag != PL_SV_FLOAT) return PL_ST_NOTNUM;
+    if (t->frozen) return PL_EFROZEN;
+    if (delta->tag != PL_SV_INT && delta->tag != PL_SV_FLOAT) return PL_ENOTNUM;
     for (unsigned tries = 0;; tries++) {
         wait_excl(t);
         pl_epoch_enter();
@@ -927,7 +930,7 @@ int pl_stable_increment(pl_stable *t, const pl_skey *k, const pl_sval *delta, pl
         pl_sentry ne;
         if (!cur || !add_numbers(&cur->v, delta, &ne.v)) {
             pl_epoch_exit();
-            return cur ? PL_ST_NOTNUM : PL_ST_ABSENT;
+            return cur ? PL_ENOTNUM : PL_EABSENT;
         }
         *old_out = cur->v;
         ne.ik = cur->ik;
@@ -938,13 +941,13 @@ int pl_stable_increment(pl_stable *t, const pl_skey *k, const pl_sval *delta, pl
         pl_snode *nw = assoc(old, &ne, &added);
         if (!nw) {
             pl_epoch_exit();
-            return PL_ST_NOMEM;
+            return PL_ENOMEM;
         }
         int ok = publish(t, old, nw);
         pl_epoch_exit();
         if (ok) {
             retire_root(old);
-            return PL_ST_OK;
+            return PL_OK;
         }
         pl_snode_release(nw);
         backoff(tries);
@@ -953,7 +956,7 @@ int pl_stable_increment(pl_stable *t, const pl_skey *k, const pl_sval *delta, pl
 
 int pl_stable_clear(pl_stable *t)
 {
-    if (t->frozen) return PL_ST_FROZEN;
+    if (t->frozen) return PL_EFROZEN;
     for (unsigned tries = 0;; tries++) {
         wait_excl(t);
         pl_epoch_enter();
@@ -962,7 +965,7 @@ int pl_stable_clear(pl_stable *t)
         pl_epoch_exit();
         if (ok) {
             retire_root(old);
-            return PL_ST_OK;
+            return PL_OK;
         }
         backoff(tries);
     }
@@ -975,59 +978,30 @@ typedef struct pair {
 } pair;
 
 typedef struct clone_ctx {
-    pair *map; /* open addressing by src; dst retained */
-    size_t cap, n;
-    pair *work; /* clones whose root is still to be made */
+    pl_ptrmap map; /* src -> dst (retained) */
+    pair *work;    /* clones whose root is still to be made */
     size_t nwork, workcap;
     int frozen;
     pl_stable_list *list;
 } clone_ctx;
 
-static size_t ptr_hash(const void *p)
-{
-    return (size_t)(((uintptr_t)p >> 4) * 0x9e3779b97f4a7c15ull >> 20);
-}
-
-static int map_grow(clone_ctx *cx)
-{
-    size_t cap = cx->cap ? cx->cap * 2 : 16;
-    pair *m = calloc(cap, sizeof *m);
-    if (!m) return -1;
-    for (size_t i = 0; i < cx->cap; i++) {
-        if (!cx->map[i].src) continue;
-        size_t h = ptr_hash(cx->map[i].src) & (cap - 1);
-        while (m[h].src)
-            h = (h + 1) & (cap - 1);
-        m[h] = cx->map[i];
-    }
-    free(cx->map);
-    cx->map = m;
-    cx->cap = cap;
-    return 0;
-}
-
 /* The clone of src, made (empty, queued for filling) if new; NULL if out of memory. */
 static pl_stable *clone_of(clone_ctx *cx, pl_stable *src)
 {
-    if (cx->cap) {
-        for (size_t h = ptr_hash(src) & (cx->cap - 1); cx->map[h].src; h = (h + 1) & (cx->cap - 1))
-            if (cx->map[h].src == src) return cx->map[h].dst;
-    }
-    if ((cx->n + 1) * 2 > cx->cap && map_grow(cx) != 0) return NULL;
-    if (cx->nwork == cx->workcap) {
-        size_t cap = cx->workcap ? cx->workcap * 2 : 16;
-        pair *w = realloc(cx->work, cap * sizeof *w);
-        if (!w) return NULL;
-        cx->work = w;
-        cx->workcap = cap;
-    }
+    pl_ptrmap_slot *known = pl_ptrmap_find(&cx->map, src);
+    if (known) return known->value;
+    pair *w = pl_grow(cx->work, &cx->workcap, cx->nwork + 1, sizeof *w);
+    if (!w) return NULL;
+    cx->work = w;
     pl_stable *dst = pl_stable_new(NULL, cx->frozen, cx->list);
     if (!dst) return NULL;
-    size_t h = ptr_hash(src) & (cx->cap - 1);
-    while (cx->map[h].src)
-        h = (h + 1) & (cx->cap - 1);
-    cx->map[h] = (pair){src, dst};
-    cx->n++;
+    int added;
+    pl_ptrmap_slot *slot = pl_ptrmap_add(&cx->map, src, &added);
+    if (!slot) {
+        pl_stable_release(dst);
+        return NULL;
+    }
+    slot->value = dst;
     cx->work[cx->nwork++] = (pair){src, dst};
     return dst;
 }
@@ -1088,7 +1062,7 @@ pl_stable *pl_stable_clone(pl_stable *t, int deep, int frozen)
         if (!c) pl_snode_release(snap);
         return c;
     }
-    clone_ctx cx = {NULL, 0, 0, NULL, 0, 0, frozen, t->list};
+    clone_ctx cx = {PL_PTRMAP_INIT, NULL, 0, 0, frozen, t->list};
     pl_stable *top = clone_of(&cx, t);
     int ok = top != NULL;
     while (ok && cx.nwork > 0) {
@@ -1103,14 +1077,14 @@ pl_stable *pl_stable_clone(pl_stable *t, int deep, int frozen)
         atomic_store_explicit(&p.dst->root, root, memory_order_relaxed);
     }
     if (ok) pl_stable_retain(top);
-    for (size_t i = 0; i < cx.cap; i++) {
-        pl_stable *dst = cx.map[i].dst;
+    for (size_t i = 0; i < cx.map.cap; i++) {
+        pl_stable *dst = cx.map.slots[i].value;
         if (!dst) continue;
         if (!ok) /* break cycles among the half-made clones before letting go */
             pl_snode_release(atomic_exchange_explicit(&dst->root, NULL, memory_order_relaxed));
         pl_stable_release(dst);
     }
-    free(cx.map);
+    pl_ptrmap_free(&cx.map);
     free(cx.work);
     return ok ? top : NULL;
 }
@@ -1131,21 +1105,18 @@ static long idx_find(const uint32_t *idx, size_t cap, const pl_sentry *arr, cons
 }
 
 /* Appends e (its references already taken by the caller) to arr and its
- * index. -1 if out of memory (nothing changed). */
+ * index. PL_ENOMEM if out of memory (nothing changed). */
 static int keyed_append(pl_sentry **arr, size_t *n, size_t *cap, uint32_t **idx, size_t *icap,
                         const pl_sentry *e)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 8;
-        pl_sentry *a = realloc(*arr, c * sizeof *a);
-        if (!a) return -1;
-        *arr = a;
-        *cap = c;
-    }
+    pl_sentry *a = pl_grow(*arr, cap, *n + 1, sizeof *a);
+    if (!a) return PL_ENOMEM;
+    *arr = a;
+    if (*n >= UINT32_MAX - 1) return PL_ERANGE; /* index entries are n + 1 in 32 bits */
     if ((*n + 1) * 2 > *icap) {
         size_t c = *icap ? *icap * 2 : 16;
         uint32_t *ix = calloc(c, sizeof *ix);
-        if (!ix) return -1;
+        if (!ix) return PL_ENOMEM;
         for (size_t i = 0; i < *n; i++) {
             size_t h = key_slot((*arr)[i].ik) & (c - 1);
             while (ix[h])
@@ -1160,8 +1131,9 @@ static int keyed_append(pl_sentry **arr, size_t *n, size_t *cap, uint32_t **idx,
     size_t h = key_slot(e->ik) & (*icap - 1);
     while ((*idx)[h])
         h = (h + 1) & (*icap - 1);
-    (*idx)[h] = (uint32_t)++ * n;
-    return 0;
+    (*idx)[h] = (uint32_t)(*n + 1); /* 0 marks a free slot */
+    (*n)++;
+    return PL_OK;
 }
 
 void pl_stxn_init(pl_stxn *x)
@@ -1202,7 +1174,7 @@ void pl_stxn_free(pl_stxn *x)
 
 const pl_sval *pl_stxn_get(pl_stxn *x, const pl_skey *k, int *rc)
 {
-    *rc = PL_ST_OK;
+    *rc = PL_OK;
     long i = idx_find(x->widx, x->widx_cap, x->w, k);
     if (i >= 0) return x->w[i].v.tag == PL_SV_NIL ? NULL : &x->w[i].v;
     const pl_sentry *e = find_entry(x->snap, k); /* snap is retained: no section needed */
@@ -1215,14 +1187,14 @@ const pl_sval *pl_stxn_get(pl_stxn *x, const pl_skey *k, int *rc)
             if (ks)
                 pl_sstring_retain(ks);
             else if (!(ks = pl_sstring_new_hashed(k->str, k->len, (uint32_t)k->ik))) {
-                *rc = PL_ST_NOMEM;
+                *rc = PL_ENOMEM;
                 return NULL;
             }
             rec.k.ks = ks;
         }
         if (keyed_append(&x->r, &x->nr, &x->rcap, &x->ridx, &x->ridx_cap, &rec) != 0) {
             entry_release(&rec);
-            *rc = PL_ST_NOMEM;
+            *rc = PL_ENOMEM;
             return NULL;
         }
     }
@@ -1231,13 +1203,13 @@ const pl_sval *pl_stxn_get(pl_stxn *x, const pl_skey *k, int *rc)
 
 int pl_stxn_put(pl_stxn *x, const pl_skey *k, const pl_sval *v)
 {
-    if (x->t->frozen) return PL_ST_FROZEN;
+    if (x->t->frozen) return PL_EFROZEN;
     long i = idx_find(x->widx, x->widx_cap, x->w, k);
     if (i >= 0) {
         pl_sval_retain(v);
         pl_sval_release(&x->w[i].v);
         x->w[i].v = *v;
-        return PL_ST_OK;
+        return PL_OK;
     }
     pl_sentry e;
     pl_sentry_setkey(&e, k);
@@ -1245,9 +1217,9 @@ int pl_stxn_put(pl_stxn *x, const pl_skey *k, const pl_sval *v)
     entry_retain(&e);
     if (keyed_append(&x->w, &x->nw, &x->wcap, &x->widx, &x->widx_cap, &e) != 0) {
         entry_release(&e);
-        return PL_ST_NOMEM;
+        return PL_ENOMEM;
     }
-    return PL_ST_OK;
+    return PL_OK;
 }
 
 static pl_skey entry_key(const pl_sentry *e)
@@ -1264,15 +1236,15 @@ static int apply_writes(const pl_stxn *x, pl_snode *base, pl_snode **out)
     for (size_t i = 0; i < x->nw; i++) {
         pl_skey k = entry_key(&x->w[i]);
         pl_snode *next;
-        if (apply(cur, &x->w[i], &k, &next) != PL_ST_OK) {
+        if (apply(cur, &x->w[i], &k, &next) != PL_OK) {
             pl_snode_release(cur);
-            return PL_ST_NOMEM;
+            return PL_ENOMEM;
         }
         pl_snode_release(cur); /* an intermediate version nobody else has seen */
         cur = next;
     }
     *out = cur;
-    return PL_ST_OK;
+    return PL_OK;
 }
 
 pl_snode *pl_stxn_materialize(pl_stxn *x, int *rc)
@@ -1301,30 +1273,30 @@ static int still_valid(const pl_stxn *x, const pl_snode *cur)
 int pl_stxn_commit(pl_stxn *x)
 {
     pl_stable *t = x->t;
-    if (x->nw == 0) return PL_ST_OK; /* read only: it read one consistent snapshot */
-    if (t->frozen) return PL_ST_FROZEN;
+    if (x->nw == 0) return PL_OK; /* read only: it read one consistent snapshot */
+    if (t->frozen) return PL_EFROZEN;
     for (unsigned tries = 0;; tries++) {
         wait_excl(t);
         pl_epoch_enter();
         pl_snode *cur = pl_stable_root(t), *nw;
         if (!still_valid(x, cur)) {
             pl_epoch_exit();
-            return PL_ST_CONFLICT;
+            return PL_ECONFLICT;
         }
-        if (apply_writes(x, cur, &nw) != PL_ST_OK) {
+        if (apply_writes(x, cur, &nw) != PL_OK) {
             pl_epoch_exit();
-            return PL_ST_NOMEM;
+            return PL_ENOMEM;
         }
         if (nw == cur) { /* only removals of absent keys */
             pl_snode_release(nw);
             pl_epoch_exit();
-            return PL_ST_OK;
+            return PL_OK;
         }
         int ok = publish(t, cur, nw);
         pl_epoch_exit();
         if (ok) {
             retire_root(cur);
-            return PL_ST_OK;
+            return PL_OK;
         }
         pl_snode_release(nw);
         backoff(tries);

@@ -33,16 +33,13 @@
 #include "core/epoch.h"
 #include "core/shared.h"
 #include "core/sstring.h"
+#include "core/status.h"
 
-/* Results of the writing functions. */
-enum {
-    PL_ST_OK = 0,
-    PL_ST_NOMEM,    /* out of memory; the table is unchanged */
-    PL_ST_FROZEN,   /* the table is frozen; unchanged */
-    PL_ST_ABSENT,   /* increment: the key holds nil */
-    PL_ST_NOTNUM,   /* increment: the key or the delta is not a number */
-    PL_ST_CONFLICT, /* commit: a key the transaction read has changed */
-};
+/* The writing functions return PL_OK or a negative status (core/status.h):
+ * PL_ENOMEM, PL_EFROZEN, PL_EABSENT and PL_ENOTNUM (increment: the key
+ * holds nil / the key or the delta is not a number), PL_ECONFLICT (commit:
+ * a key the transaction read has changed). On failure the table is
+ * unchanged. */
 
 /* Value tags. A stored value is never NIL (storing nil removes the key). */
 enum { PL_SV_NIL, PL_SV_BOOL, PL_SV_INT, PL_SV_FLOAT, PL_SV_STR, PL_SV_TABLE, PL_SV_OBJ };
@@ -170,7 +167,7 @@ size_t pl_snode_count(const pl_snode *root);
 
 /* Builds a root from n entries (any order, no duplicate keys), retaining
  * their long keys and values (the caller keeps its own references). *root is NULL for n == 0.
- * Returns PL_ST_OK or PL_ST_NOMEM. Sorts entries in place. */
+ * Returns PL_OK or PL_ENOMEM. Sorts entries in place. */
 int pl_snode_build(pl_sentry *entries, size_t n, pl_snode **root);
 
 /* Checks the structure under a retained root (tests): counts, slots,
@@ -246,15 +243,15 @@ typedef struct pl_stxn {
 void pl_stxn_init(pl_stxn *x);
 void pl_stxn_begin(pl_stxn *x, pl_stable *t);
 /* The value at k as the transaction sees it (its own writes first); NULL
- * for nil. Records the read. *rc: PL_ST_OK or PL_ST_NOMEM. */
+ * for nil. Records the read. *rc: PL_OK or PL_ENOMEM. */
 const pl_sval *pl_stxn_get(pl_stxn *x, const pl_skey *k, int *rc);
 /* Records st[k] = v. k->s needed for keys longer than PL_SKEY_INLINE. */
 int pl_stxn_put(pl_stxn *x, const pl_skey *k, const pl_sval *v);
 /* The snapshot with the writes applied, retained (for pairs and # on a
  * view); marks the whole table read. NULL with *rc set if out of memory or
- * empty (then *rc is PL_ST_OK). */
+ * empty (then *rc is PL_OK). */
 pl_snode *pl_stxn_materialize(pl_stxn *x, int *rc);
-/* PL_ST_OK (published, or nothing to write), PL_ST_CONFLICT, PL_ST_NOMEM. */
+/* PL_OK (published, or nothing to write), PL_ECONFLICT, PL_ENOMEM. */
 int pl_stxn_commit(pl_stxn *x);
 void pl_stxn_reset(pl_stxn *x);
 /* reset, and frees the transaction's buffers */

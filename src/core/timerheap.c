@@ -1,5 +1,7 @@
 #include "core/timerheap.h"
 
+#include "core/grow.h"
+
 #include <stdlib.h>
 
 void pl_timerheap_init(pl_timerheap *h)
@@ -52,16 +54,12 @@ static void sift_down(pl_timerheap *h, size_t i, pl_timer *t)
 
 int pl_timerheap_push(pl_timerheap *h, pl_timer *t)
 {
-    if (h->len == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        pl_timer **items = realloc(h->items, cap * sizeof *items);
-        if (!items) return -1;
-        h->items = items;
-        h->cap = cap;
-    }
+    pl_timer **items = pl_grow(h->items, &h->cap, h->len + 1, sizeof *items);
+    if (!items) return PL_ENOMEM;
+    h->items = items;
     t->order = h->next_order++;
     sift_up(h, h->len++, t);
-    return 0;
+    return PL_OK;
 }
 
 pl_timer *pl_timerheap_peek(const pl_timerheap *h)
@@ -72,6 +70,7 @@ pl_timer *pl_timerheap_peek(const pl_timerheap *h)
 void pl_timerheap_remove(pl_timerheap *h, pl_timer *t)
 {
     size_t i = t->slot;
+    pl_assert(i < h->len && h->items[i] == t);
     pl_timer *last = h->items[--h->len];
     if (i == h->len) return; /* t was the last one */
     if (i > 0 && before(last, h->items[(i - 1) / 2]))

@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/check.h"
+#include "core/status.h"
+
 typedef struct pl_timer {
     double when;    /* deadline, runtime seconds */
     uint64_t order; /* insertion number, for FIFO among equal deadlines */
@@ -25,8 +28,8 @@ typedef struct pl_timerheap {
 
 void pl_timerheap_init(pl_timerheap *h);
 void pl_timerheap_free(pl_timerheap *h); /* frees the array, not the timers */
-/* Returns 0, or -1 when out of memory (the heap is unchanged). */
-int pl_timerheap_push(pl_timerheap *h, pl_timer *t);
+/* Returns PL_OK, or PL_ENOMEM when out of memory (the heap is unchanged). */
+PL_MUST_CHECK int pl_timerheap_push(pl_timerheap *h, pl_timer *t);
 /* The earliest timer, or NULL when empty. */
 pl_timer *pl_timerheap_peek(const pl_timerheap *h);
 pl_timer *pl_timerheap_pop(pl_timerheap *h);

@@ -9,6 +9,10 @@
  */
 #include "core/trace.h"
 
+#include "core/grow.h"
+#include "core/ptrmap.h"
+#include "core/status.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -185,57 +189,27 @@ void pl_trace_counter(pl_trace_buf *b, const char *name, const pl_trace_argnames
 
 /* ---- writing ---- */
 
-/* Subject -> name, filled on first use (open addressing, power-of-2 size). */
+/* Subject -> name (malloc'd by the namer), filled on first use. */
 typedef struct names {
-    const void **keys;
-    char **values;
-    size_t cap, n;
+    pl_ptrmap map;
     pl_trace_namer namer;
     void *ud;
 } names;
 
 static const char *name_of(names *m, const void *subject)
 {
-    if (m->n * 2 >= m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 64;
-        const void **keys = calloc(cap, sizeof *keys);
-        char **values = calloc(cap, sizeof *values);
-        if (!keys || !values) {
-            free(keys);
-            free(values);
-            return "?";
-        }
-        for (size_t i = 0; i < m->cap; i++) {
-            if (!m->keys[i]) continue;
-            size_t j = ((uintptr_t)m->keys[i] >> 6) & (cap - 1);
-            while (keys[j])
-                j = (j + 1) & (cap - 1);
-            keys[j] = m->keys[i];
-            values[j] = m->values[i];
-        }
-        free(m->keys);
-        free(m->values);
-        m->keys = keys;
-        m->values = values;
-        m->cap = cap;
-    }
-    size_t j = ((uintptr_t)subject >> 6) & (m->cap - 1);
-    while (m->keys[j]) {
-        if (m->keys[j] == subject) return m->values[j] ? m->values[j] : "?";
-        j = (j + 1) & (m->cap - 1);
-    }
-    m->keys[j] = subject;
-    m->values[j] = m->namer ? m->namer(m->ud, subject) : NULL;
-    m->n++;
-    return m->values[j] ? m->values[j] : "?";
+    int added;
+    pl_ptrmap_slot *slot = pl_ptrmap_add(&m->map, subject, &added);
+    if (!slot) return "?"; /* out of memory: the trace stays valid, the name is lost */
+    if (added) slot->value = m->namer ? m->namer(m->ud, subject) : NULL;
+    return slot->value ? slot->value : "?";
 }
 
 static void names_free(names *m)
 {
-    for (size_t i = 0; i < m->cap; i++)
-        free(m->values[i]);
-    free(m->keys);
-    free(m->values);
+    for (size_t i = 0; i < m->map.cap; i++)
+        free(m->map.slots[i].value);
+    pl_ptrmap_free(&m->map);
 }
 
 /* A JSON string (quotes included). */
@@ -312,7 +286,7 @@ int pl_trace_write(pl_trace *t, pl_trace_namer namer, void *ud, uint64_t *droppe
 {
     FILE *f = t->f;
     t->f = NULL;
-    names m = {NULL, NULL, 0, 0, namer, ud};
+    names m = {PL_PTRMAP_INIT, namer, ud};
     uint64_t lost = 0;
     uint64_t now = uv_hrtime() - t->bufs[0].t0;
     fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n", f);
@@ -330,6 +304,7 @@ int pl_trace_write(pl_trace *t, pl_trace_namer namer, void *ud, uint64_t *droppe
     }
     const char **open = NULL; /* names of the open B spans of a buffer */
     size_t depth = 0, cap = 0;
+    int out_of_memory = 0;
     for (int i = 0; i < t->nbufs; i++) {
         pl_trace_buf *b = &t->bufs[i];
         lost += b->dropped;
@@ -339,13 +314,12 @@ int pl_trace_write(pl_trace *t, pl_trace_namer namer, void *ud, uint64_t *droppe
             for (pl_trace_event *e = c->events; e < end; e++) {
                 const char *name = (e->flags & PL_TRACE_SUBJECT) ? name_of(&m, e->name) : e->name;
                 if (e->ph == 'B') {
-                    if (depth == cap) {
-                        size_t ncap = cap ? cap * 2 : 16;
-                        const char **grown = realloc(open, ncap * sizeof *open);
-                        if (!grown) abort(); /* a few pointers: fatal, as a failed lock */
-                        open = grown;
-                        cap = ncap;
+                    const char **grown = pl_grow(open, &cap, depth + 1, sizeof *open);
+                    if (!grown) {
+                        out_of_memory = 1; /* the file is ended, and reported as failed */
+                        goto end;
                     }
+                    open = grown;
                     open[depth++] = name;
                 } else if (e->ph == 'E') {
                     if (depth == 0) continue; /* its B was dropped */
@@ -359,12 +333,13 @@ int pl_trace_write(pl_trace *t, pl_trace_namer namer, void *ud, uint64_t *droppe
             put_event(f, open[--depth], &e, i);
         }
     }
+end:
     free(open);
     fprintf(f, "\n],\"otherData\":{\"generator\":\"parlua\",\"dropped_events\":%" PRIu64 "}}\n",
             lost);
     names_free(&m);
-    int failed = ferror(f);
-    int saved = errno;
+    int failed = ferror(f) || out_of_memory;
+    int saved = out_of_memory ? ENOMEM : errno;
     if (fclose(f) != 0) {
         failed = 1;
         saved = errno;
@@ -372,7 +347,7 @@ int pl_trace_write(pl_trace *t, pl_trace_namer namer, void *ud, uint64_t *droppe
     if (dropped) *dropped = lost;
     if (failed) {
         errno = saved ? saved : EIO;
-        return -1;
+        return PL_EIO;
     }
-    return 0;
+    return PL_OK;
 }

@@ -83,7 +83,7 @@ pl_trace_buf *pl_trace_buf_at(pl_trace *t, int index);
 void pl_trace_set_track_name(pl_trace *t, int index, const char *name);
 
 /* Writes the JSON file and closes it. Every buffer must be quiescent (see
- * top). Returns 0, or -1 with errno set (the file is closed either way).
+ * top). Returns PL_OK, or PL_EIO with errno set (the file is closed either way).
  * The total of dropped events is stored in *dropped. */
 int pl_trace_write(pl_trace *t, pl_trace_namer namer, void *ud, uint64_t *dropped);
 

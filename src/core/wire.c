@@ -5,6 +5,8 @@
  */
 #include "core/wire.h"
 
+#include "core/grow.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,9 +50,9 @@ void pl_wire_free(pl_wire *w)
 
 int pl_wire_grow(pl_wire *w, size_t extra)
 {
-    if (extra > SIZE_MAX - w->len) return -1;
+    if (extra > SIZE_MAX - w->len) return PL_ERANGE;
     size_t need = w->len + extra;
-    if (need <= w->cap) return 0;
+    if (need <= w->cap) return PL_OK;
     size_t cap = w->cap ? w->cap : FIRST_CAP;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
@@ -61,24 +63,19 @@ int pl_wire_grow(pl_wire *w, size_t extra)
     } else {
         data = realloc(w->data, cap);
     }
-    if (!data) return -1;
+    if (!data) return PL_ENOMEM;
     w->data = data;
     w->cap = cap;
-    return 0;
+    return PL_OK;
 }
 
 int pl_wire_add_ref(pl_wire *w, pl_shared *obj, size_t *index)
 {
-    if (w->nrefs == w->refcap) {
-        size_t cap = w->refcap ? w->refcap * 2 : 4;
-        if (cap > SIZE_MAX / sizeof *w->refs) return -1;
-        pl_shared **refs = realloc(w->refs, cap * sizeof *refs);
-        if (!refs) return -1;
-        w->refs = refs;
-        w->refcap = cap;
-    }
+    pl_shared **refs = pl_grow(w->refs, &w->refcap, w->nrefs + 1, sizeof *refs);
+    if (!refs) return PL_ENOMEM;
+    w->refs = refs;
     pl_shared_retain(obj);
     *index = w->nrefs;
     w->refs[w->nrefs++] = obj;
-    return 0;
+    return PL_OK;
 }

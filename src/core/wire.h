@@ -61,6 +61,7 @@
 #include <string.h>
 
 #include "core/shared.h"
+#include "core/status.h"
 
 enum {
     PL_WIRE_NIL = 0,
@@ -103,14 +104,14 @@ void pl_wire_reset(pl_wire *w);
 /* Drops bytes past len and references past nrefs (releasing them): undoes
  * everything written since len and nrefs were read. */
 void pl_wire_truncate(pl_wire *w, size_t len, size_t nrefs);
-/* Makes room for extra more bytes. Returns 0, or -1 when out of memory
- * (w unchanged). */
+/* Makes room for extra more bytes. Returns PL_OK, or PL_ENOMEM when out of memory (PL_ERANGE when
+ * the size overflows) (w unchanged). */
 int pl_wire_grow(pl_wire *w, size_t extra);
 /* Takes one reference to obj (retained) and stores its index in *index.
- * Returns 0, or -1 when out of memory (nothing retained). */
+ * Returns PL_OK, or PL_ENOMEM when out of memory (nothing retained). */
 int pl_wire_add_ref(pl_wire *w, pl_shared *obj, size_t *index);
 
-/* The writers: each returns 0, or -1 when out of memory, in which case w
+/* The writers: each returns PL_OK, or PL_ENOMEM when out of memory, in which case w
  * holds what it held before the call. The small ones are inline because
  * the codec calls them once per value. */
 
@@ -121,14 +122,14 @@ static inline int pl_wire_reserve(pl_wire *w, size_t extra)
 
 static inline int pl_wire_put_u8(pl_wire *w, unsigned v)
 {
-    if (w->len == w->cap && pl_wire_grow(w, 1) != 0) return -1;
+    if (w->len == w->cap && pl_wire_grow(w, 1) != 0) return PL_ENOMEM;
     w->data[w->len++] = (unsigned char)v;
-    return 0;
+    return PL_OK;
 }
 
 static inline int pl_wire_put_varint(pl_wire *w, uint64_t v)
 {
-    if (pl_wire_reserve(w, PL_WIRE_VARINT_MAX) != 0) return -1;
+    if (pl_wire_reserve(w, PL_WIRE_VARINT_MAX) != 0) return PL_ENOMEM;
     unsigned char *p = w->data + w->len;
     while (v >= 0x80) {
         *p++ = (unsigned char)(v | 0x80);
@@ -136,7 +137,7 @@ static inline int pl_wire_put_varint(pl_wire *w, uint64_t v)
     }
     *p++ = (unsigned char)v;
     w->len = (size_t)(p - w->data);
-    return 0;
+    return PL_OK;
 }
 
 static inline uint64_t pl_wire_zigzag(int64_t n)
@@ -175,10 +176,10 @@ static inline int pl_wire_put_double(pl_wire *w, double d)
 {
     uint64_t bits;
     memcpy(&bits, &d, sizeof bits);
-    if (pl_wire_reserve(w, 8) != 0) return -1;
+    if (pl_wire_reserve(w, 8) != 0) return PL_ENOMEM;
     pl_wire_store_u64(w->data + w->len, bits);
     w->len += 8;
-    return 0;
+    return PL_OK;
 }
 
 static inline void pl_wire_store_u32(unsigned char *p, uint32_t v)
@@ -188,19 +189,19 @@ static inline void pl_wire_store_u32(unsigned char *p, uint32_t v)
 
 static inline int pl_wire_put_u32(pl_wire *w, uint32_t v)
 {
-    if (pl_wire_reserve(w, 4) != 0) return -1;
+    if (pl_wire_reserve(w, 4) != 0) return PL_ENOMEM;
     pl_wire_store_u32(w->data + w->len, v);
     w->len += 4;
-    return 0;
+    return PL_OK;
 }
 
 /* Raw bytes, no length. */
 static inline int pl_wire_put_raw(pl_wire *w, const void *p, size_t n)
 {
-    if (pl_wire_reserve(w, n) != 0) return -1;
+    if (pl_wire_reserve(w, n) != 0) return PL_ENOMEM;
     if (n) memcpy(w->data + w->len, p, n);
     w->len += n;
-    return 0;
+    return PL_OK;
 }
 
 /* Length-prefixed bytes. */
@@ -208,15 +209,15 @@ static inline int pl_wire_put_bytes(pl_wire *w, const void *p, size_t n)
 {
     /* one reservation for both parts, so a failure leaves nothing behind */
     if (n > SIZE_MAX - PL_WIRE_VARINT_MAX || pl_wire_reserve(w, n + PL_WIRE_VARINT_MAX) != 0)
-        return -1;
+        return PL_ENOMEM;
     pl_wire_put_varint(w, n);
     memcpy(w->data + w->len, p, n);
     w->len += n;
-    return 0;
+    return PL_OK;
 }
 
 /*
- * The reader. Every read checks the bounds first and returns -1 without
+ * The reader. Every read checks the bounds first and returns PL_EMALFORMED without
  * moving when the bytes are missing or malformed, so a decoder built on it
  * cannot read outside the buffer whatever the bytes are.
  */
@@ -245,9 +246,9 @@ static inline size_t pl_wire_offset(const pl_wire_reader *r)
 
 static inline int pl_wire_get_u8(pl_wire_reader *r, unsigned *v)
 {
-    if (r->p == r->end) return -1;
+    if (r->p == r->end) return PL_EMALFORMED;
     *v = *r->p++;
-    return 0;
+    return PL_OK;
 }
 
 static inline int pl_wire_get_varint(pl_wire_reader *r, uint64_t *v)
@@ -255,62 +256,62 @@ static inline int pl_wire_get_varint(pl_wire_reader *r, uint64_t *v)
     const unsigned char *p = r->p;
     uint64_t x = 0;
     for (int shift = 0; shift < 7 * PL_WIRE_VARINT_MAX; shift += 7) {
-        if (p == r->end) return -1;
+        if (p == r->end) return PL_EMALFORMED;
         unsigned b = *p++;
-        if (shift == 63 && b > 1) return -1; /* more than 64 bits */
+        if (shift == 63 && b > 1) return PL_EMALFORMED; /* more than 64 bits */
         x |= (uint64_t)(b & 0x7f) << shift;
         if (!(b & 0x80)) {
             r->p = p;
             *v = x;
-            return 0;
+            return PL_OK;
         }
     }
-    return -1; /* an 11th byte would be needed */
+    return PL_EMALFORMED; /* an 11th byte would be needed */
 }
 
 static inline int pl_wire_get_int(pl_wire_reader *r, int64_t *n)
 {
     uint64_t u;
-    if (pl_wire_get_varint(r, &u) != 0) return -1;
+    if (pl_wire_get_varint(r, &u) != 0) return PL_EMALFORMED;
     *n = pl_wire_unzigzag(u);
-    return 0;
+    return PL_OK;
 }
 
 /* Reads n little-endian bytes into *v; -1 if fewer remain. */
 static inline int pl_wire_get_le(pl_wire_reader *r, int n, uint64_t *v)
 {
-    if (pl_wire_remaining(r) < (size_t)n) return -1;
+    if (pl_wire_remaining(r) < (size_t)n) return PL_EMALFORMED;
     uint64_t x = 0;
     for (int i = 0; i < n; i++)
         x |= (uint64_t)r->p[i] << (8 * i);
     *v = x;
     r->p += n;
-    return 0;
+    return PL_OK;
 }
 
 static inline int pl_wire_get_double(pl_wire_reader *r, double *d)
 {
     uint64_t bits;
-    if (pl_wire_get_le(r, 8, &bits) != 0) return -1;
+    if (pl_wire_get_le(r, 8, &bits) != 0) return PL_EMALFORMED;
     memcpy(d, &bits, sizeof *d);
-    return 0;
+    return PL_OK;
 }
 
 static inline int pl_wire_get_u32(pl_wire_reader *r, uint32_t *v)
 {
     uint64_t x;
-    if (pl_wire_get_le(r, 4, &x) != 0) return -1;
+    if (pl_wire_get_le(r, 4, &x) != 0) return PL_EMALFORMED;
     *v = (uint32_t)x;
-    return 0;
+    return PL_OK;
 }
 
 /* n raw bytes: *p points into the wire. */
 static inline int pl_wire_get_raw(pl_wire_reader *r, size_t n, const unsigned char **p)
 {
-    if (pl_wire_remaining(r) < n) return -1;
+    if (pl_wire_remaining(r) < n) return PL_EMALFORMED;
     *p = r->p;
     r->p += n;
-    return 0;
+    return PL_OK;
 }
 
 /* Length-prefixed bytes: *p points into the wire, *n is their length. */
@@ -320,12 +321,12 @@ static inline int pl_wire_get_bytes(pl_wire_reader *r, const unsigned char **p, 
     uint64_t len;
     if (pl_wire_get_varint(r, &len) != 0 || len > pl_wire_remaining(r)) {
         r->p = save;
-        return -1;
+        return PL_EMALFORMED;
     }
     *p = r->p;
     *n = (size_t)len;
     r->p += len;
-    return 0;
+    return PL_OK;
 }
 
 /* A reference: the varint index, checked against the wire's refs. */
@@ -335,10 +336,10 @@ static inline int pl_wire_get_ref(pl_wire_reader *r, pl_shared **obj)
     uint64_t i;
     if (pl_wire_get_varint(r, &i) != 0 || i >= r->w->nrefs) {
         r->p = save;
-        return -1;
+        return PL_EMALFORMED;
     }
     *obj = r->w->refs[i];
-    return 0;
+    return PL_OK;
 }
 
 #endif

@@ -32,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
+#include "core/ptrmap.h"
 #include "core/stable.h"
 #include "engine/proxy.h"
 #include "engine/runtime.h"
@@ -220,54 +222,11 @@ static const char *type_name(lua_State *L, int idx, char *buf, size_t bufsz)
 typedef struct conv {
     lua_State *L;
     pl_stable_list *list;
-    struct memo {
-        const void *lt;
-        pl_stable *st;
-    } * memo;
-    size_t mcap, mn;
+    pl_ptrmap memo; /* Lua table (lua_topointer) -> pl_stable * */
     int depth;
     char err[256];
     char path[200]; /* key path to where the error happened, built on the way out */
 } conv;
-
-static size_t memo_slot(const void *p, size_t cap)
-{
-    return (size_t)(((uintptr_t)p >> 4) * 0x9e3779b97f4a7c15ull >> 24) & (cap - 1);
-}
-
-static struct memo *memo_find(conv *cx, const void *lt)
-{
-    if (!cx->mcap) return NULL;
-    for (size_t h = memo_slot(lt, cx->mcap); cx->memo[h].lt; h = (h + 1) & (cx->mcap - 1))
-        if (cx->memo[h].lt == lt) return &cx->memo[h];
-    return NULL;
-}
-
-static struct memo *memo_add(conv *cx, const void *lt)
-{
-    if ((cx->mn + 1) * 2 > cx->mcap) {
-        size_t cap = cx->mcap ? cx->mcap * 2 : 16;
-        struct memo *m = calloc(cap, sizeof *m);
-        if (!m) return NULL;
-        for (size_t i = 0; i < cx->mcap; i++) {
-            if (!cx->memo[i].lt) continue;
-            size_t h = memo_slot(cx->memo[i].lt, cap);
-            while (m[h].lt)
-                h = (h + 1) & (cap - 1);
-            m[h] = cx->memo[i];
-        }
-        free(cx->memo);
-        cx->memo = m;
-        cx->mcap = cap;
-    }
-    size_t h = memo_slot(lt, cx->mcap);
-    while (cx->memo[h].lt)
-        h = (h + 1) & (cx->mcap - 1);
-    cx->memo[h].lt = lt;
-    cx->memo[h].st = NULL;
-    cx->mn++;
-    return &cx->memo[h];
-}
 
 /* Puts the key at idx in front of cx->path (".name", "[3]"). */
 static void path_prepend(conv *cx, int idx)
@@ -360,22 +319,24 @@ static int conv_table(conv *cx, int idx, pl_stable **out)
     lua_State *L = cx->L;
     idx = lua_absindex(L, idx);
     const void *lt = lua_topointer(L, idx);
-    struct memo *m = memo_find(cx, lt);
+    pl_ptrmap_slot *m = pl_ptrmap_find(&cx->memo, lt);
     if (m) {
-        if (!m->st) {
+        pl_stable *met = m->value;
+        if (!met) {
             snprintf(cx->err, sizeof cx->err,
                      "cannot convert a table that contains itself to a SharedTable (a cycle)");
             return -1;
         }
-        pl_stable_retain(m->st);
-        *out = m->st;
+        pl_stable_retain(met);
+        *out = met;
         return 0;
     }
     if (cx->depth >= MAX_DEPTH) {
         snprintf(cx->err, sizeof cx->err, "tables nested deeper than %d levels", MAX_DEPTH);
         return -1;
     }
-    if (!lua_checkstack(L, 4) || !memo_add(cx, lt)) {
+    int added;
+    if (!lua_checkstack(L, 4) || !pl_ptrmap_add(&cx->memo, lt, &added)) {
         snprintf(cx->err, sizeof cx->err, "not enough memory");
         return -1;
     }
@@ -385,16 +346,12 @@ static int conv_table(conv *cx, int idx, pl_stable **out)
     int failed = 0;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        if (n == cap) {
-            size_t c = cap ? cap * 2 : 8;
-            pl_sentry *e = realloc(es, c * sizeof *e);
-            if (!e) {
-                snprintf(cx->err, sizeof cx->err, "not enough memory");
-                failed = 1;
-            } else {
-                es = e;
-                cap = c;
-            }
+        pl_sentry *grown = pl_grow(es, &cap, n + 1, sizeof *grown);
+        if (grown) {
+            es = grown;
+        } else {
+            snprintf(cx->err, sizeof cx->err, "not enough memory");
+            failed = 1;
         }
         pl_skey k;
         if (!failed && to_store_key(L, -2, &k, cx->err, sizeof cx->err) != 0) failed = 1;
@@ -413,7 +370,7 @@ static int conv_table(conv *cx, int idx, pl_stable **out)
     }
     cx->depth--;
     pl_snode *root = NULL;
-    if (!failed && pl_snode_build(es, n, &root) != PL_ST_OK) {
+    if (!failed && pl_snode_build(es, n, &root) != PL_OK) {
         snprintf(cx->err, sizeof cx->err, "not enough memory");
         failed = 1;
     }
@@ -425,7 +382,7 @@ static int conv_table(conv *cx, int idx, pl_stable **out)
         snprintf(cx->err, sizeof cx->err, "not enough memory");
         return -1;
     }
-    memo_find(cx, lt)->st = t; /* the memo may have moved */
+    pl_ptrmap_find(&cx->memo, lt)->value = t; /* the slot may have moved */
     *out = t;
     return 0;
 }
@@ -434,8 +391,7 @@ static void conv_init(conv *cx, lua_State *L)
 {
     cx->L = L;
     cx->list = live_of(L);
-    cx->memo = NULL;
-    cx->mcap = cx->mn = 0;
+    cx->memo = (pl_ptrmap)PL_PTRMAP_INIT;
     cx->depth = 0;
     cx->err[0] = cx->path[0] = '\0';
 }
@@ -446,7 +402,7 @@ static void check_value(lua_State *L, int idx, pl_sval *v)
     conv cx;
     conv_init(&cx, L);
     int rc = conv_value(&cx, idx, v);
-    free(cx.memo);
+    pl_ptrmap_free(&cx.memo);
     if (rc == 0) return;
     if (cx.path[0])
         luaL_error(L, "%s (at key %s)", cx.err, cx.path[0] == '.' ? cx.path + 1 : cx.path);
@@ -573,7 +529,7 @@ static void check_writable(lua_State *L, pl_stable *t)
 
 static void raise_rc(lua_State *L, int rc)
 {
-    if (rc == PL_ST_FROZEN) luaL_error(L, "%s", FROZEN_MSG);
+    if (rc == PL_EFROZEN) luaL_error(L, "%s", FROZEN_MSG);
     luaL_error(L, "not enough memory");
 }
 
@@ -616,7 +572,7 @@ static int st_newindex(lua_State *L)
     check_value(L, 3, &v);
     int rc = pl_stable_set(t, &k, &v); /* makes the key's shared string if it is new */
     pl_sval_release(&v);
-    if (rc != PL_ST_OK) raise_rc(L, rc);
+    if (rc != PL_OK) raise_rc(L, rc);
     return 0;
 }
 
@@ -750,7 +706,7 @@ static int st_new(lua_State *L)
         conv cx;
         conv_init(&cx, L);
         int rc = conv_table(&cx, 1, &t);
-        free(cx.memo);
+        pl_ptrmap_free(&cx.memo);
         if (rc != 0) {
             if (cx.path[0])
                 return luaL_error(L, "SharedTable.new: %s (at key %s)", cx.err,
@@ -779,13 +735,12 @@ static int st_increment(lua_State *L)
     check_writable(L, t);
     pl_sval old;
     int rc = pl_stable_increment(t, &k, &d, &old);
-    if (rc == PL_ST_ABSENT || rc == PL_ST_NOTNUM) {
+    if (rc == PL_EABSENT || rc == PL_ENOTNUM) {
         lua_settop(L, 2);
         return luaL_error(L, "SharedTable.increment: key '%s' %s", luaL_tolstring(L, 2, NULL),
-                          rc == PL_ST_ABSENT ? "holds nil, not a number"
-                                             : "does not hold a number");
+                          rc == PL_EABSENT ? "holds nil, not a number" : "does not hold a number");
     }
-    if (rc != PL_ST_OK) raise_rc(L, rc);
+    if (rc != PL_OK) raise_rc(L, rc);
     if (old.tag == PL_SV_INT)
         lua_pushinteger(L, old.u.i);
     else
@@ -827,7 +782,7 @@ static int view_index(lua_State *L)
     hold *h = hold_box(L);
     int rc;
     const pl_sval *v = pl_stxn_get(&vw->x, &k, &rc);
-    if (rc != PL_ST_OK) return luaL_error(L, "not enough memory");
+    if (rc != PL_OK) return luaL_error(L, "not enough memory");
     /* held, not pushed in place: a finalizer run by the push could write
      * to this view and drop the value */
     outval o;
@@ -846,7 +801,7 @@ static int view_newindex(lua_State *L)
     conv_init(&cx, L);
     pl_sval v;
     int rc = conv_value(&cx, 3, &v);
-    free(cx.memo);
+    pl_ptrmap_free(&cx.memo);
     if (rc != 0) {
         if (k.s) pl_sstring_release(k.s);
         if (cx.path[0])
@@ -857,7 +812,7 @@ static int view_newindex(lua_State *L)
     rc = pl_stxn_put(&vw->x, &k, &v);
     if (k.s) pl_sstring_release(k.s);
     pl_sval_release(&v);
-    if (rc != PL_ST_OK) raise_rc(L, rc);
+    if (rc != PL_OK) raise_rc(L, rc);
     return 0;
 }
 
@@ -866,7 +821,7 @@ static int view_len(lua_State *L)
     view *vw = check_view(L);
     int rc;
     pl_snode *root = pl_stxn_materialize(&vw->x, &rc);
-    if (rc != PL_ST_OK) return luaL_error(L, "not enough memory");
+    if (rc != PL_OK) return luaL_error(L, "not enough memory");
     lua_Integer n = border(root);
     pl_snode_release(root);
     lua_pushinteger(L, n);
@@ -879,7 +834,7 @@ static int view_pairs(lua_State *L)
     iter *it = push_iter(L);
     int rc;
     it->root = pl_stxn_materialize(&vw->x, &rc);
-    if (rc != PL_ST_OK) return luaL_error(L, "not enough memory");
+    if (rc != PL_OK) return luaL_error(L, "not enough memory");
     return start_iter(L, it);
 }
 
@@ -927,13 +882,13 @@ static int run_attempts(lua_State *L, pl_stable *t, view *vw, int view_idx, lua_
         vw->active = 1;
         int status = lua_pcall(L, nargs + 1, LUA_MULTRET, 0);
         vw->active = 0;
-        int rc = status == LUA_OK ? pl_stxn_commit(&vw->x) : PL_ST_OK;
-        if (status != LUA_OK || rc != PL_ST_CONFLICT) {
+        int rc = status == LUA_OK ? pl_stxn_commit(&vw->x) : PL_OK;
+        if (status != LUA_OK || rc != PL_ECONFLICT) {
             pl_stxn_reset(&vw->x);
             pl_stable_txn_pop();
             if (held) pl_stable_excl_release(t);
             if (status != LUA_OK) return lua_error(L); /* the function's own error */
-            if (rc != PL_ST_OK) raise_rc(L, rc);
+            if (rc != PL_OK) raise_rc(L, rc);
             return lua_gettop(L) - base;
         }
         lua_settop(L, base);
@@ -951,7 +906,7 @@ static int update_attempt(lua_State *L)
     k.s = vw->key;
     int rc;
     const pl_sval *old = pl_stxn_get(&vw->x, &k, &rc);
-    if (rc != PL_ST_OK) return luaL_error(L, "not enough memory");
+    if (rc != PL_OK) return luaL_error(L, "not enough memory");
     lua_pushvalue(L, 2);
     push_live(L, old);
     lua_call(L, 1, 1);
@@ -959,7 +914,7 @@ static int update_attempt(lua_State *L)
     conv cx;
     conv_init(&cx, L);
     rc = conv_value(&cx, -1, &v);
-    free(cx.memo);
+    pl_ptrmap_free(&cx.memo);
     if (rc != 0) {
         if (cx.path[0])
             return luaL_error(L, "SharedTable.update: %s (at key %s)", cx.err,
@@ -968,7 +923,7 @@ static int update_attempt(lua_State *L)
     }
     rc = pl_stxn_put(&vw->x, &k, &v);
     pl_sval_release(&v);
-    if (rc != PL_ST_OK) raise_rc(L, rc);
+    if (rc != PL_OK) raise_rc(L, rc);
     return 0;
 }
 
@@ -1047,7 +1002,7 @@ static int st_clear(lua_State *L)
     pl_stable *t = check_st(L, 1);
     check_writable(L, t);
     int rc = pl_stable_clear(t);
-    if (rc != PL_ST_OK) raise_rc(L, rc);
+    if (rc != PL_OK) raise_rc(L, rc);
     return 0;
 }
 
@@ -1072,13 +1027,9 @@ static reg_item *reg_find(struct pl_st_registry *r, const char *name, size_t len
 static int reg_add(struct pl_st_registry *r, char **copy, const char *name, size_t len,
                    pl_stable *t)
 {
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 8;
-        reg_item *items = realloc(r->items, cap * sizeof *items);
-        if (!items) return -1;
-        r->items = items;
-        r->cap = cap;
-    }
+    reg_item *items = pl_grow(r->items, &r->cap, r->n + 1, sizeof *items);
+    if (!items) return PL_ENOMEM;
+    r->items = items;
     memcpy(*copy, name, len);
     (*copy)[len] = '\0';
     pl_stable_retain(t);

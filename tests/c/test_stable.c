@@ -187,7 +187,7 @@ static void test_model(void **state)
             v.tag = PL_SV_INT;
             v.u.i = step;
         }
-        assert_int_equal(pl_stable_set(t, &k, &v), PL_ST_OK);
+        assert_int_equal(pl_stable_set(t, &k, &v), PL_OK);
         model[i] = v.tag == PL_SV_NIL ? 0 : step;
         if (step % 97 == 0) {
             pl_snode *root = pl_stable_snapshot(t);
@@ -210,7 +210,7 @@ static void test_model(void **state)
                 n++;
             }
             pl_snode *built;
-            assert_int_equal(pl_snode_build(es, n, &built), PL_ST_OK);
+            assert_int_equal(pl_snode_build(es, n, &built), PL_OK);
             check_against(built, model);
             pl_snode_release(built);
             free(es);
@@ -221,7 +221,7 @@ static void test_model(void **state)
     for (int i = 0; i < nkeys; i++) {
         pl_skey k = skey_of(&keys[i]);
         pl_sval nil = {PL_SV_NIL, {0}};
-        assert_int_equal(pl_stable_set(t, &k, &nil), PL_ST_OK);
+        assert_int_equal(pl_stable_set(t, &k, &nil), PL_OK);
     }
     assert_int_equal(pl_stable_size(t), 0);
     pl_snode *root = pl_stable_snapshot(t);
@@ -245,7 +245,7 @@ static void set_int(pl_stable *t, const char *key, int64_t v)
     pl_sstring *s = sstr(key);
     pl_skey k = pl_skey_sstring(s);
     pl_sval val = {PL_SV_INT, {.i = v}};
-    assert_int_equal(pl_stable_set(t, &k, &val), PL_ST_OK);
+    assert_int_equal(pl_stable_set(t, &k, &val), PL_OK);
     pl_sstring_release(s);
 }
 
@@ -263,29 +263,29 @@ static void test_increment_values(void **state)
     set_int(t, "n", 5);
     pl_skey k = {PL_SKEY_STR | pl_str_hash("n", 1), "n", 1, NULL};
     pl_sval d = {PL_SV_INT, {.i = 3}}, old;
-    assert_int_equal(pl_stable_increment(t, &k, &d, &old), PL_ST_OK);
+    assert_int_equal(pl_stable_increment(t, &k, &d, &old), PL_OK);
     assert_int_equal(old.u.i, 5);
     d.tag = PL_SV_FLOAT;
     d.u.n = 0.5;
-    assert_int_equal(pl_stable_increment(t, &k, &d, &old), PL_ST_OK);
+    assert_int_equal(pl_stable_increment(t, &k, &d, &old), PL_OK);
     pl_snode *r = pl_stable_snapshot(t);
     const pl_sval *v = pl_snode_find(r, &k);
     assert_int_equal(v->tag, PL_SV_FLOAT);
     assert_true(v->u.n == 8.5);
     pl_snode_release(r);
     pl_skey missing = pl_skey_int(3);
-    assert_int_equal(pl_stable_increment(t, &missing, &d, &old), PL_ST_ABSENT);
+    assert_int_equal(pl_stable_increment(t, &missing, &d, &old), PL_EABSENT);
     pl_sstring *str = sstr("text");
     pl_sval sv = {PL_SV_STR, {.s = str}};
-    assert_int_equal(pl_stable_set(t, &missing, &sv), PL_ST_OK);
+    assert_int_equal(pl_stable_set(t, &missing, &sv), PL_OK);
     pl_sstring_release(str);
-    assert_int_equal(pl_stable_increment(t, &missing, &d, &old), PL_ST_NOTNUM);
+    assert_int_equal(pl_stable_increment(t, &missing, &d, &old), PL_ENOTNUM);
     pl_stable *f = pl_stable_clone(t, 0, 1);
-    assert_int_equal(pl_stable_increment(f, &k, &d, &old), PL_ST_FROZEN);
-    assert_int_equal(pl_stable_set(f, &k, &d), PL_ST_FROZEN);
-    assert_int_equal(pl_stable_clear(f), PL_ST_FROZEN);
+    assert_int_equal(pl_stable_increment(f, &k, &d, &old), PL_EFROZEN);
+    assert_int_equal(pl_stable_set(f, &k, &d), PL_EFROZEN);
+    assert_int_equal(pl_stable_clear(f), PL_EFROZEN);
     assert_int_equal(pl_stable_size(f), 2);
-    assert_int_equal(pl_stable_clear(t), PL_ST_OK);
+    assert_int_equal(pl_stable_clear(t), PL_OK);
     assert_int_equal(pl_stable_size(t), 0);
     assert_int_equal(pl_stable_size(f), 2); /* the clone kept its version */
     pl_stable_release(f);
@@ -300,13 +300,13 @@ static void test_deep_clone(void **state)
     pl_stable *a = pl_stable_new(NULL, 0, NULL), *b = pl_stable_new(NULL, 0, NULL);
     pl_sval va = {PL_SV_TABLE, {.o = &a->base}}, vb = {PL_SV_TABLE, {.o = &b->base}};
     pl_skey k1 = pl_skey_int(1), k2 = pl_skey_int(2), k3 = pl_skey_int(3);
-    assert_int_equal(pl_stable_set(a, &k1, &vb), PL_ST_OK);
-    assert_int_equal(pl_stable_set(a, &k2, &vb), PL_ST_OK);
-    assert_int_equal(pl_stable_set(b, &k3, &va), PL_ST_OK); /* a cycle a -> b -> a */
+    assert_int_equal(pl_stable_set(a, &k1, &vb), PL_OK);
+    assert_int_equal(pl_stable_set(a, &k2, &vb), PL_OK);
+    assert_int_equal(pl_stable_set(b, &k3, &va), PL_OK); /* a cycle a -> b -> a */
     for (int i = 10; i < 200; i++) {
         pl_skey k = pl_skey_int((uint32_t)i * 77777u);
         pl_sval v = {PL_SV_INT, {.i = i}};
-        assert_int_equal(pl_stable_set(a, &k, &v), PL_ST_OK);
+        assert_int_equal(pl_stable_set(a, &k, &v), PL_OK);
     }
     pl_stable *c = pl_stable_clone(a, 1, 1);
     assert_non_null(c);
@@ -330,7 +330,7 @@ static void test_deep_clone(void **state)
     pl_snode_release(rs);
     /* break the cycles so everything is freed (ASan checks) */
     pl_sval nil = {PL_SV_NIL, {0}};
-    assert_int_equal(pl_stable_set(b, &k3, &nil), PL_ST_OK);
+    assert_int_equal(pl_stable_set(b, &k3, &nil), PL_OK);
     pl_stable_release(s);
     pl_stable_release(a);
     pl_stable_release(b);
@@ -352,8 +352,8 @@ static void test_list_shutdown(void **state)
     pl_stable *a = pl_stable_new(NULL, 0, &list), *b = pl_stable_new(NULL, 0, &list);
     pl_sval va = {PL_SV_TABLE, {.o = &a->base}}, vb = {PL_SV_TABLE, {.o = &b->base}};
     pl_skey k = pl_skey_int(0);
-    assert_int_equal(pl_stable_set(a, &k, &vb), PL_ST_OK);
-    assert_int_equal(pl_stable_set(b, &k, &va), PL_ST_OK);
+    assert_int_equal(pl_stable_set(a, &k, &vb), PL_OK);
+    assert_int_equal(pl_stable_set(b, &k, &va), PL_OK);
     pl_stable *c = pl_stable_clone(a, 1, 0); /* another cycle, made by a deep clone */
     pl_stable_release(c);
     pl_stable_release(a);
@@ -380,10 +380,10 @@ static void test_transaction(void **state)
     const pl_sval *v = pl_stxn_get(&x, &ka, &rc);
     assert_int_equal(v->u.i, 1);
     pl_sval ten = {PL_SV_INT, {.i = 10}};
-    assert_int_equal(pl_stxn_put(&x, &kc, &ten), PL_ST_OK);
+    assert_int_equal(pl_stxn_put(&x, &kc, &ten), PL_OK);
     assert_int_equal(pl_stxn_get(&x, &kc, &rc)->u.i, 10); /* own write */
     set_int(t, "b", 3);                                   /* not read: no conflict */
-    assert_int_equal(pl_stxn_commit(&x), PL_ST_OK);
+    assert_int_equal(pl_stxn_commit(&x), PL_OK);
     pl_stxn_reset(&x);
     pl_snode *r = pl_stable_snapshot(t);
     assert_int_equal(get_int(r, "c"), 10);
@@ -394,9 +394,9 @@ static void test_transaction(void **state)
     assert_int_equal(pl_stxn_get(&x, &ka, &rc)->u.i, 1);
     assert_null(
         pl_stxn_get(&x, &(pl_skey){PL_SKEY_STR | pl_str_hash("zz", 2), "zz", 2, NULL}, &rc));
-    assert_int_equal(pl_stxn_put(&x, &kb, &ten), PL_ST_OK);
+    assert_int_equal(pl_stxn_put(&x, &kb, &ten), PL_OK);
     set_int(t, "a", 5); /* read: conflict */
-    assert_int_equal(pl_stxn_commit(&x), PL_ST_CONFLICT);
+    assert_int_equal(pl_stxn_commit(&x), PL_ECONFLICT);
     pl_stxn_reset(&x);
     r = pl_stable_snapshot(t);
     assert_int_equal(get_int(r, "b"), 3); /* nothing of it happened */
@@ -407,9 +407,9 @@ static void test_transaction(void **state)
     pl_snode *m = pl_stxn_materialize(&x, &mrc);
     assert_int_equal(pl_snode_count(m), 3);
     pl_snode_release(m);
-    assert_int_equal(pl_stxn_put(&x, &kb, &ten), PL_ST_OK);
+    assert_int_equal(pl_stxn_put(&x, &kb, &ten), PL_OK);
     set_int(t, "zzz", 1); /* the whole table was read: any change conflicts */
-    assert_int_equal(pl_stxn_commit(&x), PL_ST_CONFLICT);
+    assert_int_equal(pl_stxn_commit(&x), PL_ECONFLICT);
     pl_stxn_free(&x);
     pl_sstring_release(sa);
     pl_sstring_release(sb);
@@ -445,8 +445,8 @@ static void transfer(unsigned *seed)
         pl_stxn_put(&x, &kb, &nb);
         rc = pl_stxn_commit(&x);
         pl_stxn_reset(&x);
-        if (rc == PL_ST_OK) break;
-        assert_int_equal(rc, PL_ST_CONFLICT);
+        if (rc == PL_OK) break;
+        assert_int_equal(rc, PL_ECONFLICT);
         if (attempt == 16 && !held) held = pl_stable_excl_acquire(st);
     }
     if (held) pl_stable_excl_release(st);
@@ -468,7 +468,7 @@ static void stress_thread(void *arg)
         unsigned op = rnd(&seed) % 100;
         if (op < 25) { /* increment */
             pl_sval d = {PL_SV_INT, {.i = 1}}, old;
-            assert_int_equal(pl_stable_increment(st, &kc, &d, &old), PL_ST_OK);
+            assert_int_equal(pl_stable_increment(st, &kc, &d, &old), PL_OK);
             atomic_fetch_add(&increments, 1);
         } else if (op < 45) { /* own keys: set, sometimes a string, sometimes removed */
             int j = (int)(rnd(&seed) % 16);
@@ -476,7 +476,7 @@ static void stress_thread(void *arg)
             pl_sval v = {PL_SV_INT, {.i = i + 1}};
             if (j == 15) v = (pl_sval){PL_SV_STR, {.s = s_text}};
             if (rnd(&seed) % 8 == 0) v.tag = PL_SV_NIL;
-            assert_int_equal(pl_stable_set(st, &k, &v), PL_ST_OK);
+            assert_int_equal(pl_stable_set(st, &k, &v), PL_OK);
             last_value[id * 16 + j] = v.tag == PL_SV_NIL ? 0 : v.tag == PL_SV_STR ? -2 : i + 1;
         } else if (op < 70) { /* lock-free reads of a few keys */
             pl_epoch_enter();
@@ -501,7 +501,7 @@ static void stress_thread(void *arg)
         } else if (op < 92) { /* a nested table, replaced now and then */
             pl_stable *child = pl_stable_new(NULL, 0, NULL);
             pl_sval v = {PL_SV_TABLE, {.o = &child->base}};
-            assert_int_equal(pl_stable_set(st, &kchild, &v), PL_ST_OK);
+            assert_int_equal(pl_stable_set(st, &kchild, &v), PL_OK);
             pl_stable_release(child);
         } else { /* iterate a snapshot */
             pl_snode *r = pl_stable_snapshot(st);

@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "core/status.h"
 #include "core/trace.h"
 
 static long events_per_thread = 200000;
@@ -171,7 +172,7 @@ static void test_write_error(void **state)
     pl_trace *t = pl_trace_new(f, 1, uv_hrtime());
     assert_non_null(t);
     pl_trace_span(pl_trace_buf_at(t, 0), "x", 0, "c", 0, 1);
-    assert_int_equal(pl_trace_write(t, NULL, NULL, NULL), -1);
+    assert_int_equal(pl_trace_write(t, NULL, NULL, NULL), PL_EIO);
     pl_trace_free(t);
 }
 

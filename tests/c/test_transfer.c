@@ -200,7 +200,7 @@ static void test_wire_varints(void **state)
     assert_memory_equal(p, "a\0b", 3);
     assert_int_equal(pl_wire_remaining(&r), 0);
     unsigned b;
-    assert_int_equal(pl_wire_get_u8(&r, &b), -1);
+    assert_int_equal(pl_wire_get_u8(&r, &b), PL_EMALFORMED);
     pl_wire_free(&w);
     assert_null(w.data);
 }
@@ -219,8 +219,8 @@ static void test_wire_reader_bounds(void **state)
 
     /* empty */
     pl_wire_reader_init(&r, &w);
-    assert_int_equal(pl_wire_get_varint(&r, &x), -1);
-    assert_int_equal(pl_wire_get_double(&r, &d), -1);
+    assert_int_equal(pl_wire_get_varint(&r, &x), PL_EMALFORMED);
+    assert_int_equal(pl_wire_get_double(&r, &d), PL_EMALFORMED);
 
     /* a varint cut short, one of 11 bytes, one whose 10th byte overflows */
     static const unsigned char cut[] = {0x80, 0x80};
@@ -241,7 +241,7 @@ static void test_wire_reader_bounds(void **state)
         pl_wire_reset(&w);
         assert_int_equal(pl_wire_put_raw(&w, cases[i].b, cases[i].n), 0);
         pl_wire_reader_init(&r, &w);
-        assert_int_equal(pl_wire_get_varint(&r, &x), cases[i].ok ? 0 : -1);
+        assert_int_equal(pl_wire_get_varint(&r, &x), cases[i].ok ? PL_OK : PL_EMALFORMED);
         if (cases[i].ok)
             assert_true(x == UINT64_MAX);
         else
@@ -253,19 +253,19 @@ static void test_wire_reader_bounds(void **state)
     pl_wire_put_varint(&w, 5);
     pl_wire_put_raw(&w, "abc", 3);
     pl_wire_reader_init(&r, &w);
-    assert_int_equal(pl_wire_get_bytes(&r, &p, &n), -1);
+    assert_int_equal(pl_wire_get_bytes(&r, &p, &n), PL_EMALFORMED);
     assert_int_equal(pl_wire_offset(&r), 0);
     pl_wire_reset(&w);
     pl_wire_put_varint(&w, UINT64_MAX);
     pl_wire_reader_init(&r, &w);
-    assert_int_equal(pl_wire_get_bytes(&r, &p, &n), -1);
-    assert_int_equal(pl_wire_get_raw(&r, SIZE_MAX, &p), -1);
+    assert_int_equal(pl_wire_get_bytes(&r, &p, &n), PL_EMALFORMED);
+    assert_int_equal(pl_wire_get_raw(&r, SIZE_MAX, &p), PL_EMALFORMED);
 
     /* a reference index past refs */
     pl_wire_reset(&w);
     pl_wire_put_varint(&w, 0);
     pl_wire_reader_init(&r, &w);
-    assert_int_equal(pl_wire_get_ref(&r, &obj), -1);
+    assert_int_equal(pl_wire_get_ref(&r, &obj), PL_EMALFORMED);
     tobj *o = tobj_new(1);
     size_t idx;
     assert_int_equal(pl_wire_add_ref(&w, &o->base, &idx), 0);
