@@ -3,7 +3,7 @@ BUILD   ?= build
 CMAKE   ?= cmake
 JOBS    ?= $(shell nproc)
 
-.PHONY: all deps build run test tsan asan sanitize bench clean format
+.PHONY: all deps build run test lint tsan asan sanitize bench clean format
 
 all: build
 
@@ -45,5 +45,12 @@ bench: deps
 clean:
 	rm -rf $(BUILD) build-tsan build-asan build-release
 
+SOURCES = include/*.h src/*.c src/*/*.[ch] tests/c/*.c examples/*.c
+
 format:
-	clang-format -i include/*.h src/*/*.[ch] tests/c/*.c
+	clang-format -i $(SOURCES)
+
+# The tree is formatted (.clang-format) and its includes point one way.
+lint: deps
+	clang-format --dry-run -Werror $(SOURCES)
+	./scripts/check-layers

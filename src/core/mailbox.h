@@ -22,9 +22,8 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "core/phase.h"
 #include "core/wire.h"
-
-enum { PL_SERIAL = 0, PL_PARALLEL = 1 };
 
 #define PL_MAILBOX_MAX_WAITING 65536
 

@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/sched.h"
+
 #include "engine/runtime.h"
 
 #define container_of(p, type, field) ((type *)((char *)(p)-offsetof(type, field)))
@@ -206,17 +208,18 @@ static void due_heartbeats(pl_runtime *rt, double dt)
 
 static void drain(pl_vm *vm, int phase)
 {
+    const pl_engine_hooks *hooks = &vm->runtime->hooks;
     for (;;) {
         pl_rthread *th = rq_pop(&vm->ready[phase]);
         if (th) {
             pl_rthread_resume(th, NULL);
         } else if (pl_mailbox_ready(&vm->mailbox, phase)) {
-            pl_actor_dispatch(vm, phase);
+            hooks->dispatch(vm, phase);
         } else if (vm->heartbeat_due[phase]) {
             vm->heartbeat_due[phase] = 0;
-            pl_heartbeat_fire(vm, phase);
+            hooks->heartbeat(vm, phase);
         } else if (vm->flush_mailbox) {
-            pl_actor_flush(vm);
+            hooks->flush(vm);
         } else {
             return;
         }
@@ -356,6 +359,18 @@ static void run_pool_item(void *ctx, pl_pool_item *item, int worker)
     run_vm(container_of(item, pl_vm, pool_item), PL_PARALLEL, 1 + worker);
 }
 
+int pl_sched_init(pl_runtime *rt)
+{
+    rt->pool = pl_pool_new(rt->config.workers, run_pool_item, rt);
+    return rt->pool ? PL_OK : PL_ENOMEM;
+}
+
+void pl_sched_free(pl_runtime *rt)
+{
+    pl_pool_free(rt->pool);
+    rt->pool = NULL;
+}
+
 static const pl_trace_argnames frame_args = {{"frame", NULL, NULL}};
 static const pl_trace_argnames phase_args = {{"frame", "actors", NULL}};
 static const pl_trace_argnames message_args = {{"sent", "delivered", NULL}};
@@ -398,7 +413,7 @@ static void trace_frame(pl_runtime *rt, uint64_t t0, uint64_t t1, uint64_t t2, u
     rt->frame_delivered = delivered;
 }
 
-static void frame(pl_runtime *rt, double dt)
+void pl_sched_frame(pl_runtime *rt, double dt)
 {
     uint64_t t0 = stats_clock(rt);
     uint32_t nserial = 0, nparallel = 0;
@@ -428,7 +443,7 @@ static void frame(pl_runtime *rt, double dt)
     if (rt->trace) trace_frame(rt, t0, t1, t2, nserial, nparallel);
 }
 
-static int has_work(pl_runtime *rt)
+int pl_sched_has_work(pl_runtime *rt)
 {
     if (atomic_load_explicit(&rt->pending[0], memory_order_relaxed) ||
         atomic_load_explicit(&rt->pending[1], memory_order_relaxed))
@@ -439,8 +454,7 @@ static int has_work(pl_runtime *rt)
     return hb;
 }
 
-/* The earliest timer's deadline, or -1 when there is none. */
-static double next_timer(pl_runtime *rt)
+double pl_sched_next_timer(pl_runtime *rt)
 {
     uv_mutex_lock(&rt->timer_lock);
     pl_timer *t = pl_timerheap_peek(&rt->timers);
@@ -449,9 +463,8 @@ static double next_timer(pl_runtime *rt)
     return when;
 }
 
-/* Sleeps (no spinning) until runtime time `when`. uv_hrtime reads
- * CLOCK_MONOTONIC, so the deadline is absolute on that clock. */
-static void sleep_until(pl_runtime *rt, double when)
+/* uv_hrtime reads CLOCK_MONOTONIC, so the deadline is absolute on that clock. */
+void pl_sched_sleep_until(pl_runtime *rt, double when)
 {
     uint64_t ns = rt->t0 + (uint64_t)(when * 1e9);
     struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
@@ -465,173 +478,8 @@ static void sleep_until(pl_runtime *rt, double when)
                       end - rt->t0);
 }
 
-int parlua_step(parlua_runtime *rt, double dt)
-{
-    frame(rt, dt);
-    return has_work(rt) || next_timer(rt) >= 0;
-}
-
-/* ---- undelivered messages at exit ---- */
-
-typedef struct undelivered {
-    size_t count;
-    char first[256];
-} undelivered;
-
-static void count_waiting(void *ud, const char *topic, size_t n)
-{
-    undelivered *u = ud;
-    if (u->count == 0) snprintf(u->first, sizeof u->first, "%s", topic);
-    u->count += n;
-}
-
-static void report_undelivered(pl_runtime *rt)
-{
-    size_t total = 0, actors = 0;
-    char example[512] = "";
-    uv_mutex_lock(&rt->vms_lock);
-    for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next) {
-        undelivered u = {0, ""};
-        pl_mailbox_each_waiting(&vm->mailbox, count_waiting, &u);
-        if (!u.count) continue;
-        if (!actors) {
-            char *name = pl_vm_name(vm);
-            snprintf(example, sizeof example, "topic '%s' of %s", u.first, name ? name : "?");
-            free(name);
-        }
-        total += u.count;
-        actors++;
-    }
-    uv_mutex_unlock(&rt->vms_lock);
-    if (total)
-        fprintf(stderr,
-                "parlua: %zu message%s never delivered to %zu actor%s: no callback was bound "
-                "(e.g. %s)\n",
-                total, total == 1 ? " was" : "s were", actors, actors == 1 ? "" : "s", example);
-}
-
-int parlua_run(parlua_runtime *rt)
-{
-    double frame_start = pl_now(rt);
-    for (;;) {
-        if (!has_work(rt)) {
-            double when = next_timer(rt);
-            if (when < 0) break; /* nothing can happen any more */
-            sleep_until(rt, when);
-        }
-        double now = pl_now(rt);
-        double dt = now - rt->last_frame_time;
-        rt->last_frame_time = now;
-        frame(rt, dt);
-        if (rt->config.fps > 0) {
-            frame_start += 1.0 / rt->config.fps;
-            if (frame_start < pl_now(rt)) frame_start = pl_now(rt); /* late: do not catch up */
-            sleep_until(rt, frame_start);
-        }
-    }
-    report_undelivered(rt);
-    return atomic_load(&rt->errors) ? PARLUA_ERROR : PARLUA_OK;
-}
-
-/* ---- creating and freeing a runtime ---- */
-
-void parlua_config_init(parlua_config *cfg)
-{
-    memset(cfg, 0, sizeof *cfg);
-}
-
-static void link_vm(pl_runtime *rt, pl_vm *vm);
-static void unlink_vm(pl_runtime *rt, pl_vm *vm);
-
-static void free_actor_vm(void *p)
-{
-    pl_vm *vm = p;
-    unlink_vm(vm->runtime, vm);
-    pl_vm_destroy(vm);
-    free(vm);
-}
-
-static pl_instance *new_service(pl_runtime *rt, const pl_class *cls, const char *name,
-                                pl_instance *parent)
-{
-    pl_instance *inst = pl_instance_new(cls, NULL, &rt->graveyard);
-    if (!inst) return NULL;
-    if (pl_instance_set_name(inst, name, strlen(name)) != 0 ||
-        (parent && pl_instance_set_parent(inst, parent) != PL_PARENT_OK)) {
-        pl_shared_release(&inst->base);
-        return NULL;
-    }
-    inst->parent_locked = PL_LOCKED_SERVICE; /* game, Workspace and RunService stay put */
-    return inst;
-}
-
-parlua_runtime *parlua_new(const parlua_config *cfg)
-{
-    pl_runtime *rt = aligned_alloc(PL_CACHE_LINE, sizeof *rt); /* it embeds the main VM */
-    if (!rt) return NULL;
-    memset(rt, 0, sizeof *rt);
-    if (cfg)
-        rt->config = *cfg;
-    else
-        parlua_config_init(&rt->config);
-    if (rt->config.workers <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        rt->config.workers = n > 0 ? (int)n : 1;
-    }
-    rt->t0 = uv_hrtime();
-    rt->precise_clock = rt->config.stats || rt->config.trace_path;
-    double budget = rt->config.long_run_budget;
-    rt->long_run_ns = budget < 0 ? 0 : (uint64_t)((budget > 0 ? budget : 0.1) * 1e9);
-    rt->threads =
-        aligned_alloc(PL_CACHE_LINE, sizeof(pl_thread_stats) * (size_t)(1 + rt->config.workers));
-    if (!rt->threads) {
-        free(rt);
-        return NULL;
-    }
-    memset(rt->threads, 0, sizeof(pl_thread_stats) * (size_t)(1 + rt->config.workers));
-    if (rt->config.trace_path) {
-        FILE *f = fopen(rt->config.trace_path, "w");
-        int saved = errno;
-        rt->trace = f ? pl_trace_new(f, 1 + rt->config.workers, rt->t0) : NULL;
-        if (!rt->trace) {
-            if (f) fclose(f);
-            free(rt->threads);
-            free(rt);
-            errno = f ? ENOMEM : saved;
-            return NULL;
-        }
-    }
-    uv_mutex_init(&rt->timer_lock);
-    uv_mutex_init(&rt->heartbeat_lock);
-    uv_mutex_init(&rt->vms_lock);
-    uv_mutex_init(&rt->error_lock);
-    pl_timerheap_init(&rt->timers);
-    atomic_init(&rt->pending[0], NULL);
-    atomic_init(&rt->pending[1], NULL);
-    atomic_init(&rt->errors, 0);
-    pl_vm_init(&rt->main, rt, NULL);
-    link_vm(rt, &rt->main);
-    pl_graveyard_init(&rt->graveyard);
-    rt->game = new_service(rt, &pl_class_datamodel, "game", NULL);
-    if (rt->game) {
-        rt->game->is_root = 1;
-        rt->game->on_script_added = pl_script_added;
-        rt->game->on_script_added_ud = rt;
-        rt->workspace = new_service(rt, &pl_class_workspace, "Workspace", rt->game);
-        rt->runservice = new_service(rt, &pl_class_runservice, "RunService", rt->game);
-    }
-    rt->pool = pl_pool_new(rt->config.workers, run_pool_item, rt);
-    if (!rt->game || !rt->workspace || !rt->runservice || !rt->pool ||
-        pl_vm_ensure_state(&rt->main) != 0) {
-        rt->finished = 1; /* nothing to report */
-        parlua_free(rt);
-        return NULL;
-    }
-    return rt;
-}
-
 /* Forgets the runtime threads still parked (their coroutines go with their VM). */
-static void drop_parked_threads(pl_runtime *rt)
+void pl_sched_drop_parked(pl_runtime *rt)
 {
     pl_timer *t;
     while ((t = pl_timerheap_pop(&rt->timers)))
@@ -645,120 +493,4 @@ static void drop_parked_threads(pl_runtime *rt)
         free(vm->spare);
         vm->spare = NULL;
     }
-}
-
-/* The name of a VM's track events: the actor's full name, or "main". */
-static char *trace_vm_name(void *ud, const void *subject)
-{
-    const pl_vm *vm = subject;
-    return vm->actor ? pl_instance_full_name(vm->actor) : strdup("main");
-}
-
-int parlua_finish(parlua_runtime *rt)
-{
-    if (rt->finished) return PARLUA_OK;
-    rt->finished = 1;
-    if (rt->config.stats) pl_stats_print(rt, stderr);
-    if (!rt->trace) return PARLUA_OK;
-    uint64_t dropped = 0;
-    if (pl_trace_write(rt->trace, trace_vm_name, rt, &dropped) != 0) {
-        snprintf(rt->last_error, sizeof rt->last_error, "cannot write trace file '%s': %s",
-                 rt->config.trace_path, strerror(errno));
-        return PARLUA_ERROR;
-    }
-    if (dropped)
-        fprintf(stderr,
-                "parlua: the trace file '%s' lacks %llu events: a thread recorded more than "
-                "%u\n",
-                rt->config.trace_path, (unsigned long long)dropped, PL_TRACE_MAX_EVENTS);
-    return PARLUA_OK;
-}
-
-void parlua_free(parlua_runtime *rt)
-{
-    if (!rt) return;
-    pl_pool_free(rt->pool);
-    /* Only now are the workers' trace buffers and stats settled for sure
-     * (a host may free a runtime without waiting for a frame's end). */
-    if (!rt->finished && parlua_finish(rt) != PARLUA_OK)
-        fprintf(stderr, "parlua: %s\n", rt->last_error);
-    drop_parked_threads(rt);
-    /* Close every Lua state and drop every message: their proxies and
-     * arguments release instances. Releases only fill the graveyard, so no
-     * VM is freed while we walk the list. */
-    for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next) {
-        pl_vm_close(vm);
-        pl_mailbox_drop_all(&vm->mailbox);
-    }
-    pl_sharedtable_free(rt); /* tables may hold instances: before the graveyard */
-    if (rt->runservice) pl_shared_release(&rt->runservice->base);
-    if (rt->workspace) pl_shared_release(&rt->workspace->base);
-    if (rt->game) pl_shared_release(&rt->game->base);
-    /* Each actor VM that ran code holds its Actor; the Actor frees the VM. */
-    for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next) {
-        if (vm->holds_actor) {
-            vm->holds_actor = 0;
-            pl_shared_release(&vm->actor->base);
-        }
-    }
-    pl_graveyard_drain(&rt->graveyard); /* frees the actor VMs, which unlink themselves */
-    pl_mailbox_destroy(&rt->main.mailbox);
-    pl_timerheap_free(&rt->timers);
-    free(rt->heartbeat_vms);
-    uv_mutex_destroy(&rt->timer_lock);
-    uv_mutex_destroy(&rt->heartbeat_lock);
-    uv_mutex_destroy(&rt->vms_lock);
-    uv_mutex_destroy(&rt->error_lock);
-    pl_trace_free(rt->trace);
-    free(rt->threads);
-    free(rt);
-}
-
-static void link_vm(pl_runtime *rt, pl_vm *vm)
-{
-    uv_mutex_lock(&rt->vms_lock);
-    vm->all_prev = NULL;
-    vm->all_next = rt->all_vms;
-    if (rt->all_vms) rt->all_vms->all_prev = vm;
-    rt->all_vms = vm;
-    uv_mutex_unlock(&rt->vms_lock);
-}
-
-static void unlink_vm(pl_runtime *rt, pl_vm *vm)
-{
-    uv_mutex_lock(&rt->vms_lock);
-    if (vm->all_prev)
-        vm->all_prev->all_next = vm->all_next;
-    else
-        rt->all_vms = vm->all_next;
-    if (vm->all_next) vm->all_next->all_prev = vm->all_prev;
-    uv_mutex_unlock(&rt->vms_lock);
-}
-
-/* Used by instance.c when it makes an Actor. */
-pl_vm *pl_actor_vm_new(pl_runtime *rt, pl_instance *actor);
-pl_vm *pl_actor_vm_new(pl_runtime *rt, pl_instance *actor)
-{
-    pl_vm *vm = aligned_alloc(PL_CACHE_LINE, sizeof *vm); /* sizeof is a multiple of it */
-    if (!vm) return NULL;
-    pl_vm_init(vm, rt, actor);
-    link_vm(rt, vm);
-    actor->vm = vm;
-    actor->free_vm = free_actor_vm;
-    return vm;
-}
-
-lua_State *parlua_main_state(parlua_runtime *rt)
-{
-    return rt->main.L;
-}
-
-const char *parlua_last_error(parlua_runtime *rt)
-{
-    return rt->last_error;
-}
-
-int parlua_error_count(parlua_runtime *rt)
-{
-    return atomic_load(&rt->errors);
 }

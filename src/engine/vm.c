@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/vm.h"
+
 #include "engine/runtime.h"
+#include "engine/sched.h"
 
 static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
@@ -33,17 +36,26 @@ static void vm_warn(void *ud, const char *msg, int tocont)
     vm->warn_cont = tocont;
 }
 
-static int open_all(lua_State *L)
+/* The runtime's list of every VM (vms_lock): for reports at exit. */
+static void link_vm(pl_runtime *rt, pl_vm *vm)
 {
-    luaL_openlibs(L);
-    pl_open_baselib(L);
-    pl_open_task(L);
-    pl_open_instance(L);
-    pl_open_actor(L);
-    pl_open_runservice(L);
-    pl_open_sharedtable(L);
-    pl_open_stats(L);
-    return 0;
+    uv_mutex_lock(&rt->vms_lock);
+    vm->all_prev = NULL;
+    vm->all_next = rt->all_vms;
+    if (rt->all_vms) rt->all_vms->all_prev = vm;
+    rt->all_vms = vm;
+    uv_mutex_unlock(&rt->vms_lock);
+}
+
+static void unlink_vm(pl_runtime *rt, pl_vm *vm)
+{
+    uv_mutex_lock(&rt->vms_lock);
+    if (vm->all_prev)
+        vm->all_prev->all_next = vm->all_next;
+    else
+        rt->all_vms = vm->all_next;
+    if (vm->all_next) vm->all_next->all_prev = vm->all_prev;
+    uv_mutex_unlock(&rt->vms_lock);
 }
 
 void pl_vm_init(pl_vm *vm, pl_runtime *runtime, pl_instance *actor)
@@ -68,7 +80,7 @@ int pl_vm_ensure_state(pl_vm *vm)
     *(pl_ctx **)lua_getextraspace(L) = &vm->ctx;
     lua_setwarnf(L, vm_warn, vm);
     vm->L = L;
-    lua_pushcfunction(L, open_all);
+    lua_pushcfunction(L, vm->runtime->hooks.open_libs);
     if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
         pl_vm_close(vm);
         return -1;
@@ -78,6 +90,30 @@ int pl_vm_ensure_state(pl_vm *vm)
         vm->holds_actor = 1;
     }
     return 0;
+}
+
+void pl_vm_register(pl_vm *vm)
+{
+    link_vm(vm->runtime, vm);
+}
+
+static void free_actor_vm(void *p)
+{
+    pl_vm *vm = p;
+    unlink_vm(vm->runtime, vm);
+    pl_vm_destroy(vm);
+    free(vm);
+}
+
+pl_vm *pl_actor_vm_new(pl_runtime *rt, pl_instance *actor)
+{
+    pl_vm *vm = aligned_alloc(PL_CACHE_LINE, sizeof *vm); /* sizeof is a multiple of it */
+    if (!vm) return NULL;
+    pl_vm_init(vm, rt, actor);
+    link_vm(rt, vm);
+    actor->vm = vm;
+    actor->free_vm = free_actor_vm;
+    return vm;
 }
 
 void pl_vm_close(pl_vm *vm)

@@ -10,7 +10,10 @@
 
 #include "engine/connection.h"
 #include "engine/runtime.h"
+#include "engine/sched.h"
 #include "engine/transfer.h"
+#include "lib/instance.h"
+#include "lib/lib.h"
 
 static void mark_phases(pl_vm *vm, int mask)
 {

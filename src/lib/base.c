@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "engine/runtime.h"
+#include "engine/sched.h"
+#include "lib/lib.h"
 
 static int base_time(lua_State *L)
 {
@@ -85,7 +87,7 @@ static int open_parlua(lua_State *L)
     return 1;
 }
 
-void pl_open_baselib(lua_State *L)
+void pl_open_base(lua_State *L)
 {
     lua_register(L, "time", base_time);
     lua_register(L, "print", base_print);

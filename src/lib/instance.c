@@ -14,6 +14,9 @@
 
 #include "engine/proxy.h"
 #include "engine/runtime.h"
+#include "engine/sched.h"
+#include "lib/instance.h"
+#include "lib/lib.h"
 
 static const char MEMBERS_KEY[] = "parlua.members";
 

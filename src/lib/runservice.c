@@ -8,6 +8,9 @@
 
 #include "engine/connection.h"
 #include "engine/runtime.h"
+#include "engine/sched.h"
+#include "lib/instance.h"
+#include "lib/lib.h"
 
 static const char SIGNAL_MT[] = "parlua.Signal";
 static const char HEARTBEAT[] = "Heartbeat";

@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include "engine/runtime.h"
+#include "engine/sched.h"
+#include "lib/instance.h"
+#include "lib/lib.h"
 
 static const char ENV_MT_KEY[] = "parlua.script_env";
 

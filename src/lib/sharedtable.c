@@ -37,7 +37,9 @@
 #include "core/stable.h"
 #include "engine/proxy.h"
 #include "engine/runtime.h"
+#include "engine/sched.h"
 #include "engine/transfer.h"
+#include "lib/lib.h"
 
 #define UV_MT lua_upvalueindex(1)
 #define UV_ITERMT lua_upvalueindex(3)

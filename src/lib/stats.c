@@ -17,6 +17,8 @@
 #include <sys/resource.h>
 
 #include "engine/runtime.h"
+#include "engine/sched.h"
+#include "lib/lib.h"
 
 enum { KIND_MAIN, KIND_ACTOR, KIND_LTHREAD, NKINDS };
 static const char *const kind_names[NKINDS] = {"main", "actor", "lthread"};

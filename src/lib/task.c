@@ -7,6 +7,8 @@
 #include <math.h>
 
 #include "engine/runtime.h"
+#include "engine/sched.h"
+#include "lib/lib.h"
 
 /* Raises unless L may yield here; checked before anything is queued, so a
  * failed call leaves no entry behind. */

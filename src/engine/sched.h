@@ -1,0 +1,50 @@
+/*
+ * The scheduler: frames, phases, ready queues, timers and Heartbeat
+ * bookkeeping. The algorithm and its memory-ordering argument are at the
+ * top of sched.c.
+ *
+ * The scheduler does not know the libraries: it reaches message dispatch
+ * and Heartbeat handlers through the runtime's hooks (pl_engine_hooks in
+ * engine/runtime.h), which runtime.c sets at start-up.
+ */
+#ifndef PL_SCHED_H
+#define PL_SCHED_H
+
+#include "core/check.h"
+#include "engine/vm.h"
+
+/* Starts the worker pool (PL_OK, or PL_ENOMEM when threads could not
+ * start); pl_sched_free stops it, waiting for the workers to end. */
+PL_MUST_CHECK int pl_sched_init(pl_runtime *rt);
+void pl_sched_free(pl_runtime *rt);
+
+/* Seconds since the runtime started (monotonic). */
+double pl_now(pl_runtime *rt);
+/* Tells the scheduler that vm has work for phase. Any thread. */
+void pl_sched_mark(pl_vm *vm, int phase);
+/* Queues th to resume in phase, in this frame if that phase is still to
+ * come. The VM's owner only. */
+void pl_sched_ready(pl_vm *vm, pl_rthread *th, int phase);
+/* Parks th until now + delay, resuming in phase. PL_OK, or PL_ENOMEM. */
+PL_MUST_CHECK int pl_sched_timer(pl_vm *vm, pl_rthread *th, double delay, int phase);
+/* Removes th from whatever queue holds it (task.cancel). */
+void pl_sched_unqueue(pl_vm *vm, pl_rthread *th);
+/* Counts vm's Heartbeat connections of phase up or down (delta +-1). */
+void pl_heartbeat_count(pl_vm *vm, int phase, int delta);
+/* Runs th now on the serial thread, outside the frames (the main script's
+ * first run, -e), accounted and traced as a serial run of vm. */
+void pl_sched_run_now(pl_vm *vm, pl_rthread *th);
+
+/* One frame: timers, Heartbeat with dt, the serial phase, the parallel
+ * phase. Serial thread only. */
+void pl_sched_frame(pl_runtime *rt, double dt);
+/* Whether a VM waits for a phase or Heartbeat has connections. */
+int pl_sched_has_work(pl_runtime *rt);
+/* The earliest timer's deadline in runtime seconds, or -1 when none. */
+double pl_sched_next_timer(pl_runtime *rt);
+/* Sleeps (no spinning) until runtime time `when`; serial thread only. */
+void pl_sched_sleep_until(pl_runtime *rt, double when);
+/* Forgets the runtime threads still parked, at shutdown (workers stopped). */
+void pl_sched_drop_parked(pl_runtime *rt);
+
+#endif

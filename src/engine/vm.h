@@ -1,0 +1,147 @@
+/*
+ * VMs and runtime threads.
+ *
+ * A VM is one lua_State with its own heap: the main VM, or an Actor's.
+ * A runtime thread is a coroutine the runtime owns and resumes (a script,
+ * a handler, a task.spawn'ed function, a user coroutine that called a
+ * blocking function).
+ *
+ * Threads: a VM's lua_State, its ready queues and its Lua-side tables are
+ * touched only by the VM's current owner: the serial thread during the
+ * serial phase, one worker while the VM runs in the parallel phase, or the
+ * serial thread between phases. The fields under "shared with other
+ * threads" in pl_vm are the exceptions; each says what guards it.
+ */
+#ifndef PL_VM_H
+#define PL_VM_H
+
+#include <lua.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "core/check.h"
+#include "core/instance_tree.h"
+#include "core/mailbox.h"
+#include "core/phase.h"
+#include "core/pool.h"
+#include "core/timerheap.h"
+#include "core/trace.h"
+#include "core/vmheap.h"
+
+#define PL_CACHE_LINE 64
+
+typedef struct pl_runtime pl_runtime;
+typedef struct pl_vm pl_vm;
+typedef struct pl_rthread pl_rthread;
+
+/* What lua_getextraspace(L) points to, for every thread of a VM: the VM's
+ * own context (rt == NULL) for its main thread and user coroutines, a
+ * runtime thread's context for the coroutines the runtime resumes. */
+typedef struct pl_ctx {
+    pl_vm *vm;
+    pl_rthread *rt;
+} pl_ctx;
+
+enum { PL_RT_RUNNING, PL_RT_READY, PL_RT_TIMER };
+
+struct pl_rthread {
+    pl_ctx ctx;
+    lua_State *co;
+    int ref;           /* registry reference anchoring co */
+    int state;         /* PL_RT_* */
+    int phase;         /* the phase it resumes in */
+    int nargs;         /* values on co's stack for the next resume */
+    int wants_elapsed; /* task.wait: resume with the seconds waited */
+    int reusable;      /* a handler thread: may serve the next handler (vm.c) */
+    double wait_start;
+    pl_rthread *prev, *next; /* in a ready queue */
+    pl_timer timer;
+};
+
+typedef struct pl_rqueue {
+    pl_rthread *head, *tail;
+} pl_rqueue;
+
+/* What one VM did (lib/stats.c), written by the VM's owner only. */
+typedef struct pl_vm_stats {
+    uint64_t busy_ns[2]; /* time running, by phase */
+    uint64_t runs[2];    /* runs (one VM taken by one thread in one phase) */
+    uint64_t sent;       /* messages this VM sent */
+    uint64_t delivered;  /* messages delivered to this VM's handlers */
+    uint64_t longest_ns; /* the longest parallel run */
+    int long_run_warned; /* the long-run warning was printed */
+} pl_vm_stats;
+
+/* Laid out in cache lines: the owner's fields (written on every Lua
+ * allocation, through heap) never share a line with the fields other
+ * threads write (mailbox, scheduling flags), nor with another VM's.
+ * Allocate with aligned_alloc (pl_actor_vm_new). */
+struct pl_vm {
+    /* owner only (see the top of this file) */
+    pl_ctx ctx; /* .vm = this, .rt = NULL */
+    pl_runtime *runtime;
+    lua_State *L;           /* created when the first script starts in it */
+    pl_instance *actor;     /* NULL for the main VM; retained once L exists */
+    int phase;              /* the phase the VM runs in now */
+    int flush_mailbox;      /* a binding found waiting messages */
+    unsigned bind_version;  /* bumped by every (un)binding: dispatch's handler cache */
+    pl_rqueue ready[2];     /* by phase */
+    pl_rthread *spare;      /* a finished handler thread kept for reuse */
+    int warn_on, warn_cont; /* warn(): "@on"/"@off", message continues */
+    int heartbeat_due[2];   /* set between phases by the serial thread */
+    double heartbeat_dt;
+    pl_heap heap; /* the Lua state's memory (src/core/vmheap.h) */
+    pl_vm_stats stats;
+    pl_trace_buf *tbuf; /* the running thread's trace buffer; NULL: no trace */
+    /* shared with other threads */
+    _Alignas(PL_CACHE_LINE) pl_mailbox mailbox;      /* its own mutex */
+    _Alignas(PL_CACHE_LINE) atomic_int scheduled[2]; /* 1 while queued or running; sched.c */
+    pl_vm *pending_next[2];                          /* link in the runtime's pending stacks */
+    pl_pool_item pool_item;                          /* link in the worker pool */
+    int heartbeat_count[2];     /* Heartbeat connections, under heartbeat_lock */
+    pl_vm *all_prev, *all_next; /* the runtime's list of every VM, under vms_lock */
+    int holds_actor;            /* this VM holds a reference to its Actor */
+};
+
+static inline pl_ctx *pl_ctx_of(lua_State *L)
+{
+    return *(pl_ctx **)lua_getextraspace(L);
+}
+static inline pl_vm *pl_vm_of(lua_State *L)
+{
+    return pl_ctx_of(L)->vm;
+}
+
+void pl_vm_init(pl_vm *vm, pl_runtime *runtime, pl_instance *actor);
+/* Adds a VM made by pl_vm_init (the main VM) to the runtime's list. */
+void pl_vm_register(pl_vm *vm);
+/* Creates the VM's lua_State if it has none, opening the libraries
+ * through the runtime's open_libs hook; returns PL_OK or PL_ENOMEM. */
+PL_MUST_CHECK int pl_vm_ensure_state(pl_vm *vm);
+void pl_vm_close(pl_vm *vm);   /* closes the lua_State */
+void pl_vm_destroy(pl_vm *vm); /* frees what pl_vm_init made */
+/* A name for messages: "main" or "actor <full name>"; malloc'd, NULL if
+ * out of memory. */
+char *pl_vm_name(pl_vm *vm);
+/* An Actor's VM (no lua_State yet), owned by the Actor instance, which
+ * frees it. NULL if out of memory. */
+pl_vm *pl_actor_vm_new(pl_runtime *rt, pl_instance *actor);
+
+/* New runtime thread running the function on top of L's stack with the
+ * nargs values above it (all popped). NULL on error (message on L). */
+pl_rthread *pl_rthread_new(lua_State *L, int nargs);
+/* Runs handlers in new runtime threads, one each, in order: the function
+ * (n == 1) or array of functions (n > 1) at handlers_idx, each called with
+ * the nargs values from first_arg. Raises only when out of memory. */
+void pl_run_handlers(lua_State *L, int handlers_idx, int n, int first_arg, int nargs);
+/* The runtime thread for L, adopting a user coroutine if needed. */
+pl_rthread *pl_rthread_current(lua_State *L);
+/* Resumes th (which has th->nargs values waiting) on the calling OS thread;
+ * reports an uncaught error. from: the resuming Lua thread, or NULL. */
+void pl_rthread_resume(pl_rthread *th, lua_State *from);
+/* Forgets th (its coroutine stays as Lua left it). */
+void pl_rthread_free(pl_rthread *th);
+/* Prints an uncaught error of L (message on top of L's stack or of co). */
+void pl_report_error(pl_vm *vm, lua_State *co, const char *what);
+
+#endif

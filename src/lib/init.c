@@ -1,0 +1,21 @@
+/*
+ * Every library a new VM opens, in order: Lua's standard libraries, then
+ * parlua's. The one place that knows them all (as Lua's linit.c).
+ */
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "lib/lib.h"
+
+static void (*const openers[])(lua_State *L) = {
+    pl_open_base,       pl_open_task,        pl_open_instance, pl_open_actor,
+    pl_open_runservice, pl_open_sharedtable, pl_open_stats,
+};
+
+int pl_open_libs(lua_State *L)
+{
+    luaL_openlibs(L);
+    for (size_t i = 0; i < sizeof openers / sizeof openers[0]; i++)
+        openers[i](L);
+    return 0;
+}

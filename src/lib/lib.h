@@ -1,0 +1,44 @@
+/*
+ * The Lua libraries of parlua, one file each, and what the rest of the
+ * runtime needs from them. Like Lua's linit.c, init.c alone knows them all.
+ */
+#ifndef PL_LIB_H
+#define PL_LIB_H
+
+#include <lua.h>
+#include <stdio.h>
+
+#include "engine/runtime.h"
+
+/* Opens the standard libraries and every parlua library in L, in order
+ * (the engine's open_libs hook; run protected). */
+int pl_open_libs(lua_State *L);
+
+/* One opener per library: each adds its globals to L. */
+void pl_open_base(lua_State *L);
+void pl_open_task(lua_State *L);
+void pl_open_instance(lua_State *L);
+void pl_open_actor(lua_State *L);
+void pl_open_runservice(lua_State *L);
+void pl_open_sharedtable(lua_State *L);
+void pl_open_stats(lua_State *L);
+
+/* actor.c: delivers this phase's messages of vm (the dispatch hook). */
+void pl_actor_dispatch(pl_vm *vm, int phase);
+/* actor.c: routes messages that waited for bindings made since (the flush hook). */
+void pl_actor_flush(pl_vm *vm);
+/* runservice.c: runs due Heartbeat handlers of vm for phase (the heartbeat hook). */
+void pl_heartbeat_fire(pl_vm *vm, int phase);
+
+/* script.c: the Script start hook, installed on game. */
+void pl_script_added(void *runtime, pl_instance *script);
+/* script.c: starts a script in its VM now (main script, -e): returns
+ * PL_OK, or a negative status with the error in runtime->last_error. */
+int pl_script_start(pl_runtime *rt, pl_instance *script, int nargs, lua_State *args_from);
+
+/* stats.c: prints the --stats summary to f (serial thread, workers idle). */
+void pl_stats_print(pl_runtime *rt, FILE *f);
+/* sharedtable.c: frees the registry and every table (at shutdown, VMs closed). */
+void pl_sharedtable_free(pl_runtime *rt);
+
+#endif

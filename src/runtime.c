@@ -1,0 +1,254 @@
+/*
+ * The public API (include/parlua.h): creating a runtime, running it until
+ * idle or one frame at a time, finishing and freeing it. The one place that
+ * joins the engine and the libraries: it sets the engine's hooks to the
+ * libraries' functions before the first VM opens.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/status.h"
+#include "engine/runtime.h"
+#include "engine/sched.h"
+#include "lib/lib.h"
+
+/* ---- creating and freeing a runtime ---- */
+
+void parlua_config_init(parlua_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+}
+
+static pl_instance *new_service(pl_runtime *rt, const pl_class *cls, const char *name,
+                                pl_instance *parent)
+{
+    pl_instance *inst = pl_instance_new(cls, NULL, &rt->graveyard);
+    if (!inst) return NULL;
+    if (pl_instance_set_name(inst, name, strlen(name)) != 0 ||
+        (parent && pl_instance_set_parent(inst, parent) != PL_PARENT_OK)) {
+        pl_shared_release(&inst->base);
+        return NULL;
+    }
+    inst->parent_locked = PL_LOCKED_SERVICE; /* game, Workspace and RunService stay put */
+    return inst;
+}
+
+parlua_runtime *parlua_new(const parlua_config *cfg)
+{
+    pl_runtime *rt = aligned_alloc(PL_CACHE_LINE, sizeof *rt); /* it embeds the main VM */
+    if (!rt) return NULL;
+    memset(rt, 0, sizeof *rt);
+    if (cfg)
+        rt->config = *cfg;
+    else
+        parlua_config_init(&rt->config);
+    if (rt->config.workers <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        rt->config.workers = n > 0 ? (int)n : 1;
+    }
+    rt->t0 = uv_hrtime();
+    rt->precise_clock = rt->config.stats || rt->config.trace_path;
+    double budget = rt->config.long_run_budget;
+    rt->long_run_ns = budget < 0 ? 0 : (uint64_t)((budget > 0 ? budget : 0.1) * 1e9);
+    rt->threads =
+        aligned_alloc(PL_CACHE_LINE, sizeof(pl_thread_stats) * (size_t)(1 + rt->config.workers));
+    if (!rt->threads) {
+        free(rt);
+        return NULL;
+    }
+    memset(rt->threads, 0, sizeof(pl_thread_stats) * (size_t)(1 + rt->config.workers));
+    if (rt->config.trace_path) {
+        FILE *f = fopen(rt->config.trace_path, "w");
+        int saved = errno;
+        rt->trace = f ? pl_trace_new(f, 1 + rt->config.workers, rt->t0) : NULL;
+        if (!rt->trace) {
+            if (f) fclose(f);
+            free(rt->threads);
+            free(rt);
+            errno = f ? ENOMEM : saved;
+            return NULL;
+        }
+    }
+    uv_mutex_init(&rt->timer_lock);
+    uv_mutex_init(&rt->heartbeat_lock);
+    uv_mutex_init(&rt->vms_lock);
+    uv_mutex_init(&rt->error_lock);
+    rt->hooks =
+        (pl_engine_hooks){pl_open_libs, pl_actor_dispatch, pl_actor_flush, pl_heartbeat_fire};
+    pl_timerheap_init(&rt->timers);
+    atomic_init(&rt->pending[0], NULL);
+    atomic_init(&rt->pending[1], NULL);
+    atomic_init(&rt->errors, 0);
+    pl_vm_init(&rt->main, rt, NULL);
+    pl_vm_register(&rt->main);
+    pl_graveyard_init(&rt->graveyard);
+    rt->game = new_service(rt, &pl_class_datamodel, "game", NULL);
+    if (rt->game) {
+        rt->game->is_root = 1;
+        rt->game->on_script_added = pl_script_added;
+        rt->game->on_script_added_ud = rt;
+        rt->workspace = new_service(rt, &pl_class_workspace, "Workspace", rt->game);
+        rt->runservice = new_service(rt, &pl_class_runservice, "RunService", rt->game);
+    }
+    if (!rt->game || !rt->workspace || !rt->runservice || pl_sched_init(rt) != PL_OK ||
+        pl_vm_ensure_state(&rt->main) != 0) {
+        rt->finished = 1; /* nothing to report */
+        parlua_free(rt);
+        return NULL;
+    }
+    return rt;
+}
+
+/* The name of a VM's track events: the actor's full name, or "main". */
+static char *trace_vm_name(void *ud, const void *subject)
+{
+    const pl_vm *vm = subject;
+    return vm->actor ? pl_instance_full_name(vm->actor) : strdup("main");
+}
+
+int parlua_finish(parlua_runtime *rt)
+{
+    if (rt->finished) return PARLUA_OK;
+    rt->finished = 1;
+    if (rt->config.stats) pl_stats_print(rt, stderr);
+    if (!rt->trace) return PARLUA_OK;
+    uint64_t dropped = 0;
+    if (pl_trace_write(rt->trace, trace_vm_name, rt, &dropped) != 0) {
+        pl_runtime_set_error(rt, "cannot write trace file '%s': %s", rt->config.trace_path,
+                             strerror(errno));
+        return PARLUA_ERROR;
+    }
+    if (dropped)
+        fprintf(stderr,
+                "parlua: the trace file '%s' lacks %llu events: a thread recorded more than "
+                "%u\n",
+                rt->config.trace_path, (unsigned long long)dropped, PL_TRACE_MAX_EVENTS);
+    return PARLUA_OK;
+}
+
+void parlua_free(parlua_runtime *rt)
+{
+    if (!rt) return;
+    pl_sched_free(rt);
+    /* Only now are the workers' trace buffers and stats settled for sure
+     * (a host may free a runtime without waiting for a frame's end). */
+    if (!rt->finished && parlua_finish(rt) != PARLUA_OK)
+        fprintf(stderr, "parlua: %s\n", rt->last_error);
+    pl_sched_drop_parked(rt);
+    /* Close every Lua state and drop every message: their proxies and
+     * arguments release instances. Releases only fill the graveyard, so no
+     * VM is freed while we walk the list. */
+    for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next) {
+        pl_vm_close(vm);
+        pl_mailbox_drop_all(&vm->mailbox);
+    }
+    pl_sharedtable_free(rt); /* tables may hold instances: before the graveyard */
+    if (rt->runservice) pl_shared_release(&rt->runservice->base);
+    if (rt->workspace) pl_shared_release(&rt->workspace->base);
+    if (rt->game) pl_shared_release(&rt->game->base);
+    /* Each actor VM that ran code holds its Actor; the Actor frees the VM. */
+    for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next) {
+        if (vm->holds_actor) {
+            vm->holds_actor = 0;
+            pl_shared_release(&vm->actor->base);
+        }
+    }
+    pl_graveyard_drain(&rt->graveyard); /* frees the actor VMs, which unlink themselves */
+    pl_mailbox_destroy(&rt->main.mailbox);
+    pl_timerheap_free(&rt->timers);
+    free(rt->heartbeat_vms);
+    uv_mutex_destroy(&rt->timer_lock);
+    uv_mutex_destroy(&rt->heartbeat_lock);
+    uv_mutex_destroy(&rt->vms_lock);
+    uv_mutex_destroy(&rt->error_lock);
+    pl_trace_free(rt->trace);
+    free(rt->threads);
+    free(rt);
+}
+
+lua_State *parlua_main_state(parlua_runtime *rt)
+{
+    return rt->main.L;
+}
+
+const char *parlua_last_error(parlua_runtime *rt)
+{
+    return rt->last_error;
+}
+
+int parlua_error_count(parlua_runtime *rt)
+{
+    return atomic_load(&rt->errors);
+}
+
+int parlua_step(parlua_runtime *rt, double dt)
+{
+    pl_sched_frame(rt, dt);
+    return pl_sched_has_work(rt) || pl_sched_next_timer(rt) >= 0;
+}
+
+/* ---- undelivered messages at exit ---- */
+
+typedef struct undelivered {
+    size_t count;
+    char first[256];
+} undelivered;
+
+static void count_waiting(void *ud, const char *topic, size_t n)
+{
+    undelivered *u = ud;
+    if (u->count == 0) snprintf(u->first, sizeof u->first, "%s", topic);
+    u->count += n;
+}
+
+static void report_undelivered(pl_runtime *rt)
+{
+    size_t total = 0, actors = 0;
+    char example[512] = "";
+    uv_mutex_lock(&rt->vms_lock);
+    for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next) {
+        undelivered u = {0, ""};
+        pl_mailbox_each_waiting(&vm->mailbox, count_waiting, &u);
+        if (!u.count) continue;
+        if (!actors) {
+            char *name = pl_vm_name(vm);
+            snprintf(example, sizeof example, "topic '%s' of %s", u.first, name ? name : "?");
+            free(name);
+        }
+        total += u.count;
+        actors++;
+    }
+    uv_mutex_unlock(&rt->vms_lock);
+    if (total)
+        fprintf(stderr,
+                "parlua: %zu message%s never delivered to %zu actor%s: no callback was bound "
+                "(e.g. %s)\n",
+                total, total == 1 ? " was" : "s were", actors, actors == 1 ? "" : "s", example);
+}
+
+int parlua_run(parlua_runtime *rt)
+{
+    double frame_start = pl_now(rt);
+    for (;;) {
+        if (!pl_sched_has_work(rt)) {
+            double when = pl_sched_next_timer(rt);
+            if (when < 0) break; /* nothing can happen any more */
+            pl_sched_sleep_until(rt, when);
+        }
+        double now = pl_now(rt);
+        double dt = now - rt->last_frame_time;
+        rt->last_frame_time = now;
+        pl_sched_frame(rt, dt);
+        if (rt->config.fps > 0) {
+            frame_start += 1.0 / rt->config.fps;
+            if (frame_start < pl_now(rt)) frame_start = pl_now(rt); /* late: do not catch up */
+            pl_sched_sleep_until(rt, frame_start);
+        }
+    }
+    report_undelivered(rt);
+    return atomic_load(&rt->errors) ? PARLUA_ERROR : PARLUA_OK;
+}
