@@ -80,6 +80,7 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     rt->hooks =
         (pl_engine_hooks){pl_open_libs, pl_actor_dispatch, pl_actor_flush, pl_heartbeat_fire};
     pl_timerheap_init(&rt->timers);
+    pl_list_init(&rt->heartbeat_vms);
     atomic_init(&rt->pending[0], NULL);
     atomic_init(&rt->pending[1], NULL);
     atomic_init(&rt->errors, 0);
@@ -94,8 +95,8 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
         rt->workspace = new_service(rt, &pl_class_workspace, "Workspace", rt->game);
         rt->runservice = new_service(rt, &pl_class_runservice, "RunService", rt->game);
     }
-    if (!rt->game || !rt->workspace || !rt->runservice || pl_sched_init(rt) != PL_OK ||
-        pl_vm_ensure_state(&rt->main) != 0) {
+    if (!rt->game || !rt->workspace || !rt->runservice || pl_sharedtable_init(rt) != PL_OK ||
+        pl_sched_init(rt) != PL_OK || pl_vm_ensure_state(&rt->main) != 0) {
         rt->finished = 1; /* nothing to report */
         parlua_free(rt);
         return NULL;
@@ -160,7 +161,6 @@ void parlua_free(parlua_runtime *rt)
     pl_graveyard_drain(&rt->graveyard); /* frees the actor VMs, which unlink themselves */
     pl_mailbox_destroy(&rt->main.mailbox);
     pl_timerheap_free(&rt->timers);
-    free(rt->heartbeat_vms);
     uv_mutex_destroy(&rt->timer_lock);
     uv_mutex_destroy(&rt->heartbeat_lock);
     uv_mutex_destroy(&rt->vms_lock);

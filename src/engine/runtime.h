@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "core/instance_tree.h"
+#include "core/list.h"
 #include "core/pool.h"
 #include "core/timerheap.h"
 #include "core/trace.h"
@@ -68,8 +69,7 @@ struct pl_runtime {
     uv_mutex_t timer_lock;
     pl_timerheap timers;
     uv_mutex_t heartbeat_lock;
-    pl_vm **heartbeat_vms; /* VMs with Heartbeat connections */
-    size_t nheartbeat_vms, heartbeat_cap;
+    pl_list heartbeat_vms; /* VMs with Heartbeat connections (pl_vm.heartbeat_link) */
     uv_mutex_t vms_lock;
     pl_vm *all_vms;
     /* observability (lib/stats.c, engine/sched.c) */

@@ -27,9 +27,8 @@
 
 #include "engine/sched.h"
 
+#include "core/list.h"
 #include "engine/runtime.h"
-
-#define container_of(p, type, field) ((type *)((char *)(p)-offsetof(type, field)))
 
 double pl_now(pl_runtime *rt)
 {
@@ -150,7 +149,7 @@ static void fire_timers(pl_runtime *rt, double now)
     pl_timer *t;
     while ((t = pl_timerheap_peek(&rt->timers)) && t->when <= now) {
         pl_timerheap_pop(&rt->timers);
-        pl_rthread *th = container_of(t, pl_rthread, timer);
+        pl_rthread *th = pl_container_of(t, pl_rthread, timer);
         pl_vm *vm = th->ctx.vm;
         th->state = PL_RT_READY;
         rq_push(&vm->ready[th->phase], th);
@@ -168,31 +167,20 @@ void pl_heartbeat_count(pl_vm *vm, int phase, int delta)
     int before = vm->heartbeat_count[0] + vm->heartbeat_count[1];
     vm->heartbeat_count[phase] += delta;
     int after = vm->heartbeat_count[0] + vm->heartbeat_count[1];
-    if (before == 0 && after > 0) {
-        if (rt->nheartbeat_vms == rt->heartbeat_cap) {
-            size_t cap = rt->heartbeat_cap ? rt->heartbeat_cap * 2 : 8;
-            pl_vm **vms = realloc(rt->heartbeat_vms, cap * sizeof *vms);
-            if (!vms) abort(); /* a few pointers: treat as fatal like a failed pthread call */
-            rt->heartbeat_vms = vms;
-            rt->heartbeat_cap = cap;
-        }
-        rt->heartbeat_vms[rt->nheartbeat_vms++] = vm;
-    } else if (before > 0 && after == 0) {
-        for (size_t i = 0; i < rt->nheartbeat_vms; i++) {
-            if (rt->heartbeat_vms[i] == vm) {
-                rt->heartbeat_vms[i] = rt->heartbeat_vms[--rt->nheartbeat_vms];
-                break;
-            }
-        }
-    }
+    pl_assert(vm->heartbeat_count[phase] >= 0);
+    if (before == 0 && after > 0)
+        pl_list_push_back(&rt->heartbeat_vms, &vm->heartbeat_link);
+    else if (before > 0 && after == 0)
+        pl_list_remove(&vm->heartbeat_link);
     uv_mutex_unlock(&rt->heartbeat_lock);
 }
 
 static void due_heartbeats(pl_runtime *rt, double dt)
 {
     uv_mutex_lock(&rt->heartbeat_lock);
-    for (size_t i = 0; i < rt->nheartbeat_vms; i++) {
-        pl_vm *vm = rt->heartbeat_vms[i];
+    pl_list_each(it, &rt->heartbeat_vms)
+    {
+        pl_vm *vm = pl_container_of(it, pl_vm, heartbeat_link);
         vm->heartbeat_dt = dt;
         for (int p = 0; p < 2; p++) {
             if (vm->heartbeat_count[p] > 0) {
@@ -356,7 +344,7 @@ static void run_vm(pl_vm *vm, int phase, int thread)
 
 static void run_pool_item(void *ctx, pl_pool_item *item, int worker)
 {
-    run_vm(container_of(item, pl_vm, pool_item), PL_PARALLEL, 1 + worker);
+    run_vm(pl_container_of(item, pl_vm, pool_item), PL_PARALLEL, 1 + worker);
 }
 
 int pl_sched_init(pl_runtime *rt)
@@ -449,7 +437,7 @@ int pl_sched_has_work(pl_runtime *rt)
         atomic_load_explicit(&rt->pending[1], memory_order_relaxed))
         return 1;
     uv_mutex_lock(&rt->heartbeat_lock);
-    int hb = rt->nheartbeat_vms > 0;
+    int hb = !pl_list_empty(&rt->heartbeat_vms);
     uv_mutex_unlock(&rt->heartbeat_lock);
     return hb;
 }
@@ -483,7 +471,7 @@ void pl_sched_drop_parked(pl_runtime *rt)
 {
     pl_timer *t;
     while ((t = pl_timerheap_pop(&rt->timers)))
-        free(container_of(t, pl_rthread, timer));
+        free(pl_container_of(t, pl_rthread, timer));
     for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next) {
         for (int p = 0; p < 2; p++) {
             pl_rthread *th;

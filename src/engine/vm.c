@@ -68,6 +68,7 @@ void pl_vm_init(pl_vm *vm, pl_runtime *runtime, pl_instance *actor)
     pl_mailbox_init(&vm->mailbox);
     pl_heap_init(&vm->heap);
     if (runtime->trace) vm->tbuf = pl_trace_buf_at(runtime->trace, 0); /* see run_end */
+    pl_list_init(&vm->heartbeat_link);
     atomic_init(&vm->scheduled[0], 0);
     atomic_init(&vm->scheduled[1], 0);
 }

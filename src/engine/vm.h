@@ -21,6 +21,7 @@
 
 #include "core/check.h"
 #include "core/instance_tree.h"
+#include "core/list.h"
 #include "core/mailbox.h"
 #include "core/phase.h"
 #include "core/pool.h"
@@ -99,6 +100,7 @@ struct pl_vm {
     pl_vm *pending_next[2];                          /* link in the runtime's pending stacks */
     pl_pool_item pool_item;                          /* link in the worker pool */
     int heartbeat_count[2];     /* Heartbeat connections, under heartbeat_lock */
+    pl_list heartbeat_link;     /* in the runtime's heartbeat_vms, under heartbeat_lock */
     pl_vm *all_prev, *all_next; /* the runtime's list of every VM, under vms_lock */
     int holds_actor;            /* this VM holds a reference to its Actor */
 };

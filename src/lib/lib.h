@@ -38,7 +38,10 @@ int pl_script_start(pl_runtime *rt, pl_instance *script, int nargs, lua_State *a
 
 /* stats.c: prints the --stats summary to f (serial thread, workers idle). */
 void pl_stats_print(pl_runtime *rt, FILE *f);
-/* sharedtable.c: frees the registry and every table (at shutdown, VMs closed). */
+/* sharedtable.c: makes the runtime's SharedTableRegistry and its list of
+ * live tables (PL_OK or PL_ENOMEM), before any VM opens; pl_sharedtable_free
+ * frees the registry and every table (at shutdown, VMs closed). */
+int pl_sharedtable_init(pl_runtime *rt);
 void pl_sharedtable_free(pl_runtime *rt);
 
 #endif

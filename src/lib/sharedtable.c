@@ -1145,19 +1145,20 @@ static void push_upvalues(lua_State *L, int mt, int pend, int itermt, int viewmt
     lua_pushvalue(L, viewmt);
 }
 
+int pl_sharedtable_init(pl_runtime *rt)
+{
+    /* Made in parlua_new before any VM exists, read by every VM after (the
+     * threads that run VMs start later, which orders it before their reads). */
+    struct pl_st_registry *r = calloc(1, sizeof *r);
+    if (!r) return PL_ENOMEM;
+    pthread_mutex_init(&r->lock, NULL);
+    pl_stable_list_init(&r->live);
+    rt->st_registry = r;
+    return PL_OK;
+}
+
 void pl_open_sharedtable(lua_State *L)
 {
-    pl_runtime *rt = pl_vm_of(L)->runtime;
-    /* The main VM opens its libraries in parlua_new, on the serial thread,
-     * before any other VM exists: made here once, read by every VM after
-     * (the phase hand-overs order it before any worker's read). */
-    if (!rt->st_registry) {
-        struct pl_st_registry *r = calloc(1, sizeof *r);
-        if (!r) luaL_error(L, "not enough memory");
-        pthread_mutex_init(&r->lock, NULL);
-        pl_stable_list_init(&r->live);
-        rt->st_registry = r;
-    }
     int base = lua_gettop(L);
     pl_proxy_newmetatable(L, &pl_stable_type);            /* base+1 */
     hold *spare = lua_newuserdatauv(L, sizeof *spare, 0); /* base+2 */
