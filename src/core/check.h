@@ -22,4 +22,13 @@ _Noreturn void pl_assert_fail(const char *expr, const char *file, int line, cons
 #define pl_assert(cond) ((void)0)
 #endif
 
+/* A call whose status cannot fail here (room reserved before, say):
+ * checked by pl_assert where assertions are on. */
+#define PL_CANNOT_FAIL(call)                                                                       \
+    do {                                                                                           \
+        int pl_status_ = (call);                                                                   \
+        pl_assert(pl_status_ == 0);                                                                \
+        (void)pl_status_;                                                                          \
+    } while (0)
+
 #endif

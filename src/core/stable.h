@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/check.h"
 #include "core/epoch.h"
 #include "core/shared.h"
 #include "core/sstring.h"
@@ -168,7 +169,7 @@ size_t pl_snode_count(const pl_snode *root);
 /* Builds a root from n entries (any order, no duplicate keys), retaining
  * their long keys and values (the caller keeps its own references). *root is NULL for n == 0.
  * Returns PL_OK or PL_ENOMEM. Sorts entries in place. */
-int pl_snode_build(pl_sentry *entries, size_t n, pl_snode **root);
+PL_MUST_CHECK int pl_snode_build(pl_sentry *entries, size_t n, pl_snode **root);
 
 /* Checks the structure under a retained root (tests): counts, slots,
  * prefixes, canonical form, collision order. 0 if sound, -1 if not. */
@@ -211,11 +212,12 @@ size_t pl_stable_size(pl_stable *t);
 /* Writes. Each is atomic: one CAS publishes it, retried on contention. */
 /* st[k] = v (v NIL removes k). For a string key, k->s may be NULL: a
  * shared string is made if the key is new. */
-int pl_stable_set(pl_stable *t, const pl_skey *k, const pl_sval *v);
+PL_MUST_CHECK int pl_stable_set(pl_stable *t, const pl_skey *k, const pl_sval *v);
 /* st[k] += delta (numbers: integer + integer wraps around as in Lua, a
  * float on either side gives a float); *old receives the previous value. */
-int pl_stable_increment(pl_stable *t, const pl_skey *k, const pl_sval *delta, pl_sval *old);
-int pl_stable_clear(pl_stable *t);
+PL_MUST_CHECK int pl_stable_increment(pl_stable *t, const pl_skey *k, const pl_sval *delta,
+                                      pl_sval *old);
+PL_MUST_CHECK int pl_stable_clear(pl_stable *t);
 
 /* A clone: shallow (the same root, O(1)) or deep (nested tables cloned
  * too, each O(1) plus a path copy per nested table; shared sub-tables and
@@ -246,13 +248,13 @@ void pl_stxn_begin(pl_stxn *x, pl_stable *t);
  * for nil. Records the read. *rc: PL_OK or PL_ENOMEM. */
 const pl_sval *pl_stxn_get(pl_stxn *x, const pl_skey *k, int *rc);
 /* Records st[k] = v. k->s needed for keys longer than PL_SKEY_INLINE. */
-int pl_stxn_put(pl_stxn *x, const pl_skey *k, const pl_sval *v);
+PL_MUST_CHECK int pl_stxn_put(pl_stxn *x, const pl_skey *k, const pl_sval *v);
 /* The snapshot with the writes applied, retained (for pairs and # on a
  * view); marks the whole table read. NULL with *rc set if out of memory or
  * empty (then *rc is PL_OK). */
 pl_snode *pl_stxn_materialize(pl_stxn *x, int *rc);
 /* PL_OK (published, or nothing to write), PL_ECONFLICT, PL_ENOMEM. */
-int pl_stxn_commit(pl_stxn *x);
+PL_MUST_CHECK int pl_stxn_commit(pl_stxn *x);
 void pl_stxn_reset(pl_stxn *x);
 /* reset, and frees the transaction's buffers */
 void pl_stxn_free(pl_stxn *x);
@@ -268,7 +270,7 @@ void pl_stable_excl_release(pl_stable *t);
 
 /* Transactions open on the calling thread (for refusing direct writes to a
  * table from inside its own transaction, which would conflict forever). */
-int pl_stable_txn_push(pl_stable *t); /* 0, or -1 if nested too deeply */
+PL_MUST_CHECK int pl_stable_txn_push(pl_stable *t); /* 0, or -1 if nested too deeply */
 void pl_stable_txn_pop(void);
 int pl_stable_txn_open(const pl_stable *t);
 

@@ -32,6 +32,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/check.h"
+
 #define PL_TRACE_MAX_EVENTS (1u << 20) /* per buffer: 56 MB at most */
 
 /* Argument names of an event: a static array of up to 3 names (NULL for
@@ -85,7 +87,7 @@ void pl_trace_set_track_name(pl_trace *t, int index, const char *name);
 /* Writes the JSON file and closes it. Every buffer must be quiescent (see
  * top). Returns PL_OK, or PL_EIO with errno set (the file is closed either way).
  * The total of dropped events is stored in *dropped. */
-int pl_trace_write(pl_trace *t, pl_trace_namer namer, void *ud, uint64_t *dropped);
+PL_MUST_CHECK int pl_trace_write(pl_trace *t, pl_trace_namer namer, void *ud, uint64_t *dropped);
 
 /* Appends one event and returns it to be filled (ph, ts, name... are
  * set by the caller), or NULL when the buffer is full. Owner thread only. */

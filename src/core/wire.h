@@ -60,6 +60,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/check.h"
 #include "core/shared.h"
 #include "core/status.h"
 
@@ -106,28 +107,28 @@ void pl_wire_reset(pl_wire *w);
 void pl_wire_truncate(pl_wire *w, size_t len, size_t nrefs);
 /* Makes room for extra more bytes. Returns PL_OK, or PL_ENOMEM when out of memory (PL_ERANGE when
  * the size overflows) (w unchanged). */
-int pl_wire_grow(pl_wire *w, size_t extra);
+PL_MUST_CHECK int pl_wire_grow(pl_wire *w, size_t extra);
 /* Takes one reference to obj (retained) and stores its index in *index.
  * Returns PL_OK, or PL_ENOMEM when out of memory (nothing retained). */
-int pl_wire_add_ref(pl_wire *w, pl_shared *obj, size_t *index);
+PL_MUST_CHECK int pl_wire_add_ref(pl_wire *w, pl_shared *obj, size_t *index);
 
 /* The writers: each returns PL_OK, or PL_ENOMEM when out of memory, in which case w
  * holds what it held before the call. The small ones are inline because
  * the codec calls them once per value. */
 
-static inline int pl_wire_reserve(pl_wire *w, size_t extra)
+PL_MUST_CHECK static inline int pl_wire_reserve(pl_wire *w, size_t extra)
 {
     return w->cap - w->len >= extra ? 0 : pl_wire_grow(w, extra);
 }
 
-static inline int pl_wire_put_u8(pl_wire *w, unsigned v)
+PL_MUST_CHECK static inline int pl_wire_put_u8(pl_wire *w, unsigned v)
 {
     if (w->len == w->cap && pl_wire_grow(w, 1) != 0) return PL_ENOMEM;
     w->data[w->len++] = (unsigned char)v;
     return PL_OK;
 }
 
-static inline int pl_wire_put_varint(pl_wire *w, uint64_t v)
+PL_MUST_CHECK static inline int pl_wire_put_varint(pl_wire *w, uint64_t v)
 {
     if (pl_wire_reserve(w, PL_WIRE_VARINT_MAX) != 0) return PL_ENOMEM;
     unsigned char *p = w->data + w->len;
@@ -155,7 +156,7 @@ static inline int64_t pl_wire_unzigzag(uint64_t u)
     return n;
 }
 
-static inline int pl_wire_put_int(pl_wire *w, int64_t n)
+PL_MUST_CHECK static inline int pl_wire_put_int(pl_wire *w, int64_t n)
 {
     return pl_wire_put_varint(w, pl_wire_zigzag(n));
 }
@@ -172,7 +173,7 @@ static inline void pl_wire_store_u64(unsigned char *p, uint64_t v)
     pl_wire_store_le(p, v, 8);
 }
 
-static inline int pl_wire_put_double(pl_wire *w, double d)
+PL_MUST_CHECK static inline int pl_wire_put_double(pl_wire *w, double d)
 {
     uint64_t bits;
     memcpy(&bits, &d, sizeof bits);
@@ -187,7 +188,7 @@ static inline void pl_wire_store_u32(unsigned char *p, uint32_t v)
     pl_wire_store_le(p, v, 4);
 }
 
-static inline int pl_wire_put_u32(pl_wire *w, uint32_t v)
+PL_MUST_CHECK static inline int pl_wire_put_u32(pl_wire *w, uint32_t v)
 {
     if (pl_wire_reserve(w, 4) != 0) return PL_ENOMEM;
     pl_wire_store_u32(w->data + w->len, v);
@@ -196,7 +197,7 @@ static inline int pl_wire_put_u32(pl_wire *w, uint32_t v)
 }
 
 /* Raw bytes, no length. */
-static inline int pl_wire_put_raw(pl_wire *w, const void *p, size_t n)
+PL_MUST_CHECK static inline int pl_wire_put_raw(pl_wire *w, const void *p, size_t n)
 {
     if (pl_wire_reserve(w, n) != 0) return PL_ENOMEM;
     if (n) memcpy(w->data + w->len, p, n);
@@ -205,12 +206,12 @@ static inline int pl_wire_put_raw(pl_wire *w, const void *p, size_t n)
 }
 
 /* Length-prefixed bytes. */
-static inline int pl_wire_put_bytes(pl_wire *w, const void *p, size_t n)
+PL_MUST_CHECK static inline int pl_wire_put_bytes(pl_wire *w, const void *p, size_t n)
 {
     /* one reservation for both parts, so a failure leaves nothing behind */
     if (n > SIZE_MAX - PL_WIRE_VARINT_MAX || pl_wire_reserve(w, n + PL_WIRE_VARINT_MAX) != 0)
         return PL_ENOMEM;
-    pl_wire_put_varint(w, n);
+    PL_CANNOT_FAIL(pl_wire_put_varint(w, n)); /* reserved */
     memcpy(w->data + w->len, p, n);
     w->len += n;
     return PL_OK;
@@ -244,14 +245,14 @@ static inline size_t pl_wire_offset(const pl_wire_reader *r)
     return (size_t)(r->p - r->w->data);
 }
 
-static inline int pl_wire_get_u8(pl_wire_reader *r, unsigned *v)
+PL_MUST_CHECK static inline int pl_wire_get_u8(pl_wire_reader *r, unsigned *v)
 {
     if (r->p == r->end) return PL_EMALFORMED;
     *v = *r->p++;
     return PL_OK;
 }
 
-static inline int pl_wire_get_varint(pl_wire_reader *r, uint64_t *v)
+PL_MUST_CHECK static inline int pl_wire_get_varint(pl_wire_reader *r, uint64_t *v)
 {
     const unsigned char *p = r->p;
     uint64_t x = 0;
@@ -269,7 +270,7 @@ static inline int pl_wire_get_varint(pl_wire_reader *r, uint64_t *v)
     return PL_EMALFORMED; /* an 11th byte would be needed */
 }
 
-static inline int pl_wire_get_int(pl_wire_reader *r, int64_t *n)
+PL_MUST_CHECK static inline int pl_wire_get_int(pl_wire_reader *r, int64_t *n)
 {
     uint64_t u;
     if (pl_wire_get_varint(r, &u) != 0) return PL_EMALFORMED;
@@ -278,7 +279,7 @@ static inline int pl_wire_get_int(pl_wire_reader *r, int64_t *n)
 }
 
 /* Reads n little-endian bytes into *v; -1 if fewer remain. */
-static inline int pl_wire_get_le(pl_wire_reader *r, int n, uint64_t *v)
+PL_MUST_CHECK static inline int pl_wire_get_le(pl_wire_reader *r, int n, uint64_t *v)
 {
     if (pl_wire_remaining(r) < (size_t)n) return PL_EMALFORMED;
     uint64_t x = 0;
@@ -289,7 +290,7 @@ static inline int pl_wire_get_le(pl_wire_reader *r, int n, uint64_t *v)
     return PL_OK;
 }
 
-static inline int pl_wire_get_double(pl_wire_reader *r, double *d)
+PL_MUST_CHECK static inline int pl_wire_get_double(pl_wire_reader *r, double *d)
 {
     uint64_t bits;
     if (pl_wire_get_le(r, 8, &bits) != 0) return PL_EMALFORMED;
@@ -297,7 +298,7 @@ static inline int pl_wire_get_double(pl_wire_reader *r, double *d)
     return PL_OK;
 }
 
-static inline int pl_wire_get_u32(pl_wire_reader *r, uint32_t *v)
+PL_MUST_CHECK static inline int pl_wire_get_u32(pl_wire_reader *r, uint32_t *v)
 {
     uint64_t x;
     if (pl_wire_get_le(r, 4, &x) != 0) return PL_EMALFORMED;
@@ -306,7 +307,8 @@ static inline int pl_wire_get_u32(pl_wire_reader *r, uint32_t *v)
 }
 
 /* n raw bytes: *p points into the wire. */
-static inline int pl_wire_get_raw(pl_wire_reader *r, size_t n, const unsigned char **p)
+PL_MUST_CHECK static inline int pl_wire_get_raw(pl_wire_reader *r, size_t n,
+                                                const unsigned char **p)
 {
     if (pl_wire_remaining(r) < n) return PL_EMALFORMED;
     *p = r->p;
@@ -315,7 +317,8 @@ static inline int pl_wire_get_raw(pl_wire_reader *r, size_t n, const unsigned ch
 }
 
 /* Length-prefixed bytes: *p points into the wire, *n is their length. */
-static inline int pl_wire_get_bytes(pl_wire_reader *r, const unsigned char **p, size_t *n)
+PL_MUST_CHECK static inline int pl_wire_get_bytes(pl_wire_reader *r, const unsigned char **p,
+                                                  size_t *n)
 {
     const unsigned char *save = r->p;
     uint64_t len;
@@ -330,7 +333,7 @@ static inline int pl_wire_get_bytes(pl_wire_reader *r, const unsigned char **p, 
 }
 
 /* A reference: the varint index, checked against the wire's refs. */
-static inline int pl_wire_get_ref(pl_wire_reader *r, pl_shared **obj)
+PL_MUST_CHECK static inline int pl_wire_get_ref(pl_wire_reader *r, pl_shared **obj)
 {
     const unsigned char *save = r->p;
     uint64_t i;

@@ -39,6 +39,7 @@ double pl_now(pl_runtime *rt)
 
 static void rq_push(pl_rqueue *q, pl_rthread *th)
 {
+    pl_assert(th->state == PL_RT_READY && !th->prev && !th->next && q->head != th);
     th->next = NULL;
     th->prev = q->tail;
     if (q->tail)
@@ -50,6 +51,8 @@ static void rq_push(pl_rqueue *q, pl_rthread *th)
 
 static void rq_remove(pl_rqueue *q, pl_rthread *th)
 {
+    pl_assert(th->prev ? th->prev->next == th : q->head == th);
+    pl_assert(th->next ? th->next->prev == th : q->tail == th);
     if (th->prev)
         th->prev->next = th->next;
     else
@@ -97,6 +100,7 @@ static pl_vm *take_pending(pl_runtime *rt, int phase)
 
 void pl_sched_mark(pl_vm *vm, int phase)
 {
+    pl_assert(phase == PL_SERIAL || phase == PL_PARALLEL);
     /* seq_cst fence: orders the caller's post (mailbox, ready queue) before
      * reading the flag; pairs with the fence in run_vm (see top). */
     atomic_thread_fence(memory_order_seq_cst);
@@ -325,6 +329,8 @@ void pl_sched_run_now(pl_vm *vm, pl_rthread *th)
 static void run_vm(pl_vm *vm, int phase, int thread)
 {
     for (;;) {
+        /* whoever runs a VM flipped its flag from 0 to 1: it owns the VM now */
+        pl_assert(atomic_load_explicit(&vm->scheduled[phase], memory_order_relaxed) == 1);
         run_mark m;
         run_begin(vm, phase, thread, &m);
         drain(vm, phase);

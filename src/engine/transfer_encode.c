@@ -123,7 +123,7 @@ static void path_index(enc *e, lua_Integer i)
 static int put_value(enc *e, int idx);
 
 /* The scalar types, shared by the fast path and put_value. */
-static int put_scalar(pl_wire *w, lua_State *L, int idx, int type)
+PL_MUST_CHECK static int put_scalar(pl_wire *w, lua_State *L, int idx, int type)
 {
     switch (type) {
     case LUA_TNIL:
@@ -572,10 +572,10 @@ int pl_transfer_encode(lua_State *L, int first, int n, const pl_transfer_origin 
     }
     if (simple) {
         if (pl_wire_reserve(out, need) != 0) goto nomem;
-        pl_wire_put_varint(out, (uint64_t)n);
-        for (int i = 0; i < n; i++) /* cannot fail: reserved */
-            put_scalar(out, L, first + i,
-                       i < (int)sizeof types ? types[i] : lua_type(L, first + i));
+        PL_CANNOT_FAIL(pl_wire_put_varint(out, (uint64_t)n)); /* reserved */
+        for (int i = 0; i < n; i++)                           /* reserved */
+            PL_CANNOT_FAIL(put_scalar(out, L, first + i,
+                                      i < (int)sizeof types ? types[i] : lua_type(L, first + i)));
         return 0;
     }
 

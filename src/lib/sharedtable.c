@@ -39,6 +39,11 @@
 #include "engine/runtime.h"
 #include "engine/sched.h"
 #include "engine/transfer.h"
+
+/* Every error of this library is raised outside epoch sections (and with
+ * no lock held): a longjmp out of a section would leave it open forever and
+ * stop reclamation for every thread. */
+#define st_error(L, ...) (pl_assert(!pl_epoch_in_section()), luaL_error(L, __VA_ARGS__))
 #include "lib/lib.h"
 
 #define UV_MT lua_upvalueindex(1)
@@ -407,8 +412,8 @@ static void check_value(lua_State *L, int idx, pl_sval *v)
     pl_ptrmap_free(&cx.memo);
     if (rc == 0) return;
     if (cx.path[0])
-        luaL_error(L, "%s (at key %s)", cx.err, cx.path[0] == '.' ? cx.path + 1 : cx.path);
-    luaL_error(L, "%s", cx.err);
+        st_error(L, "%s (at key %s)", cx.err, cx.path[0] == '.' ? cx.path + 1 : cx.path);
+    st_error(L, "%s", cx.err);
 }
 
 /* ---- pushing values ---- */
@@ -525,26 +530,26 @@ static pl_stable *self_st(lua_State *L)
 
 static void check_writable(lua_State *L, pl_stable *t)
 {
-    if (t->frozen) luaL_error(L, "%s", FROZEN_MSG);
-    if (pl_stable_txn_open(t)) luaL_error(L, "%s", IN_TXN_MSG);
+    if (t->frozen) st_error(L, "%s", FROZEN_MSG);
+    if (pl_stable_txn_open(t)) st_error(L, "%s", IN_TXN_MSG);
 }
 
 static void raise_rc(lua_State *L, int rc)
 {
-    if (rc == PL_EFROZEN) luaL_error(L, "%s", FROZEN_MSG);
-    luaL_error(L, "not enough memory");
+    if (rc == PL_EFROZEN) st_error(L, "%s", FROZEN_MSG);
+    st_error(L, "not enough memory");
 }
 
 static void check_key(lua_State *L, int idx, pl_skey *k)
 {
     char err[160];
-    if (to_key(L, idx, k, err, sizeof err) != 0) luaL_error(L, "%s", err);
+    if (to_key(L, idx, k, err, sizeof err) != 0) st_error(L, "%s", err);
 }
 
 static void check_store_key(lua_State *L, int idx, pl_skey *k)
 {
     char err[160];
-    if (to_store_key(L, idx, k, err, sizeof err) != 0) luaL_error(L, "%s", err);
+    if (to_store_key(L, idx, k, err, sizeof err) != 0) st_error(L, "%s", err);
 }
 
 /* ---- metamethods ---- */
@@ -554,7 +559,7 @@ static int st_index(lua_State *L)
     pl_stable *t = self_st(L);
     pl_skey k;
     char err[160];
-    if (to_key(L, 2, &k, err, sizeof err) != 0) return luaL_error(L, "%s", err);
+    if (to_key(L, 2, &k, err, sizeof err) != 0) return st_error(L, "%s", err);
     hold *h = hold_box(L);
     outval o;
     pl_epoch_enter();
@@ -702,7 +707,7 @@ static int st_new(lua_State *L)
     pl_stable *t;
     if (lua_isnoneornil(L, 1)) {
         t = pl_stable_new(NULL, 0, live_of(L));
-        if (!t) return luaL_error(L, "not enough memory");
+        if (!t) return st_error(L, "not enough memory");
     } else {
         luaL_checktype(L, 1, LUA_TTABLE);
         conv cx;
@@ -711,9 +716,9 @@ static int st_new(lua_State *L)
         pl_ptrmap_free(&cx.memo);
         if (rc != 0) {
             if (cx.path[0])
-                return luaL_error(L, "SharedTable.new: %s (at key %s)", cx.err,
-                                  cx.path[0] == '.' ? cx.path + 1 : cx.path);
-            return luaL_error(L, "SharedTable.new: %s", cx.err);
+                return st_error(L, "SharedTable.new: %s (at key %s)", cx.err,
+                                cx.path[0] == '.' ? cx.path + 1 : cx.path);
+            return st_error(L, "SharedTable.new: %s", cx.err);
         }
     }
     push_owned(L, h, t);
@@ -739,8 +744,8 @@ static int st_increment(lua_State *L)
     int rc = pl_stable_increment(t, &k, &d, &old);
     if (rc == PL_EABSENT || rc == PL_ENOTNUM) {
         lua_settop(L, 2);
-        return luaL_error(L, "SharedTable.increment: key '%s' %s", luaL_tolstring(L, 2, NULL),
-                          rc == PL_EABSENT ? "holds nil, not a number" : "does not hold a number");
+        return st_error(L, "SharedTable.increment: key '%s' %s", luaL_tolstring(L, 2, NULL),
+                        rc == PL_EABSENT ? "holds nil, not a number" : "does not hold a number");
     }
     if (rc != PL_OK) raise_rc(L, rc);
     if (old.tag == PL_SV_INT)
@@ -771,7 +776,7 @@ static view *check_view(lua_State *L)
 {
     view *vw = luaL_checkudata(L, 1, VIEW_MT);
     if (!vw->active)
-        luaL_error(L, "a SharedTable transaction view was used after its transaction ended");
+        st_error(L, "a SharedTable transaction view was used after its transaction ended");
     return vw;
 }
 
@@ -780,11 +785,11 @@ static int view_index(lua_State *L)
     view *vw = check_view(L);
     pl_skey k;
     char err[160];
-    if (to_key(L, 2, &k, err, sizeof err) != 0) return luaL_error(L, "%s", err);
+    if (to_key(L, 2, &k, err, sizeof err) != 0) return st_error(L, "%s", err);
     hold *h = hold_box(L);
     int rc;
     const pl_sval *v = pl_stxn_get(&vw->x, &k, &rc);
-    if (rc != PL_OK) return luaL_error(L, "not enough memory");
+    if (rc != PL_OK) return st_error(L, "not enough memory");
     /* held, not pushed in place: a finalizer run by the push could write
      * to this view and drop the value */
     outval o;
@@ -796,7 +801,7 @@ static int view_index(lua_State *L)
 static int view_newindex(lua_State *L)
 {
     view *vw = check_view(L);
-    if (vw->x.t->frozen) return luaL_error(L, "%s", FROZEN_MSG);
+    if (vw->x.t->frozen) return st_error(L, "%s", FROZEN_MSG);
     pl_skey k;
     check_store_key(L, 2, &k);
     conv cx;
@@ -807,9 +812,8 @@ static int view_newindex(lua_State *L)
     if (rc != 0) {
         if (k.s) pl_sstring_release(k.s);
         if (cx.path[0])
-            return luaL_error(L, "%s (at key %s)", cx.err,
-                              cx.path[0] == '.' ? cx.path + 1 : cx.path);
-        return luaL_error(L, "%s", cx.err);
+            return st_error(L, "%s (at key %s)", cx.err, cx.path[0] == '.' ? cx.path + 1 : cx.path);
+        return st_error(L, "%s", cx.err);
     }
     rc = pl_stxn_put(&vw->x, &k, &v);
     if (k.s) pl_sstring_release(k.s);
@@ -823,7 +827,7 @@ static int view_len(lua_State *L)
     view *vw = check_view(L);
     int rc;
     pl_snode *root = pl_stxn_materialize(&vw->x, &rc);
-    if (rc != PL_OK) return luaL_error(L, "not enough memory");
+    if (rc != PL_OK) return st_error(L, "not enough memory");
     lua_Integer n = border(root);
     pl_snode_release(root);
     lua_pushinteger(L, n);
@@ -836,7 +840,7 @@ static int view_pairs(lua_State *L)
     iter *it = push_iter(L);
     int rc;
     it->root = pl_stxn_materialize(&vw->x, &rc);
-    if (rc != PL_OK) return luaL_error(L, "not enough memory");
+    if (rc != PL_OK) return st_error(L, "not enough memory");
     return start_iter(L, it);
 }
 
@@ -868,11 +872,11 @@ static int run_attempts(lua_State *L, pl_stable *t, view *vw, int view_idx, lua_
                         int nargs_from, int nargs)
 {
     if (pl_stable_txn_open(t))
-        return luaL_error(L, "a SharedTable transaction or update is already running on this "
-                             "table in this thread");
+        return st_error(L, "a SharedTable transaction or update is already running on this "
+                           "table in this thread");
     luaL_checkstack(L, nargs + 4, NULL);
     if (pl_stable_txn_push(t) != 0)
-        return luaL_error(L, "SharedTable transactions nested too deeply");
+        return st_error(L, "SharedTable transactions nested too deeply");
     int held = 0;
     for (int attempts = 1;; attempts++) {
         int base = lua_gettop(L);
@@ -908,7 +912,7 @@ static int update_attempt(lua_State *L)
     k.s = vw->key;
     int rc;
     const pl_sval *old = pl_stxn_get(&vw->x, &k, &rc);
-    if (rc != PL_OK) return luaL_error(L, "not enough memory");
+    if (rc != PL_OK) return st_error(L, "not enough memory");
     lua_pushvalue(L, 2);
     push_live(L, old);
     lua_call(L, 1, 1);
@@ -919,9 +923,9 @@ static int update_attempt(lua_State *L)
     pl_ptrmap_free(&cx.memo);
     if (rc != 0) {
         if (cx.path[0])
-            return luaL_error(L, "SharedTable.update: %s (at key %s)", cx.err,
-                              cx.path[0] == '.' ? cx.path + 1 : cx.path);
-        return luaL_error(L, "SharedTable.update: %s", cx.err);
+            return st_error(L, "SharedTable.update: %s (at key %s)", cx.err,
+                            cx.path[0] == '.' ? cx.path + 1 : cx.path);
+        return st_error(L, "SharedTable.update: %s", cx.err);
     }
     rc = pl_stxn_put(&vw->x, &k, &v);
     pl_sval_release(&v);
@@ -940,7 +944,7 @@ static int st_update(lua_State *L)
     view *vw = new_view(L, t); /* 4 */
     if (k.str && k.len > PL_SKEY_INLINE &&
         !(vw->key = pl_sstring_new_hashed(k.str, k.len, (uint32_t)k.ik)))
-        return luaL_error(L, "not enough memory");
+        return st_error(L, "not enough memory");
     /* attempt arguments: view, function, key */
     lua_pushvalue(L, 3);
     lua_pushvalue(L, 2);
@@ -972,7 +976,7 @@ static int clone_common(lua_State *L, int frozen)
     int deep = lua_toboolean(L, 2);
     hold *h = hold_box(L);
     pl_stable *c = pl_stable_clone(t, deep, frozen);
-    if (!c) return luaL_error(L, "not enough memory");
+    if (!c) return st_error(L, "not enough memory");
     push_owned(L, h, c);
     return 1;
 }
@@ -1013,7 +1017,7 @@ static int st_clear(lua_State *L)
 static void check_registry_self(lua_State *L, const char *method)
 {
     if (!lua_rawequal(L, 1, lua_upvalueindex(5)))
-        luaL_error(L, "call it as SharedTableRegistry:%s(name, ...)", method);
+        st_error(L, "call it as SharedTableRegistry:%s(name, ...)", method);
 }
 
 static reg_item *reg_find(struct pl_st_registry *r, const char *name, size_t len)
@@ -1063,7 +1067,7 @@ static int reg_get(lua_State *L)
     pthread_mutex_unlock(&r->lock);
     free(copy);
     if (fresh) pl_stable_release(fresh);
-    if (!t) return luaL_error(L, "not enough memory");
+    if (!t) return st_error(L, "not enough memory");
     push_owned(L, h, t);
     return 1;
 }
@@ -1076,7 +1080,7 @@ static int reg_set(lua_State *L)
     pl_stable *t = lua_isnoneornil(L, 3) ? NULL : check_st(L, 3);
     struct pl_st_registry *r = registry_of(L);
     char *copy = t ? malloc(len + 1) : NULL;
-    if (t && !copy) return luaL_error(L, "not enough memory");
+    if (t && !copy) return st_error(L, "not enough memory");
     pl_stable *old = NULL;
     int ok = 1;
     pthread_mutex_lock(&r->lock);
@@ -1096,7 +1100,7 @@ static int reg_set(lua_State *L)
     pthread_mutex_unlock(&r->lock);
     free(copy);
     if (old) pl_stable_release(old);
-    if (!ok) return luaL_error(L, "not enough memory");
+    if (!ok) return st_error(L, "not enough memory");
     return 0;
 }
 

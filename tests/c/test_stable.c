@@ -441,8 +441,8 @@ static void transfer(unsigned *seed)
         if (!a || !b || a->u.i + b->u.i != TOTAL) atomic_fetch_add(&violations, 1);
         int64_t amount = (int64_t)(rnd(seed) % 100) - 50;
         pl_sval na = {PL_SV_INT, {.i = a->u.i - amount}}, nb = {PL_SV_INT, {.i = b->u.i + amount}};
-        pl_stxn_put(&x, &ka, &na);
-        pl_stxn_put(&x, &kb, &nb);
+        assert_int_equal(pl_stxn_put(&x, &ka, &na), PL_OK);
+        assert_int_equal(pl_stxn_put(&x, &kb, &nb), PL_OK);
         rc = pl_stxn_commit(&x);
         pl_stxn_reset(&x);
         if (rc == PL_OK) break;

@@ -250,20 +250,20 @@ static void test_wire_reader_bounds(void **state)
 
     /* a length larger than what is left, a huge length */
     pl_wire_reset(&w);
-    pl_wire_put_varint(&w, 5);
-    pl_wire_put_raw(&w, "abc", 3);
+    assert_int_equal(pl_wire_put_varint(&w, 5), PL_OK);
+    assert_int_equal(pl_wire_put_raw(&w, "abc", 3), PL_OK);
     pl_wire_reader_init(&r, &w);
     assert_int_equal(pl_wire_get_bytes(&r, &p, &n), PL_EMALFORMED);
     assert_int_equal(pl_wire_offset(&r), 0);
     pl_wire_reset(&w);
-    pl_wire_put_varint(&w, UINT64_MAX);
+    assert_int_equal(pl_wire_put_varint(&w, UINT64_MAX), PL_OK);
     pl_wire_reader_init(&r, &w);
     assert_int_equal(pl_wire_get_bytes(&r, &p, &n), PL_EMALFORMED);
     assert_int_equal(pl_wire_get_raw(&r, SIZE_MAX, &p), PL_EMALFORMED);
 
     /* a reference index past refs */
     pl_wire_reset(&w);
-    pl_wire_put_varint(&w, 0);
+    assert_int_equal(pl_wire_put_varint(&w, 0), PL_OK);
     pl_wire_reader_init(&r, &w);
     assert_int_equal(pl_wire_get_ref(&r, &obj), PL_EMALFORMED);
     tobj *o = tobj_new(1);
@@ -794,13 +794,13 @@ static void test_depth(void **state)
     /* the decoder checks depth too: 10000 nested TABLE records by hand */
     pl_wire w;
     pl_wire_init(&w);
-    pl_wire_put_varint(&w, 1);
+    assert_int_equal(pl_wire_put_varint(&w, 1), PL_OK);
     for (int i = 0; i < 10000; i++) {
-        pl_wire_put_u8(&w, PL_WIRE_TABLE);
-        pl_wire_put_varint(&w, 1);
-        pl_wire_put_u32(&w, 0);
+        assert_int_equal(pl_wire_put_u8(&w, PL_WIRE_TABLE), PL_OK);
+        assert_int_equal(pl_wire_put_varint(&w, 1), PL_OK);
+        assert_int_equal(pl_wire_put_u32(&w, 0), PL_OK);
     }
-    pl_wire_put_u8(&w, PL_WIRE_NIL);
+    assert_int_equal(pl_wire_put_u8(&w, PL_WIRE_NIL), PL_OK);
     char err[256];
     int got;
     assert_int_equal(pl_transfer_decode(B, &w, 1, &got, err, sizeof err), -1);
@@ -904,7 +904,7 @@ static void test_decode_rejects(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         pl_wire w;
         pl_wire_init(&w);
-        pl_wire_put_raw(&w, cases[i].bytes, cases[i].n);
+        assert_int_equal(pl_wire_put_raw(&w, cases[i].bytes, cases[i].n), PL_OK);
         char err[256] = "";
         int got = 9;
         assert_int_equal(pl_transfer_decode(v->B, &w, 0, &got, err, sizeof err), -1);
@@ -943,7 +943,7 @@ static void test_decode_rejects(void **state)
                                          'n'};
     pl_wire w;
     pl_wire_init(&w);
-    pl_wire_put_raw(&w, good, sizeof good);
+    assert_int_equal(pl_wire_put_raw(&w, good, sizeof good), PL_OK);
     char err[256];
     int got;
     if (pl_transfer_decode(v->B, &w, 0, &got, err, sizeof err) != 0) fail_msg("%s", err);
