@@ -3,6 +3,10 @@
 #include <lauxlib.h>
 
 static const char CACHE_KEY[] = "parlua.proxies";
+/* Registry table: proxy metatable -> its pl_shared_type (light userdata).
+ * A value is a proxy when its metatable is a key here: identity, never a
+ * field of the metatable that user code could set on any other one. */
+static const char TYPES_KEY[] = "parlua.proxy_types";
 
 static int proxy_gc(lua_State *L)
 {
@@ -51,9 +55,14 @@ void pl_proxy_push(lua_State *L, pl_shared *obj)
 pl_shared *pl_proxy_to(lua_State *L, int idx)
 {
     if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return NULL;
-    int marked = lua_getfield(L, -1, "__parlua_shared") == LUA_TBOOLEAN;
-    lua_pop(L, 2);
-    if (!marked) return NULL;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, TYPES_KEY) != LUA_TTABLE) {
+        lua_pop(L, 2);
+        return NULL;
+    }
+    lua_pushvalue(L, -2);
+    int is_proxy = lua_rawget(L, -2) == LUA_TLIGHTUSERDATA;
+    lua_pop(L, 3);
+    if (!is_proxy) return NULL;
     pl_shared **slot = lua_touserdata(L, idx);
     return *slot;
 }
@@ -75,8 +84,16 @@ void pl_proxy_newmetatable(lua_State *L, const pl_shared_type *type)
     lua_rawsetp(L, LUA_REGISTRYINDEX, type); /* also by address, for fast checks */
     lua_pushcfunction(L, proxy_gc);
     lua_setfield(L, -2, "__gc");
-    lua_pushboolean(L, 1);
-    lua_setfield(L, -2, "__parlua_shared");
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, TYPES_KEY) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, TYPES_KEY);
+    }
+    lua_pushvalue(L, -2);
+    lua_pushlightuserdata(L, (void *)type);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
     lua_pushstring(L, type->name);
     lua_setfield(L, -2, "__name");
 }

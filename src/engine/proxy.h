@@ -4,8 +4,9 @@
  * A VM has at most one proxy per object (a weak cache in the registry), so
  * identity and == hold within a VM. The proxy owns one reference to the
  * object and drops it in __gc. The proxy's metatable is the one registered
- * under obj->type->metatable, and carries the field "__parlua_shared" so the
- * transfer codec can recognise any shared object.
+ * under obj->type->metatable; the registry also maps each proxy metatable
+ * to its type, so the transfer codec recognises any shared object by the
+ * identity of its metatable (never by a field that user code could set).
  */
 #ifndef PL_PROXY_H
 #define PL_PROXY_H
