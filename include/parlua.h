@@ -28,7 +28,7 @@ typedef struct pl_runtime parlua_runtime;
 enum {
     PARLUA_OK = 0,       /* done, or nothing went wrong */
     PARLUA_ERROR = 1,    /* a script failed to load, or a runtime thread died of an error */
-    PARLUA_DEADLOCK = 2, /* reserved: threads blocked forever */
+    PARLUA_DEADLOCK = 2, /* threads wait on sync objects and nothing else can run */
     PARLUA_NOMEM = 3,
 };
 
@@ -77,8 +77,9 @@ PARLUA_API int parlua_run_string(parlua_runtime *rt, const char *source, const c
  * Returns 1 if something can still happen, 0 if the runtime is idle. */
 PARLUA_API int parlua_step(parlua_runtime *rt, double dt);
 /* Runs frames until nothing can happen any more, sleeping while only timers
- * are pending. Returns PARLUA_ERROR if any runtime thread died of an
- * uncaught error, else PARLUA_OK. */
+ * are pending. Returns PARLUA_DEADLOCK (after printing a "deadlock:" report
+ * on stderr) if threads still wait on sync objects then, else PARLUA_ERROR
+ * if any runtime thread died of an uncaught error, else PARLUA_OK. */
 PARLUA_API int parlua_run(parlua_runtime *rt);
 
 /* The last error message of a parlua_* call or uncaught error ("" if none). */

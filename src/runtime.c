@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/status.h"
+#include "engine/park.h"
 #include "engine/runtime.h"
 #include "engine/sched.h"
 #include "lib/lib.h"
@@ -81,6 +82,8 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
         (pl_engine_hooks){pl_open_libs, pl_actor_dispatch, pl_actor_flush, pl_heartbeat_fire};
     pl_timerheap_init(&rt->timers);
     pl_list_init(&rt->heartbeat_vms);
+    uv_mutex_init(&rt->parked_lock);
+    pl_list_init(&rt->parked);
     atomic_init(&rt->pending[0], NULL);
     atomic_init(&rt->pending[1], NULL);
     atomic_init(&rt->errors, 0);
@@ -160,10 +163,12 @@ void parlua_free(parlua_runtime *rt)
     }
     pl_graveyard_drain(&rt->graveyard); /* frees the actor VMs, which unlink themselves */
     pl_mailbox_destroy(&rt->main.mailbox);
+    uv_mutex_destroy(&rt->main.wake_lock);
     pl_timerheap_free(&rt->timers);
     uv_mutex_destroy(&rt->timer_lock);
     uv_mutex_destroy(&rt->heartbeat_lock);
     uv_mutex_destroy(&rt->vms_lock);
+    uv_mutex_destroy(&rt->parked_lock);
     uv_mutex_destroy(&rt->error_lock);
     pl_trace_free(rt->trace);
     free(rt->threads);
@@ -250,5 +255,10 @@ int parlua_run(parlua_runtime *rt)
         }
     }
     report_undelivered(rt);
+    if (pl_park_count(rt) > 0) { /* threads wait on sync objects nobody can release */
+        pl_park_report(rt, stderr);
+        pl_runtime_set_error(rt, "deadlock: threads wait and nothing else can run");
+        return PARLUA_DEADLOCK;
+    }
     return atomic_load(&rt->errors) ? PARLUA_ERROR : PARLUA_OK;
 }

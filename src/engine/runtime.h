@@ -72,6 +72,9 @@ struct pl_runtime {
     pl_list heartbeat_vms; /* VMs with Heartbeat connections (pl_vm.heartbeat_link) */
     uv_mutex_t vms_lock;
     pl_vm *all_vms;
+    uv_mutex_t parked_lock; /* guards parked and nparked (engine/park.c) */
+    pl_list parked;         /* every parked thread's waiter (parked_link) */
+    int nparked;
     /* observability (lib/stats.c, engine/sched.c) */
     pl_trace *trace;                           /* NULL: no --trace */
     pl_thread_stats *threads;                  /* 1 + workers: see pl_thread_stats */

@@ -28,6 +28,7 @@
 #include "engine/sched.h"
 
 #include "core/list.h"
+#include "engine/park.h"
 #include "engine/runtime.h"
 
 double pl_now(pl_runtime *rt)
@@ -111,8 +112,15 @@ void pl_sched_mark(pl_vm *vm, int phase)
         push_pending(vm->runtime, vm, phase);
 }
 
+void pl_sched_enqueue(pl_vm *vm, pl_rthread *th)
+{
+    th->state = PL_RT_READY;
+    rq_push(&vm->ready[th->phase], th);
+}
+
 void pl_sched_unqueue(pl_vm *vm, pl_rthread *th)
 {
+    if (th->wait.active) pl_park_cancel(th); /* parked, or woken and not yet resumed */
     if (th->state == PL_RT_READY) {
         rq_remove(&vm->ready[th->phase], th);
     } else if (th->state == PL_RT_TIMER) {
@@ -154,6 +162,10 @@ static void fire_timers(pl_runtime *rt, double now)
     while ((t = pl_timerheap_peek(&rt->timers)) && t->when <= now) {
         pl_timerheap_pop(&rt->timers);
         pl_rthread *th = pl_container_of(t, pl_rthread, timer);
+        if (th->state == PL_RT_PARKED) { /* a sync wait's timeout */
+            pl_park_timeout(th);
+            continue;
+        }
         pl_vm *vm = th->ctx.vm;
         th->state = PL_RT_READY;
         rq_push(&vm->ready[th->phase], th);
@@ -202,6 +214,7 @@ static void drain(pl_vm *vm, int phase)
 {
     const pl_engine_hooks *hooks = &vm->runtime->hooks;
     for (;;) {
+        pl_park_take_woken(vm);
         pl_rthread *th = rq_pop(&vm->ready[phase]);
         if (th) {
             pl_rthread_resume(th, NULL);
@@ -338,7 +351,10 @@ static void run_vm(pl_vm *vm, int phase, int thread)
         atomic_store(&vm->scheduled[phase], 0);
         /* seq_cst fence: see the top of this file */
         atomic_thread_fence(memory_order_seq_cst);
-        if (!pl_mailbox_ready(&vm->mailbox, phase)) break;
+        /* relaxed: the fence above orders it (woken threads mark the VM) */
+        if (!pl_mailbox_ready(&vm->mailbox, phase) &&
+            atomic_load_explicit(&vm->nwoken, memory_order_relaxed) == 0)
+            break;
         if (phase == PL_SERIAL) {
             /* serial messages that came meanwhile wait for the next frame */
             pl_sched_mark(vm, phase);
@@ -475,6 +491,7 @@ void pl_sched_sleep_until(pl_runtime *rt, double when)
 /* Forgets the runtime threads still parked (their coroutines go with their VM). */
 void pl_sched_drop_parked(pl_runtime *rt)
 {
+    pl_park_drop_all(rt); /* first: some of them are also in the timer heap */
     pl_timer *t;
     while ((t = pl_timerheap_pop(&rt->timers)))
         free(pl_container_of(t, pl_rthread, timer));

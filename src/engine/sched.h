@@ -25,6 +25,9 @@ void pl_sched_mark(pl_vm *vm, int phase);
 /* Queues th to resume in phase, in this frame if that phase is still to
  * come. The VM's owner only. */
 void pl_sched_ready(pl_vm *vm, pl_rthread *th, int phase);
+/* Puts th, which no queue holds, on vm's ready queue of th->phase without
+ * marking the VM (the caller knows it is marked). The VM's owner only. */
+void pl_sched_enqueue(pl_vm *vm, pl_rthread *th);
 /* Parks th until now + delay, resuming in phase. PL_OK, or PL_ENOMEM. */
 PL_MUST_CHECK int pl_sched_timer(pl_vm *vm, pl_rthread *th, double delay, int phase);
 /* Removes th from whatever queue holds it (task.cancel). */

@@ -69,6 +69,9 @@ void pl_vm_init(pl_vm *vm, pl_runtime *runtime, pl_instance *actor)
     pl_heap_init(&vm->heap);
     if (runtime->trace) vm->tbuf = pl_trace_buf_at(runtime->trace, 0); /* see run_end */
     pl_list_init(&vm->heartbeat_link);
+    uv_mutex_init(&vm->wake_lock);
+    pl_list_init(&vm->woken);
+    atomic_init(&vm->nwoken, 0);
     atomic_init(&vm->scheduled[0], 0);
     atomic_init(&vm->scheduled[1], 0);
 }
@@ -128,6 +131,7 @@ void pl_vm_close(pl_vm *vm)
 void pl_vm_destroy(pl_vm *vm)
 {
     pl_vm_close(vm);
+    uv_mutex_destroy(&vm->wake_lock);
     pl_mailbox_destroy(&vm->mailbox);
 }
 

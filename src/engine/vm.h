@@ -28,6 +28,7 @@
 #include "core/timerheap.h"
 #include "core/trace.h"
 #include "core/vmheap.h"
+#include "engine/waiter.h"
 
 #define PL_CACHE_LINE 64
 
@@ -43,7 +44,9 @@ typedef struct pl_ctx {
     pl_rthread *rt;
 } pl_ctx;
 
-enum { PL_RT_RUNNING, PL_RT_READY, PL_RT_TIMER };
+/* Where a runtime thread is: running (or held by user code), in a ready
+ * queue, in the timer heap, or parked on a sync object (engine/park.h). */
+enum { PL_RT_RUNNING, PL_RT_READY, PL_RT_TIMER, PL_RT_PARKED };
 
 struct pl_rthread {
     pl_ctx ctx;
@@ -57,6 +60,7 @@ struct pl_rthread {
     double wait_start;
     pl_rthread *prev, *next; /* in a ready queue */
     pl_timer timer;
+    pl_waiter wait; /* while parked on a sync object (engine/park.h) */
 };
 
 typedef struct pl_rqueue {
@@ -103,6 +107,9 @@ struct pl_vm {
     pl_list heartbeat_link;     /* in the runtime's heartbeat_vms, under heartbeat_lock */
     pl_vm *all_prev, *all_next; /* the runtime's list of every VM, under vms_lock */
     int holds_actor;            /* this VM holds a reference to its Actor */
+    uv_mutex_t wake_lock;       /* guards woken (engine/park.h) */
+    pl_list woken;              /* woken parked threads (pl_waiter.woken_link) */
+    atomic_int nwoken;          /* how many; read without the lock as a hint */
 };
 
 static inline pl_ctx *pl_ctx_of(lua_State *L)
