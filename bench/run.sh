@@ -63,6 +63,7 @@ run roundtrip "$parlua" bench/roundtrip.lua
 run actors "$parlua" bench/actors.lua 10000 20000
 run frames "$parlua" bench/actors.lua 0 20000
 run plain_state lua5.4 bench/plain-state.lua
+run sync "$parlua" bench/sync.lua
 if [ -f bench/sharedtable.lua ]; then
   run sharedtable "$parlua" bench/sharedtable.lua
   [ -f bench/sharedtable-plain.lua ] && run sharedtable_plain lua5.4 bench/sharedtable-plain.lua
@@ -91,6 +92,14 @@ if [ -f bench/sharedtable.lua ]; then
   row "SharedTable: clone of a 1,000,000-key table" "us" "$(fig sharedtable clone_1m_us)" ""
   row "SharedTable: transactions of 10 keys" "tx/s" "$(fig sharedtable transaction10_tps)" ""
 fi
+row "sync: Mutex lock+unlock, uncontended" "M/s" "$(fig sync lock_mps)" ""
+row "sync: SharedTable.increment, same loop (for comparison)" "M/s" "$(fig sync increment_mps)" ""
+row "sync: Semaphore acquire+release, uncontended" "M/s" "$(fig sync sema_mps)" ""
+row "sync: Atomic:add, one thread" "M/s" "$(fig sync atomic_add_mps)" ""
+row "sync: Mutex hand-over between two actors, round trip" "us" "$(fig sync handoff_us)" ""
+row "sync: Queue put+get, 1 producer / 1 consumer actor" "M/s" "$(fig sync queue_1x1_mps)" ""
+row "sync: Queue put+get, 4 producers / 4 consumers" "M/s" "$(fig sync queue_4x4_mps)" ""
+row "sync: 100 actors woken by one Event, set to last resumed" "us" "$(fig sync event_wake_us)" ""
 row "actor start-up (create + first script run)" "us" "$(fig actors actor_start_us)" ""
 row "memory per idle actor: Lua heap (lua5.4: a fresh state)" KB "$(fig actors idle_actor_heap_kb)" "$(fig plain_state state_kb)"
 row "memory per idle actor: process RSS growth" KB "$(fig actors idle_actor_rss_kb)" ""
