@@ -75,4 +75,19 @@ for i = 1, ACTORS do workspace["Locker" .. i]:SendMessage("go", shared, st, N, d
 for _ = 1, ACTORS do done:get() end
 assert(st.value == ACTORS * N, "lost updates under the lock: " .. st.value)
 assert(not shared:locked())
+
+-- shared by reference everywhere: in a SharedTable, and as an upvalue of a
+-- function sent to an actor (which locks it there)
+st.lock = shared
+assert(st.lock == shared)
+U.actor("Upvalue", [[
+    script:GetActor():BindToMessageParallel("run", function(fn, reply) reply:put(fn()) end)
+]])
+local reply = sync.Queue()
+workspace.Upvalue:SendMessage("run", function()
+    shared:lock()
+    return shared:locked()
+end, reply)
+assert(reply:get() == true and shared:locked(), "the actor locked another Mutex")
+U.raises_with("another thread holds it", shared.unlock, shared)
 print("OK")
