@@ -56,6 +56,10 @@
  */
 #include "core/epoch.h"
 
+/* POSIX threads directly: the one exception to "threads through libuv"
+ * (docs/design.md). A record must be drained when its thread exits, which
+ * needs a key with a destructor (libuv's keys have none), and the record
+ * list's lock must exist before any runtime does (a static initializer). */
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>

@@ -766,13 +766,13 @@ static void stable_destroy(pl_shared *obj)
     pl_stable *t = (pl_stable *)obj;
     pl_stable_list *l = t->list;
     if (l) {
-        pthread_mutex_lock(&l->lock);
+        uv_mutex_lock(&l->lock);
         if (t->list_prev)
             t->list_prev->list_next = t->list_next;
         else
             l->head = t->list_next;
         if (t->list_next) t->list_next->list_prev = t->list_prev;
-        pthread_mutex_unlock(&l->lock);
+        uv_mutex_unlock(&l->lock);
     }
     /* relaxed: the last reference is gone, so this thread alone sees t */
     pl_snode_release(atomic_load_explicit(&t->root, memory_order_relaxed));
@@ -793,11 +793,11 @@ pl_stable *pl_stable_new(pl_snode *root, int frozen, pl_stable_list *list)
     t->list_prev = NULL;
     t->list_next = NULL;
     if (list) {
-        pthread_mutex_lock(&list->lock);
+        uv_mutex_lock(&list->lock);
         t->list_next = list->head;
         if (list->head) list->head->list_prev = t;
         list->head = t;
-        pthread_mutex_unlock(&list->lock);
+        uv_mutex_unlock(&list->lock);
     }
     return t;
 }
@@ -1358,7 +1358,7 @@ int pl_stable_txn_open(const pl_stable *t)
 
 void pl_stable_list_init(pl_stable_list *l)
 {
-    pthread_mutex_init(&l->lock, NULL);
+    uv_mutex_init(&l->lock);
     l->head = NULL;
 }
 
@@ -1376,7 +1376,7 @@ static int try_retain(pl_stable *t)
 
 void pl_stable_list_shutdown(pl_stable_list *l)
 {
-    pthread_mutex_lock(&l->lock);
+    uv_mutex_lock(&l->lock);
     size_t n = 0;
     for (pl_stable *t = l->head; t; t = t->list_next)
         n++;
@@ -1385,7 +1385,7 @@ void pl_stable_list_shutdown(pl_stable_list *l)
     if (all)
         for (pl_stable *t = l->head; t; t = t->list_next)
             if (try_retain(t)) all[k++] = t;
-    pthread_mutex_unlock(&l->lock);
+    uv_mutex_unlock(&l->lock);
     for (size_t i = 0; i < k; i++) {
         pl_snode *old = atomic_exchange_explicit(&all[i]->root, NULL, memory_order_seq_cst);
         retire_root(old); /* values go: cycles between tables break */
@@ -1394,10 +1394,10 @@ void pl_stable_list_shutdown(pl_stable_list *l)
         pl_stable_release(all[i]);
     free(all);
     pl_epoch_barrier();
-    pthread_mutex_lock(&l->lock);
+    uv_mutex_lock(&l->lock);
     for (pl_stable *t = l->head; t; t = t->list_next)
         t->list = NULL;
     l->head = NULL;
-    pthread_mutex_unlock(&l->lock);
-    pthread_mutex_destroy(&l->lock);
+    uv_mutex_unlock(&l->lock);
+    uv_mutex_destroy(&l->lock);
 }

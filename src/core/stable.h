@@ -24,7 +24,7 @@
 #ifndef PL_STABLE_H
 #define PL_STABLE_H
 
-#include <pthread.h>
+#include <uv.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -277,7 +277,7 @@ int pl_stable_txn_open(const pl_stable *t);
 /* A set of live tables (one per runtime): at shutdown, clearing every
  * table on it frees tables kept alive only by cycles between them. */
 struct pl_stable_list {
-    pthread_mutex_t lock;
+    uv_mutex_t lock;
     pl_stable *head;
 };
 void pl_stable_list_init(pl_stable_list *l);

@@ -27,7 +27,7 @@
  * 3 the iterator metatable, 4 the view metatable.
  */
 #include <lauxlib.h>
-#include <pthread.h>
+#include <uv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,7 +76,7 @@ typedef struct reg_item {
 } reg_item;
 
 struct pl_st_registry {
-    pthread_mutex_t lock; /* items; held only for array surgery, never while raising */
+    uv_mutex_t lock; /* items; held only for array surgery, never while raising */
     reg_item *items;
     size_t n, cap;
     pl_stable_list live; /* every table made in this runtime */
@@ -101,7 +101,7 @@ void pl_sharedtable_free(pl_runtime *rt)
         pl_stable_release(r->items[i].t);
     }
     free(r->items);
-    pthread_mutex_destroy(&r->lock);
+    uv_mutex_destroy(&r->lock);
     /* every VM is closed: clear the tables left (cycles), wait for
      * reclamation, so the instances they held reach the graveyard now */
     pl_stable_list_shutdown(&r->live);
@@ -1055,7 +1055,7 @@ static int reg_get(lua_State *L)
     pl_stable *fresh = pl_stable_new(NULL, 0, &r->live);
     char *copy = malloc(len + 1);
     pl_stable *t = NULL;
-    pthread_mutex_lock(&r->lock);
+    uv_mutex_lock(&r->lock);
     reg_item *it = reg_find(r, name, len);
     if (it) {
         t = it->t;
@@ -1064,7 +1064,7 @@ static int reg_get(lua_State *L)
         t = fresh; /* ours, from pl_stable_new; reg_add took the registry's */
         fresh = NULL;
     }
-    pthread_mutex_unlock(&r->lock);
+    uv_mutex_unlock(&r->lock);
     free(copy);
     if (fresh) pl_stable_release(fresh);
     if (!t) return st_error(L, "not enough memory");
@@ -1083,7 +1083,7 @@ static int reg_set(lua_State *L)
     if (t && !copy) return st_error(L, "not enough memory");
     pl_stable *old = NULL;
     int ok = 1;
-    pthread_mutex_lock(&r->lock);
+    uv_mutex_lock(&r->lock);
     reg_item *it = reg_find(r, name, len);
     if (it) {
         old = it->t;
@@ -1097,7 +1097,7 @@ static int reg_set(lua_State *L)
     } else if (t) {
         ok = reg_add(r, &copy, name, len, t) == 0;
     }
-    pthread_mutex_unlock(&r->lock);
+    uv_mutex_unlock(&r->lock);
     free(copy);
     if (old) pl_stable_release(old);
     if (!ok) return st_error(L, "not enough memory");
@@ -1155,7 +1155,7 @@ int pl_sharedtable_init(pl_runtime *rt)
      * threads that run VMs start later, which orders it before their reads). */
     struct pl_st_registry *r = calloc(1, sizeof *r);
     if (!r) return PL_ENOMEM;
-    pthread_mutex_init(&r->lock, NULL);
+    uv_mutex_init(&r->lock);
     pl_stable_list_init(&r->live);
     rt->st_registry = r;
     return PL_OK;
