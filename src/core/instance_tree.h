@@ -1,5 +1,5 @@
 /*
- * The Instance tree (SPEC 2.1): C objects shared by every VM, no Lua here.
+ * The Instance tree: C objects shared by every VM, no Lua here.
  *
  * Ownership: a parent holds one reference to each child; the child's
  * parent pointer is weak (cleared when the parent goes). VMs hold

@@ -1,5 +1,5 @@
 /*
- * SharedTable's structure, no Lua here (SPEC 4): a persistent map from keys
+ * SharedTable's structure, no Lua here: a persistent map from keys
  * (strings, and integers 0 <= k < 2^32) to values (booleans, integers,
  * floats, shared strings, SharedTables, other shared objects), shared by
  * every thread.
@@ -24,11 +24,11 @@
 #ifndef PL_STABLE_H
 #define PL_STABLE_H
 
-#include <uv.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <uv.h>
 
 #include "core/check.h"
 #include "core/epoch.h"

@@ -1,5 +1,5 @@
 /*
- * Value transfer between VMs (SPEC section 5): Lua values of one VM are
+ * Value transfer between VMs: Lua values of one VM are
  * written to a pl_wire (src/core/wire.h, no Lua there) and read back as
  * fresh values in another VM. Values never cross any other way.
  *

@@ -208,7 +208,7 @@ pl_rthread *pl_rthread_current(lua_State *L)
     pl_ctx *ctx = pl_ctx_of(L);
     if (ctx->rt) return ctx->rt;
     /* A user's coroutine calling a blocking function: the runtime adopts
-     * it, so it can resume it later (SPEC 1.2). */
+     * it, so it can resume it later. */
     pl_rthread *th = calloc(1, sizeof *th);
     if (!th) luaL_error(L, "not enough memory");
     lua_pushthread(L);

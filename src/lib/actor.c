@@ -1,5 +1,5 @@
 /*
- * Actor messaging (SPEC 3): SendMessage from any VM and phase,
+ * Actor messaging: SendMessage from any VM and phase,
  * BindToMessage / BindToMessageParallel in the actor's own VM, and the
  * delivery of messages to their handlers, each in a new runtime thread.
  */

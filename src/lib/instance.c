@@ -1,6 +1,6 @@
 /*
  * Instances in Lua: the Instance proxy's metatable, member lookup with
- * thread-safety levels enforced in the parallel phase (SPEC 2.3), the
+ * thread-safety levels enforced in the parallel phase, the
  * built-in members of Instance, DataModel and Script, Instance.new, and the
  * globals game and workspace.
  *

@@ -1,5 +1,5 @@
 /*
- * SharedTable in Lua (SPEC 4): the global `SharedTable` (new, increment,
+ * SharedTable in Lua: the global `SharedTable` (new, increment,
  * update, transaction, clone, cloneAndFreeze, isFrozen, size, clear), the
  * proxies' metamethods (indexing, assignment, #, pairs, tostring) and the
  * global `SharedTableRegistry`. The structure itself is src/core/stable.c;
@@ -27,10 +27,10 @@
  * 3 the iterator metatable, 4 the view metatable.
  */
 #include <lauxlib.h>
-#include <uv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "core/grow.h"
 #include "core/ptrmap.h"

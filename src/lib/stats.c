@@ -1,5 +1,5 @@
 /*
- * Run statistics (SPEC 9 --stats): the summary printed at exit and
+ * Run statistics (--stats): the summary printed at exit and
  * parlua.stats() in Lua. docs/observability.md describes every figure.
  *
  * The counters are written without atomics by their owners (a VM's by

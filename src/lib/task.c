@@ -1,5 +1,5 @@
 /*
- * The task library (SPEC 1.4): spawn, defer, delay, wait, cancel,
+ * The task library: spawn, defer, delay, wait, cancel,
  * desynchronize, synchronize. Every function keeps the caller's phase:
  * what is scheduled from parallel code resumes in a parallel phase.
  */

@@ -210,7 +210,7 @@ static void test_bind_flush_order(void **state)
     pl_mailbox_destroy(&mb);
 }
 
-/* SPEC 3: messages from one sender arrive in the order sent. A message
+/* Messages from one sender arrive in the order sent. A message
  * posted after the topic's first binding but before the flush must not
  * overtake the messages that were waiting. */
 static void test_post_between_bind_and_flush(void **state)
