@@ -3,7 +3,7 @@ BUILD   ?= build
 CMAKE   ?= cmake
 JOBS    ?= $(shell nproc)
 
-.PHONY: all deps build run test lint tsan asan sanitize bench clean format
+.PHONY: all deps build run test install lint tsan asan sanitize bench clean format
 
 all: build
 
@@ -21,6 +21,12 @@ run: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# make install PREFIX=/opt/parlua: the command, parlua.h, libparlua.so and
+# .a, parlua.pc and the CMake package (docs/embedding.md)
+PREFIX ?= /usr/local
+install: build
+	$(CMAKE) --install $(BUILD) --prefix $(PREFIX)
 
 # Each sanitizer gets its own build directory; any report fails the run.
 tsan: deps

@@ -15,24 +15,44 @@
 #define PARLUA_H
 
 #include <lua.h>
+#include <stddef.h>
 
-#define PARLUA_VERSION_STRING "0.1.0"
+#include "parlua_version.h"
 
 #ifndef PARLUA_API
+#if defined(__GNUC__)
+#define PARLUA_API extern __attribute__((visibility("default")))
+#else
 #define PARLUA_API extern
 #endif
+#endif
 
-typedef struct pl_runtime parlua_runtime;
+#ifdef __cplusplus
+extern "C" {
+#endif
 
-/* Results of the functions below and exit statuses of the command. */
+/* A runtime: opaque. */
+typedef struct parlua_runtime parlua_runtime;
+
+/* Results of the functions below and exit statuses of the command; see
+ * parlua_strerror. */
+#define PARLUA_STATUS_MAP(X)                                                                       \
+    X(OK, 0, "success")                                                                            \
+    X(ERROR, 1, "a script failed to load, or a runtime thread died of an uncaught error")          \
+    X(DEADLOCK, 2, "threads wait on sync objects and nothing else can run")                        \
+    X(NOMEM, 3, "out of memory")
+
 enum {
-    PARLUA_OK = 0,       /* done, or nothing went wrong */
-    PARLUA_ERROR = 1,    /* a script failed to load, or a runtime thread died of an error */
-    PARLUA_DEADLOCK = 2, /* threads wait on sync objects and nothing else can run */
-    PARLUA_NOMEM = 3,
+#define PARLUA_STATUS_ENUM(name, value, text) PARLUA_##name = value,
+    PARLUA_STATUS_MAP(PARLUA_STATUS_ENUM)
+#undef PARLUA_STATUS_ENUM
 };
 
+/* The runtime's configuration. It grows at its end from version to version:
+ * always fill it with parlua_config_init first (which records the size
+ * this host was built with), then set the fields you need. */
 typedef struct parlua_config {
+    size_t size; /* sizeof(parlua_config) as the host saw it: set by parlua_config_init */
     int workers; /* worker threads for the parallel phase; 0: one per core */
     double fps;  /* frames per second for parlua_run; 0: as fast as there is work */
     int quiet;   /* 1: do not print uncaught errors to stderr (still counted) */
@@ -46,11 +66,19 @@ typedef struct parlua_config {
                                gets one warning on stderr; 0: 0.1 s; < 0: never */
 } parlua_config;
 
-/* Fills cfg with the defaults. */
+/* Fills cfg with the defaults. Any thread. */
 PARLUA_API void parlua_config_init(parlua_config *cfg);
 
-/* A new runtime, or NULL (out of memory, threads could not start, or the
- * trace file could not be opened: then errno is fopen's). */
+/* The library's version, PARLUA_VERSION_NUM of the library actually
+ * linked (which may be newer than the header a host was built with). Any
+ * thread. */
+PARLUA_API int parlua_version(void);
+/* A sentence for a PARLUA_* status ("out of memory"). Any thread. */
+PARLUA_API const char *parlua_strerror(int status);
+
+/* A new runtime, or NULL (out of memory, threads could not start, cfg was
+ * not filled by parlua_config_init (errno EINVAL), or the trace file could
+ * not be opened: then errno is fopen's). cfg may be NULL: the defaults. */
 PARLUA_API parlua_runtime *parlua_new(const parlua_config *cfg);
 /* Ends the observation, once: writes the trace file (config.trace_path)
  * and prints the summary (config.stats). Call it after the last frame.
@@ -86,5 +114,9 @@ PARLUA_API int parlua_run(parlua_runtime *rt);
 PARLUA_API const char *parlua_last_error(parlua_runtime *rt);
 /* Runtime threads that died of an uncaught error so far. */
 PARLUA_API int parlua_error_count(parlua_runtime *rt);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -22,6 +22,35 @@
 void parlua_config_init(parlua_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
+    cfg->size = sizeof *cfg;
+}
+
+int parlua_version(void)
+{
+    return PARLUA_VERSION_NUM;
+}
+
+const char *parlua_strerror(int status)
+{
+    switch (status) {
+#define PARLUA_STATUS_TEXT(name, value, text)                                                      \
+    case PARLUA_##name:                                                                            \
+        return text;
+        PARLUA_STATUS_MAP(PARLUA_STATUS_TEXT)
+#undef PARLUA_STATUS_TEXT
+    }
+    return "unknown status";
+}
+
+/* The host's configuration, as big as the header it was built with said:
+ * fields it did not know keep their defaults. */
+static void copy_config(parlua_config *dst, const parlua_config *src)
+{
+    parlua_config_init(dst);
+    if (!src) return;
+    size_t n = src->size < sizeof *dst ? src->size : sizeof *dst;
+    memcpy(dst, src, n);
+    dst->size = sizeof *dst;
 }
 
 static pl_instance *new_service(pl_runtime *rt, const pl_class *cls, const char *name,
@@ -43,10 +72,12 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     pl_runtime *rt = aligned_alloc(PL_CACHE_LINE, sizeof *rt); /* it embeds the main VM */
     if (!rt) return NULL;
     memset(rt, 0, sizeof *rt);
-    if (cfg)
-        rt->config = *cfg;
-    else
-        parlua_config_init(&rt->config);
+    if (cfg && cfg->size < offsetof(parlua_config, workers) + sizeof cfg->workers) {
+        free(rt); /* not filled by parlua_config_init */
+        errno = EINVAL;
+        return NULL;
+    }
+    copy_config(&rt->config, cfg);
     if (rt->config.workers <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         rt->config.workers = n > 0 ? (int)n : 1;

@@ -55,7 +55,7 @@ typedef struct pl_thread_stats {
     uint64_t long_runs;       /* parallel runs over the budget */
 } pl_thread_stats;
 
-struct pl_runtime {
+struct parlua_runtime {
     parlua_config config;
     pl_engine_hooks hooks;
     pl_vm main;

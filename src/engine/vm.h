@@ -32,7 +32,7 @@
 
 #define PL_CACHE_LINE 64
 
-typedef struct pl_runtime pl_runtime;
+typedef struct parlua_runtime pl_runtime; /* the public parlua_runtime */
 typedef struct pl_vm pl_vm;
 typedef struct pl_rthread pl_rthread;
 

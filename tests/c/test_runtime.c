@@ -4,6 +4,7 @@
  * step frames itself, read errors. Every test frees what it made, so the
  * AddressSanitizer build checks for leaks too.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -187,6 +188,37 @@ static void free_with_work_pending(void **state)
     parlua_free(rt);
 }
 
+/* The header's version and statuses; a configuration from a host built
+ * against an older, shorter parlua_config keeps the defaults of the fields
+ * it did not know; one never filled by parlua_config_init is refused. */
+static void version_statuses_and_config_growth(void **state)
+{
+    (void)state;
+    assert_int_equal(parlua_version(), PARLUA_VERSION_NUM);
+    assert_true(PARLUA_VERSION_NUM >= 100);
+    assert_string_equal(parlua_strerror(PARLUA_NOMEM), "out of memory");
+    assert_string_equal(parlua_strerror(PARLUA_DEADLOCK),
+                        "threads wait on sync objects and nothing else can run");
+    assert_string_equal(parlua_strerror(-77), "unknown status");
+
+    parlua_config cfg;
+    parlua_config_init(&cfg);
+    assert_int_equal(cfg.size, sizeof cfg);
+    cfg.workers = 2;
+    cfg.quiet = 1;
+    cfg.stats = 1; /* past the end of the "old" configuration below: ignored */
+    cfg.size = offsetof(parlua_config, trace_path);
+    parlua_runtime *rt = parlua_new(&cfg);
+    assert_non_null(rt);
+    assert_int_equal(parlua_run_string(rt, "assert(parlua.workers() == 2)", "=old"), PARLUA_OK);
+    parlua_free(rt); /* with stats on, this would print a summary */
+
+    memset(&cfg, 0, sizeof cfg); /* not filled by parlua_config_init */
+    errno = 0;
+    assert_null(parlua_new(&cfg));
+    assert_int_equal(errno, EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +229,7 @@ int main(void)
         cmocka_unit_test(errors_are_counted_and_kept),
         cmocka_unit_test(run_file_passes_arguments),
         cmocka_unit_test(free_with_work_pending),
+        cmocka_unit_test(version_statuses_and_config_growth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

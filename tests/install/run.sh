@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs parlua from BUILD_DIR into a scratch prefix, then builds
+# examples/host.c against it twice, as a host would: with pkg-config
+# (`cc host.c $(pkg-config --cflags --libs parlua)`) and with CMake's
+# find_package(parlua); runs both. Also checks that the shared library
+# exports nothing but parlua_* functions.
+#   tests/install/run.sh BUILD_DIR
+set -eu
+build=$(cd "$1" && pwd)
+src=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+pc=$(dirname "$(find "$tmp/prefix" -name parlua.pc)")
+lib=$(dirname "$(find "$tmp/prefix" -name 'libparlua.so' | head -n 1)")
+extra=$(nm -D --defined-only "$lib/libparlua.so" | awk '{print $3}' | grep -v '^parlua_' || true)
+if [ -n "$extra" ]; then
+  echo "install: libparlua.so exports more than parlua_*:"; echo "$extra"; exit 1
+fi
+export PKG_CONFIG_PATH="$pc"
+cc -o "$tmp/host_pc" "$src/examples/host.c" $(pkg-config --cflags --libs parlua)
+LD_LIBRARY_PATH="$lib" "$tmp/host_pc" 2 >"$tmp/out_pc"
+cmake -S "$src/tests/install" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
+  -DHOST_SOURCE="$src/examples/host.c" >/dev/null
+cmake --build "$tmp/cmake" >/dev/null
+LD_LIBRARY_PATH="$lib" "$tmp/cmake/host_cmake" 2 >"$tmp/out_cmake"
+cmp -s "$tmp/out_pc" "$tmp/out_cmake" || { echo "install: the two hosts printed different things"; exit 1; }
+echo "install: both hosts built against the installed library and ran"
