@@ -166,7 +166,8 @@ void pl_vm_destroy(pl_vm *vm); /* frees what pl_vm_init made */
 char *pl_vm_name(pl_vm *vm);
 
 /* New runtime thread running the function on top of L's stack with the
- * nargs values above it (all popped). NULL on error (message on L). */
+ * nargs values above it (all popped). NULL when out of memory; raises when
+ * the coroutine's stack cannot hold the values. */
 pl_rthread *pl_rthread_new(lua_State *L, int nargs);
 /* Runs handlers in new runtime threads, one each, in order: the function
  * (n == 1) or array of functions (n > 1) at handlers_idx, each called with

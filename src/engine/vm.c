@@ -106,12 +106,22 @@ char *pl_vm_name(pl_vm *vm)
     return out;
 }
 
+/* Moves n values from L to co, which a fresh coroutine has room for only
+ * LUA_MINSTACK of. Raises on L when co cannot grow that far. */
+static void move_args(lua_State *L, lua_State *co, int n)
+{
+    if (!lua_checkstack(co, n))
+        luaL_error(L, "too many arguments (%d) for a new thread: the limit is about %d", n - 1,
+                   LUAI_MAXSTACK);
+    lua_xmove(L, co, n);
+}
+
 pl_rthread *pl_rthread_new(lua_State *L, int nargs)
 {
     pl_vm *vm = pl_vm_of(L);
     lua_State *co = lua_newthread(L);
     lua_insert(L, -(nargs + 2)); /* below the function and its arguments */
-    lua_xmove(L, co, nargs + 1);
+    move_args(L, co, nargs + 1);
     pl_rthread *th = calloc(1, sizeof *th);
     if (!th) {
         lua_pop(L, 1);
@@ -136,8 +146,8 @@ static pl_rthread *handler_thread(lua_State *L, int nargs)
     pl_vm *vm = pl_vm_of(L);
     pl_rthread *th = vm->spare;
     if (th) {
+        move_args(L, th->co, nargs + 1); /* may raise: th stays the spare */
         vm->spare = NULL;
-        lua_xmove(L, th->co, nargs + 1);
         th->nargs = nargs;
         return th;
     }
