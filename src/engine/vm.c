@@ -139,8 +139,8 @@ pl_rthread *pl_rthread_new(lua_State *L, int nargs)
 
 /* Handler threads that return without yielding leave their coroutine
  * to the next handler (vm->spare), which saves a coroutine allocation per
- * message. A handler that keeps coroutine.running() after returning may
- * thus see it reused (docs/guide.md says so). */
+ * message. A handler that called coroutine.running() is not reused
+ * (base.c): it may keep its coroutine and cancel it later. */
 static pl_rthread *handler_thread(lua_State *L, int nargs)
 {
     pl_vm *vm = pl_vm_of(L);
@@ -194,6 +194,7 @@ pl_rthread *pl_rthread_current(lua_State *L)
 void pl_rthread_free(pl_rthread *th)
 {
     pl_vm *vm = th->ctx.vm;
+    if (vm->spare == th) vm->spare = NULL; /* a finished handler thread, cancelled */
     *(pl_ctx **)lua_getextraspace(th->co) = &vm->ctx;
     luaL_unref(vm->L, LUA_REGISTRYINDEX, th->ref);
     free(th);

@@ -35,6 +35,19 @@ static int base_print(lua_State *L)
     return 0;
 }
 
+/* coroutine.running, which hands out the running coroutine: a handler
+ * thread whose coroutine the caller may keep must never serve another
+ * handler (vm.c reuses finished handler threads), or a task.cancel of the
+ * kept coroutine would cancel someone else's handler. */
+static int co_running(lua_State *L)
+{
+    pl_rthread *th = pl_ctx_of(L)->rt;
+    if (th) th->reusable = 0;
+    int ismain = lua_pushthread(L);
+    lua_pushboolean(L, ismain);
+    return 2;
+}
+
 static int parlua_workers(lua_State *L)
 {
     lua_pushinteger(L, pl_vm_of(L)->runtime->config.workers);
@@ -92,6 +105,10 @@ void pl_open_baselib(lua_State *L)
     lua_getglobal(L, "os");
     lua_pushcfunction(L, os_exit);
     lua_setfield(L, -2, "exit");
+    lua_pop(L, 1);
+    lua_getglobal(L, "coroutine");
+    lua_pushcfunction(L, co_running);
+    lua_setfield(L, -2, "running");
     lua_pop(L, 1);
     luaL_requiref(L, "parlua", open_parlua, 1);
     lua_pop(L, 1);
