@@ -210,6 +210,10 @@ void pl_open_stats(lua_State *L);
 
 /* ---- library openers (each file's one entry point) ---- */
 void pl_open_baselib(lua_State *L);
+/* base.c: pops a library table into global name and package.loaded[name],
+ * where lua5.4 finds names for error messages ('Instance.new'), as it does
+ * for the standard libraries. */
+void pl_set_global_lib(lua_State *L, const char *name);
 void pl_open_task(lua_State *L);
 void pl_open_instance(lua_State *L);
 void pl_open_actor(lua_State *L);

@@ -98,6 +98,15 @@ static int open_parlua(lua_State *L)
     return 1;
 }
 
+void pl_set_global_lib(lua_State *L, const char *name)
+{
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
+    lua_setglobal(L, name);
+}
+
 void pl_open_baselib(lua_State *L)
 {
     lua_register(L, "time", base_time);
