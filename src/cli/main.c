@@ -198,11 +198,16 @@ int main(int argc, char **argv)
     if (status == 0 && (o.script || (!has_e && !o.show_version))) {
         const char *path = o.script ? argv[o.script] : "-";
         int nargs = 0;
-        for (int i = o.script + 1; o.script && i < argc; i++, nargs++)
-            lua_pushstring(L, argv[i]);
-        if (parlua_run_file(rt, path, nargs) != PARLUA_OK) {
-            fprintf(stderr, "%s: %s\n", progname, parlua_last_error(rt));
+        if (o.script && !lua_checkstack(L, argc - o.script + 4)) {
+            fprintf(stderr, "%s: too many script arguments (%d)\n", progname, argc - o.script - 1);
             status = 1;
+        } else {
+            for (int i = o.script + 1; o.script && i < argc; i++, nargs++)
+                lua_pushstring(L, argv[i]);
+            if (parlua_run_file(rt, path, nargs) != PARLUA_OK) {
+                fprintf(stderr, "%s: %s\n", progname, parlua_last_error(rt));
+                status = 1;
+            }
         }
     }
     if (status == 0) status = parlua_run(rt);

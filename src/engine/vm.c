@@ -147,12 +147,22 @@ char *pl_vm_name(pl_vm *vm)
     return out;
 }
 
+/* Moves n values from L to co, which a fresh coroutine has room for only
+ * LUA_MINSTACK of. Raises on L when co cannot grow that far. */
+static void move_args(lua_State *L, lua_State *co, int n)
+{
+    if (!lua_checkstack(co, n))
+        luaL_error(L, "too many arguments (%d) for a new thread: the limit is about %d", n - 1,
+                   LUAI_MAXSTACK);
+    lua_xmove(L, co, n);
+}
+
 pl_rthread *pl_rthread_new(lua_State *L, int nargs)
 {
     pl_vm *vm = pl_vm_of(L);
     lua_State *co = lua_newthread(L);
     lua_insert(L, -(nargs + 2)); /* below the function and its arguments */
-    lua_xmove(L, co, nargs + 1);
+    move_args(L, co, nargs + 1);
     pl_rthread *th = calloc(1, sizeof *th);
     if (!th) {
         lua_pop(L, 1);
@@ -170,15 +180,15 @@ pl_rthread *pl_rthread_new(lua_State *L, int nargs)
 
 /* Handler threads that return without yielding leave their coroutine
  * to the next handler (vm->spare), which saves a coroutine allocation per
- * message. A handler that keeps coroutine.running() after returning may
- * thus see it reused (docs/guide.md says so). */
+ * message. A handler that called coroutine.running() is not reused
+ * (base.c): it may keep its coroutine and cancel it later. */
 static pl_rthread *handler_thread(lua_State *L, int nargs)
 {
     pl_vm *vm = pl_vm_of(L);
     pl_rthread *th = vm->spare;
     if (th) {
+        move_args(L, th->co, nargs + 1); /* may raise: th stays the spare */
         vm->spare = NULL;
-        lua_xmove(L, th->co, nargs + 1);
         th->nargs = nargs;
         return th;
     }
@@ -225,34 +235,92 @@ pl_rthread *pl_rthread_current(lua_State *L)
 void pl_rthread_free(pl_rthread *th)
 {
     pl_vm *vm = th->ctx.vm;
+    if (vm->spare == th) vm->spare = NULL; /* a finished handler thread, cancelled */
     *(pl_ctx **)lua_getextraspace(th->co) = &vm->ctx;
     luaL_unref(vm->L, LUA_REGISTRYINDEX, th->ref);
     free(th);
 }
 
-void pl_report_error(pl_vm *vm, lua_State *co, const char *what)
+/* Runs under lua_pcall on the VM's main thread: [1] the dead coroutine whose
+ * stack to trace (light userdata; NULL: none left), [2] a copy of the error
+ * object (or a C string as light userdata). Returns the message and the message with its traceback.
+ * The message follows lua5.4's msghandler: strings and numbers as they are, else a string from
+ * __tostring, else "(error object is a T value)"; the traceback is always there (SPEC 1.6). */
+static int format_error(lua_State *L)
+{
+    lua_State *co = lua_touserdata(L, 1);
+    if (lua_islightuserdata(L, 2)) {
+        lua_pushstring(L, lua_touserdata(L, 2));
+        lua_replace(L, 2);
+    }
+    const char *msg = lua_tostring(L, 2);
+    if (!msg) {
+        if (luaL_callmeta(L, 2, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+            msg = lua_tostring(L, -1);
+        else
+            msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 2));
+    }
+    if (co)
+        luaL_traceback(L, co, msg, 0);
+    else
+        lua_pushstring(L, msg);
+    return 2;
+}
+
+/* Prints one report under the error lock and keeps msg as the last error.
+ * Names the VM even when out of memory (the actor's own name then). */
+static void report_line(pl_vm *vm, const char *what, const char *msg, const char *text)
 {
     pl_runtime *rt = vm->runtime;
-    lua_State *L = vm->L;
-    const char *msg;
-    if (lua_type(co, -1) == LUA_TSTRING) {
-        msg = lua_tostring(co, -1);
-    } else if (luaL_callmeta(co, -1, "__tostring") && lua_type(co, -1) == LUA_TSTRING) {
-        msg = lua_tostring(co, -1);
-    } else {
-        msg = lua_pushfstring(co, "(error object is a %s value)", luaL_typename(co, -1));
-    }
-    lua_checkstack(L, 4);
-    luaL_traceback(L, co, msg, 0);
-    char *name = pl_vm_name(vm);
+    char *owned = pl_vm_name(vm);
+    const char *name = owned ? owned : vm->actor ? vm->actor->name : "main";
+    const char *kind = !owned && vm->actor ? "actor " : "";
     uv_mutex_lock(&rt->error_lock);
     snprintf(rt->last_error, sizeof rt->last_error, "%s", msg);
-    if (!rt->config.quiet)
-        fprintf(stderr, "parlua: %s in %s: %s\n", what, name ? name : "?", lua_tostring(L, -1));
+    if (!rt->config.quiet) fprintf(stderr, "parlua: %s in %s%s: %s\n", what, kind, name, text);
     uv_mutex_unlock(&rt->error_lock);
-    free(name);
-    lua_pop(L, 1);
-    atomic_fetch_add_explicit(&rt->errors, 1, memory_order_relaxed); /* a counter only */
+    free(owned);
+}
+
+/* Nothing here may raise: it runs where no Lua error can be caught (after a
+ * runtime thread died). What allocates runs under lua_pcall, with a report
+ * that allocates nothing as the fallback. */
+void pl_report_error(pl_vm *vm, lua_State *co, const char *what)
+{
+    lua_State *L = vm->L;
+    int eidx = lua_absindex(co, -1), etype = lua_type(co, eidx);
+    if (!lua_checkstack(L, 6) || (co != L && !lua_checkstack(co, 1))) {
+        const char *msg =
+            etype == LUA_TSTRING ? lua_tostring(co, eidx) : "(no memory to describe the error)";
+        report_line(vm, what, msg, msg);
+    } else {
+        int top = lua_gettop(L);
+        lua_pushcfunction(L, format_error);
+        lua_pushlightuserdata(L, co == L ? NULL : co);
+        lua_pushvalue(co, eidx); /* a copy: co keeps its error for closing */
+        if (co != L) lua_xmove(co, L, 1);
+        if (lua_pcall(L, 2, 2, 0) == LUA_OK) {
+            report_line(vm, what, lua_tostring(L, -2), lua_tostring(L, -1));
+        } else if (etype == LUA_TSTRING) { /* out of memory for the traceback */
+            report_line(vm, what, lua_tostring(co, eidx), lua_tostring(co, eidx));
+        } else { /* __tostring raised or yielded, or no memory */
+            char text[512];
+            snprintf(text, sizeof text,
+                     "(error object is a %s value; converting it to a string failed: %s)",
+                     lua_typename(co, etype),
+                     lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
+            lua_settop(L, top);
+            lua_pushcfunction(L, format_error); /* again, for the traceback */
+            lua_pushlightuserdata(L, co == L ? NULL : co);
+            lua_pushlightuserdata(L, text); /* made a string under the pcall */
+            if (lua_pcall(L, 2, 2, 0) == LUA_OK)
+                report_line(vm, what, text, lua_tostring(L, -1));
+            else
+                report_line(vm, what, text, text);
+        }
+        lua_settop(L, top);
+    }
+    atomic_fetch_add_explicit(&vm->runtime->errors, 1, memory_order_relaxed); /* a counter only */
 }
 
 void pl_rthread_resume(pl_rthread *th, lua_State *from)

@@ -137,7 +137,8 @@ char *pl_vm_name(pl_vm *vm);
 pl_vm *pl_actor_vm_new(pl_runtime *rt, pl_instance *actor);
 
 /* New runtime thread running the function on top of L's stack with the
- * nargs values above it (all popped). NULL on error (message on L). */
+ * nargs values above it (all popped). NULL when out of memory; raises when
+ * the coroutine's stack cannot hold the values. */
 pl_rthread *pl_rthread_new(lua_State *L, int nargs);
 /* Runs handlers in new runtime threads, one each, in order: the function
  * (n == 1) or array of functions (n > 1) at handlers_idx, each called with

@@ -37,6 +37,19 @@ static int base_print(lua_State *L)
     return 0;
 }
 
+/* coroutine.running, which hands out the running coroutine: a handler
+ * thread whose coroutine the caller may keep must never serve another
+ * handler (vm.c reuses finished handler threads), or a task.cancel of the
+ * kept coroutine would cancel someone else's handler. */
+static int co_running(lua_State *L)
+{
+    pl_rthread *th = pl_ctx_of(L)->rt;
+    if (th) th->reusable = 0;
+    int ismain = lua_pushthread(L);
+    lua_pushboolean(L, ismain);
+    return 2;
+}
+
 static int parlua_workers(lua_State *L)
 {
     lua_pushinteger(L, pl_vm_of(L)->runtime->config.workers);
@@ -87,6 +100,15 @@ static int open_parlua(lua_State *L)
     return 1;
 }
 
+void pl_set_global_lib(lua_State *L, const char *name)
+{
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
+    lua_setglobal(L, name);
+}
+
 void pl_open_base(lua_State *L)
 {
     lua_register(L, "time", base_time);
@@ -94,6 +116,10 @@ void pl_open_base(lua_State *L)
     lua_getglobal(L, "os");
     lua_pushcfunction(L, os_exit);
     lua_setfield(L, -2, "exit");
+    lua_pop(L, 1);
+    lua_getglobal(L, "coroutine");
+    lua_pushcfunction(L, co_running);
+    lua_setfield(L, -2, "running");
     lua_pop(L, 1);
     luaL_requiref(L, "parlua", open_parlua, 1);
     lua_pop(L, 1);

@@ -515,7 +515,7 @@ void pl_open_instance(lua_State *L)
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, instance_new);
     lua_setfield(L, -2, "new");
-    lua_setglobal(L, "Instance");
+    pl_set_global_lib(L, "Instance");
     pl_instance_push(L, rt->game);
     lua_setglobal(L, "game");
     pl_instance_push(L, rt->workspace);

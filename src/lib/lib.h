@@ -16,6 +16,10 @@ int pl_open_libs(lua_State *L);
 
 /* One opener per library: each adds its globals to L. */
 void pl_open_base(lua_State *L);
+/* base.c: pops a library table into global name and package.loaded[name],
+ * where lua5.4 finds names for error messages ('Instance.new'), as it does
+ * for the standard libraries. */
+void pl_set_global_lib(lua_State *L, const char *name);
 void pl_open_task(lua_State *L);
 void pl_open_instance(lua_State *L);
 void pl_open_actor(lua_State *L);

@@ -1195,12 +1195,12 @@ void pl_open_sharedtable(lua_State *L)
     luaL_newlibtable(L, lib);
     push_upvalues(L, mt, pend, itermt, viewmt);
     luaL_setfuncs(L, lib, 4);
-    lua_setglobal(L, "SharedTable");
+    pl_set_global_lib(L, "SharedTable");
 
     lua_newtable(L); /* SharedTableRegistry */
     push_upvalues(L, mt, pend, itermt, viewmt);
     lua_pushvalue(L, -5); /* upvalue 5: the registry table itself, to check self */
     luaL_setfuncs(L, registry_methods, 5);
-    lua_setglobal(L, "SharedTableRegistry");
+    pl_set_global_lib(L, "SharedTableRegistry");
     lua_settop(L, base);
 }

@@ -935,5 +935,5 @@ void pl_open_sync(lua_State *L)
         lua_setfield(L, -2, error_names[i]);
     }
     pl_open_sync_queue(L); /* adds sync.Queue */
-    lua_setglobal(L, "sync");
+    pl_set_global_lib(L, "sync");
 }

@@ -52,8 +52,9 @@ static pl_rthread *make_thread(lua_State *L, int idx, const char *fn)
     int nargs = lua_gettop(L) - idx;
     pl_rthread *th;
     if (lua_type(L, idx) == LUA_TTHREAD) {
+        if (!lua_checkstack(lua_tothread(L, idx), nargs)) /* before thread_arg changes it */
+            luaL_error(L, "%s: too many arguments (%d) for the thread", fn, nargs);
         th = thread_arg(L, idx, fn);
-        lua_checkstack(th->co, nargs);
         lua_xmove(L, th->co, nargs);
         th->nargs += nargs;
     } else {
