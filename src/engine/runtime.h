@@ -175,8 +175,9 @@ void pl_run_handlers(lua_State *L, int handlers_idx, int n, int first_arg, int n
 /* The runtime thread for L, adopting a user coroutine if needed. */
 pl_rthread *pl_rthread_current(lua_State *L);
 /* Resumes th (which has th->nargs values waiting) on the calling OS thread;
- * reports an uncaught error. from: the resuming Lua thread, or NULL. */
-void pl_rthread_resume(pl_rthread *th, lua_State *from);
+ * reports an uncaught error. from: the resuming Lua thread, or NULL.
+ * Returns 1 when th died of an uncaught error, else 0. */
+int pl_rthread_resume(pl_rthread *th, lua_State *from);
 /* Forgets th (its coroutine stays as Lua left it). */
 void pl_rthread_free(pl_rthread *th);
 /* Prints an uncaught error of L (message on top of L's stack or of co). */
@@ -198,8 +199,9 @@ void pl_heartbeat_count(pl_vm *vm, int phase, int delta);
 pl_vm *pl_actor_vm_new(pl_runtime *rt, pl_instance *actor);
 
 /* Runs th now on the serial thread, outside the frames (the main script's
- * first run, -e), accounted and traced as a serial run of vm. */
-void pl_sched_run_now(pl_vm *vm, pl_rthread *th);
+ * first run, -e), accounted and traced as a serial run of vm. Returns 1
+ * when th died of an uncaught error (reported), else 0. */
+int pl_sched_run_now(pl_vm *vm, pl_rthread *th);
 
 /* ---- stats.c ---- */
 /* Prints the --stats summary to f (serial thread, workers idle). */
@@ -240,8 +242,9 @@ pl_instance *pl_instance_self(lua_State *L);
 /* ---- script.c ---- */
 /* The Script start hook, installed on game. */
 void pl_script_added(void *runtime, pl_instance *script);
-/* Starts a script in its VM now (main script, -e): returns 0 or -1 with the
- * error in runtime->last_error. */
+/* Starts a script in its VM now (main script, -e): returns 0, -1 with the
+ * error in runtime->last_error, or for the main script (args_from) 1 when
+ * its first run died of an uncaught error (reported, in last_error). */
 int pl_script_start(pl_runtime *rt, pl_instance *script, int nargs, lua_State *args_from);
 
 /* ---- actor.c, runservice.c ---- */
