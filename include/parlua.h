@@ -100,6 +100,10 @@ PARLUA_API lua_State *parlua_main_state(parlua_runtime *rt);
 PARLUA_API int parlua_run_file(parlua_runtime *rt, const char *path, int nargs);
 /* The same for a chunk of source; name is its chunk name (e.g. "=(command line)"). */
 PARLUA_API int parlua_run_string(parlua_runtime *rt, const char *source, const char *name);
+/* parlua_run_string passing the nargs values on top of the main state's
+ * stack as `...` (popped), e.g. to call a function by value. */
+PARLUA_API int parlua_run_chunk(parlua_runtime *rt, const char *source, const char *name,
+                                int nargs);
 
 /* Runs one frame (timers, Heartbeat with dt, serial phase, parallel phase).
  * Returns 1 if something can still happen, 0 if the runtime is idle. */

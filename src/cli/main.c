@@ -21,7 +21,7 @@ static void usage(FILE *out)
         "Runs a Lua 5.4 script with Roblox-style Actors on every core.\n"
         "Options:\n"
         "  -e stat       execute string 'stat' (in the main VM, before the script)\n"
-        "  -l mod        require library 'mod' into global 'mod'\n"
+        "  -l mod        require library 'mod' into global 'mod' (-l g=mod: into 'g')\n"
         "  -v            show version information\n"
         "  -W            turn warnings on\n"
         "  --workers N   worker threads for the parallel phase (default: one per core)\n"
@@ -136,7 +136,24 @@ static void create_arg_table(lua_State *L, int argc, char **argv, int script)
     lua_setglobal(L, "arg");
 }
 
-/* Runs -e and -l in command-line order. Returns 0, or 1 after reporting. */
+/* -l [g=]mod, as lua 5.4.6 does it: g = require(mod), by value. Without
+ * "g=", the global is the module name cut at its first '-' (a version
+ * suffix: -l mod-2 stores require("mod-2") in mod). */
+static int run_library(parlua_runtime *rt, const char *arg)
+{
+    lua_State *L = parlua_main_state(rt);
+    const char *eq = strchr(arg, '=');
+    const char *mod = eq ? eq + 1 : arg;
+    size_t glen = eq ? (size_t)(eq - arg) : strcspn(arg, "-");
+    if (!lua_checkstack(L, 2)) return PARLUA_NOMEM;
+    lua_pushlstring(L, arg, glen);
+    lua_pushstring(L, mod);
+    return parlua_run_chunk(rt, "local global, module = ...; _ENV[global] = require(module)",
+                            "=(command line)", 2);
+}
+
+/* Runs -e and -l in command-line order. Returns 0, or 1 after reporting:
+ * as lua5.4, the first error stops the command before the script runs. */
 static int run_early_options(parlua_runtime *rt, int argc, char **argv, int stop)
 {
     for (int i = 1; i < stop; i++) {
@@ -148,11 +165,12 @@ static int run_early_options(parlua_runtime *rt, int argc, char **argv, int stop
             continue;
         }
         const char *v = argv[++i];
-        char code[512];
-        if (is_l) snprintf(code, sizeof code, "%s = require(\"%s\")", v, v);
-        if (parlua_run_string(rt, is_e ? v : code, is_e ? "=(command line)" : "=(-l)") !=
-            PARLUA_OK) {
-            fprintf(stderr, "%s: %s\n", progname, parlua_last_error(rt));
+        int errors = parlua_error_count(rt);
+        int rc = is_e ? parlua_run_string(rt, v, "=(command line)") : run_library(rt, v);
+        if (rc != PARLUA_OK) {
+            /* an error in the run itself was reported already, with its traceback */
+            if (parlua_error_count(rt) == errors)
+                fprintf(stderr, "%s: %s\n", progname, parlua_last_error(rt));
             return 1;
         }
     }
@@ -204,9 +222,10 @@ int main(int argc, char **argv)
         } else {
             for (int i = o.script + 1; o.script && i < argc; i++, nargs++)
                 lua_pushstring(L, argv[i]);
-            if (parlua_run_file(rt, path, nargs) != PARLUA_OK) {
+            int errors = parlua_error_count(rt);
+            if (parlua_run_file(rt, path, nargs) != PARLUA_OK && parlua_error_count(rt) == errors) {
                 fprintf(stderr, "%s: %s\n", progname, parlua_last_error(rt));
-                status = 1;
+                status = 1; /* did not load; after an uncaught error the runtime carries on */
             }
         }
     }

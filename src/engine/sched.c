@@ -330,12 +330,13 @@ static void run_end(pl_vm *vm, int phase, int thread, const run_mark *m)
     vm->phase = PL_SERIAL;
 }
 
-void pl_sched_run_now(pl_vm *vm, pl_rthread *th)
+int pl_sched_run_now(pl_vm *vm, pl_rthread *th)
 {
     run_mark m;
     run_begin(vm, PL_SERIAL, 0, &m);
-    pl_rthread_resume(th, NULL);
+    int died = pl_rthread_resume(th, NULL);
     run_end(vm, PL_SERIAL, 0, &m);
+    return died;
 }
 
 /* thread: 0 for the serial thread, 1 + w for worker w */

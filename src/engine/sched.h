@@ -35,8 +35,9 @@ void pl_sched_unqueue(pl_vm *vm, pl_rthread *th);
 /* Counts vm's Heartbeat connections of phase up or down (delta +-1). */
 void pl_heartbeat_count(pl_vm *vm, int phase, int delta);
 /* Runs th now on the serial thread, outside the frames (the main script's
- * first run, -e), accounted and traced as a serial run of vm. */
-void pl_sched_run_now(pl_vm *vm, pl_rthread *th);
+ * first run, -e), accounted and traced as a serial run of vm. Returns 1
+ * when th died of an uncaught error (reported), else 0. */
+int pl_sched_run_now(pl_vm *vm, pl_rthread *th);
 
 /* One frame: timers, Heartbeat with dt, the serial phase, the parallel
  * phase. Serial thread only. */

@@ -76,6 +76,63 @@ void pl_vm_init(pl_vm *vm, pl_runtime *runtime, pl_instance *actor)
     atomic_init(&vm->scheduled[1], 0);
 }
 
+/* Under pcall in the main VM: pushes its package.path and package.cpath
+ * (raw reads of the package table require uses, whatever the globals). */
+static int get_search_paths(lua_State *L)
+{
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_pushliteral(L, "package");
+    if (lua_rawget(L, -2) != LUA_TTABLE) return 0;
+    lua_pushliteral(L, "path");
+    lua_rawget(L, -2);
+    lua_pushliteral(L, "cpath");
+    lua_rawget(L, -3);
+    return 2;
+}
+
+/* Under pcall in a new VM: sets package.path and package.cpath from the
+ * (pointer, length) pairs at 1..4 (NULL: keep the default). */
+static int set_search_paths(lua_State *L)
+{
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_getfield(L, -1, "package");
+    static const char *const fields[] = {"path", "cpath"};
+    for (int i = 0; i < 2; i++) {
+        const char *s = lua_touserdata(L, 1 + 2 * i);
+        if (!s) continue;
+        lua_pushlstring(L, s, (size_t)lua_tointeger(L, 2 + 2 * i));
+        lua_setfield(L, -2, fields[i]);
+    }
+    return 0;
+}
+
+/* A new actor VM starts with the main VM's package.path and package.cpath
+ * as they are now (the main script may have changed them), so require
+ * finds the same modules in every VM (docs/guide.md). Runs on the serial
+ * thread (a script starts when it joins game, a serial-only change), where
+ * no other thread uses the main VM. */
+static void copy_search_paths(pl_vm *vm)
+{
+    lua_State *from = vm->runtime->main.L, *L = vm->L;
+    if (!from || from == L || !lua_checkstack(from, 4)) return;
+    lua_pushcfunction(from, get_search_paths);
+    if (lua_pcall(from, 0, 2, 0) != LUA_OK) {
+        lua_pop(from, 1);
+        return;
+    }
+    /* Only pointers and numbers here: nothing that allocates outside pcall
+     * (the strings stay alive on from's stack until after the call). */
+    lua_pushcfunction(L, set_search_paths);
+    for (int i = -2; i <= -1; i++) {
+        size_t len = 0;
+        const char *s = lua_type(from, i) == LUA_TSTRING ? lua_tolstring(from, i, &len) : NULL;
+        lua_pushlightuserdata(L, (void *)s);
+        lua_pushinteger(L, (lua_Integer)len);
+    }
+    if (lua_pcall(L, 4, 0, 0) != LUA_OK) lua_pop(L, 1); /* out of memory: keep the defaults */
+    lua_pop(from, 2);
+}
+
 int pl_vm_ensure_state(pl_vm *vm)
 {
     if (vm->L) return 0;
@@ -89,6 +146,7 @@ int pl_vm_ensure_state(pl_vm *vm)
         pl_vm_close(vm);
         return -1;
     }
+    copy_search_paths(vm);
     if (vm->actor) { /* see docs/design.md: object lifetime */
         pl_shared_retain(&vm->actor->base);
         vm->holds_actor = 1;
@@ -323,7 +381,7 @@ void pl_report_error(pl_vm *vm, lua_State *co, const char *what)
     atomic_fetch_add_explicit(&vm->runtime->errors, 1, memory_order_relaxed); /* a counter only */
 }
 
-void pl_rthread_resume(pl_rthread *th, lua_State *from)
+int pl_rthread_resume(pl_rthread *th, lua_State *from)
 {
     pl_vm *vm = th->ctx.vm;
     lua_State *co = th->co;
@@ -333,7 +391,7 @@ void pl_rthread_resume(pl_rthread *th, lua_State *from)
      * waiting for us, so there is nothing to resume. */
     if (lua_status(co) != LUA_YIELD && th->nargs < 0) {
         pl_rthread_free(th);
-        return;
+        return 0;
     }
     if (th->wants_elapsed) {
         lua_pushnumber(co, pl_now(vm->runtime) - th->wait_start);
@@ -349,15 +407,16 @@ void pl_rthread_resume(pl_rthread *th, lua_State *from)
         /* Parked by the runtime (task.wait, synchronize...) or a user's own
          * coroutine.yield: then whoever holds the coroutine may resume it. */
         if (th->state == PL_RT_RUNNING) pl_rthread_free(th);
-        return;
+        return 0;
     }
     if (status == LUA_OK) {
         lua_settop(co, 0); /* drop the results: an empty finished coroutine is "dead" */
         if (th->reusable && !vm->spare) {
             vm->spare = th;
-            return;
+            return 0;
         }
     }
     if (status != LUA_OK) pl_report_error(vm, co, "uncaught error");
     pl_rthread_free(th);
+    return status != LUA_OK;
 }

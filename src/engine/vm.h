@@ -147,8 +147,9 @@ void pl_run_handlers(lua_State *L, int handlers_idx, int n, int first_arg, int n
 /* The runtime thread for L, adopting a user coroutine if needed. */
 pl_rthread *pl_rthread_current(lua_State *L);
 /* Resumes th (which has th->nargs values waiting) on the calling OS thread;
- * reports an uncaught error. from: the resuming Lua thread, or NULL. */
-void pl_rthread_resume(pl_rthread *th, lua_State *from);
+ * reports an uncaught error. from: the resuming Lua thread, or NULL.
+ * Returns 1 when th died of an uncaught error, else 0. */
+int pl_rthread_resume(pl_rthread *th, lua_State *from);
 /* Forgets th (its coroutine stays as Lua left it). */
 void pl_rthread_free(pl_rthread *th);
 /* Prints an uncaught error of L (message on top of L's stack or of co). */

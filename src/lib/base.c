@@ -62,11 +62,22 @@ static int parlua_phase(lua_State *L)
     return 1;
 }
 
+/* Closes every VM's state, as lua5.4's os.exit(code, true) closes its
+ * one state: finalizers run and files still open are closed. Only on the
+ * serial thread between runs of the workers: no other thread runs Lua. */
+static void close_all_vms(pl_runtime *rt)
+{
+    for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next)
+        if (vm->L) lua_close(vm->L); /* the running VM too: lua5.4 does so */
+}
+
 /* os.exit from any VM: flush and leave at once. The C library's exit()
  * would run atexit handlers and tear down stdio while other workers may
- * still be running Lua. On the serial thread the workers are idle, so the
- * trace file and the --stats summary can still be written; in the parallel
- * phase they cannot. */
+ * still be running Lua, so every C stream is flushed here instead (what
+ * exit() would do for lua5.4; stdio locks each stream, so this is safe
+ * while workers write). On the serial thread the workers are idle, so the
+ * trace file and the --stats summary can still be written and `close`
+ * closes every VM; in the parallel phase they cannot (docs/guide.md). */
 static int os_exit(lua_State *L)
 {
     int status;
@@ -74,15 +85,22 @@ static int os_exit(lua_State *L)
         status = lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE;
     else
         status = (int)luaL_optinteger(L, 1, EXIT_SUCCESS);
+    int close = lua_toboolean(L, 2);
     pl_runtime *rt = pl_vm_of(L)->runtime;
     if (!pl_pool_on_worker(rt->pool)) {
         if (parlua_finish(rt) != PARLUA_OK) fprintf(stderr, "parlua: %s\n", rt->last_error);
-    } else if (rt->trace || rt->config.stats) {
-        fprintf(stderr, "parlua: os.exit in the parallel phase: the trace file and the --stats "
-                        "summary are not written (call task.synchronize() before os.exit)\n");
+        if (close) close_all_vms(rt); /* L is gone from here on */
+    } else {
+        if (rt->trace || rt->config.stats)
+            fprintf(stderr, "parlua: os.exit in the parallel phase: the trace file and the "
+                            "--stats summary are not written (call task.synchronize() before "
+                            "os.exit)\n");
+        if (close)
+            fprintf(stderr, "parlua: os.exit(code, true) in the parallel phase: the VMs are not "
+                            "closed, finalizers do not run (call task.synchronize() before "
+                            "os.exit)\n");
     }
-    fflush(stdout);
-    fflush(stderr);
+    fflush(NULL); /* every C stream: files opened with io.open too, as exit() does */
     _exit(status);
     return 0;
 }

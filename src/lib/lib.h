@@ -37,8 +37,10 @@ void pl_heartbeat_fire(pl_vm *vm, int phase);
 
 /* script.c: the Script start hook, installed on game. */
 void pl_script_added(void *runtime, pl_instance *script);
-/* script.c: starts a script in its VM now (main script, -e): returns
- * PL_OK, or a negative status with the error in runtime->last_error. */
+/* script.c: starts a script in its VM now (main script, -e): returns 0,
+ * -1 with the error in runtime->last_error, or for the main script
+ * (args_from) 1 when its first run died of an uncaught error (reported, in
+ * last_error). */
 int pl_script_start(pl_runtime *rt, pl_instance *script, int nargs, lua_State *args_from);
 
 /* stats.c: prints the --stats summary to f (serial thread, workers idle). */

@@ -4,7 +4,9 @@
  * every other global is the VM's (as in lua5.4, scripts of one VM share
  * globals; writes go to the VM's globals). Also the main script and -e.
  */
+#include <errno.h>
 #include <lauxlib.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,15 +36,51 @@ static void push_script_env(lua_State *L, pl_instance *script)
     lua_setmetatable(L, -2);
 }
 
+/* One rule for Script.Source, Script.Path and the main script: Lua source
+ * text only (a precompiled chunk would need the `native` permission, which
+ * does not exist yet). Replaces Lua's terse message with one that says so. */
+static int refuse_binary(lua_State *L, int rc, const char *what)
+{
+    if (rc != LUA_OK && lua_type(L, -1) == LUA_TSTRING &&
+        strstr(lua_tostring(L, -1), "attempt to load a binary chunk")) {
+        lua_pop(L, 1);
+        lua_pushfstring(L,
+                        "cannot load %s: it is a precompiled (binary) chunk; a Script runs Lua "
+                        "source text only (give the .lua source instead)",
+                        what);
+    }
+    return rc;
+}
+
+/* The text of a script read from standard input once (see parlua_run_file),
+ * without a first line starting with '#' (kept as an empty line, so line
+ * numbers hold), as lua5.4 reads it. */
+static int load_stdin_text(lua_State *L, pl_instance *script)
+{
+    const char *s = script->source ? script->source : "";
+    size_t len = script->source_len;
+    if (len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3, len -= 3; /* UTF-8 BOM */
+    if (len && s[0] == '#') {
+        const char *nl = memchr(s, '\n', len);
+        len = nl ? len - (size_t)(nl - s) : 0;
+        s = nl ? nl : s;
+    }
+    return refuse_binary(L, luaL_loadbufferx(L, s, len, "=stdin", "t"), "stdin");
+}
+
 static int load_script(lua_State *L, pl_instance *script)
 {
-    if (script->path) /* "-" is standard input, as for lua5.4 */
-        return luaL_loadfilex(L, strcmp(script->path, "-") == 0 ? NULL : script->path, NULL);
+    if (script->path && strcmp(script->path, "-") == 0) {
+        if (script->source) return load_stdin_text(L, script); /* read by parlua_run_file */
+        return refuse_binary(L, luaL_loadfilex(L, NULL, "t"), "stdin");
+    }
+    if (script->path) return refuse_binary(L, luaL_loadfilex(L, script->path, "t"), script->path);
     char *full = pl_instance_full_name(script);
-    lua_pushfstring(L, "=%s", full ? full : script->name);
+    const char *name = lua_pushfstring(L, "=%s", full ? full : script->name);
     free(full);
-    int rc = luaL_loadbufferx(L, script->source ? script->source : "", script->source_len,
-                              lua_tostring(L, -1), "t");
+    int rc =
+        luaL_loadbufferx(L, script->source ? script->source : "", script->source_len, name, "t");
+    refuse_binary(L, rc, name + 1);
     lua_remove(L, -2);
     return rc;
 }
@@ -61,6 +99,43 @@ static int prepare(lua_State *L)
     if (!th) return luaL_error(L, "not enough memory");
     lua_pushlightuserdata(L, th);
     return 1;
+}
+
+/* The main script "-" is standard input: read it whole now, into Source,
+ * so that a clone of the script (script:Clone()) runs the same text instead
+ * of reading the exhausted stream again. */
+static int read_stdin(pl_runtime *rt, pl_instance *script)
+{
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    while (buf) {
+        len += fread(buf + len, 1, cap - len - 1, stdin);
+        if (ferror(stdin)) {
+            snprintf(rt->last_error, sizeof rt->last_error, "cannot read stdin: %s",
+                     strerror(errno));
+            free(buf);
+            return PARLUA_ERROR;
+        }
+        if (feof(stdin)) break;
+        char *more = cap < SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+        if (!more) free(buf);
+        buf = more, cap *= 2;
+    }
+    if (!buf) {
+        snprintf(rt->last_error, sizeof rt->last_error, "not enough memory to read stdin");
+        return PARLUA_NOMEM;
+    }
+    buf[len] = '\0';
+    script->source = buf;
+    script->source_len = len;
+    return PARLUA_OK;
+}
+
+/* Runs a prepared main-script thread of vm now: PARLUA_ERROR when its first
+ * run died of an uncaught error (already reported, and in last_error). */
+static int run_first(pl_vm *vm, pl_rthread *th)
+{
+    return pl_sched_run_now(vm, th) ? PARLUA_ERROR : PARLUA_OK;
 }
 
 int pl_script_start(pl_runtime *rt, pl_instance *script, int nargs, lua_State *args_from)
@@ -94,10 +169,8 @@ int pl_script_start(pl_runtime *rt, pl_instance *script, int nargs, lua_State *a
     }
     pl_rthread *th = lua_touserdata(L, -1);
     lua_pop(L, 1);
-    if (args_from)
-        pl_sched_run_now(vm, th); /* accounted and traced */
-    else
-        pl_sched_ready(vm, th, PL_SERIAL);
+    if (args_from) return run_first(vm, th); /* accounted and traced */
+    pl_sched_ready(vm, th, PL_SERIAL);
     return 0;
 }
 
@@ -114,6 +187,12 @@ int parlua_run_file(parlua_runtime *rt, const char *path, int nargs)
         if (script) pl_shared_release(&script->base);
         lua_pop(L, nargs);
         return PARLUA_NOMEM;
+    }
+    int read = strcmp(path, "-") == 0 ? read_stdin(rt, script) : PARLUA_OK;
+    if (read != PARLUA_OK) {
+        pl_shared_release(&script->base);
+        lua_pop(L, nargs);
+        return read;
     }
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
@@ -134,26 +213,39 @@ static int prepare_string(lua_State *L)
 {
     const char *source = lua_touserdata(L, 1);
     const char *name = lua_touserdata(L, 2);
+    int nargs = (int)lua_tointeger(L, 3);
+    lua_remove(L, 3);
     if (luaL_loadbufferx(L, source, strlen(source), name, "t") != LUA_OK) return lua_error(L);
-    pl_rthread *th = pl_rthread_new(L, 0);
+    lua_insert(L, 3); /* the function below its arguments */
+    pl_rthread *th = pl_rthread_new(L, nargs);
     if (!th) return luaL_error(L, "not enough memory");
     lua_pushlightuserdata(L, th);
     return 1;
 }
 
-int parlua_run_string(parlua_runtime *rt, const char *source, const char *name)
+int parlua_run_chunk(parlua_runtime *rt, const char *source, const char *name, int nargs)
 {
     lua_State *L = rt->main.L;
+    if (!lua_checkstack(L, 4)) {
+        lua_pop(L, nargs);
+        return PARLUA_NOMEM;
+    }
     lua_pushcfunction(L, prepare_string);
     lua_pushlightuserdata(L, (void *)source);
     lua_pushlightuserdata(L, (void *)name);
-    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+    lua_pushinteger(L, nargs);
+    lua_rotate(L, -(nargs + 4), 4); /* the arguments were already on L: move them up */
+    if (lua_pcall(L, 3 + nargs, 1, 0) != LUA_OK) {
         snprintf(rt->last_error, sizeof rt->last_error, "%s", lua_tostring(L, -1));
         lua_pop(L, 1);
         return PARLUA_ERROR;
     }
     pl_rthread *th = lua_touserdata(L, -1);
     lua_pop(L, 1);
-    pl_sched_run_now(&rt->main, th);
-    return PARLUA_OK;
+    return run_first(&rt->main, th);
+}
+
+int parlua_run_string(parlua_runtime *rt, const char *source, const char *name)
+{
+    return parlua_run_chunk(rt, source, name, 0);
 }

@@ -165,6 +165,66 @@ static void run_file_passes_arguments(void **state)
     parlua_free(rt);
 }
 
+/* An uncaught error in the first run of a string or file is an error of
+ * the call (include/parlua.h): PARLUA_ERROR, the message in last_error,
+ * counted once; the runtime carries on; the next call starts clean. */
+static void first_run_error_is_returned(void **state)
+{
+    parlua_runtime *rt = new_runtime(1);
+    assert_int_equal(parlua_run_string(rt, "reached = 1 error('boom in the first run')", "=e"),
+                     PARLUA_ERROR);
+    assert_non_null(strstr(parlua_last_error(rt), "e:1: boom in the first run"));
+    assert_int_equal(parlua_error_count(rt), 1);
+    assert_int_equal(global_int(rt, "reached"), 1);
+    /* an error after the first run is the runtime's, not the call's */
+    assert_int_equal(parlua_run_string(rt, "task.defer(error, 'later')", "=later"), PARLUA_OK);
+    assert_int_equal(parlua_run(rt), PARLUA_ERROR);
+    assert_int_equal(parlua_error_count(rt), 2);
+
+    /* a script it starts that fails to load is that script's error, not the run's */
+    assert_int_equal(parlua_run_string(rt,
+                                       "local s = Instance.new('Script')\n"
+                                       "s.Source = 'not lua'\n"
+                                       "s.Parent = workspace\n",
+                                       "=starts"),
+                     PARLUA_OK);
+    assert_int_equal(parlua_error_count(rt), 3);
+
+    char path[] = "/tmp/parlua_test_runtime_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *src = "local a = ...\nerror('file says ' .. a)\n";
+    assert_int_equal(write(fd, src, strlen(src)), (ssize_t)strlen(src));
+    close(fd);
+    lua_State *L = parlua_main_state(rt);
+    lua_pushliteral(L, "hi");
+    assert_int_equal(parlua_run_file(rt, path, 1), PARLUA_ERROR);
+    unlink(path);
+    assert_non_null(strstr(parlua_last_error(rt), ":2: file says hi"));
+    assert_int_equal(parlua_error_count(rt), 4);
+    assert_int_equal(lua_gettop(L), 0);
+    parlua_free(rt);
+}
+
+/* parlua_run_chunk passes values by value, as `...`. */
+static void run_chunk_passes_arguments(void **state)
+{
+    parlua_runtime *rt = new_runtime(1);
+    lua_State *L = parlua_main_state(rt);
+    lua_pushliteral(L, "a \"quoted\" ]] name");
+    lua_pushinteger(L, 5);
+    assert_int_equal(parlua_run_chunk(rt, "local k, v = ... _G[k] = v", "=chunk", 2), PARLUA_OK);
+    assert_int_equal(lua_gettop(L), 0);
+    assert_int_equal(global_int(rt, "a \"quoted\" ]] name"), 5);
+    lua_pushinteger(L, 1);
+    assert_int_equal(parlua_run_chunk(rt, "local x = ... error(x + 1)", "=chunk", 1), PARLUA_ERROR);
+    assert_int_equal(lua_gettop(L), 0);
+    lua_pushinteger(L, 1);
+    assert_int_equal(parlua_run_chunk(rt, "not lua", "=bad", 1), PARLUA_ERROR);
+    assert_int_equal(lua_gettop(L), 0);
+    parlua_free(rt);
+}
+
 /* Freeing a runtime with work still pending (parked threads, timers,
  * messages waiting for bindings, actors that never ran) leaks nothing. */
 static void free_with_work_pending(void **state)
@@ -230,6 +290,8 @@ int main(void)
         cmocka_unit_test(run_file_passes_arguments),
         cmocka_unit_test(free_with_work_pending),
         cmocka_unit_test(version_statuses_and_config_growth),
+        cmocka_unit_test(first_run_error_is_returned),
+        cmocka_unit_test(run_chunk_passes_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
