@@ -32,9 +32,15 @@ enum {
     PARLUA_NOMEM = 3,
 };
 
+/* The most worker threads a runtime may have (more only cost start-up time
+ * and memory: the parallel phase cannot use more threads than cores). */
+#define PARLUA_MAX_WORKERS 1024
+
 typedef struct parlua_config {
-    int workers; /* worker threads for the parallel phase; 0: one per core */
-    double fps;  /* frames per second for parlua_run; 0: as fast as there is work */
+    int workers; /* worker threads for the parallel phase; 0: one per core;
+                    above PARLUA_MAX_WORKERS parlua_new fails (errno EINVAL) */
+    double fps;  /* frames per second for parlua_run; 0: as fast as there is work;
+                    negative or NaN: parlua_new fails (errno EINVAL) */
     int quiet;   /* 1: do not print uncaught errors to stderr (still counted) */
     /* Observability (docs/observability.md). */
     const char *trace_path; /* record a timeline; written by parlua_finish as a Chrome
@@ -49,8 +55,9 @@ typedef struct parlua_config {
 /* Fills cfg with the defaults. */
 PARLUA_API void parlua_config_init(parlua_config *cfg);
 
-/* A new runtime, or NULL (out of memory, threads could not start, or the
- * trace file could not be opened: then errno is fopen's). */
+/* A new runtime, or NULL (out of memory, threads could not start, the
+ * trace file could not be opened: then errno is fopen's, or a bad config
+ * value: then errno is EINVAL). */
 PARLUA_API parlua_runtime *parlua_new(const parlua_config *cfg);
 /* Ends the observation, once: writes the trace file (config.trace_path)
  * and prints the summary (config.stats). Call it after the last frame.

@@ -184,6 +184,14 @@ void pl_report_error(pl_vm *vm, lua_State *co, const char *what);
 
 /* ---- sched.c ---- */
 double pl_now(pl_runtime *rt);
+/* Delays from this many seconds up (~31.7 years) mean "never"; every
+ * double -> nanosecond conversion saturates here, far below 2^64 ns. */
+#define PL_TIME_FOREVER 1e9
+static inline uint64_t pl_seconds_to_ns(double s)
+{
+    if (!(s > 0)) return 0; /* NaN too */
+    return (uint64_t)((s < PL_TIME_FOREVER ? s : PL_TIME_FOREVER) * 1e9);
+}
 /* Tells the scheduler that vm has work for phase (thread-safe). */
 void pl_sched_mark(pl_vm *vm, int phase);
 /* Queues th to resume in phase, in this frame if that phase is still to come. */
