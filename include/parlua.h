@@ -48,13 +48,19 @@ enum {
 #undef PARLUA_STATUS_ENUM
 };
 
+/* The most worker threads a runtime may have (more only cost start-up time
+ * and memory: the parallel phase cannot use more threads than cores). */
+#define PARLUA_MAX_WORKERS 1024
+
 /* The runtime's configuration. It grows at its end from version to version:
  * always fill it with parlua_config_init first (which records the size
  * this host was built with), then set the fields you need. */
 typedef struct parlua_config {
     size_t size; /* sizeof(parlua_config) as the host saw it: set by parlua_config_init */
-    int workers; /* worker threads for the parallel phase; 0: one per core */
-    double fps;  /* frames per second for parlua_run; 0: as fast as there is work */
+    int workers; /* worker threads for the parallel phase; 0: one per core;
+                    above PARLUA_MAX_WORKERS parlua_new fails (errno EINVAL) */
+    double fps;  /* frames per second for parlua_run; 0: as fast as there is work;
+                    negative or NaN: parlua_new fails (errno EINVAL) */
     int quiet;   /* 1: do not print uncaught errors to stderr (still counted) */
     /* Observability (docs/observability.md). */
     const char *trace_path; /* record a timeline; written by parlua_finish as a Chrome
@@ -76,9 +82,10 @@ PARLUA_API int parlua_version(void);
 /* A sentence for a PARLUA_* status ("out of memory"). Any thread. */
 PARLUA_API const char *parlua_strerror(int status);
 
-/* A new runtime, or NULL (out of memory, threads could not start, cfg was
- * not filled by parlua_config_init (errno EINVAL), or the trace file could
- * not be opened: then errno is fopen's). cfg may be NULL: the defaults. */
+/* A new runtime, or NULL (out of memory, threads could not start, the
+ * trace file could not be opened: then errno is fopen's, or cfg was not
+ * filled by parlua_config_init or holds a bad value: then errno is EINVAL).
+ * cfg may be NULL: the defaults. */
 PARLUA_API parlua_runtime *parlua_new(const parlua_config *cfg);
 /* Ends the observation, once: writes the trace file (config.trace_path)
  * and prints the summary (config.stats). Call it after the last frame.

@@ -5,6 +5,7 @@
  * libraries' functions before the first VM opens.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,23 +70,27 @@ static pl_instance *new_service(pl_runtime *rt, const pl_class *cls, const char 
 
 parlua_runtime *parlua_new(const parlua_config *cfg)
 {
+    if (cfg && cfg->size < offsetof(parlua_config, workers) + sizeof cfg->workers) {
+        errno = EINVAL; /* not filled by parlua_config_init */
+        return NULL;
+    }
     pl_runtime *rt = aligned_alloc(PL_CACHE_LINE, sizeof *rt); /* it embeds the main VM */
     if (!rt) return NULL;
     memset(rt, 0, sizeof *rt);
-    if (cfg && cfg->size < offsetof(parlua_config, workers) + sizeof cfg->workers) {
-        free(rt); /* not filled by parlua_config_init */
+    copy_config(&rt->config, cfg);
+    if (rt->config.workers > PARLUA_MAX_WORKERS || !(rt->config.fps >= 0)) {
+        free(rt);
         errno = EINVAL;
         return NULL;
     }
-    copy_config(&rt->config, cfg);
     if (rt->config.workers <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        rt->config.workers = n > 0 ? (int)n : 1;
+        rt->config.workers = n <= 0 ? 1 : n > PARLUA_MAX_WORKERS ? PARLUA_MAX_WORKERS : (int)n;
     }
     rt->t0 = uv_hrtime();
     rt->precise_clock = rt->config.stats || rt->config.trace_path;
     double budget = rt->config.long_run_budget;
-    rt->long_run_ns = budget < 0 ? 0 : (uint64_t)((budget > 0 ? budget : 0.1) * 1e9);
+    rt->long_run_ns = budget < 0 || isnan(budget) ? 0 : pl_seconds_to_ns(budget > 0 ? budget : 0.1);
     rt->threads =
         aligned_alloc(PL_CACHE_LINE, sizeof(pl_thread_stats) * (size_t)(1 + rt->config.workers));
     if (!rt->threads) {

@@ -13,33 +13,38 @@
 
 static const char *progname = "parlua";
 
+/* --help and the --workers message spell the cap out */
+_Static_assert(PARLUA_MAX_WORKERS == 1024, "update the --workers texts");
+#define MIN_FPS 1e-6 /* one frame in 11.6 days */
+
 static void usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: %s [options] [script [args]]\n"
-        "Runs a Lua 5.4 script with Roblox-style Actors on every core.\n"
-        "Options:\n"
-        "  -e stat       execute string 'stat' (in the main VM, before the script)\n"
-        "  -l mod        require library 'mod' into global 'mod' (-l g=mod: into 'g')\n"
-        "  -v            show version information\n"
-        "  -W            turn warnings on\n"
-        "  --workers N   worker threads for the parallel phase (default: one per core)\n"
-        "  --fps N       pace frames at N per second (default: run frames while there is work)\n"
-        "  --trace FILE  record a timeline: a Chrome trace-event JSON file written at exit\n"
-        "                (open it in https://ui.perfetto.dev or chrome://tracing)\n"
-        "  --stats       print a summary at exit on stderr: frames, phases, worker\n"
-        "                utilisation, messages, time and memory per VM\n"
-        "  --frame-budget MS  warn once per actor whose single parallel run takes\n"
-        "                longer than MS milliseconds (default 100; 0: never)\n"
-        "  --help        show this help\n"
-        "  --            stop handling options\n"
-        "  -             stop handling options and execute stdin\n"
-        "Exit status: 0 on success, 1 if the script failed to load, any runtime thread\n"
-        "died of an uncaught error or the trace file could not be written at exit, 2 on\n"
-        "a bad command line (or a trace file that cannot be created).\n"
-        "Documentation: README.md and docs/ in the parlua source tree.\n",
-        progname);
+    fprintf(out,
+            "usage: %s [options] [script [args]]\n"
+            "Runs a Lua 5.4 script with Roblox-style Actors on every core.\n"
+            "Options:\n"
+            "  -e stat       execute string 'stat' (in the main VM, before the script)\n"
+            "  -l mod        require library 'mod' into global 'mod' (-l g=mod: into 'g')\n"
+            "  -v            show version information\n"
+            "  -W            turn warnings on\n"
+            "  --workers N   worker threads for the parallel phase, 1 to 1024 (default: one\n"
+            "                per core)\n"
+            "  --fps N       pace frames at N per second, 0.000001 to 1000000 (default: run\n"
+            "                frames while there is work)\n"
+            "  --trace FILE  record a timeline: a Chrome trace-event JSON file written at exit\n"
+            "                (open it in https://ui.perfetto.dev or chrome://tracing)\n"
+            "  --stats       print a summary at exit on stderr: frames, phases, worker\n"
+            "                utilisation, messages, time and memory per VM\n"
+            "  --frame-budget MS  warn once per actor whose single parallel run takes\n"
+            "                longer than MS milliseconds (default 100; 0: never)\n"
+            "  --help        show this help\n"
+            "  --            stop handling options\n"
+            "  -             stop handling options and execute stdin\n"
+            "Exit status: 0 on success, 1 if the script failed to load, any runtime thread\n"
+            "died of an uncaught error or the trace file could not be written at exit, 2 on\n"
+            "a bad command line (or a trace file that cannot be created).\n"
+            "Documentation: README.md and docs/ in the parlua source tree.\n",
+            progname);
 }
 
 static int bad_usage(const char *fmt, const char *what)
@@ -51,12 +56,12 @@ static int bad_usage(const char *fmt, const char *what)
     return 2;
 }
 
-/* Parses a positive number option value; returns -1 when it is not one. */
-static double number_arg(const char *s, int integer)
+/* Parses a number option value from min to max; returns -1 when it is not one. */
+static double number_arg(const char *s, int integer, double min, double max)
 {
     char *end;
     double v = strtod(s, &end);
-    if (end == s || *end != '\0' || !(v > 0) || v > 1e6) return -1;
+    if (end == s || *end != '\0' || !(v >= min) || v > max) return -1;
     if (integer && v != (double)(long)v) return -1;
     return v;
 }
@@ -98,7 +103,7 @@ static int parse(int argc, char **argv, options *o)
             o->config.trace_path = argv[i];
         } else if (strcmp(a, "--frame-budget") == 0) {
             if (++i >= argc) return bad_usage("'%s' needs a number of milliseconds", a);
-            double v = strcmp(argv[i], "0") == 0 ? 0 : number_arg(argv[i], 0);
+            double v = strcmp(argv[i], "0") == 0 ? 0 : number_arg(argv[i], 0, 1e-9, 1e6);
             if (v < 0)
                 return bad_usage("--frame-budget needs a number of milliseconds (0: no "
                                  "warning), got '%s'",
@@ -107,10 +112,14 @@ static int parse(int argc, char **argv, options *o)
         } else if (strcmp(a, "--workers") == 0 || strcmp(a, "--fps") == 0) {
             if (++i >= argc) return bad_usage("'%s' needs a number", a);
             int workers = strcmp(a, "--workers") == 0;
-            double v = number_arg(argv[i], workers);
+            /* The bounds keep start-up quick (threads) and the frame period
+             * within the clock's range (--fps 1e-300 would never pace). */
+            double v = workers ? number_arg(argv[i], 1, 1, PARLUA_MAX_WORKERS)
+                               : number_arg(argv[i], 0, MIN_FPS, 1e6);
             if (v < 0)
-                return bad_usage(workers ? "--workers needs a whole number from 1 up, got '%s'"
-                                         : "--fps needs a number above 0, got '%s'",
+                return bad_usage(workers ? "--workers needs a whole number from 1 to 1024, got '%s'"
+                                         : "--fps needs a number of frames per second from "
+                                           "0.000001 to 1000000, got '%s'",
                                  argv[i]);
             if (workers)
                 o->config.workers = (int)v;

@@ -2,13 +2,16 @@
  * Worker pool; see pool.h for the contract.
  *
  * Sleeping and waking: an idle worker announces itself in `nidle` and then
- * re-checks every queue's length; a submitter publishes the item (queue
- * length) and then reads `nidle`. Both sides use sequentially consistent
+ * re-checks `queued` (items in all queues); a submitter publishes the item
+ * (`queued`) and then reads `nidle`. Both sides use sequentially consistent
  * operations, so at least one of them sees the other (the classic
  * store-then-load handshake): either the worker finds the item, or the
  * submitter finds a sleeper and signals it under park_lock, which the
  * sleeper holds until it is inside uv_cond_wait, so the signal cannot be
  * lost.
+ *
+ * One counter for all queues keeps an idle worker's check O(1): a new
+ * worker parks at once, so starting N workers costs O(N), not O(N^2).
  *
  * Lock order: a worker queue lock is never held while taking park_lock or
  * another queue's lock.
@@ -36,6 +39,7 @@ struct pl_pool {
     pl_pool_run_fn run;
     void *ctx;
     atomic_size_t pending; /* submitted and not yet finished */
+    atomic_size_t queued;  /* in the queues, not yet taken */
     atomic_int nidle;      /* workers parked or about to park */
     atomic_uint next;      /* round-robin target for outside submits */
     atomic_bool stop;
@@ -66,7 +70,10 @@ static void push(worker *w, pl_pool_item *item)
     else
         w->head = item;
     w->tail = item;
-    atomic_fetch_add(&w->len, 1); /* seq_cst: pairs with the nidle check */
+    atomic_fetch_add_explicit(&w->len, 1, memory_order_relaxed); /* a hint for thieves */
+    /* seq_cst: pairs with the nidle check. Under the lock, so the pop that
+     * takes this item (and decrements) comes after it: never below zero. */
+    atomic_fetch_add(&w->pool->queued, 1);
     uv_mutex_unlock(&w->lock);
 }
 
@@ -90,11 +97,16 @@ static pl_pool_item *pop(worker *w, int steal)
         atomic_fetch_sub_explicit(&w->len, 1, memory_order_relaxed);
     }
     uv_mutex_unlock(&w->lock);
+    /* relaxed: only the increment must be ordered (the handshake); a late
+     * decrement costs a parking worker one more look, never a lost item */
+    if (item) atomic_fetch_sub_explicit(&w->pool->queued, 1, memory_order_relaxed);
     return item;
 }
 
 static pl_pool_item *find_item(pl_pool *pool, int self)
 {
+    /* relaxed peek: nothing anywhere, skip the scan (park re-checks) */
+    if (atomic_load_explicit(&pool->queued, memory_order_relaxed) == 0) return NULL;
     for (int k = 0; k < pool->n; k++) {
         pl_pool_item *item = pop(&pool->workers[(self + k) % pool->n], k != 0);
         if (item) return item;
@@ -104,9 +116,7 @@ static pl_pool_item *find_item(pl_pool *pool, int self)
 
 static int anything_queued(pl_pool *pool)
 {
-    for (int k = 0; k < pool->n; k++)
-        if (atomic_load(&pool->workers[k].len)) return 1; /* seq_cst: see top */
-    return 0;
+    return atomic_load(&pool->queued) != 0; /* seq_cst: see top */
 }
 
 void pl_pool_submit(pl_pool *pool, pl_pool_item *item)
@@ -197,6 +207,7 @@ pl_pool *pl_pool_new(int nworkers, pl_pool_run_fn run, void *ctx)
     pool->run = run;
     pool->ctx = ctx;
     atomic_init(&pool->pending, 0);
+    atomic_init(&pool->queued, 0);
     atomic_init(&pool->nidle, 0);
     atomic_init(&pool->next, 0);
     atomic_init(&pool->stop, 0);

@@ -103,6 +103,7 @@ int pl_park(lua_State *L, pl_waiter *w, double timeout, lua_KContext ctx, lua_KF
     pl_waitobj *obj = w->on;
     th->phase = vm->phase; /* it resumes in the phase it blocked in */
     th->state = PL_RT_PARKED;
+    if (timeout >= PL_TIME_FOREVER) timeout = -1; /* math.huge: no timer at all */
     if (timeout >= 0) {
         th->wait_start = pl_now(rt);
         th->timer.when = th->wait_start + timeout;

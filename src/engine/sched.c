@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <lauxlib.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,7 +147,14 @@ int pl_sched_timer(pl_vm *vm, pl_rthread *th, double delay, int phase)
     pl_sched_unqueue(vm, th);
     th->phase = phase;
     th->wait_start = pl_now(rt);
-    th->timer.when = th->wait_start + (delay > 0 ? delay : 0);
+    /* A delay past PL_TIME_FOREVER (task.wait(math.huge), the park-forever
+     * idiom) never fires: its deadline is +inf, which next_timer ignores, so
+     * it neither keeps the runtime alive nor reaches a nanosecond clock. */
+    if (!(delay > 0))
+        delay = 0; /* NaN too */
+    else if (delay >= PL_TIME_FOREVER)
+        delay = INFINITY;
+    th->timer.when = th->wait_start + delay;
     uv_mutex_lock(&rt->timer_lock);
     int rc = pl_timerheap_push(&rt->timers, &th->timer);
     uv_mutex_unlock(&rt->timer_lock);
@@ -465,11 +473,13 @@ int pl_sched_has_work(pl_runtime *rt)
     return hb;
 }
 
+/* The earliest timer's deadline, or -1 when there is none that can fire
+ * (a timer at +inf, a thread parked forever, cannot). */
 double pl_sched_next_timer(pl_runtime *rt)
 {
     uv_mutex_lock(&rt->timer_lock);
     pl_timer *t = pl_timerheap_peek(&rt->timers);
-    double when = t ? t->when : -1;
+    double when = t && t->when < INFINITY ? t->when : -1;
     uv_mutex_unlock(&rt->timer_lock);
     return when;
 }
@@ -477,7 +487,10 @@ double pl_sched_next_timer(pl_runtime *rt)
 /* uv_hrtime reads CLOCK_MONOTONIC, so the deadline is absolute on that clock. */
 void pl_sched_sleep_until(pl_runtime *rt, double when)
 {
-    uint64_t ns = rt->t0 + (uint64_t)(when * 1e9);
+    /* Saturate: (uint64_t) of a double past 2^64 is undefined (in practice 0,
+     * which made a far deadline a busy loop). */
+    if (!(when < PL_TIME_FOREVER)) when = PL_TIME_FOREVER;
+    uint64_t ns = rt->t0 + pl_seconds_to_ns(when);
     struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
     uint64_t start = uv_hrtime();
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {

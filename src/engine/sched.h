@@ -20,6 +20,14 @@ void pl_sched_free(pl_runtime *rt);
 
 /* Seconds since the runtime started (monotonic). */
 double pl_now(pl_runtime *rt);
+/* Delays from this many seconds up (~31.7 years) mean "never"; every
+ * double -> nanosecond conversion saturates here, far below 2^64 ns. */
+#define PL_TIME_FOREVER 1e9
+static inline uint64_t pl_seconds_to_ns(double s)
+{
+    if (!(s > 0)) return 0; /* NaN too */
+    return (uint64_t)((s < PL_TIME_FOREVER ? s : PL_TIME_FOREVER) * 1e9);
+}
 /* Tells the scheduler that vm has work for phase. Any thread. */
 void pl_sched_mark(pl_vm *vm, int phase);
 /* Queues th to resume in phase, in this frame if that phase is still to

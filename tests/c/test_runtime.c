@@ -40,6 +40,30 @@ static lua_Integer global_int(parlua_runtime *rt, const char *name)
     return v;
 }
 
+/* A config beyond the limits fails with EINVAL instead of starting a
+ * million threads or a frame loop that never paces; the limit itself works. */
+static void bad_config_is_refused(void **state)
+{
+    (void)state;
+    parlua_config cfg;
+    parlua_config_init(&cfg);
+    cfg.workers = PARLUA_MAX_WORKERS + 1;
+    errno = 0;
+    assert_null(parlua_new(&cfg));
+    assert_int_equal(errno, EINVAL);
+    cfg.workers = 1000000;
+    assert_null(parlua_new(&cfg));
+    cfg.workers = 1;
+    cfg.fps = -1;
+    errno = 0;
+    assert_null(parlua_new(&cfg));
+    assert_int_equal(errno, EINVAL);
+    cfg.fps = 0;
+    parlua_runtime *rt = parlua_new(&cfg);
+    assert_non_null(rt);
+    parlua_free(rt);
+}
+
 static void create_and_free_many(void **state)
 {
     for (int i = 0; i < 50; i++)
@@ -282,6 +306,7 @@ static void version_statuses_and_config_growth(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(bad_config_is_refused),
         cmocka_unit_test(create_and_free_many),
         cmocka_unit_test(host_steps_frames),
         cmocka_unit_test(heartbeat_gets_host_dt),

@@ -1,7 +1,8 @@
 -- Errors in the command line (SPEC 9): a clear message on stderr and exit
 -- status 2, and no script runs: an unknown option, --workers without a
 -- number, with 0, with a fraction, with text, --fps with 0 or text, -e
--- without its argument. A good command line still runs (status 0).
+-- without its argument, --workers beyond the cap (1024), --fps too small to
+-- pace (1e-300). A good command line still runs (status 0).
 package.path = (arg[0]:match("^(.*)/") or ".") .. "/lib/?.lua;" .. package.path
 local C = require("cli")
 
@@ -15,6 +16,9 @@ local cases = {
     { "--workers", "many", script },
     { "--fps", "0", script },
     { "--fps", "fast", script },
+    { "--fps", "1e-300", script }, -- a period beyond any clock: would never pace
+    { "--workers", "1000000", script }, -- beyond the cap (would take minutes to start)
+    { "--workers", "1025", script },
     { "-e" },
 }
 for _, args in ipairs(cases) do
@@ -27,6 +31,8 @@ for _, args in ipairs(cases) do
 end
 local _, _, err = C.run({ "--bogus-option", script })
 assert(err:find("--bogus-option", 1, true), "the message does not name the option: " .. err)
+_, _, err = C.run({ "--workers", "1000000", script })
+assert(err:find("from 1 to 1024", 1, true), "the message does not name the cap: " .. err)
 
 -- the good form of the same options works
 local code, out = C.run({ "--workers", "2", "--fps", "1000", script })
