@@ -67,6 +67,9 @@ static int parlua_phase(lua_State *L)
  * serial thread between runs of the workers: no other thread runs Lua. */
 static void close_all_vms(pl_runtime *rt)
 {
+    static int closing; /* serial thread only: a finalizer calling os.exit(c, true) */
+    if (closing) return;
+    closing = 1;
     for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next)
         if (vm->L) lua_close(vm->L); /* the running VM too: lua5.4 does so */
 }

@@ -3,7 +3,8 @@
 -- os.exit(code, true) on the serial thread also closes the VMs, so
 -- finalizers run; from an actor in the parallel phase the data is still
 -- written and the status kept (the VMs are not closed there: one line on
--- stderr says so).
+-- stderr says so). A finalizer calling os.exit(code, true) meanwhile ends
+-- the process with its code, without closing anything twice.
 package.path = (arg[0]:match("^(.*)/") or ".") .. "/lib/?.lua;" .. package.path
 local C = require("cli")
 
@@ -43,6 +44,15 @@ assert(code == 0, "status " .. tostring(code))
 assert(contents(data) == "buffered data", "os.exit(0, true) lost the buffered file data")
 assert(out == "finalizer ran\n", "os.exit(0, true) did not close the state: " .. out)
 os.remove(main)
+
+-- a finalizer that calls os.exit(code, true) while the VMs close: no second close
+local nested = script_file([[
+setmetatable({}, { __gc = function() os.exit(4, true) end })
+os.exit(0, true)
+]])
+code = C.run({ nested })
+os.remove(nested)
+assert(code == 4, "os.exit from a finalizer during os.exit: status " .. tostring(code))
 
 -- from an actor in the parallel phase
 local actor = script_file(string.format([[
