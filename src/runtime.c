@@ -211,6 +211,21 @@ void parlua_free(parlua_runtime *rt)
     free(rt);
 }
 
+int parlua_run_file(parlua_runtime *rt, const char *path, int nargs)
+{
+    return pl_script_run_file(rt, path, nargs);
+}
+
+int parlua_run_chunk(parlua_runtime *rt, const char *source, const char *name, int nargs)
+{
+    return pl_script_run_chunk(rt, source, name, nargs);
+}
+
+int parlua_run_string(parlua_runtime *rt, const char *source, const char *name)
+{
+    return pl_script_run_chunk(rt, source, name, 0);
+}
+
 lua_State *parlua_main_state(parlua_runtime *rt)
 {
     return rt->main.L;

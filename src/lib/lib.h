@@ -43,6 +43,10 @@ void pl_script_added(void *runtime, pl_instance *script);
  * last_error). */
 int pl_script_start(pl_runtime *rt, pl_instance *script, int nargs, lua_State *args_from);
 
+/* script.c: parlua_run_file and parlua_run_chunk (include/parlua.h). */
+int pl_script_run_file(pl_runtime *rt, const char *path, int nargs);
+int pl_script_run_chunk(pl_runtime *rt, const char *source, const char *name, int nargs);
+
 /* stats.c: prints the --stats summary to f (serial thread, workers idle). */
 void pl_stats_print(pl_runtime *rt, FILE *f);
 /* sharedtable.c: makes the runtime's SharedTableRegistry and its list of

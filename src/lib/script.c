@@ -111,8 +111,7 @@ static int read_stdin(pl_runtime *rt, pl_instance *script)
     while (buf) {
         len += fread(buf + len, 1, cap - len - 1, stdin);
         if (ferror(stdin)) {
-            snprintf(rt->last_error, sizeof rt->last_error, "cannot read stdin: %s",
-                     strerror(errno));
+            pl_runtime_set_error(rt, "cannot read stdin: %s", strerror(errno));
             free(buf);
             return PARLUA_ERROR;
         }
@@ -122,7 +121,7 @@ static int read_stdin(pl_runtime *rt, pl_instance *script)
         buf = more, cap *= 2;
     }
     if (!buf) {
-        snprintf(rt->last_error, sizeof rt->last_error, "not enough memory to read stdin");
+        pl_runtime_set_error(rt, "not enough memory to read stdin");
         return PARLUA_NOMEM;
     }
     buf[len] = '\0';
@@ -144,8 +143,7 @@ int pl_script_start(pl_runtime *rt, pl_instance *script, int nargs, lua_State *a
     pl_vm *vm = actor ? actor->vm : &rt->main;
     script->started = 1;
     if (pl_vm_ensure_state(vm) != 0) {
-        snprintf(rt->last_error, sizeof rt->last_error, "not enough memory to start %s",
-                 script->name);
+        pl_runtime_set_error(rt, "not enough memory to start %s", script->name);
         return -1;
     }
     lua_State *L = vm->L;
@@ -159,7 +157,7 @@ int pl_script_start(pl_runtime *rt, pl_instance *script, int nargs, lua_State *a
         lua_xmove(args_from, L, nargs);
     if (lua_pcall(L, 2 + nargs, 1, 0) != LUA_OK) {
         if (args_from) { /* the main script: its caller reports, as lua5.4 does */
-            snprintf(rt->last_error, sizeof rt->last_error, "%s", lua_tostring(L, -1));
+            pl_runtime_set_error(rt, "%s", lua_tostring(L, -1));
             lua_pop(L, 1);
         } else {
             pl_report_error(vm, L, "cannot start script");
@@ -179,7 +177,7 @@ void pl_script_added(void *runtime, pl_instance *script)
     pl_script_start(runtime, script, 0, NULL);
 }
 
-int parlua_run_file(parlua_runtime *rt, const char *path, int nargs)
+int pl_script_run_file(pl_runtime *rt, const char *path, int nargs)
 {
     lua_State *L = rt->main.L;
     pl_instance *script = pl_instance_new(&pl_class_script, &rt->main, &rt->graveyard);
@@ -223,7 +221,7 @@ static int prepare_string(lua_State *L)
     return 1;
 }
 
-int parlua_run_chunk(parlua_runtime *rt, const char *source, const char *name, int nargs)
+int pl_script_run_chunk(pl_runtime *rt, const char *source, const char *name, int nargs)
 {
     lua_State *L = rt->main.L;
     if (!lua_checkstack(L, 4)) {
@@ -236,16 +234,11 @@ int parlua_run_chunk(parlua_runtime *rt, const char *source, const char *name, i
     lua_pushinteger(L, nargs);
     lua_rotate(L, -(nargs + 4), 4); /* the arguments were already on L: move them up */
     if (lua_pcall(L, 3 + nargs, 1, 0) != LUA_OK) {
-        snprintf(rt->last_error, sizeof rt->last_error, "%s", lua_tostring(L, -1));
+        pl_runtime_set_error(rt, "%s", lua_tostring(L, -1));
         lua_pop(L, 1);
         return PARLUA_ERROR;
     }
     pl_rthread *th = lua_touserdata(L, -1);
     lua_pop(L, 1);
     return run_first(&rt->main, th);
-}
-
-int parlua_run_string(parlua_runtime *rt, const char *source, const char *name)
-{
-    return parlua_run_chunk(rt, source, name, 0);
 }
