@@ -248,6 +248,8 @@ void pl_report_error(pl_vm *vm, lua_State *co, const char *what)
 {
     lua_State *L = vm->L;
     int eidx = lua_absindex(co, -1), etype = lua_type(co, eidx);
+    lua_Debug ar; /* a traceback only where a stack is left to trace */
+    int has_stack = co != L && lua_getstack(co, 0, &ar);
     if (!lua_checkstack(L, 6) || (co != L && !lua_checkstack(co, 1))) {
         const char *msg =
             etype == LUA_TSTRING ? lua_tostring(co, eidx) : "(no memory to describe the error)";
@@ -255,7 +257,7 @@ void pl_report_error(pl_vm *vm, lua_State *co, const char *what)
     } else {
         int top = lua_gettop(L);
         lua_pushcfunction(L, format_error);
-        lua_pushlightuserdata(L, co == L ? NULL : co);
+        lua_pushlightuserdata(L, has_stack ? co : NULL);
         lua_pushvalue(co, eidx); /* a copy: co keeps its error for closing */
         if (co != L) lua_xmove(co, L, 1);
         if (lua_pcall(L, 2, 2, 0) == LUA_OK) {
@@ -270,7 +272,7 @@ void pl_report_error(pl_vm *vm, lua_State *co, const char *what)
                      lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
             lua_settop(L, top);
             lua_pushcfunction(L, format_error); /* again, for the traceback */
-            lua_pushlightuserdata(L, co == L ? NULL : co);
+            lua_pushlightuserdata(L, has_stack ? co : NULL);
             lua_pushlightuserdata(L, text); /* made a string under the pcall */
             if (lua_pcall(L, 2, 2, 0) == LUA_OK)
                 report_line(vm, what, text, lua_tostring(L, -1));
@@ -280,6 +282,30 @@ void pl_report_error(pl_vm *vm, lua_State *co, const char *what)
         lua_settop(L, top);
     }
     atomic_fetch_add_explicit(&vm->runtime->errors, 1, memory_order_relaxed); /* a counter only */
+}
+
+/* Runs the pending to-be-closed variables of a coroutine that died of an
+ * error, with the error, as lua5.4 closes them. An error in __close (a new
+ * error object: closing returns the first error's status either way) is
+ * reported too; __close cannot yield, nothing would resume it. */
+static void close_dead_thread(pl_vm *vm, lua_State *co)
+{
+    lua_State *L = vm->L;
+    if (!lua_checkstack(L, 2) || !lua_checkstack(co, 1)) return; /* out of memory */
+    lua_pushvalue(co, -1);
+    lua_xmove(co, L, 1); /* the first error, to tell a new one */
+#if LUA_VERSION_RELEASE_NUM >= 50406
+    int status = lua_closethread(co, L);
+#else
+    int status = lua_resetthread(co);
+#endif
+    if (status != LUA_OK) {
+        lua_xmove(co, L, 1);
+        if (!lua_rawequal(L, -1, -2)) pl_report_error(vm, L, "error in __close");
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    lua_settop(co, 0);
 }
 
 void pl_rthread_resume(pl_rthread *th, lua_State *from)
@@ -317,6 +343,9 @@ void pl_rthread_resume(pl_rthread *th, lua_State *from)
             return;
         }
     }
-    if (status != LUA_OK) pl_report_error(vm, co, "uncaught error");
+    if (status != LUA_OK) {
+        pl_report_error(vm, co, "uncaught error");
+        close_dead_thread(vm, co);
+    }
     pl_rthread_free(th);
 }
