@@ -101,6 +101,8 @@ struct pl_vm {
     pl_rqueue ready[2];     /* by phase */
     pl_rthread *spare;      /* a finished handler thread kept for reuse */
     int warn_on, warn_cont; /* warn(): "@on"/"@off", message continues */
+    int gc_warn;            /* pieces seen of lua's "error in __gc (msg)" warning (vm.c) */
+    char gc_msg[256];       /* its message */
     int heartbeat_due[2];   /* set between phases by the serial thread */
     double heartbeat_dt;
     pl_heap heap; /* the Lua state's memory (src/core/vmheap.h) */

@@ -17,9 +17,8 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 }
 
 /* warn() as lua5.4 does it: off until "@on", pieces joined into one line. */
-static void vm_warn(void *ud, const char *msg, int tocont)
+static void plain_warn(pl_vm *vm, const char *msg, int tocont)
 {
-    pl_vm *vm = ud;
     if (!vm->warn_cont && *msg == '@') {
         if (strcmp(msg, "@on") == 0) vm->warn_on = 1;
         if (strcmp(msg, "@off") == 0) vm->warn_on = 0;
@@ -31,6 +30,46 @@ static void vm_warn(void *ud, const char *msg, int tocont)
         if (!tocont) fputs("\n", stderr);
     }
     vm->warn_cont = tocont;
+}
+
+/* Lua reports an error in a finalizer as the warning "error in " "__gc" " ("
+ * msg ")" (five pieces): parlua prints it always, with the VM's name, as
+ * one line (SPEC 1.6: errors are never swallowed). Returns 1 when msg was
+ * taken as such a piece. */
+static int gc_error_piece(pl_vm *vm, const char *msg, int tocont)
+{
+    static const char *const fixed[] = {"error in ", "__gc", " ("};
+    int k = vm->gc_warn;
+    int fits = k < 3    ? tocont && strcmp(msg, fixed[k]) == 0 && (k > 0 || !vm->warn_cont)
+               : k == 3 ? tocont
+                        : !tocont && strcmp(msg, ")") == 0;
+    if (!fits) {
+        vm->gc_warn = 0;
+        for (int i = 0; i < k; i++) /* not that warning after all: give back what was held */
+            plain_warn(vm, i < 3 ? fixed[i] : vm->gc_msg, 1);
+        return 0;
+    }
+    vm->gc_warn = k + 1;
+    if (k == 3) snprintf(vm->gc_msg, sizeof vm->gc_msg, "%s", msg);
+    if (k < 4) return 1;
+    vm->gc_warn = 0;
+    pl_runtime *rt = vm->runtime;
+    char *name = pl_vm_name(vm);
+    uv_mutex_lock(&rt->error_lock); /* keeps the line apart from other reports */
+    fprintf(stderr, "parlua: error in __gc in %s%s: %s\n", !name && vm->actor ? "actor " : "",
+            name        ? name
+            : vm->actor ? vm->actor->name
+                        : "main",
+            vm->gc_msg);
+    uv_mutex_unlock(&rt->error_lock);
+    free(name);
+    return 1;
+}
+
+static void vm_warn(void *ud, const char *msg, int tocont)
+{
+    pl_vm *vm = ud;
+    if (!gc_error_piece(vm, msg, tocont)) plain_warn(vm, msg, tocont);
 }
 
 static int open_all(lua_State *L)
