@@ -53,6 +53,7 @@ struct pl_rthread {
     int nargs;         /* values on co's stack for the next resume */
     int wants_elapsed; /* task.wait: resume with the seconds waited */
     int reusable;      /* a handler thread: may serve the next handler (vm.c) */
+    int by_runtime;    /* the runtime resumed it (not user code): task.c's park */
     double wait_start;
     pl_rthread *prev, *next; /* in a ready queue */
     pl_timer timer;

@@ -366,6 +366,7 @@ void pl_rthread_resume(pl_rthread *th, lua_State *from)
     }
     th->nargs = -1; /* from now on: started */
     th->state = PL_RT_RUNNING;
+    th->by_runtime = 1;
     int nres = 0;
     int status = lua_resume(co, from ? from : vm->L, nargs, &nres);
     if (status == LUA_YIELD) {
