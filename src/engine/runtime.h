@@ -183,6 +183,9 @@ pl_rthread *pl_rthread_current(lua_State *L);
 void pl_rthread_resume(pl_rthread *th, lua_State *from);
 /* Forgets th (its coroutine stays as Lua left it). */
 void pl_rthread_free(pl_rthread *th);
+/* Warns of runtime threads still suspended by a user's coroutine.yield
+ * (serial thread, at the end; SPEC 1.2). */
+void pl_warn_suspended(pl_runtime *rt);
 /* Prints an uncaught error of L (message on top of L's stack or of co). */
 void pl_report_error(pl_vm *vm, lua_State *co, const char *what);
 

@@ -323,6 +323,81 @@ void pl_report_error(pl_vm *vm, lua_State *co, const char *what)
     atomic_fetch_add_explicit(&vm->runtime->errors, 1, memory_order_relaxed); /* a counter only */
 }
 
+/* ---- runtime threads suspended by the user's own coroutine.yield ----
+ * Nothing resumes them unless user code holds them, so at the end the ones
+ * still suspended where they yielded are reported (SPEC 1.2). The registry
+ * table SUSPENDED_KEY maps each such coroutine to "file:line". */
+static const char SUSPENDED_KEY[] = "parlua.suspended";
+
+/* Pushes where co is suspended: the innermost frame with a line. */
+static void push_where(lua_State *L, lua_State *co)
+{
+    lua_Debug ar;
+    for (int level = 0; lua_getstack(co, level, &ar); level++) {
+        lua_getinfo(co, "Sl", &ar);
+        if (ar.currentline > 0) {
+            lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
+            return;
+        }
+    }
+    lua_pushliteral(L, "?");
+}
+
+/* Under lua_pcall: [1] the registry reference of the coroutine. */
+static int note_yield(lua_State *L)
+{
+    int ref = (int)lua_tointeger(L, 1);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, SUSPENDED_KEY);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    push_where(L, lua_tothread(L, -1));
+    lua_rawset(L, -3);
+    return 0;
+}
+
+static void note_user_yield(pl_vm *vm, pl_rthread *th)
+{
+    lua_State *L = vm->L;
+    if (!lua_checkstack(L, 2)) return; /* out of memory: not reported, only that */
+    lua_pushcfunction(L, note_yield);
+    lua_pushinteger(L, th->ref);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) lua_pop(L, 1);
+}
+
+/* Under lua_pcall: prints the warnings of the VM at [1] (light userdata). */
+static int warn_suspended(lua_State *L)
+{
+    pl_vm *vm = lua_touserdata(L, 1);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, SUSPENDED_KEY) != LUA_TTABLE) return 0;
+    char *name = pl_vm_name(vm);
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+        lua_State *co = lua_tothread(L, -2);
+        if (co && lua_status(co) == LUA_YIELD) {
+            push_where(L, co);
+            if (lua_rawequal(L, -1, -2)) /* still where it yielded: never resumed */
+                fprintf(stderr,
+                        "parlua: warning: a thread of %s suspended by coroutine.yield() at %s "
+                        "was never resumed (the runtime resumes only its own waits: use "
+                        "task.wait or task.defer to pause a script)\n",
+                        name ? name : "an actor", lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    free(name);
+    return 0;
+}
+
+void pl_warn_suspended(pl_runtime *rt)
+{
+    for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next) {
+        if (!vm->L || !lua_checkstack(vm->L, 2)) continue;
+        lua_pushcfunction(vm->L, warn_suspended);
+        lua_pushlightuserdata(vm->L, vm);
+        if (lua_pcall(vm->L, 1, 0, 0) != LUA_OK) lua_pop(vm->L, 1);
+    }
+}
+
 /* Runs the pending to-be-closed variables of a coroutine that died of an
  * error, with the error, as lua5.4 closes them. An error in __close (a new
  * error object: closing returns the first error's status either way) is
@@ -373,7 +448,10 @@ void pl_rthread_resume(pl_rthread *th, lua_State *from)
         lua_pop(co, nres);
         /* Parked by the runtime (task.wait, synchronize...) or a user's own
          * coroutine.yield: then whoever holds the coroutine may resume it. */
-        if (th->state == PL_RT_RUNNING) pl_rthread_free(th);
+        if (th->state == PL_RT_RUNNING) {
+            note_user_yield(vm, th);
+            pl_rthread_free(th);
+        }
         return;
     }
     if (status == LUA_OK) {
