@@ -154,6 +154,7 @@ int parlua_finish(parlua_runtime *rt)
 {
     if (rt->finished) return PARLUA_OK;
     rt->finished = 1;
+    pl_warn_suspended(rt);
     if (rt->config.stats) pl_stats_print(rt, stderr);
     if (!rt->trace) return PARLUA_OK;
     uint64_t dropped = 0;

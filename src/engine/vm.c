@@ -20,9 +20,8 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 }
 
 /* warn() as lua5.4 does it: off until "@on", pieces joined into one line. */
-static void vm_warn(void *ud, const char *msg, int tocont)
+static void plain_warn(pl_vm *vm, const char *msg, int tocont)
 {
-    pl_vm *vm = ud;
     if (!vm->warn_cont && *msg == '@') {
         if (strcmp(msg, "@on") == 0) vm->warn_on = 1;
         if (strcmp(msg, "@off") == 0) vm->warn_on = 0;
@@ -34,6 +33,46 @@ static void vm_warn(void *ud, const char *msg, int tocont)
         if (!tocont) fputs("\n", stderr);
     }
     vm->warn_cont = tocont;
+}
+
+/* Lua reports an error in a finalizer as the warning "error in " "__gc" " ("
+ * msg ")" (five pieces): parlua prints it always, with the VM's name, as
+ * one line (SPEC 1.6: errors are never swallowed). Returns 1 when msg was
+ * taken as such a piece. */
+static int gc_error_piece(pl_vm *vm, const char *msg, int tocont)
+{
+    static const char *const fixed[] = {"error in ", "__gc", " ("};
+    int k = vm->gc_warn;
+    int fits = k < 3    ? tocont && strcmp(msg, fixed[k]) == 0 && (k > 0 || !vm->warn_cont)
+               : k == 3 ? tocont
+                        : !tocont && strcmp(msg, ")") == 0;
+    if (!fits) {
+        vm->gc_warn = 0;
+        for (int i = 0; i < k; i++) /* not that warning after all: give back what was held */
+            plain_warn(vm, i < 3 ? fixed[i] : vm->gc_msg, 1);
+        return 0;
+    }
+    vm->gc_warn = k + 1;
+    if (k == 3) snprintf(vm->gc_msg, sizeof vm->gc_msg, "%s", msg);
+    if (k < 4) return 1;
+    vm->gc_warn = 0;
+    pl_runtime *rt = vm->runtime;
+    char *name = pl_vm_name(vm);
+    uv_mutex_lock(&rt->error_lock); /* keeps the line apart from other reports */
+    fprintf(stderr, "parlua: error in __gc in %s%s: %s\n", !name && vm->actor ? "actor " : "",
+            name        ? name
+            : vm->actor ? vm->actor->name
+                        : "main",
+            vm->gc_msg);
+    uv_mutex_unlock(&rt->error_lock);
+    free(name);
+    return 1;
+}
+
+static void vm_warn(void *ud, const char *msg, int tocont)
+{
+    pl_vm *vm = ud;
+    if (!gc_error_piece(vm, msg, tocont)) plain_warn(vm, msg, tocont);
 }
 
 /* The runtime's list of every VM (vms_lock): for reports at exit. */
@@ -347,6 +386,8 @@ void pl_report_error(pl_vm *vm, lua_State *co, const char *what)
 {
     lua_State *L = vm->L;
     int eidx = lua_absindex(co, -1), etype = lua_type(co, eidx);
+    lua_Debug ar; /* a traceback only where a stack is left to trace */
+    int has_stack = co != L && lua_getstack(co, 0, &ar);
     if (!lua_checkstack(L, 6) || (co != L && !lua_checkstack(co, 1))) {
         const char *msg =
             etype == LUA_TSTRING ? lua_tostring(co, eidx) : "(no memory to describe the error)";
@@ -354,7 +395,7 @@ void pl_report_error(pl_vm *vm, lua_State *co, const char *what)
     } else {
         int top = lua_gettop(L);
         lua_pushcfunction(L, format_error);
-        lua_pushlightuserdata(L, co == L ? NULL : co);
+        lua_pushlightuserdata(L, has_stack ? co : NULL);
         lua_pushvalue(co, eidx); /* a copy: co keeps its error for closing */
         if (co != L) lua_xmove(co, L, 1);
         if (lua_pcall(L, 2, 2, 0) == LUA_OK) {
@@ -369,7 +410,7 @@ void pl_report_error(pl_vm *vm, lua_State *co, const char *what)
                      lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
             lua_settop(L, top);
             lua_pushcfunction(L, format_error); /* again, for the traceback */
-            lua_pushlightuserdata(L, co == L ? NULL : co);
+            lua_pushlightuserdata(L, has_stack ? co : NULL);
             lua_pushlightuserdata(L, text); /* made a string under the pcall */
             if (lua_pcall(L, 2, 2, 0) == LUA_OK)
                 report_line(vm, what, text, lua_tostring(L, -1));
@@ -379,6 +420,105 @@ void pl_report_error(pl_vm *vm, lua_State *co, const char *what)
         lua_settop(L, top);
     }
     atomic_fetch_add_explicit(&vm->runtime->errors, 1, memory_order_relaxed); /* a counter only */
+}
+
+/* ---- runtime threads suspended by the user's own coroutine.yield ----
+ * Nothing resumes them unless user code holds them, so at the end the ones
+ * still suspended where they yielded are reported (SPEC 1.2). The registry
+ * table SUSPENDED_KEY maps each such coroutine to "file:line". */
+static const char SUSPENDED_KEY[] = "parlua.suspended";
+
+/* Pushes where co is suspended: the innermost frame with a line. */
+static void push_where(lua_State *L, lua_State *co)
+{
+    lua_Debug ar;
+    for (int level = 0; lua_getstack(co, level, &ar); level++) {
+        lua_getinfo(co, "Sl", &ar);
+        if (ar.currentline > 0) {
+            lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
+            return;
+        }
+    }
+    lua_pushliteral(L, "?");
+}
+
+/* Under lua_pcall: [1] the registry reference of the coroutine. */
+static int note_yield(lua_State *L)
+{
+    int ref = (int)lua_tointeger(L, 1);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, SUSPENDED_KEY);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    push_where(L, lua_tothread(L, -1));
+    lua_rawset(L, -3);
+    return 0;
+}
+
+static void note_user_yield(pl_vm *vm, pl_rthread *th)
+{
+    lua_State *L = vm->L;
+    if (!lua_checkstack(L, 2)) return; /* out of memory: not reported, only that */
+    lua_pushcfunction(L, note_yield);
+    lua_pushinteger(L, th->ref);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) lua_pop(L, 1);
+}
+
+/* Under lua_pcall: prints the warnings of the VM at [1] (light userdata). */
+static int warn_suspended(lua_State *L)
+{
+    pl_vm *vm = lua_touserdata(L, 1);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, SUSPENDED_KEY) != LUA_TTABLE) return 0;
+    char *name = pl_vm_name(vm);
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+        lua_State *co = lua_tothread(L, -2);
+        if (co && lua_status(co) == LUA_YIELD) {
+            push_where(L, co);
+            if (lua_rawequal(L, -1, -2)) /* still where it yielded: never resumed */
+                fprintf(stderr,
+                        "parlua: warning: a thread of %s suspended by coroutine.yield() at %s "
+                        "was never resumed (the runtime resumes only its own waits: use "
+                        "task.wait or task.defer to pause a script)\n",
+                        name ? name : "an actor", lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    free(name);
+    return 0;
+}
+
+void pl_warn_suspended(pl_runtime *rt)
+{
+    for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next) {
+        if (!vm->L || !lua_checkstack(vm->L, 2)) continue;
+        lua_pushcfunction(vm->L, warn_suspended);
+        lua_pushlightuserdata(vm->L, vm);
+        if (lua_pcall(vm->L, 1, 0, 0) != LUA_OK) lua_pop(vm->L, 1);
+    }
+}
+
+/* Runs the pending to-be-closed variables of a coroutine that died of an
+ * error, with the error, as lua5.4 closes them. An error in __close (a new
+ * error object: closing returns the first error's status either way) is
+ * reported too; __close cannot yield, nothing would resume it. */
+static void close_dead_thread(pl_vm *vm, lua_State *co)
+{
+    lua_State *L = vm->L;
+    if (!lua_checkstack(L, 2) || !lua_checkstack(co, 1)) return; /* out of memory */
+    lua_pushvalue(co, -1);
+    lua_xmove(co, L, 1); /* the first error, to tell a new one */
+#if LUA_VERSION_RELEASE_NUM >= 50406
+    int status = lua_closethread(co, L);
+#else
+    int status = lua_resetthread(co);
+#endif
+    if (status != LUA_OK) {
+        lua_xmove(co, L, 1);
+        if (!lua_rawequal(L, -1, -2)) pl_report_error(vm, L, "error in __close");
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    lua_settop(co, 0);
 }
 
 int pl_rthread_resume(pl_rthread *th, lua_State *from)
@@ -400,13 +540,17 @@ int pl_rthread_resume(pl_rthread *th, lua_State *from)
     }
     th->nargs = -1; /* from now on: started */
     th->state = PL_RT_RUNNING;
+    th->by_runtime = 1;
     int nres = 0;
     int status = lua_resume(co, from ? from : vm->L, nargs, &nres);
     if (status == LUA_YIELD) {
         lua_pop(co, nres);
         /* Parked by the runtime (task.wait, synchronize...) or a user's own
          * coroutine.yield: then whoever holds the coroutine may resume it. */
-        if (th->state == PL_RT_RUNNING) pl_rthread_free(th);
+        if (th->state == PL_RT_RUNNING) {
+            note_user_yield(vm, th);
+            pl_rthread_free(th);
+        }
         return 0;
     }
     if (status == LUA_OK) {
@@ -416,7 +560,10 @@ int pl_rthread_resume(pl_rthread *th, lua_State *from)
             return 0;
         }
     }
-    if (status != LUA_OK) pl_report_error(vm, co, "uncaught error");
+    if (status != LUA_OK) {
+        pl_report_error(vm, co, "uncaught error");
+        close_dead_thread(vm, co);
+    }
     pl_rthread_free(th);
     return status != LUA_OK;
 }

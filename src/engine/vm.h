@@ -57,6 +57,7 @@ struct pl_rthread {
     int nargs;         /* values on co's stack for the next resume */
     int wants_elapsed; /* task.wait: resume with the seconds waited */
     int reusable;      /* a handler thread: may serve the next handler (vm.c) */
+    int by_runtime;    /* the runtime resumed it (not user code): task.c's park */
     double wait_start;
     pl_rthread *prev, *next; /* in a ready queue */
     pl_timer timer;
@@ -93,6 +94,8 @@ struct pl_vm {
     pl_rqueue ready[2];     /* by phase */
     pl_rthread *spare;      /* a finished handler thread kept for reuse */
     int warn_on, warn_cont; /* warn(): "@on"/"@off", message continues */
+    int gc_warn;            /* pieces seen of lua's "error in __gc (msg)" warning (vm.c) */
+    char gc_msg[256];       /* its message */
     int heartbeat_due[2];   /* set between phases by the serial thread */
     double heartbeat_dt;
     pl_heap heap; /* the Lua state's memory (src/core/vmheap.h) */
@@ -152,6 +155,9 @@ pl_rthread *pl_rthread_current(lua_State *L);
 int pl_rthread_resume(pl_rthread *th, lua_State *from);
 /* Forgets th (its coroutine stays as Lua left it). */
 void pl_rthread_free(pl_rthread *th);
+/* Warns of runtime threads still suspended by a user's coroutine.yield
+ * (serial thread, at the end). */
+void pl_warn_suspended(pl_runtime *rt);
 /* Prints an uncaught error of L (message on top of L's stack or of co). */
 void pl_report_error(pl_vm *vm, lua_State *co, const char *what);
 

@@ -21,6 +21,28 @@ static void check_yieldable(lua_State *L, const char *fn)
                    fn);
 }
 
+/* After a park: returns what the resume passed (the values above base).
+ * Resumed by user code instead (coroutine.resume of a parked coroutine),
+ * the thread is no longer parked: the runtime forgets it, so that its next
+ * coroutine.yield stays the user's (SPEC 1.2). */
+static int parked_k(lua_State *L, int status, lua_KContext base)
+{
+    (void)status;
+    pl_rthread *th = pl_ctx_of(L)->rt;
+    if (th && !th->by_runtime) {
+        pl_sched_unqueue(th->ctx.vm, th);
+        pl_rthread_free(th);
+    }
+    return lua_gettop(L) - (int)base;
+}
+
+/* Yields the calling runtime thread th, queued already by the caller. */
+static int park(lua_State *L, pl_rthread *th)
+{
+    th->by_runtime = 0;
+    return lua_yieldk(L, 0, lua_gettop(L), parked_k);
+}
+
 /* The runtime thread record for the coroutine at idx, adopting it when it
  * has none. Raises if it cannot be resumed. */
 static pl_rthread *thread_arg(lua_State *L, int idx, const char *fn)
@@ -105,7 +127,7 @@ static int task_wait(lua_State *L)
     pl_rthread *th = pl_rthread_current(L);
     if (pl_sched_timer(vm, th, t, vm->phase) != 0) return luaL_error(L, "not enough memory");
     th->wants_elapsed = 1;
-    return lua_yield(L, 0);
+    return park(L, th);
 }
 
 static int task_cancel(lua_State *L)
@@ -138,8 +160,9 @@ static int task_desynchronize(lua_State *L)
                              "descendant of an Actor");
     if (vm->phase == PL_PARALLEL) return 0;
     check_yieldable(L, "task.desynchronize");
-    pl_sched_ready(vm, pl_rthread_current(L), PL_PARALLEL);
-    return lua_yield(L, 0);
+    pl_rthread *th = pl_rthread_current(L);
+    pl_sched_ready(vm, th, PL_PARALLEL);
+    return park(L, th);
 }
 
 static int task_synchronize(lua_State *L)
@@ -147,8 +170,9 @@ static int task_synchronize(lua_State *L)
     pl_vm *vm = pl_vm_of(L);
     if (vm->phase == PL_SERIAL) return 0;
     check_yieldable(L, "task.synchronize");
-    pl_sched_ready(vm, pl_rthread_current(L), PL_SERIAL);
-    return lua_yield(L, 0);
+    pl_rthread *th = pl_rthread_current(L);
+    pl_sched_ready(vm, th, PL_SERIAL);
+    return park(L, th);
 }
 
 static int open_lib(lua_State *L)
