@@ -30,6 +30,7 @@ enum {
     PARLUA_ERROR = 1,    /* a script failed to load, or a runtime thread died of an error */
     PARLUA_DEADLOCK = 2, /* reserved: threads blocked forever */
     PARLUA_NOMEM = 3,
+    PARLUA_INTERRUPTED = 4, /* parlua_run stopped by parlua_interrupt */
 };
 
 /* The most worker threads a runtime may have (more only cost start-up time
@@ -84,9 +85,18 @@ PARLUA_API int parlua_run_string(parlua_runtime *rt, const char *source, const c
  * Returns 1 if something can still happen, 0 if the runtime is idle. */
 PARLUA_API int parlua_step(parlua_runtime *rt, double dt);
 /* Runs frames until nothing can happen any more, sleeping while only timers
- * are pending. Returns PARLUA_ERROR if any runtime thread died of an
- * uncaught error, else PARLUA_OK. */
+ * are pending. Returns PARLUA_INTERRUPTED after parlua_interrupt, else
+ * PARLUA_ERROR if any runtime thread died of an uncaught error, else
+ * PARLUA_OK. */
 PARLUA_API int parlua_run(parlua_runtime *rt);
+
+/* Asks parlua_run to return after the frame that runs now (it then returns
+ * PARLUA_INTERRUPTED), and stops Lua code that runs in the serial phase with
+ * the error "interrupted!" (as lua5.4 does on SIGINT). Async-signal-safe:
+ * meant for a SIGINT/SIGTERM handler running on the thread that runs the
+ * frames (parlua's worker threads block those signals). Parallel code is not
+ * stopped: it ends its run first. */
+PARLUA_API void parlua_interrupt(parlua_runtime *rt);
 
 /* The last error message of a parlua_* call or uncaught error ("" if none). */
 PARLUA_API const char *parlua_last_error(parlua_runtime *rt);

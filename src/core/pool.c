@@ -18,6 +18,8 @@
  */
 #include "core/pool.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <uv.h>
@@ -157,9 +159,24 @@ static pl_pool_item *find_item_spinning(pl_pool *pool, int self)
     return NULL;
 }
 
+/* Asynchronous signals go to the host's threads, never to a worker: a
+ * handler (SIGINT calling parlua_interrupt) then runs on the thread that
+ * runs the frames, and interrupts its sleep. */
+static void block_async_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGQUIT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
 static void worker_main(void *arg)
 {
     worker *self = arg;
+    block_async_signals();
     pl_pool *pool = self->pool;
     current_worker = self->index;
     current_pool = pool;

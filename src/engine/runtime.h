@@ -143,6 +143,10 @@ struct pl_runtime {
     int finished;                         /* parlua_finish ran */
     int precise_clock;                    /* the stats' clock: uv_hrtime, or coarse (sched.c) */
     atomic_int errors;                    /* runtime threads that died of an uncaught error */
+    /* parlua_interrupt (sched.c): lock-free, so a signal handler may write
+     * them; serial_L is the serial thread's innermost running coroutine. */
+    atomic_int interrupted;
+    _Atomic(lua_State *) serial_L;
     uv_mutex_t error_lock;                /* guards last_error and the order of error reports */
     char last_error[1024];
     struct pl_st_registry *st_registry; /* SharedTableRegistry, live tables (sharedtable.c) */

@@ -468,7 +468,8 @@ static void sleep_until(pl_runtime *rt, double when)
     uint64_t ns = rt->t0 + pl_seconds_to_ns(when);
     struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
     uint64_t start = uv_hrtime();
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
+           !atomic_load(&rt->interrupted)) {
     }
     uint64_t end = uv_hrtime();
     rt->sleep_ns += end - start;
@@ -522,14 +523,33 @@ static void report_undelivered(pl_runtime *rt)
                 total, total == 1 ? " was" : "s were", actors, actors == 1 ? "" : "s", example);
 }
 
+static void interrupt_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    luaL_error(L, "interrupted!");
+}
+
+void parlua_interrupt(parlua_runtime *rt)
+{
+    /* seq_cst store, lock-free: safe in a signal handler; parlua_run reads it
+     * between frames and in its sleep. */
+    atomic_store(&rt->interrupted, 1);
+    /* lua_sethook may be called asynchronously (ldebug.c); serial_L is
+     * written by this thread only (see pl_rthread_resume): relaxed. */
+    lua_State *L = atomic_load_explicit(&rt->serial_L, memory_order_relaxed);
+    if (L) lua_sethook(L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
 int parlua_run(parlua_runtime *rt)
 {
     double frame_start = pl_now(rt);
-    for (;;) {
+    while (!atomic_load(&rt->interrupted)) {
         if (!has_work(rt)) {
             double when = next_timer(rt);
             if (when < 0) break; /* nothing can happen any more */
             sleep_until(rt, when);
+            if (atomic_load(&rt->interrupted)) break;
         }
         double now = pl_now(rt);
         double dt = now - rt->last_frame_time;
@@ -541,6 +561,7 @@ int parlua_run(parlua_runtime *rt)
             sleep_until(rt, frame_start);
         }
     }
+    if (atomic_load(&rt->interrupted)) return PARLUA_INTERRUPTED; /* messages may still come */
     report_undelivered(rt);
     return atomic_load(&rt->errors) ? PARLUA_ERROR : PARLUA_OK;
 }
@@ -625,6 +646,8 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     atomic_init(&rt->pending[0], NULL);
     atomic_init(&rt->pending[1], NULL);
     atomic_init(&rt->errors, 0);
+    atomic_init(&rt->interrupted, 0);
+    atomic_init(&rt->serial_L, NULL);
     pl_vm_init(&rt->main, rt, NULL);
     link_vm(rt, &rt->main);
     pl_graveyard_init(&rt->graveyard);
