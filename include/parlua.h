@@ -50,7 +50,8 @@ typedef struct parlua_config {
                                cannot. NULL: no tracing */
     int stats;              /* 1: parlua_finish prints a summary to stderr */
     double long_run_budget; /* seconds: an actor whose one parallel run takes longer
-                               gets one warning on stderr; 0: 0.1 s; < 0: never */
+                               gets one warning on stderr (with fps > 0; else one
+                               summary line from parlua_finish); 0: 0.1 s; < 0: never */
 } parlua_config;
 
 /* Fills cfg with the defaults. */

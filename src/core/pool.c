@@ -210,6 +210,20 @@ void pl_pool_wait_idle(pl_pool *pool)
     uv_mutex_unlock(&pool->park_lock);
 }
 
+int pl_pool_wait_idle_for(pl_pool *pool, uint64_t timeout_ns)
+{
+    uint64_t deadline = uv_hrtime() + timeout_ns;
+    uv_mutex_lock(&pool->park_lock);
+    int idle;
+    while (!(idle = atomic_load(&pool->pending) == 0)) {
+        uint64_t now = uv_hrtime();
+        if (now >= deadline) break;
+        uv_cond_timedwait(&pool->idle_cond, &pool->park_lock, deadline - now);
+    }
+    uv_mutex_unlock(&pool->park_lock);
+    return idle;
+}
+
 pl_pool *pl_pool_new(int nworkers, pl_pool_run_fn run, void *ctx)
 {
     if (nworkers < 1) return NULL;

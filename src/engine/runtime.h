@@ -71,7 +71,8 @@ typedef struct pl_vm_stats {
     uint64_t sent;       /* messages this VM sent */
     uint64_t delivered;  /* messages delivered to this VM's handlers */
     uint64_t longest_ns; /* the longest parallel run */
-    int long_run_warned; /* the long-run warning was printed */
+    atomic_int long_run_warned; /* had a long run (warned, or counted for the summary);
+                                   exchanged by the owner or the serial thread (sched.c) */
 } pl_vm_stats;
 
 /* What one thread did: index 0 is the serial thread, 1 + w worker w.
@@ -83,6 +84,10 @@ typedef struct pl_thread_stats {
     uint64_t runs;
     uint64_t sent, delivered; /* messages, by the VMs this thread ran */
     uint64_t long_runs;       /* parallel runs over the budget */
+    /* The parallel run in progress, for the serial thread's long-run watch
+     * (sched.c): run_start is 0 between runs. */
+    _Atomic(pl_vm *) run_vm;
+    _Atomic uint64_t run_start;
 } pl_thread_stats;
 
 /* Laid out in cache lines: the owner's fields (written on every Lua
@@ -137,6 +142,7 @@ struct pl_runtime {
     pl_trace *trace;                           /* NULL: no --trace */
     pl_thread_stats *threads;                  /* 1 + workers: see pl_thread_stats */
     uint64_t long_run_ns;                      /* the long-run warning's budget; 0: never */
+    atomic_int long_run_actors;                /* VMs that had a long run (batch summary) */
     uint64_t serial_ns, parallel_ns, sleep_ns; /* serial thread only */
     uint64_t parallel_phases;
     uint64_t frame_sent, frame_delivered; /* message totals at the last frame's end */

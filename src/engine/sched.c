@@ -267,6 +267,31 @@ typedef struct run_mark {
 
 static const pl_trace_argnames run_args = {{"frame", "sent", "delivered"}};
 
+/* A worker publishes the parallel run it is in, so that the serial thread,
+ * waiting for the phase, can warn about a run that has not ended yet (an
+ * endless loop would otherwise never be reported). run_vm is stored with
+ * release before run_start (release): a reader that acquires run_start sees
+ * that run's VM. Ending a run stores run_start = 0 before the next run's
+ * run_vm (release), so a reader that acquires run_vm and then still finds
+ * the same run_start has read a consistent pair (see running_vm). */
+static void publish_run(pl_thread_stats *ts, pl_vm *vm, uint64_t start)
+{
+    atomic_store_explicit(&ts->run_vm, vm, memory_order_release);
+    atomic_store_explicit(&ts->run_start, start, memory_order_release);
+}
+
+/* The VM of the parallel run that thread slot ts is in and its start, or
+ * NULL. The VM stays valid during the phase: VMs are freed only between
+ * frames, on the serial thread. */
+static pl_vm *running_vm(pl_thread_stats *ts, uint64_t *start)
+{
+    *start = atomic_load_explicit(&ts->run_start, memory_order_acquire);
+    if (!*start) return NULL;
+    pl_vm *vm = atomic_load_explicit(&ts->run_vm, memory_order_acquire);
+    if (atomic_load_explicit(&ts->run_start, memory_order_acquire) != *start) return NULL;
+    return vm;
+}
+
 static void run_begin(pl_vm *vm, int phase, int thread, run_mark *m)
 {
     pl_runtime *rt = vm->runtime;
@@ -275,20 +300,36 @@ static void run_begin(pl_vm *vm, int phase, int thread, run_mark *m)
     m->sent = vm->stats.sent;
     m->delivered = vm->stats.delivered;
     m->start = stats_clock(rt);
+    if (phase == PL_PARALLEL) publish_run(&rt->threads[thread], vm, m->start | 1); /* never 0 */
 }
 
-static void warn_long_run(pl_vm *vm, uint64_t ns)
+/* verb: "ran" for a run that ended, "has run" for one still running */
+static void warn_long_run(pl_vm *vm, uint64_t ns, const char *verb)
 {
     pl_runtime *rt = vm->runtime;
     char *name = pl_vm_name(vm);
     uv_mutex_lock(&rt->error_lock); /* keeps the line apart from error reports */
     fprintf(stderr,
-            "parlua: warning: %s ran %.0f ms in one parallel run (budget %.0f ms): a long "
+            "parlua: warning: %s %s %.0f ms in one parallel run (budget %.0f ms): a long "
             "parallel run blocks the frame; split the work (task.wait() between pieces, or "
             "more actors)\n",
-            name ? name : "an actor", (double)ns / 1e6, (double)rt->long_run_ns / 1e6);
+            name ? name : "an actor", verb, (double)ns / 1e6, (double)rt->long_run_ns / 1e6);
     uv_mutex_unlock(&rt->error_lock);
     free(name);
+}
+
+/* SPEC 9: with --fps, one line per actor, at its first long run (while it
+ * runs, or when it ends); without, one summary line at exit
+ * (report_long_runs). The exchange makes it once per actor whichever thread
+ * sees it first, the owner or the serial thread. */
+static void note_long_run(pl_vm *vm, uint64_t ns, const char *verb)
+{
+    pl_runtime *rt = vm->runtime;
+    if (atomic_exchange(&vm->stats.long_run_warned, 1) != 0) return;
+    if (rt->config.fps > 0)
+        warn_long_run(vm, ns, verb);
+    else
+        atomic_fetch_add(&rt->long_run_actors, 1);
 }
 
 static void run_end(pl_vm *vm, int phase, int thread, const run_mark *m)
@@ -297,6 +338,7 @@ static void run_end(pl_vm *vm, int phase, int thread, const run_mark *m)
     uint64_t end = stats_clock(rt), ns = end - m->start;
     uint64_t sent = vm->stats.sent - m->sent, delivered = vm->stats.delivered - m->delivered;
     pl_thread_stats *ts = &rt->threads[thread];
+    if (phase == PL_PARALLEL) atomic_store_explicit(&ts->run_start, 0, memory_order_relaxed);
     ts->busy_ns += ns;
     ts->runs++;
     ts->sent += sent;
@@ -308,10 +350,7 @@ static void run_end(pl_vm *vm, int phase, int thread, const run_mark *m)
         if (rt->long_run_ns && ns > rt->long_run_ns) {
             ts->long_runs++;
             if (vm->tbuf) pl_trace_instant(vm->tbuf, "long parallel run", 0, "warning");
-            if (!vm->stats.long_run_warned) {
-                vm->stats.long_run_warned = 1;
-                warn_long_run(vm, ns);
-            }
+            note_long_run(vm, ns, "ran");
         }
     }
     if (vm->tbuf) {
@@ -362,6 +401,54 @@ static void run_vm(pl_vm *vm, int phase, int thread)
 static void run_pool_item(void *ctx, pl_pool_item *item, int worker)
 {
     run_vm(container_of(item, pl_vm, pool_item), PL_PARALLEL, 1 + worker);
+}
+
+/* On the serial thread during the parallel phase: warns about runs that are
+ * over the budget and still running. */
+static void watch_long_runs(pl_runtime *rt)
+{
+    if (!rt->long_run_ns) return;
+    uint64_t now = stats_clock(rt), start;
+    for (int i = 1; i <= rt->config.workers; i++) {
+        pl_vm *vm = running_vm(&rt->threads[i], &start);
+        if (vm && now > start && now - start > rt->long_run_ns)
+            note_long_run(vm, now - start, "has run");
+    }
+}
+
+/* After an interrupt, says which actors keep the frame from ending. */
+static void report_still_running(pl_runtime *rt)
+{
+    uint64_t now = stats_clock(rt), start;
+    for (int i = 1; i <= rt->config.workers; i++) {
+        pl_vm *vm = running_vm(&rt->threads[i], &start);
+        if (!vm) continue;
+        char *name = pl_vm_name(vm);
+        uv_mutex_lock(&rt->error_lock);
+        fprintf(stderr,
+                "parlua: interrupted: waiting for %s to end its parallel run (%.0f ms so far); "
+                "signal again to end at once\n",
+                name ? name : "an actor", now > start ? (double)(now - start) / 1e6 : 0.0);
+        uv_mutex_unlock(&rt->error_lock);
+        free(name);
+    }
+}
+
+/* Waits for the parallel phase to end, looking at the runs in progress now
+ * and then (a long phase only costs a wake-up every poll). */
+static void wait_parallel(pl_runtime *rt)
+{
+    uint64_t poll = rt->long_run_ns ? rt->long_run_ns / 4 : 100000000u;
+    if (poll < 1000000u) poll = 1000000u;
+    if (poll > 100000000u) poll = 100000000u;
+    int told = 0;
+    while (!pl_pool_wait_idle_for(rt->pool, poll)) {
+        if (rt->config.fps > 0) watch_long_runs(rt);
+        if (!told && atomic_load(&rt->interrupted)) {
+            told = 1;
+            report_still_running(rt);
+        }
+    }
 }
 
 static const pl_trace_argnames frame_args = {{"frame", NULL, NULL}};
@@ -427,7 +514,7 @@ static void frame(pl_runtime *rt, double dt)
             pl_pool_submit(rt->pool, &vm->pool_item);
             nparallel++;
         }
-        pl_pool_wait_idle(rt->pool);
+        wait_parallel(rt);
     }
     uint64_t t2 = par ? stats_clock(rt) : t1;
     rt->serial_ns += t1 - t0;
@@ -647,6 +734,7 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     atomic_init(&rt->pending[1], NULL);
     atomic_init(&rt->errors, 0);
     atomic_init(&rt->interrupted, 0);
+    atomic_init(&rt->long_run_actors, 0);
     atomic_init(&rt->serial_L, NULL);
     pl_vm_init(&rt->main, rt, NULL);
     link_vm(rt, &rt->main);
@@ -693,10 +781,36 @@ static char *trace_vm_name(void *ud, const void *subject)
     return vm->actor ? pl_instance_full_name(vm->actor) : strdup("main");
 }
 
+/* Without --fps (a batch program), the long-run warning is one line at exit. */
+static void report_long_runs(pl_runtime *rt)
+{
+    int actors = atomic_load(&rt->long_run_actors);
+    if (!actors) return;
+    uint64_t runs = 0, longest = 0;
+    for (int i = 1; i <= rt->config.workers; i++)
+        runs += rt->threads[i].long_runs;
+    char *name = NULL;
+    uv_mutex_lock(&rt->vms_lock);
+    pl_vm *worst = NULL;
+    for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next)
+        if (vm->stats.longest_ns > longest) longest = (worst = vm)->stats.longest_ns;
+    if (worst) name = pl_vm_name(worst);
+    uv_mutex_unlock(&rt->vms_lock);
+    fprintf(stderr,
+            "parlua: warning: %d actor%s had parallel runs over the %.0f ms budget (%llu run%s; "
+            "longest: %s, %.0f ms): in a frame-paced program a long parallel run blocks the "
+            "frame; split the work (task.wait() between pieces, or more actors), or pass "
+            "--frame-budget 0 in a batch program\n",
+            actors, actors == 1 ? "" : "s", (double)rt->long_run_ns / 1e6, (unsigned long long)runs,
+            runs == 1 ? "" : "s", name ? name : "?", (double)longest / 1e6);
+    free(name);
+}
+
 int parlua_finish(parlua_runtime *rt)
 {
     if (rt->finished) return PARLUA_OK;
     rt->finished = 1;
+    report_long_runs(rt);
     if (rt->config.stats) pl_stats_print(rt, stderr);
     if (!rt->trace) return PARLUA_OK;
     uint64_t dropped = 0;
