@@ -40,7 +40,8 @@ typedef struct parlua_runtime parlua_runtime;
     X(OK, 0, "success")                                                                            \
     X(ERROR, 1, "a script failed to load, or a runtime thread died of an uncaught error")          \
     X(DEADLOCK, 2, "threads wait on sync objects and nothing else can run")                        \
-    X(NOMEM, 3, "out of memory")
+    X(NOMEM, 3, "out of memory")                                                                   \
+    X(INTERRUPTED, 4, "interrupted by parlua_interrupt (a signal)")
 
 enum {
 #define PARLUA_STATUS_ENUM(name, value, text) PARLUA_##name = value,
@@ -69,7 +70,8 @@ typedef struct parlua_config {
                                cannot. NULL: no tracing */
     int stats;              /* 1: parlua_finish prints a summary to stderr */
     double long_run_budget; /* seconds: an actor whose one parallel run takes longer
-                               gets one warning on stderr; 0: 0.1 s; < 0: never */
+                               gets one warning on stderr (with fps > 0; else one
+                               summary line from parlua_finish); 0: 0.1 s; < 0: never */
 } parlua_config;
 
 /* Fills cfg with the defaults. Any thread. */
@@ -116,10 +118,19 @@ PARLUA_API int parlua_run_chunk(parlua_runtime *rt, const char *source, const ch
  * Returns 1 if something can still happen, 0 if the runtime is idle. */
 PARLUA_API int parlua_step(parlua_runtime *rt, double dt);
 /* Runs frames until nothing can happen any more, sleeping while only timers
- * are pending. Returns PARLUA_DEADLOCK (after printing a "deadlock:" report
- * on stderr) if threads still wait on sync objects then, else PARLUA_ERROR
- * if any runtime thread died of an uncaught error, else PARLUA_OK. */
+ * are pending. Returns PARLUA_INTERRUPTED after parlua_interrupt, else
+ * PARLUA_DEADLOCK (after printing a "deadlock:" report on stderr) if threads
+ * still wait on sync objects, else PARLUA_ERROR if any runtime thread died
+ * of an uncaught error, else PARLUA_OK. */
 PARLUA_API int parlua_run(parlua_runtime *rt);
+
+/* Asks parlua_run to return after the frame that runs now (it then returns
+ * PARLUA_INTERRUPTED), and stops Lua code that runs in the serial phase with
+ * the error "interrupted!" (as lua5.4 does on SIGINT). Async-signal-safe:
+ * meant for a SIGINT/SIGTERM handler running on the thread that runs the
+ * frames (parlua's worker threads block those signals). Parallel code is not
+ * stopped: it ends its run first. */
+PARLUA_API void parlua_interrupt(parlua_runtime *rt);
 
 /* The last error message of a parlua_* call or uncaught error ("" if none). */
 PARLUA_API const char *parlua_last_error(parlua_runtime *rt);

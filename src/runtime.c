@@ -5,6 +5,7 @@
  * libraries' functions before the first VM opens.
  */
 #include <errno.h>
+#include <lauxlib.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -123,6 +124,9 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     atomic_init(&rt->pending[0], NULL);
     atomic_init(&rt->pending[1], NULL);
     atomic_init(&rt->errors, 0);
+    atomic_init(&rt->interrupted, 0);
+    atomic_init(&rt->long_run_actors, 0);
+    atomic_init(&rt->serial_L, NULL);
     pl_vm_init(&rt->main, rt, NULL);
     pl_vm_register(&rt->main);
     pl_graveyard_init(&rt->graveyard);
@@ -150,11 +154,37 @@ static char *trace_vm_name(void *ud, const void *subject)
     return vm->actor ? pl_instance_full_name(vm->actor) : strdup("main");
 }
 
+/* Without --fps (a batch program), the long-run warning is one line at exit. */
+static void report_long_runs(pl_runtime *rt)
+{
+    int actors = atomic_load(&rt->long_run_actors);
+    if (!actors) return;
+    uint64_t runs = 0, longest = 0;
+    for (int i = 1; i <= rt->config.workers; i++)
+        runs += rt->threads[i].long_runs;
+    char *name = NULL;
+    uv_mutex_lock(&rt->vms_lock);
+    pl_vm *worst = NULL;
+    for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next)
+        if (vm->stats.longest_ns > longest) longest = (worst = vm)->stats.longest_ns;
+    if (worst) name = pl_vm_name(worst);
+    uv_mutex_unlock(&rt->vms_lock);
+    fprintf(stderr,
+            "parlua: warning: %d actor%s had parallel runs over the %.0f ms budget (%llu run%s; "
+            "longest: %s, %.0f ms): in a frame-paced program a long parallel run blocks the "
+            "frame; split the work (task.wait() between pieces, or more actors), or pass "
+            "--frame-budget 0 in a batch program\n",
+            actors, actors == 1 ? "" : "s", (double)rt->long_run_ns / 1e6, (unsigned long long)runs,
+            runs == 1 ? "" : "s", name ? name : "?", (double)longest / 1e6);
+    free(name);
+}
+
 int parlua_finish(parlua_runtime *rt)
 {
     if (rt->finished) return PARLUA_OK;
     rt->finished = 1;
     pl_warn_suspended(rt);
+    report_long_runs(rt);
     if (rt->config.stats) pl_stats_print(rt, stderr);
     if (!rt->trace) return PARLUA_OK;
     uint64_t dropped = 0;
@@ -287,14 +317,33 @@ static void report_undelivered(pl_runtime *rt)
                 total, total == 1 ? " was" : "s were", actors, actors == 1 ? "" : "s", example);
 }
 
+static void interrupt_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    luaL_error(L, "interrupted!");
+}
+
+void parlua_interrupt(parlua_runtime *rt)
+{
+    /* seq_cst store, lock-free: safe in a signal handler; parlua_run reads it
+     * between frames and in its sleep. */
+    atomic_store(&rt->interrupted, 1);
+    /* lua_sethook may be called asynchronously (ldebug.c); serial_L is
+     * written by this thread only (see pl_rthread_resume): relaxed. */
+    lua_State *L = atomic_load_explicit(&rt->serial_L, memory_order_relaxed);
+    if (L) lua_sethook(L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
 int parlua_run(parlua_runtime *rt)
 {
     double frame_start = pl_now(rt);
-    for (;;) {
+    while (!atomic_load(&rt->interrupted)) {
         if (!pl_sched_has_work(rt)) {
             double when = pl_sched_next_timer(rt);
             if (when < 0) break; /* nothing can happen any more */
             pl_sched_sleep_until(rt, when);
+            if (atomic_load(&rt->interrupted)) break;
         }
         double now = pl_now(rt);
         double dt = now - rt->last_frame_time;
@@ -306,6 +355,7 @@ int parlua_run(parlua_runtime *rt)
             pl_sched_sleep_until(rt, frame_start);
         }
     }
+    if (atomic_load(&rt->interrupted)) return PARLUA_INTERRUPTED; /* messages may still come */
     report_undelivered(rt);
     if (pl_park_count(rt) > 0) { /* threads wait on sync objects nobody can release */
         pl_park_report(rt, stderr);

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <lauxlib.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,14 +36,17 @@ static void usage(FILE *out)
             "                (open it in https://ui.perfetto.dev or chrome://tracing)\n"
             "  --stats       print a summary at exit on stderr: frames, phases, worker\n"
             "                utilisation, messages, time and memory per VM\n"
-            "  --frame-budget MS  warn once per actor whose single parallel run takes\n"
-            "                longer than MS milliseconds (default 100; 0: never)\n"
+            "  --frame-budget MS  warn about actors whose single parallel run takes longer\n"
+            "                than MS milliseconds (default 100; 0: never): with --fps one line\n"
+            "                per actor, at once; without, one summary line at exit\n"
             "  --help        show this help\n"
             "  --            stop handling options\n"
             "  -             stop handling options and execute stdin\n"
             "Exit status: 0 on success, 1 if the script failed to load, any runtime thread\n"
             "died of an uncaught error or the trace file could not be written at exit, 2 on\n"
-            "a bad command line (or a trace file that cannot be created).\n"
+            "a bad command line (or a trace file that cannot be created), 130/143 after\n"
+            "SIGINT/SIGTERM (the frame ends, trace and summary are written; a second signal\n"
+            "ends at once).\n"
             "Documentation: README.md and docs/ in the parlua source tree.\n",
             progname);
 }
@@ -133,6 +137,31 @@ static int parse(int argc, char **argv, options *o)
     return -1;
 }
 
+/* SIGINT/SIGTERM: the first ends the current frame, then the trace and the
+ * summary are written and the command exits 128 + the signal; the handler
+ * resets itself (SA_RESETHAND), so a second signal ends the process at once.
+ * The handler only stores and calls parlua_interrupt (async-signal-safe). */
+static volatile sig_atomic_t caught_signal;
+static parlua_runtime *signal_rt;
+
+static void on_signal(int sig)
+{
+    caught_signal = sig;
+    parlua_interrupt(signal_rt);
+}
+
+static void catch_signals(parlua_runtime *rt)
+{
+    signal_rt = rt;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 /* arg[0] is the script, arg[1..] its arguments, negative indices the rest. */
 static void create_arg_table(lua_State *L, int argc, char **argv, int script)
 {
@@ -218,6 +247,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: cannot create the runtime (out of memory or threads)\n", progname);
         return 1;
     }
+    catch_signals(rt);
     lua_State *L = parlua_main_state(rt);
     if (o.warnings) lua_warning(L, "@on", 0);
     create_arg_table(L, argc, argv, o.script);
@@ -238,11 +268,13 @@ int main(int argc, char **argv)
             }
         }
     }
-    if (status == 0) status = parlua_run(rt);
-    if (parlua_finish(rt) != PARLUA_OK) { /* the trace file could not be written */
+    if (status == 0 && !caught_signal) status = parlua_run(rt);
+    if (caught_signal) status = 128 + caught_signal; /* as a shell reports a signal */
+    if (parlua_finish(rt) != PARLUA_OK) {            /* the trace file could not be written */
         fprintf(stderr, "%s: %s\n", progname, parlua_last_error(rt));
         if (status == 0) status = 1;
     }
     parlua_free(rt);
+    if (caught_signal) status = 128 + caught_signal;
     return status;
 }

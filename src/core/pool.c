@@ -18,6 +18,8 @@
  */
 #include "core/pool.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <uv.h>
@@ -157,9 +159,24 @@ static pl_pool_item *find_item_spinning(pl_pool *pool, int self)
     return NULL;
 }
 
+/* Asynchronous signals go to the host's threads, never to a worker: a
+ * handler (SIGINT calling parlua_interrupt) then runs on the thread that
+ * runs the frames, and interrupts its sleep. */
+static void block_async_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGQUIT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
 static void worker_main(void *arg)
 {
     worker *self = arg;
+    block_async_signals();
     pl_pool *pool = self->pool;
     current_worker = self->index;
     current_pool = pool;
@@ -191,6 +208,20 @@ void pl_pool_wait_idle(pl_pool *pool)
     while (atomic_load(&pool->pending) != 0)
         uv_cond_wait(&pool->idle_cond, &pool->park_lock);
     uv_mutex_unlock(&pool->park_lock);
+}
+
+int pl_pool_wait_idle_for(pl_pool *pool, uint64_t timeout_ns)
+{
+    uint64_t deadline = uv_hrtime() + timeout_ns;
+    uv_mutex_lock(&pool->park_lock);
+    int idle;
+    while (!(idle = atomic_load(&pool->pending) == 0)) {
+        uint64_t now = uv_hrtime();
+        if (now >= deadline) break;
+        uv_cond_timedwait(&pool->idle_cond, &pool->park_lock, deadline - now);
+    }
+    uv_mutex_unlock(&pool->park_lock);
+    return idle;
 }
 
 pl_pool *pl_pool_new(int nworkers, pl_pool_run_fn run, void *ctx)

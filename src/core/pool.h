@@ -19,6 +19,8 @@
 #ifndef PL_POOL_H
 #define PL_POOL_H
 
+#include <stdint.h>
+
 typedef struct pl_pool_item {
     struct pl_pool_item *next;
 } pl_pool_item;
@@ -31,6 +33,9 @@ pl_pool *pl_pool_new(int nworkers, pl_pool_run_fn run, void *ctx);
 void pl_pool_free(pl_pool *pool); /* joins the workers */
 void pl_pool_submit(pl_pool *pool, pl_pool_item *item);
 void pl_pool_wait_idle(pl_pool *pool);
+/* The same, giving up after about timeout_ns: returns 1 when idle, 0 when
+ * items are still running. */
+int pl_pool_wait_idle_for(pl_pool *pool, uint64_t timeout_ns);
 int pl_pool_size(const pl_pool *pool);
 /* 1 if the calling thread is one of pool's workers (so a phase is running). */
 int pl_pool_on_worker(const pl_pool *pool);

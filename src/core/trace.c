@@ -212,20 +212,51 @@ static void names_free(names *m)
     pl_ptrmap_free(&m->map);
 }
 
-/* A JSON string (quotes included). */
+/* The length of the valid UTF-8 sequence at p (2 to 4 bytes, p[0] >= 0x80),
+ * or 0: a stray continuation byte, a truncated sequence, an overlong form, a
+ * surrogate or a code point past U+10FFFF. */
+static int utf8_sequence(const unsigned char *p)
+{
+    unsigned c = p[0];
+    int n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+    if (n == 0 || c > 0xf4) return 0;
+    uint32_t cp = c & (0x3fu >> (n - 1));
+    for (int i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) return 0; /* the NUL terminator stops here too */
+        cp = cp << 6 | (p[i] & 0x3fu);
+    }
+    static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < least[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    return n;
+}
+
+/* A JSON string (quotes included). JSON text must be UTF-8: a byte that is
+ * not part of a valid sequence (names are user data: an actor may be named
+ * anything) becomes U+FFFD, as a decoder would show it. */
 static void put_string(FILE *f, const char *s)
 {
     putc('"', f);
-    size_t plain = strcspn(s, "\"\\\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f"
-                              "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f");
-    fwrite(s, 1, plain, f); /* the common case: nothing to escape */
-    for (const unsigned char *p = (const unsigned char *)s + plain; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            putc(*p, f);
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        const unsigned char *plain = p; /* the common case: nothing to escape */
+        while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+            p++;
+        fwrite(plain, 1, (size_t)(p - plain), f);
+        if (!*p) break;
+        if (*p == '"' || *p == '\\') {
+            fprintf(f, "\\%c", *p++);
+        } else if (*p < 0x20) {
+            fprintf(f, "\\u%04x", *p++);
+        } else {
+            int n = utf8_sequence(p);
+            if (n) {
+                fwrite(p, 1, (size_t)n, f);
+                p += n;
+            } else {
+                fputs("\\ufffd", f);
+                p++;
+            }
+        }
     }
     putc('"', f);
 }
@@ -243,7 +274,10 @@ static void put_event(FILE *f, const char *name, const pl_trace_event *e, int ti
     put_us(f, "ts", e->ts);
     fputs(",\"name\":", f);
     put_string(f, name ? name : "?");
-    if (e->cat) fprintf(f, ",\"cat\":\"%s\"", e->cat);
+    if (e->cat) {
+        fputs(",\"cat\":", f);
+        put_string(f, e->cat);
+    }
     switch (e->ph) {
     case 'X':
         put_us(f, "dur", e->dur);
@@ -262,7 +296,9 @@ static void put_event(FILE *f, const char *name, const pl_trace_event *e, int ti
         fputs(",\"args\":{", f);
         for (int i = 0, n = 0; i < 3; i++) {
             if (!e->argnames->name[i]) continue;
-            fprintf(f, "%s\"%s\":%" PRIu32, n++ ? "," : "", e->argnames->name[i], e->args[i]);
+            if (n++) putc(',', f);
+            put_string(f, e->argnames->name[i]);
+            fprintf(f, ":%" PRIu32, e->args[i]);
         }
         putc('}', f);
     }
@@ -272,9 +308,11 @@ static void put_event(FILE *f, const char *name, const pl_trace_event *e, int ti
 static void put_meta(FILE *f, int tid, const char *what, const char *key, const char *value,
                      int number)
 {
-    fprintf(f,
-            ",\n{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"ts\":0,\"name\":\"%s\",\"args\":{\"%s\":", tid,
-            what, key);
+    fprintf(f, ",\n{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"ts\":0,\"name\":", tid);
+    put_string(f, what);
+    fputs(",\"args\":{", f);
+    put_string(f, key);
+    putc(':', f);
     if (value)
         put_string(f, value);
     else

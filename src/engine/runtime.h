@@ -53,6 +53,10 @@ typedef struct pl_thread_stats {
     uint64_t runs;
     uint64_t sent, delivered; /* messages, by the VMs this thread ran */
     uint64_t long_runs;       /* parallel runs over the budget */
+    /* The parallel run in progress, for the serial thread's long-run watch
+     * (sched.c): run_start is 0 between runs. */
+    _Atomic(pl_vm *) run_vm;
+    _Atomic uint64_t run_start;
 } pl_thread_stats;
 
 struct parlua_runtime {
@@ -79,13 +83,18 @@ struct parlua_runtime {
     pl_trace *trace;                           /* NULL: no --trace */
     pl_thread_stats *threads;                  /* 1 + workers: see pl_thread_stats */
     uint64_t long_run_ns;                      /* the long-run warning's budget; 0: never */
+    atomic_int long_run_actors;                /* VMs that had a long run (batch summary) */
     uint64_t serial_ns, parallel_ns, sleep_ns; /* serial thread only */
     uint64_t parallel_phases;
     uint64_t frame_sent, frame_delivered; /* message totals at the last frame's end */
     int finished;                         /* parlua_finish ran */
     int precise_clock;                    /* the stats' clock: uv_hrtime, or coarse (sched.c) */
     atomic_int errors;                    /* runtime threads that died of an uncaught error */
-    uv_mutex_t error_lock;                /* guards last_error and the order of error reports */
+    /* parlua_interrupt (sched.c): lock-free, so a signal handler may write
+     * them; serial_L is the serial thread's innermost running coroutine. */
+    atomic_int interrupted;
+    _Atomic(lua_State *) serial_L;
+    uv_mutex_t error_lock; /* guards last_error and the order of error reports */
     char last_error[1024];
     struct pl_st_registry *st_registry; /* SharedTableRegistry, live tables (lib/sharedtable.c) */
 };

@@ -275,6 +275,31 @@ typedef struct run_mark {
 
 static const pl_trace_argnames run_args = {{"frame", "sent", "delivered"}};
 
+/* A worker publishes the parallel run it is in, so that the serial thread,
+ * waiting for the phase, can warn about a run that has not ended yet (an
+ * endless loop would otherwise never be reported). run_vm is stored with
+ * release before run_start (release): a reader that acquires run_start sees
+ * that run's VM. Ending a run stores run_start = 0 before the next run's
+ * run_vm (release), so a reader that acquires run_vm and then still finds
+ * the same run_start has read a consistent pair (see running_vm). */
+static void publish_run(pl_thread_stats *ts, pl_vm *vm, uint64_t start)
+{
+    atomic_store_explicit(&ts->run_vm, vm, memory_order_release);
+    atomic_store_explicit(&ts->run_start, start, memory_order_release);
+}
+
+/* The VM of the parallel run that thread slot ts is in and its start, or
+ * NULL. The VM stays valid during the phase: VMs are freed only between
+ * frames, on the serial thread. */
+static pl_vm *running_vm(pl_thread_stats *ts, uint64_t *start)
+{
+    *start = atomic_load_explicit(&ts->run_start, memory_order_acquire);
+    if (!*start) return NULL;
+    pl_vm *vm = atomic_load_explicit(&ts->run_vm, memory_order_acquire);
+    if (atomic_load_explicit(&ts->run_start, memory_order_acquire) != *start) return NULL;
+    return vm;
+}
+
 static void run_begin(pl_vm *vm, int phase, int thread, run_mark *m)
 {
     pl_runtime *rt = vm->runtime;
@@ -283,20 +308,36 @@ static void run_begin(pl_vm *vm, int phase, int thread, run_mark *m)
     m->sent = vm->stats.sent;
     m->delivered = vm->stats.delivered;
     m->start = stats_clock(rt);
+    if (phase == PL_PARALLEL) publish_run(&rt->threads[thread], vm, m->start | 1); /* never 0 */
 }
 
-static void warn_long_run(pl_vm *vm, uint64_t ns)
+/* verb: "ran" for a run that ended, "has run" for one still running */
+static void warn_long_run(pl_vm *vm, uint64_t ns, const char *verb)
 {
     pl_runtime *rt = vm->runtime;
     char *name = pl_vm_name(vm);
     uv_mutex_lock(&rt->error_lock); /* keeps the line apart from error reports */
     fprintf(stderr,
-            "parlua: warning: %s ran %.0f ms in one parallel run (budget %.0f ms): a long "
+            "parlua: warning: %s %s %.0f ms in one parallel run (budget %.0f ms): a long "
             "parallel run blocks the frame; split the work (task.wait() between pieces, or "
             "more actors)\n",
-            name ? name : "an actor", (double)ns / 1e6, (double)rt->long_run_ns / 1e6);
+            name ? name : "an actor", verb, (double)ns / 1e6, (double)rt->long_run_ns / 1e6);
     uv_mutex_unlock(&rt->error_lock);
     free(name);
+}
+
+/* SPEC 9: with --fps, one line per actor, at its first long run (while it
+ * runs, or when it ends); without, one summary line at exit
+ * (report_long_runs). The exchange makes it once per actor whichever thread
+ * sees it first, the owner or the serial thread. */
+static void note_long_run(pl_vm *vm, uint64_t ns, const char *verb)
+{
+    pl_runtime *rt = vm->runtime;
+    if (atomic_exchange(&vm->stats.long_run_warned, 1) != 0) return;
+    if (rt->config.fps > 0)
+        warn_long_run(vm, ns, verb);
+    else
+        atomic_fetch_add(&rt->long_run_actors, 1);
 }
 
 static void run_end(pl_vm *vm, int phase, int thread, const run_mark *m)
@@ -305,6 +346,7 @@ static void run_end(pl_vm *vm, int phase, int thread, const run_mark *m)
     uint64_t end = stats_clock(rt), ns = end - m->start;
     uint64_t sent = vm->stats.sent - m->sent, delivered = vm->stats.delivered - m->delivered;
     pl_thread_stats *ts = &rt->threads[thread];
+    if (phase == PL_PARALLEL) atomic_store_explicit(&ts->run_start, 0, memory_order_relaxed);
     ts->busy_ns += ns;
     ts->runs++;
     ts->sent += sent;
@@ -316,10 +358,7 @@ static void run_end(pl_vm *vm, int phase, int thread, const run_mark *m)
         if (rt->long_run_ns && ns > rt->long_run_ns) {
             ts->long_runs++;
             if (vm->tbuf) pl_trace_instant(vm->tbuf, "long parallel run", 0, "warning");
-            if (!vm->stats.long_run_warned) {
-                vm->stats.long_run_warned = 1;
-                warn_long_run(vm, ns);
-            }
+            note_long_run(vm, ns, "ran");
         }
     }
     if (vm->tbuf) {
@@ -390,6 +429,54 @@ void pl_sched_free(pl_runtime *rt)
     rt->pool = NULL;
 }
 
+/* On the serial thread during the parallel phase: warns about runs that are
+ * over the budget and still running. */
+static void watch_long_runs(pl_runtime *rt)
+{
+    if (!rt->long_run_ns) return;
+    uint64_t now = stats_clock(rt), start;
+    for (int i = 1; i <= rt->config.workers; i++) {
+        pl_vm *vm = running_vm(&rt->threads[i], &start);
+        if (vm && now > start && now - start > rt->long_run_ns)
+            note_long_run(vm, now - start, "has run");
+    }
+}
+
+/* After an interrupt, says which actors keep the frame from ending. */
+static void report_still_running(pl_runtime *rt)
+{
+    uint64_t now = stats_clock(rt), start;
+    for (int i = 1; i <= rt->config.workers; i++) {
+        pl_vm *vm = running_vm(&rt->threads[i], &start);
+        if (!vm) continue;
+        char *name = pl_vm_name(vm);
+        uv_mutex_lock(&rt->error_lock);
+        fprintf(stderr,
+                "parlua: interrupted: waiting for %s to end its parallel run (%.0f ms so far); "
+                "signal again to end at once\n",
+                name ? name : "an actor", now > start ? (double)(now - start) / 1e6 : 0.0);
+        uv_mutex_unlock(&rt->error_lock);
+        free(name);
+    }
+}
+
+/* Waits for the parallel phase to end, looking at the runs in progress now
+ * and then (a long phase only costs a wake-up every poll). */
+static void wait_parallel(pl_runtime *rt)
+{
+    uint64_t poll = rt->long_run_ns ? rt->long_run_ns / 4 : 100000000u;
+    if (poll < 1000000u) poll = 1000000u;
+    if (poll > 100000000u) poll = 100000000u;
+    int told = 0;
+    while (!pl_pool_wait_idle_for(rt->pool, poll)) {
+        if (rt->config.fps > 0) watch_long_runs(rt);
+        if (!told && atomic_load(&rt->interrupted)) {
+            told = 1;
+            report_still_running(rt);
+        }
+    }
+}
+
 static const pl_trace_argnames frame_args = {{"frame", NULL, NULL}};
 static const pl_trace_argnames phase_args = {{"frame", "actors", NULL}};
 static const pl_trace_argnames message_args = {{"sent", "delivered", NULL}};
@@ -453,7 +540,7 @@ void pl_sched_frame(pl_runtime *rt, double dt)
             pl_pool_submit(rt->pool, &vm->pool_item);
             nparallel++;
         }
-        pl_pool_wait_idle(rt->pool);
+        wait_parallel(rt);
     }
     uint64_t t2 = par ? stats_clock(rt) : t1;
     rt->serial_ns += t1 - t0;
@@ -493,7 +580,8 @@ void pl_sched_sleep_until(pl_runtime *rt, double when)
     uint64_t ns = rt->t0 + pl_seconds_to_ns(when);
     struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
     uint64_t start = uv_hrtime();
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
+           !atomic_load(&rt->interrupted)) {
     }
     uint64_t end = uv_hrtime();
     rt->sleep_ns += end - start;

@@ -542,7 +542,15 @@ int pl_rthread_resume(pl_rthread *th, lua_State *from)
     th->state = PL_RT_RUNNING;
     th->by_runtime = 1;
     int nres = 0;
+    /* On the serial thread, publish the coroutine that runs, so that
+     * parlua_interrupt (from a signal handler on this thread) can hook it.
+     * relaxed: the only reader runs on this same thread. */
+    pl_runtime *rt = vm->runtime;
+    int serial = !pl_pool_on_worker(rt->pool);
+    lua_State *outer =
+        serial ? atomic_exchange_explicit(&rt->serial_L, co, memory_order_relaxed) : NULL;
     int status = lua_resume(co, from ? from : vm->L, nargs, &nres);
+    if (serial) atomic_store_explicit(&rt->serial_L, outer, memory_order_relaxed);
     if (status == LUA_YIELD) {
         lua_pop(co, nres);
         /* Parked by the runtime (task.wait, synchronize...) or a user's own

@@ -70,12 +70,13 @@ typedef struct pl_rqueue {
 
 /* What one VM did (lib/stats.c), written by the VM's owner only. */
 typedef struct pl_vm_stats {
-    uint64_t busy_ns[2]; /* time running, by phase */
-    uint64_t runs[2];    /* runs (one VM taken by one thread in one phase) */
-    uint64_t sent;       /* messages this VM sent */
-    uint64_t delivered;  /* messages delivered to this VM's handlers */
-    uint64_t longest_ns; /* the longest parallel run */
-    int long_run_warned; /* the long-run warning was printed */
+    uint64_t busy_ns[2];        /* time running, by phase */
+    uint64_t runs[2];           /* runs (one VM taken by one thread in one phase) */
+    uint64_t sent;              /* messages this VM sent */
+    uint64_t delivered;         /* messages delivered to this VM's handlers */
+    uint64_t longest_ns;        /* the longest parallel run */
+    atomic_int long_run_warned; /* had a long run (warned, or counted for the summary);
+                                   exchanged by the owner or the serial thread (sched.c) */
 } pl_vm_stats;
 
 /* Laid out in cache lines: the owner's fields (written on every Lua
