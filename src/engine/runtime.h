@@ -54,6 +54,7 @@ struct pl_rthread {
     int wants_elapsed; /* task.wait: resume with the seconds waited */
     int reusable;      /* a handler thread: may serve the next handler (vm.c) */
     double wait_start;
+    pl_instance *script;     /* the Script it belongs to, retained; NULL: none (-e) */
     pl_rthread *prev, *next; /* in a ready queue */
     pl_timer timer;
 };
@@ -103,6 +104,9 @@ struct pl_vm {
     int warn_on, warn_cont; /* warn(): "@on"/"@off", message continues */
     int heartbeat_due[2];   /* set between phases by the serial thread */
     double heartbeat_dt;
+    /* The running runtime thread's Script (NULL: none), and the one the
+     * global `script` was last set to, retained (vm.c, switch_script). */
+    pl_instance *script_now, *script_global;
     pl_heap heap; /* the Lua state's memory (src/core/vmheap.h) */
     pl_vm_stats stats;
     pl_trace_buf *tbuf; /* the running thread's trace buffer; NULL: no trace */
@@ -168,15 +172,21 @@ char *pl_vm_name(pl_vm *vm);
 /* New runtime thread running the function on top of L's stack with the
  * nargs values above it (all popped). NULL on error (message on L). */
 pl_rthread *pl_rthread_new(lua_State *L, int nargs);
-/* Runs handlers in new runtime threads, one each, in order: the function
- * (n == 1) or array of functions (n > 1) at handlers_idx, each called with
- * the nargs values from first_arg. Raises only when out of memory. */
+/* Runs handlers in new runtime threads, one each, in order: the connection
+ * (n == 1) or array of connections (n > 1) at handlers_idx, as
+ * pl_conn_push_handlers pushes them, each handler called with the nargs
+ * values from first_arg and run as a thread of the Script that connected it.
+ * Raises only when out of memory. */
 void pl_run_handlers(lua_State *L, int handlers_idx, int n, int first_arg, int nargs);
 /* The runtime thread for L, adopting a user coroutine if needed. */
 pl_rthread *pl_rthread_current(lua_State *L);
 /* Resumes th (which has th->nargs values waiting) on the calling OS thread;
  * reports an uncaught error. from: the resuming Lua thread, or NULL. */
 void pl_rthread_resume(pl_rthread *th, lua_State *from);
+/* Makes th a thread of script (retained; NULL: of none), releasing the
+ * Script it had. Call with NULL before freeing a record without
+ * pl_rthread_free. */
+void pl_rthread_set_script(pl_rthread *th, pl_instance *script);
 /* Forgets th (its coroutine stays as Lua left it). */
 void pl_rthread_free(pl_rthread *th);
 /* Prints an uncaught error of L (message on top of L's stack or of co). */

@@ -634,14 +634,20 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
 static void drop_parked_threads(pl_runtime *rt)
 {
     pl_timer *t;
-    while ((t = pl_timerheap_pop(&rt->timers)))
-        free(container_of(t, pl_rthread, timer));
+    while ((t = pl_timerheap_pop(&rt->timers))) {
+        pl_rthread *th = container_of(t, pl_rthread, timer);
+        pl_rthread_set_script(th, NULL);
+        free(th);
+    }
     for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next) {
         for (int p = 0; p < 2; p++) {
             pl_rthread *th;
-            while ((th = rq_pop(&vm->ready[p])))
+            while ((th = rq_pop(&vm->ready[p]))) {
+                pl_rthread_set_script(th, NULL);
                 free(th);
+            }
         }
+        if (vm->spare) pl_rthread_set_script(vm->spare, NULL);
         free(vm->spare);
         vm->spare = NULL;
     }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/connection.h"
 #include "engine/runtime.h"
 
 static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
@@ -83,6 +84,8 @@ int pl_vm_ensure_state(pl_vm *vm)
 void pl_vm_close(pl_vm *vm)
 {
     if (!vm->L) return;
+    if (vm->script_global) pl_shared_release(&vm->script_global->base);
+    vm->script_global = NULL;
     lua_close(vm->L);
     vm->L = NULL;
     pl_heap_destroy(&vm->heap);
@@ -123,15 +126,24 @@ pl_rthread *pl_rthread_new(lua_State *L, int nargs)
     th->ctx.rt = th;
     th->nargs = nargs;
     th->state = PL_RT_RUNNING;
+    pl_rthread_set_script(th, vm->script_now); /* a spawned thread is its spawner's */
     *(pl_ctx **)lua_getextraspace(co) = &th->ctx;
     return th;
+}
+
+void pl_rthread_set_script(pl_rthread *th, pl_instance *script)
+{
+    if (th->script == script) return;
+    if (script) pl_shared_retain(&script->base);
+    if (th->script) pl_shared_release(&th->script->base);
+    th->script = script;
 }
 
 /* Handler threads that return without yielding leave their coroutine
  * to the next handler (vm->spare), which saves a coroutine allocation per
  * message. A handler that keeps coroutine.running() after returning may
  * thus see it reused (docs/guide.md says so). */
-static pl_rthread *handler_thread(lua_State *L, int nargs)
+static pl_rthread *handler_thread(lua_State *L, int nargs, pl_instance *script)
 {
     pl_vm *vm = pl_vm_of(L);
     pl_rthread *th = vm->spare;
@@ -139,10 +151,12 @@ static pl_rthread *handler_thread(lua_State *L, int nargs)
         vm->spare = NULL;
         lua_xmove(L, th->co, nargs + 1);
         th->nargs = nargs;
-        return th;
+    } else {
+        th = pl_rthread_new(L, nargs);
+        if (!th) return NULL;
+        th->reusable = 1;
     }
-    th = pl_rthread_new(L, nargs);
-    if (th) th->reusable = 1;
+    pl_rthread_set_script(th, script);
     return th;
 }
 
@@ -154,9 +168,11 @@ void pl_run_handlers(lua_State *L, int handlers_idx, int n, int first_arg, int n
             lua_pushvalue(L, handlers_idx);
         else
             lua_rawgeti(L, handlers_idx, i);
+        pl_instance *script = pl_conn_push_function(L, -1);
+        lua_remove(L, -2); /* the connection */
         for (int a = 0; a < nargs; a++)
             lua_pushvalue(L, first_arg + a);
-        pl_rthread *th = handler_thread(L, nargs);
+        pl_rthread *th = handler_thread(L, nargs, script);
         if (!th) luaL_error(L, "not enough memory");
         pl_rthread_resume(th, L);
     }
@@ -176,7 +192,8 @@ pl_rthread *pl_rthread_current(lua_State *L)
     th->ctx.vm = ctx->vm;
     th->ctx.rt = th;
     th->state = PL_RT_RUNNING;
-    th->nargs = -1; /* started already */
+    th->nargs = -1;                                 /* started already */
+    pl_rthread_set_script(th, ctx->vm->script_now); /* the Script of whoever resumed it */
     *(pl_ctx **)lua_getextraspace(L) = &th->ctx;
     return th;
 }
@@ -186,6 +203,7 @@ void pl_rthread_free(pl_rthread *th)
     pl_vm *vm = th->ctx.vm;
     *(pl_ctx **)lua_getextraspace(th->co) = &vm->ctx;
     luaL_unref(vm->L, LUA_REGISTRYINDEX, th->ref);
+    pl_rthread_set_script(th, NULL);
     free(th);
 }
 
@@ -214,6 +232,39 @@ void pl_report_error(pl_vm *vm, lua_State *co, const char *what)
     atomic_fetch_add_explicit(&rt->errors, 1, memory_order_relaxed); /* a counter only */
 }
 
+/* Under pcall: sets the global `script` to the Script at 1, raw, in the
+ * globals table of the registry (what chunks' _ENV is). */
+static int set_global_script(lua_State *L)
+{
+    pl_instance *script = lua_touserdata(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    pl_instance_push(L, script);
+    lua_setfield(L, -2, "script");
+    return 0;
+}
+
+/* The VM now runs a thread of script (NULL: none, or no thread). `script`
+ * is a plain global of the VM (so _ENV == _G and global access costs what
+ * it costs in lua5.4) that names the running thread's Script: it is set
+ * only when the VM switches to a thread of another Script, and never
+ * cleared (code outside any thread keeps seeing the last one). L: the
+ * running Lua thread. */
+static void switch_script(pl_vm *vm, lua_State *L, pl_instance *script)
+{
+    vm->script_now = script;
+    if (!script || script == vm->script_global) return;
+    if (!lua_checkstack(L, 2)) return;
+    lua_pushcfunction(L, set_global_script);
+    lua_pushlightuserdata(L, script);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) { /* out of memory: try again next switch */
+        lua_pop(L, 1);
+        return;
+    }
+    pl_shared_retain(&script->base);
+    if (vm->script_global) pl_shared_release(&vm->script_global->base);
+    vm->script_global = script;
+}
+
 void pl_rthread_resume(pl_rthread *th, lua_State *from)
 {
     pl_vm *vm = th->ctx.vm;
@@ -234,7 +285,11 @@ void pl_rthread_resume(pl_rthread *th, lua_State *from)
     th->nargs = -1; /* from now on: started */
     th->state = PL_RT_RUNNING;
     int nres = 0;
-    int status = lua_resume(co, from ? from : vm->L, nargs, &nres);
+    lua_State *L = from ? from : vm->L;
+    pl_instance *resumer = vm->script_now; /* a handler may run inside another thread */
+    switch_script(vm, L, th->script);
+    int status = lua_resume(co, L, nargs, &nres);
+    switch_script(vm, L, resumer);
     if (status == LUA_YIELD) {
         lua_pop(co, nres);
         /* Parked by the runtime (task.wait, synchronize...) or a user's own
