@@ -286,10 +286,14 @@ void pl_rthread_resume(pl_rthread *th, lua_State *from)
     th->state = PL_RT_RUNNING;
     int nres = 0;
     lua_State *L = from ? from : vm->L;
-    pl_instance *resumer = vm->script_now; /* a handler may run inside another thread */
+    /* Nested (task.spawn, a handler run from a thread): the resumer's
+     * Script again afterwards, retained meanwhile in case its record goes. */
+    pl_instance *resumer = vm->script_now;
+    if (resumer) pl_shared_retain(&resumer->base);
     switch_script(vm, L, th->script);
     int status = lua_resume(co, L, nargs, &nres);
     switch_script(vm, L, resumer);
+    if (resumer) pl_shared_release(&resumer->base);
     if (status == LUA_YIELD) {
         lua_pop(co, nres);
         /* Parked by the runtime (task.wait, synchronize...) or a user's own
