@@ -3,6 +3,8 @@
 #include <lauxlib.h>
 #include <string.h>
 
+#include "engine/runtime.h"
+
 static const char LISTS_KEY[] = "parlua.handlers";
 static const char CONN_MT[] = "parlua.Connection";
 
@@ -10,6 +12,7 @@ typedef struct conn {
     int kind, phase;
     int connected;
     pl_conn_change_fn on_change;
+    pl_instance *script; /* the Script whose thread connected it, retained; NULL: none */
 } conn;
 
 /* Pushes the array of connections for (kind, name, phase): the registry
@@ -42,7 +45,10 @@ void pl_conn_add(lua_State *L, int kind, const char *name, size_t len, int phase
     c->phase = phase;
     c->connected = 1;
     c->on_change = on_change;
+    c->script = NULL;
     luaL_setmetatable(L, CONN_MT);
+    c->script = pl_vm_of(L)->script_now; /* after the metatable: its __gc releases */
+    if (c->script) pl_shared_retain(&c->script->base);
     lua_pushvalue(L, fn_idx);
     lua_setiuservalue(L, -2, 1);
     lua_pushlstring(L, name, len);
@@ -62,22 +68,33 @@ int pl_conn_push_handlers(lua_State *L, int kind, const char *name, size_t len, 
     int n = (int)lua_rawlen(L, -1);
     if (n == 1) {
         lua_rawgeti(L, -1, 1);
-        lua_getiuservalue(L, -1, 1);
-        lua_replace(L, -3);
-        lua_pop(L, 1);
+        lua_remove(L, -2);
     } else if (n > 1) {
         lua_createtable(L, n, 0);
         for (int i = 1; i <= n; i++) {
             lua_rawgeti(L, -2, i);
-            lua_getiuservalue(L, -1, 1);
-            lua_rawseti(L, -3, i);
-            lua_pop(L, 1);
+            lua_rawseti(L, -2, i);
         }
         lua_remove(L, -2);
     } else {
         lua_pop(L, 1);
     }
     return n;
+}
+
+pl_instance *pl_conn_push_function(lua_State *L, int idx)
+{
+    conn *c = lua_touserdata(L, idx);
+    lua_getiuservalue(L, idx, 1);
+    return c->script;
+}
+
+static int conn_gc(lua_State *L)
+{
+    conn *c = lua_touserdata(L, 1);
+    if (c->script) pl_shared_release(&c->script->base);
+    c->script = NULL;
+    return 0;
 }
 
 static int conn_disconnect(lua_State *L)
@@ -132,6 +149,8 @@ void pl_open_connection(lua_State *L)
     luaL_newmetatable(L, CONN_MT);
     lua_pushcfunction(L, conn_index);
     lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, conn_gc);
+    lua_setfield(L, -2, "__gc");
     lua_pushliteral(L, "RBXScriptConnection");
     lua_setfield(L, -2, "__name");
     lua_pop(L, 1);

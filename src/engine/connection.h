@@ -18,10 +18,15 @@ typedef void (*pl_conn_change_fn)(lua_State *L, const char *name, size_t len, in
  * phase), pushes the new connection, and calls on_change(+1). */
 void pl_conn_add(lua_State *L, int kind, const char *name, size_t len, int phase, int fn_idx,
                  pl_conn_change_fn on_change);
-/* Returns how many handlers (kind, name, phase) has. With one, pushes the
- * function; with more, pushes a copy of them as an array (so handlers may
- * disconnect while they run); with none, pushes nothing. */
+/* Returns how many handlers (kind, name, phase) has. With one, pushes its
+ * connection; with more, pushes a copy of the list of connections as an
+ * array (so handlers may disconnect while they run); with none, pushes
+ * nothing. pl_run_handlers takes what it pushes. */
 int pl_conn_push_handlers(lua_State *L, int kind, const char *name, size_t len, int phase);
+/* Pushes the handler function of the connection at idx and returns the
+ * Script whose thread connected it (NULL: none), which the handler's
+ * threads belong to. */
+struct pl_instance *pl_conn_push_function(lua_State *L, int idx);
 void pl_open_connection(lua_State *L);
 
 #endif

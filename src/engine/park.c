@@ -263,6 +263,7 @@ void pl_park_drop_all(pl_runtime *rt)
         pl_rthread *th = thread_of(w);
         unpark(w);
         if (w->on->ops->abandon) w->on->ops->abandon(w->on, w);
+        pl_rthread_set_script(th, NULL);
         free(th); /* its coroutine goes with its VM, as sched.c's parked threads do */
     }
 }

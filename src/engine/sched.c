@@ -595,14 +595,20 @@ void pl_sched_drop_parked(pl_runtime *rt)
 {
     pl_park_drop_all(rt); /* first: some of them are also in the timer heap */
     pl_timer *t;
-    while ((t = pl_timerheap_pop(&rt->timers)))
-        free(pl_container_of(t, pl_rthread, timer));
+    while ((t = pl_timerheap_pop(&rt->timers))) {
+        pl_rthread *th = pl_container_of(t, pl_rthread, timer);
+        pl_rthread_set_script(th, NULL);
+        free(th);
+    }
     for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next) {
         for (int p = 0; p < 2; p++) {
             pl_rthread *th;
-            while ((th = rq_pop(&vm->ready[p])))
+            while ((th = rq_pop(&vm->ready[p]))) {
+                pl_rthread_set_script(th, NULL);
                 free(th);
+            }
         }
+        if (vm->spare) pl_rthread_set_script(vm->spare, NULL);
         free(vm->spare);
         vm->spare = NULL;
     }

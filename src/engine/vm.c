@@ -11,6 +11,8 @@
 
 #include "engine/vm.h"
 
+#include "engine/connection.h"
+#include "engine/proxy.h"
 #include "engine/runtime.h"
 #include "engine/sched.h"
 
@@ -220,6 +222,8 @@ pl_vm *pl_actor_vm_new(pl_runtime *rt, pl_instance *actor)
 void pl_vm_close(pl_vm *vm)
 {
     if (!vm->L) return;
+    if (vm->script_global) pl_shared_release(&vm->script_global->base);
+    vm->script_global = NULL;
     lua_close(vm->L);
     vm->L = NULL;
     pl_heap_destroy(&vm->heap);
@@ -271,15 +275,24 @@ pl_rthread *pl_rthread_new(lua_State *L, int nargs)
     th->ctx.rt = th;
     th->nargs = nargs;
     th->state = PL_RT_RUNNING;
+    pl_rthread_set_script(th, vm->script_now); /* a spawned thread is its spawner's */
     *(pl_ctx **)lua_getextraspace(co) = &th->ctx;
     return th;
+}
+
+void pl_rthread_set_script(pl_rthread *th, pl_instance *script)
+{
+    if (th->script == script) return;
+    if (script) pl_shared_retain(&script->base);
+    if (th->script) pl_shared_release(&th->script->base);
+    th->script = script;
 }
 
 /* Handler threads that return without yielding leave their coroutine
  * to the next handler (vm->spare), which saves a coroutine allocation per
  * message. A handler that called coroutine.running() is not reused
  * (base.c): it may keep its coroutine and cancel it later. */
-static pl_rthread *handler_thread(lua_State *L, int nargs)
+static pl_rthread *handler_thread(lua_State *L, int nargs, pl_instance *script)
 {
     pl_vm *vm = pl_vm_of(L);
     pl_rthread *th = vm->spare;
@@ -287,10 +300,12 @@ static pl_rthread *handler_thread(lua_State *L, int nargs)
         move_args(L, th->co, nargs + 1); /* may raise: th stays the spare */
         vm->spare = NULL;
         th->nargs = nargs;
-        return th;
+    } else {
+        th = pl_rthread_new(L, nargs);
+        if (!th) return NULL;
+        th->reusable = 1;
     }
-    th = pl_rthread_new(L, nargs);
-    if (th) th->reusable = 1;
+    pl_rthread_set_script(th, script);
     return th;
 }
 
@@ -302,9 +317,11 @@ void pl_run_handlers(lua_State *L, int handlers_idx, int n, int first_arg, int n
             lua_pushvalue(L, handlers_idx);
         else
             lua_rawgeti(L, handlers_idx, i);
+        pl_instance *script = pl_conn_push_function(L, -1);
+        lua_remove(L, -2); /* the connection */
         for (int a = 0; a < nargs; a++)
             lua_pushvalue(L, first_arg + a);
-        pl_rthread *th = handler_thread(L, nargs);
+        pl_rthread *th = handler_thread(L, nargs, script);
         if (!th) luaL_error(L, "not enough memory");
         pl_rthread_resume(th, L);
     }
@@ -324,7 +341,8 @@ pl_rthread *pl_rthread_current(lua_State *L)
     th->ctx.vm = ctx->vm;
     th->ctx.rt = th;
     th->state = PL_RT_RUNNING;
-    th->nargs = -1; /* started already */
+    th->nargs = -1;                                 /* started already */
+    pl_rthread_set_script(th, ctx->vm->script_now); /* the Script of whoever resumed it */
     *(pl_ctx **)lua_getextraspace(L) = &th->ctx;
     return th;
 }
@@ -335,6 +353,7 @@ void pl_rthread_free(pl_rthread *th)
     if (vm->spare == th) vm->spare = NULL; /* a finished handler thread, cancelled */
     *(pl_ctx **)lua_getextraspace(th->co) = &vm->ctx;
     luaL_unref(vm->L, LUA_REGISTRYINDEX, th->ref);
+    pl_rthread_set_script(th, NULL);
     free(th);
 }
 
@@ -521,6 +540,39 @@ static void close_dead_thread(pl_vm *vm, lua_State *co)
     lua_settop(co, 0);
 }
 
+/* Under pcall: sets the global `script` to the Script at 1, raw, in the
+ * globals table of the registry (what chunks' _ENV is). */
+static int set_global_script(lua_State *L)
+{
+    pl_instance *script = lua_touserdata(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    pl_proxy_push(L, &script->base);
+    lua_setfield(L, -2, "script");
+    return 0;
+}
+
+/* The VM now runs a thread of script (NULL: none, or no thread). `script`
+ * is a plain global of the VM (so _ENV == _G and global access costs what
+ * it costs in lua5.4) that names the running thread's Script: it is set
+ * only when the VM switches to a thread of another Script, and never
+ * cleared (code outside any thread keeps seeing the last one). L: the
+ * running Lua thread. */
+static void switch_script(pl_vm *vm, lua_State *L, pl_instance *script)
+{
+    vm->script_now = script;
+    if (!script || script == vm->script_global) return;
+    if (!lua_checkstack(L, 2)) return;
+    lua_pushcfunction(L, set_global_script);
+    lua_pushlightuserdata(L, script);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) { /* out of memory: try again next switch */
+        lua_pop(L, 1);
+        return;
+    }
+    pl_shared_retain(&script->base);
+    if (vm->script_global) pl_shared_release(&vm->script_global->base);
+    vm->script_global = script;
+}
+
 int pl_rthread_resume(pl_rthread *th, lua_State *from)
 {
     pl_vm *vm = th->ctx.vm;
@@ -542,6 +594,12 @@ int pl_rthread_resume(pl_rthread *th, lua_State *from)
     th->state = PL_RT_RUNNING;
     th->by_runtime = 1;
     int nres = 0;
+    lua_State *L = from ? from : vm->L;
+    /* Nested (task.spawn, a handler run from a thread): the resumer's
+     * Script again afterwards, retained meanwhile in case its record goes. */
+    pl_instance *resumer = vm->script_now;
+    if (resumer) pl_shared_retain(&resumer->base);
+    switch_script(vm, L, th->script);
     /* On the serial thread, publish the coroutine that runs, so that
      * parlua_interrupt (from a signal handler on this thread) can hook it.
      * relaxed: the only reader runs on this same thread. */
@@ -549,8 +607,10 @@ int pl_rthread_resume(pl_rthread *th, lua_State *from)
     int serial = !pl_pool_on_worker(rt->pool);
     lua_State *outer =
         serial ? atomic_exchange_explicit(&rt->serial_L, co, memory_order_relaxed) : NULL;
-    int status = lua_resume(co, from ? from : vm->L, nargs, &nres);
+    int status = lua_resume(co, L, nargs, &nres);
     if (serial) atomic_store_explicit(&rt->serial_L, outer, memory_order_relaxed);
+    switch_script(vm, L, resumer);
+    if (resumer) pl_shared_release(&resumer->base);
     if (status == LUA_YIELD) {
         lua_pop(co, nres);
         /* Parked by the runtime (task.wait, synchronize...) or a user's own

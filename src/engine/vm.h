@@ -59,6 +59,7 @@ struct pl_rthread {
     int reusable;      /* a handler thread: may serve the next handler (vm.c) */
     int by_runtime;    /* the runtime resumed it (not user code): task.c's park */
     double wait_start;
+    pl_instance *script;     /* the Script it belongs to, retained; NULL: none (-e) */
     pl_rthread *prev, *next; /* in a ready queue */
     pl_timer timer;
     pl_waiter wait; /* while parked on a sync object (engine/park.h) */
@@ -99,6 +100,9 @@ struct pl_vm {
     char gc_msg[256];       /* its message */
     int heartbeat_due[2];   /* set between phases by the serial thread */
     double heartbeat_dt;
+    /* The running runtime thread's Script (NULL: none), and the one the
+     * global `script` was last set to, retained (vm.c, switch_script). */
+    pl_instance *script_now, *script_global;
     pl_heap heap; /* the Lua state's memory (src/core/vmheap.h) */
     pl_vm_stats stats;
     pl_trace_buf *tbuf; /* the running thread's trace buffer; NULL: no trace */
@@ -144,9 +148,11 @@ pl_vm *pl_actor_vm_new(pl_runtime *rt, pl_instance *actor);
  * nargs values above it (all popped). NULL when out of memory; raises when
  * the coroutine's stack cannot hold the values. */
 pl_rthread *pl_rthread_new(lua_State *L, int nargs);
-/* Runs handlers in new runtime threads, one each, in order: the function
- * (n == 1) or array of functions (n > 1) at handlers_idx, each called with
- * the nargs values from first_arg. Raises only when out of memory. */
+/* Runs handlers in new runtime threads, one each, in order: the connection
+ * (n == 1) or array of connections (n > 1) at handlers_idx, as
+ * pl_conn_push_handlers pushes them, each handler called with the nargs
+ * values from first_arg and run as a thread of the Script that connected it.
+ * Raises only when out of memory. */
 void pl_run_handlers(lua_State *L, int handlers_idx, int n, int first_arg, int nargs);
 /* The runtime thread for L, adopting a user coroutine if needed. */
 pl_rthread *pl_rthread_current(lua_State *L);
@@ -154,6 +160,10 @@ pl_rthread *pl_rthread_current(lua_State *L);
  * reports an uncaught error. from: the resuming Lua thread, or NULL.
  * Returns 1 when th died of an uncaught error, else 0. */
 int pl_rthread_resume(pl_rthread *th, lua_State *from);
+/* Makes th a thread of script (retained; NULL: of none), releasing the
+ * Script it had. Call with NULL before freeing a record without
+ * pl_rthread_free. */
+void pl_rthread_set_script(pl_rthread *th, pl_instance *script);
 /* Forgets th (its coroutine stays as Lua left it). */
 void pl_rthread_free(pl_rthread *th);
 /* Warns of runtime threads still suspended by a user's coroutine.yield

@@ -1,8 +1,9 @@
 /*
  * Scripts: starting a Script instance in the VM of its closest Actor (or
- * the main VM), with its own environment so that `script` names it while
- * every other global is the VM's (as in lua5.4, scripts of one VM share
- * globals; writes go to the VM's globals). Also the main script and -e.
+ * the main VM), in a runtime thread that belongs to it, so that the global
+ * `script` names it while that thread runs (vm.c, switch_script). Scripts
+ * of one VM share its globals, as in lua5.4, and _ENV == _G. Also the main
+ * script and -e.
  */
 #include <errno.h>
 #include <lauxlib.h>
@@ -15,26 +16,6 @@
 #include "engine/sched.h"
 #include "lib/instance.h"
 #include "lib/lib.h"
-
-static const char ENV_MT_KEY[] = "parlua.script_env";
-
-/* Pushes a new environment for a script: {script = inst}, reading and
- * writing through to the VM's globals. */
-static void push_script_env(lua_State *L, pl_instance *script)
-{
-    lua_createtable(L, 0, 1);
-    pl_instance_push(L, script);
-    lua_setfield(L, -2, "script");
-    if (luaL_getmetatable(L, ENV_MT_KEY) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        luaL_newmetatable(L, ENV_MT_KEY);
-        lua_pushglobaltable(L);
-        lua_setfield(L, -2, "__index");
-        lua_pushglobaltable(L);
-        lua_setfield(L, -2, "__newindex");
-    }
-    lua_setmetatable(L, -2);
-}
 
 /* One rule for Script.Source, Script.Path and the main script: Lua source
  * text only (a precompiled chunk would need the `native` permission, which
@@ -92,11 +73,10 @@ static int prepare(lua_State *L)
     int nargs = (int)lua_tointeger(L, 2);
     lua_settop(L, 2 + nargs);
     if (load_script(L, script) != LUA_OK) return lua_error(L);
-    push_script_env(L, script);
-    if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1); /* a chunk's first upvalue is _ENV */
-    lua_insert(L, 3);                             /* function below the arguments */
+    lua_insert(L, 3); /* function below the arguments */
     pl_rthread *th = pl_rthread_new(L, nargs);
     if (!th) return luaL_error(L, "not enough memory");
+    pl_rthread_set_script(th, script);
     lua_pushlightuserdata(L, th);
     return 1;
 }
