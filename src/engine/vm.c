@@ -359,9 +359,10 @@ void pl_rthread_free(pl_rthread *th)
 
 /* Runs under lua_pcall on the VM's main thread: [1] the dead coroutine whose
  * stack to trace (light userdata; NULL: none left), [2] a copy of the error
- * object (or a C string as light userdata). Returns the message and the message with its traceback.
- * The message follows lua5.4's msghandler: strings and numbers as they are, else a string from
- * __tostring, else "(error object is a T value)"; the traceback is always there (SPEC 1.6). */
+ * object (or a C string as light userdata). Returns the message and the
+ * message with its traceback. The message follows lua5.4's msghandler:
+ * strings and numbers as they are, else a string from __tostring, else
+ * "(error object is a T value)"; the traceback is always there (SPEC 1.6). */
 static int format_error(lua_State *L)
 {
     lua_State *co = lua_touserdata(L, 1);
@@ -497,7 +498,10 @@ static int warn_suspended(lua_State *L)
                         "parlua: warning: a thread of %s suspended by coroutine.yield() at %s "
                         "was never resumed (the runtime resumes only its own waits: use "
                         "task.wait or task.defer to pause a script)\n",
-                        name ? name : "an actor", lua_tostring(L, -1));
+                        name        ? name
+                        : vm->actor ? vm->actor->name
+                                    : "main",
+                        lua_tostring(L, -1));
             lua_pop(L, 1);
         }
         lua_pop(L, 1);
