@@ -69,6 +69,13 @@ pl_waiter *pl_park_prepare(lua_State *L, pl_waitobj *obj, int kind)
     return w;
 }
 
+pl_waiter *pl_park_prepare_unlocking(lua_State *L, pl_waitobj *obj, int kind, const char *fn)
+{
+    uv_mutex_unlock(&obj->lock);
+    pl_park_check(L, fn);
+    return pl_park_prepare(L, obj, kind);
+}
+
 /* Puts the woken waiter's thread on its VM's woken list and marks the VM
  * for the thread's phase. Called by the one waker that won the CAS, with
  * the object's lock or the timer lock held (see park.h). */

@@ -52,6 +52,11 @@ void pl_park_check(lua_State *L, const char *fn);
  * so call it before taking obj's lock. */
 pl_waiter *pl_park_prepare(lua_State *L, pl_waitobj *obj, int kind);
 
+/* The same, called with obj->lock held after a first look found it must
+ * wait: releases the lock, checks that the caller may park (fn names it)
+ * and prepares. The caller then takes the lock and looks again. */
+pl_waiter *pl_park_prepare_unlocking(lua_State *L, pl_waitobj *obj, int kind, const char *fn);
+
 /* Parks the calling thread: call with obj->lock held, after deciding to
  * wait; appends w to obj's wait list and releases the lock. timeout: < 0
  * waits forever; else the seconds after which the thread wakes ungranted.

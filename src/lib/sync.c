@@ -423,9 +423,7 @@ static int sema_acquire(lua_State *L)
             return 1;
         }
         if (prepared) break;
-        uv_mutex_unlock(&s->w.lock);
-        pl_park_check(L, "Semaphore:acquire");
-        pl_park_prepare(L, &s->w, 0); /* may raise: no lock held */
+        pl_park_prepare_unlocking(L, &s->w, 0, "Semaphore:acquire");
     }
     return pl_park(L, &pl_ctx_of(L)->rt->wait, timeout, timeout >= 0, sema_acquire_k);
 }
@@ -502,14 +500,20 @@ static int event_clear(lua_State *L)
     return 0;
 }
 
+/* Pushes a flag of obj read under its lock. */
+static int push_locked_flag(lua_State *L, pl_waitobj *obj, const int *flag)
+{
+    uv_mutex_lock(&obj->lock);
+    int value = *flag;
+    uv_mutex_unlock(&obj->lock);
+    lua_pushboolean(L, value);
+    return 1;
+}
+
 static int event_is_set(lua_State *L)
 {
     event_obj *e = check_event(L);
-    uv_mutex_lock(&e->w.lock);
-    int set = e->set;
-    uv_mutex_unlock(&e->w.lock);
-    lua_pushboolean(L, set);
-    return 1;
+    return push_locked_flag(L, &e->w, &e->set);
 }
 
 static int event_wait_k(lua_State *L, int status, lua_KContext ctx)
@@ -531,9 +535,7 @@ static int event_wait(lua_State *L)
             return 1;
         }
         if (prepared) break;
-        uv_mutex_unlock(&e->w.lock);
-        pl_park_check(L, "Event:wait");
-        pl_park_prepare(L, &e->w, 0);
+        pl_park_prepare_unlocking(L, &e->w, 0, "Event:wait");
     }
     return pl_park(L, &pl_ctx_of(L)->rt->wait, timeout, 0, event_wait_k);
 }
@@ -826,11 +828,7 @@ static int barrier_reset(lua_State *L)
 static int barrier_broken(lua_State *L)
 {
     barrier_obj *b = check_barrier(L);
-    uv_mutex_lock(&b->w.lock);
-    int broken = b->broken;
-    uv_mutex_unlock(&b->w.lock);
-    lua_pushboolean(L, broken);
-    return 1;
+    return push_locked_flag(L, &b->w, &b->broken);
 }
 
 static int barrier_parties(lua_State *L)

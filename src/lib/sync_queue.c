@@ -485,9 +485,7 @@ static int do_get(lua_State *L, double timeout)
             return pl_sync_raise(L, "Empty", "Queue:get: Queue#%d is empty", (int)q->w.id);
         }
         if (prepared) break;
-        uv_mutex_unlock(&q->w.lock);
-        pl_park_check(L, "Queue:get");
-        w = pl_park_prepare(L, &q->w, WANT_GET);
+        w = pl_park_prepare_unlocking(L, &q->w, WANT_GET, "Queue:get");
     }
     return pl_park(L, w, timeout, 0, get_k);
 }
@@ -538,9 +536,7 @@ static int queue_join(lua_State *L)
             return 1;
         }
         if (prepared) break;
-        uv_mutex_unlock(&q->w.lock);
-        pl_park_check(L, "Queue:join");
-        w = pl_park_prepare(L, &q->w, WANT_JOIN);
+        w = pl_park_prepare_unlocking(L, &q->w, WANT_JOIN, "Queue:join");
     }
     return pl_park(L, w, timeout, 0, join_k);
 }
