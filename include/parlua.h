@@ -44,6 +44,10 @@ typedef struct parlua_config {
     int stats;              /* 1: parlua_finish prints a summary to stderr */
     double long_run_budget; /* seconds: an actor whose one parallel run takes longer
                                gets one warning on stderr; 0: 0.1 s; < 0: never */
+
+    /* Memory that messages waiting for a binding may hold, per actor; past
+     * it SendMessage raises. 0: 256 MiB. */
+    size_t max_waiting_bytes;
 } parlua_config;
 
 /* Fills cfg with the defaults. */

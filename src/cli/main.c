@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <lauxlib.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,8 @@ static void usage(FILE *out)
         "                utilisation, messages, time and memory per VM\n"
         "  --frame-budget MS  warn once per actor whose single parallel run takes\n"
         "                longer than MS milliseconds (default 100; 0: never)\n"
+        "  --mailbox-limit MIB  memory that messages waiting for a binding may hold,\n"
+        "                per actor, in MiB (default 256); past it SendMessage raises\n"
         "  --help        show this help\n"
         "  --            stop handling options\n"
         "  -             stop handling options and execute stdin\n"
@@ -104,6 +107,13 @@ static int parse(int argc, char **argv, options *o)
                                  "warning), got '%s'",
                                  argv[i]);
             o->config.long_run_budget = v > 0 ? v / 1000 : -1;
+        } else if (strcmp(a, "--mailbox-limit") == 0) {
+            if (++i >= argc) return bad_usage("'%s' needs a number of MiB", a);
+            double v = number_arg(argv[i], 0);
+            if (v < 0 || v * 1048576.0 < 1024 || v * 1048576.0 > (double)(SIZE_MAX / 2))
+                return bad_usage("--mailbox-limit needs a number of MiB from 0.001 up, got '%s'",
+                                 argv[i]);
+            o->config.max_waiting_bytes = (size_t)(v * 1048576.0);
         } else if (strcmp(a, "--workers") == 0 || strcmp(a, "--fps") == 0) {
             if (++i >= argc) return bad_usage("'%s' needs a number", a);
             int workers = strcmp(a, "--workers") == 0;
