@@ -641,6 +641,80 @@ static void test_concurrent_posters_bind_midway(void **state)
     run_concurrent(1);
 }
 
+/* Issue 8 #10 under concurrency: posters stream to one topic while the
+ * owner keeps moving it between the serial and the parallel phase (bind
+ * the new phase, unbind the old one, mid-batch): every message arrives
+ * exactly once, each sender's in order across the moves. */
+typedef struct mover_run {
+    pl_mailbox mb;
+    atomic_int posters_done;
+} mover_run;
+
+typedef struct mover {
+    mover_run *run;
+    uint32_t id;
+} mover;
+
+static void mover_poster(void *arg)
+{
+    mover *p = arg;
+    mover_run *run = p->run;
+    for (uint32_t i = 1; i <= (uint32_t)nmessages; i++)
+        assert_true(post(&run->mb, "mv", p->id, i) >= 0);
+    atomic_fetch_add(&run->posters_done, 1);
+}
+
+static void test_concurrent_phase_moves(void **state)
+{
+    (void)state;
+    mover_run run;
+    pl_mailbox_init(&run.mb);
+    atomic_init(&run.posters_done, 0);
+    int phase = PL_SERIAL;
+    tbind(&run.mb, "mv", phase, 1);
+    uint32_t *last = calloc((size_t)nposters, sizeof *last);
+    mover *ps = calloc((size_t)nposters, sizeof *ps);
+    uv_thread_t *threads = calloc((size_t)nposters, sizeof *threads);
+    assert_true(last && ps && threads);
+    for (int i = 0; i < nposters; i++) {
+        ps[i].run = &run;
+        ps[i].id = (uint32_t)i;
+        assert_int_equal(uv_thread_create(&threads[i], mover_poster, &ps[i]), 0);
+    }
+    long count = 0, total = (long)nposters * nmessages;
+    for (unsigned round = 0; count < total; round++) {
+        pl_mailbox_take(&run.mb, phase);
+        pl_msg *m;
+        int k = 0;
+        while ((m = pl_mailbox_next(&run.mb, phase))) {
+            uint32_t *l = &last[sender_of(m)];
+            if (seq_of(m) != *l + 1)
+                fail_msg("sender %u: #%u after #%u", sender_of(m), seq_of(m), *l);
+            *l = seq_of(m);
+            count++;
+            pl_msg_delivered(m);
+            pl_msg_done(m);
+            if (++k == 7 && (round & 1)) { /* move mid-batch */
+                int rc = tbind(&run.mb, "mv", !phase, 1);
+                rc |= tbind(&run.mb, "mv", phase, -1);
+                if (rc & PL_MAILBOX_FLUSH) pl_mailbox_flush(&run.mb);
+                phase = !phase;
+                break;
+            }
+        }
+        if (pl_mailbox_flush(&run.mb) & ~(1 << phase)) fail_msg("flushed to a phase not bound");
+    }
+    for (int i = 0; i < nposters; i++)
+        uv_thread_join(&threads[i]);
+    assert_int_equal(count, total);
+    assert_int_equal(pl_mailbox_ready(&run.mb, PL_SERIAL) + pl_mailbox_ready(&run.mb, PL_PARALLEL),
+                     0);
+    free(last);
+    free(ps);
+    free(threads);
+    pl_mailbox_destroy(&run.mb);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) nposters = atoi(argv[1]);
@@ -660,6 +734,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_topic_with_nul),
         cmocka_unit_test(test_concurrent_posters),
         cmocka_unit_test(test_concurrent_posters_bind_midway),
+        cmocka_unit_test(test_concurrent_phase_moves),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
