@@ -52,7 +52,7 @@ static int actor_send(lua_State *L)
     const char *topic = luaL_checklstring(L, 2, &len);
     pl_vm *vm = actor->vm;
     pl_msgbody *body = pl_msgbody_new(topic, len);
-    if (!body) return luaL_error(L, "not enough memory");
+    if (!body) return send_refused(L, vm, actor, topic, len, PL_MAILBOX_NOMEM);
     char err[512];
     pl_transfer_origin origin = {"SendMessage", 2};
     if (pl_transfer_encode(L, 3, lua_gettop(L) - 2, &origin, &body->wire, err, sizeof err) != 0) {
