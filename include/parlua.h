@@ -72,6 +72,10 @@ typedef struct parlua_config {
     double long_run_budget; /* seconds: an actor whose one parallel run takes longer
                                gets one warning on stderr (with fps > 0; else one
                                summary line from parlua_finish); 0: 0.1 s; < 0: never */
+
+    /* Memory that messages waiting for a binding may hold, per actor; past
+     * it SendMessage raises. 0: 256 MiB. */
+    size_t max_waiting_bytes;
 } parlua_config;
 
 /* Fills cfg with the defaults. Any thread. */

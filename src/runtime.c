@@ -282,13 +282,13 @@ int parlua_step(parlua_runtime *rt, double dt)
 
 typedef struct undelivered {
     size_t count;
-    char first[256];
+    char first[256]; /* quoted: a topic is any Lua string */
 } undelivered;
 
-static void count_waiting(void *ud, const char *topic, size_t n)
+static void count_waiting(void *ud, const char *topic, size_t len, size_t n)
 {
     undelivered *u = ud;
-    if (u->count == 0) snprintf(u->first, sizeof u->first, "%s", topic);
+    if (u->count == 0) pl_topic_quote(u->first, sizeof u->first, topic, len);
     u->count += n;
 }
 
@@ -303,7 +303,7 @@ static void report_undelivered(pl_runtime *rt)
         if (!u.count) continue;
         if (!actors) {
             char *name = pl_vm_name(vm);
-            snprintf(example, sizeof example, "topic '%s' of %s", u.first, name ? name : "?");
+            snprintf(example, sizeof example, "topic \"%s\" of %s", u.first, name ? name : "?");
             free(name);
         }
         total += u.count;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <lauxlib.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,8 @@ static void usage(FILE *out)
             "  --frame-budget MS  warn about actors whose single parallel run takes longer\n"
             "                than MS milliseconds (default 100; 0: never): with --fps one line\n"
             "                per actor, at once; without, one summary line at exit\n"
+            "  --mailbox-limit MIB  memory that messages waiting for a binding may hold,\n"
+            "                per actor, in MiB (default 256); past it SendMessage raises\n"
             "  --help        show this help\n"
             "  --            stop handling options\n"
             "  -             stop handling options and execute stdin\n"
@@ -113,6 +116,13 @@ static int parse(int argc, char **argv, options *o)
                                  "warning), got '%s'",
                                  argv[i]);
             o->config.long_run_budget = v > 0 ? v / 1000 : -1;
+        } else if (strcmp(a, "--mailbox-limit") == 0) {
+            if (++i >= argc) return bad_usage("'%s' needs a number of MiB", a);
+            double v = number_arg(argv[i], 0, 1024 / 1048576.0, (double)(SIZE_MAX / 2) / 1048576.0);
+            if (v < 0)
+                return bad_usage("--mailbox-limit needs a number of MiB from 0.001 up, got '%s'",
+                                 argv[i]);
+            o->config.max_waiting_bytes = (size_t)(v * 1048576.0);
         } else if (strcmp(a, "--workers") == 0 || strcmp(a, "--fps") == 0) {
             if (++i >= argc) return bad_usage("'%s' needs a number", a);
             int workers = strcmp(a, "--workers") == 0;

@@ -121,6 +121,14 @@ static int conn_disconnect(lua_State *L)
             break;
         }
     }
+    if (lua_rawlen(L, -1) == 0) { /* forget the name: per-request topics come and go */
+        lua_rawgetp(L, LUA_REGISTRYINDEX, LISTS_KEY);
+        lua_rawgeti(L, -1, c->kind * 2 + c->phase + 1);
+        lua_pushlstring(L, name, len);
+        lua_pushnil(L);
+        lua_rawset(L, -3);
+        lua_pop(L, 2);
+    }
     c->on_change(L, name, len, c->phase, -1);
     return 0;
 }

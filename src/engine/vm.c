@@ -107,6 +107,7 @@ void pl_vm_init(pl_vm *vm, pl_runtime *runtime, pl_instance *actor)
     vm->actor = actor;
     vm->phase = PL_SERIAL;
     pl_mailbox_init(&vm->mailbox);
+    vm->mailbox.max_waiting_bytes = runtime->config.max_waiting_bytes; /* 0: the default */
     pl_heap_init(&vm->heap);
     if (runtime->trace) vm->tbuf = pl_trace_buf_at(runtime->trace, 0); /* see run_end */
     pl_list_init(&vm->heartbeat_link);

@@ -15,10 +15,37 @@
 #include "lib/instance.h"
 #include "lib/lib.h"
 
+/* Marks the phases in a mask from the mailbox; its PL_MAILBOX_FLUSH bit
+ * asks for a flush once this VM's threads have yielded. */
 static void mark_phases(pl_vm *vm, int mask)
 {
+    if (mask <= 0) return;
     for (int p = 0; p < 2; p++)
-        if (mask > 0 && (mask & (1 << p))) pl_sched_mark(vm, p);
+        if (mask & (1 << p)) pl_sched_mark(vm, p);
+    if (mask & PL_MAILBOX_FLUSH) vm->flush_mailbox = 1;
+}
+
+/* Raises SendMessage's error for a refused post (no lock held). */
+static int send_refused(lua_State *L, pl_vm *vm, pl_instance *actor, const char *topic, size_t len,
+                        int why)
+{
+    char quoted[128];
+    pl_topic_quote(quoted, sizeof quoted, topic, len);
+    if (why == PL_MAILBOX_NOMEM)
+        return luaL_error(L,
+                          "SendMessage: not enough memory for a message to actor \"%s\" "
+                          "(topic \"%s\")",
+                          actor->name, quoted);
+    size_t limit = vm->mailbox.max_waiting_bytes ? vm->mailbox.max_waiting_bytes
+                                                 : PL_MAILBOX_DEFAULT_WAITING_BYTES;
+    char sizes[64]; /* lua_pushfstring has no %.1f */
+    snprintf(sizes, sizeof sizes, "limit %.1f MiB", (double)limit / 1048576.0);
+    return luaL_error(L,
+                      "SendMessage: actor \"%s\" already holds the most messages that may wait "
+                      "for a binding (%s); bind topic \"%s\" with BindToMessage or "
+                      "BindToMessageParallel before sending more, or raise the limit "
+                      "(parlua --mailbox-limit MiB, parlua_config.max_waiting_bytes)",
+                      actor->name, sizes, quoted);
 }
 
 static int actor_send(lua_State *L)
@@ -28,7 +55,7 @@ static int actor_send(lua_State *L)
     const char *topic = luaL_checklstring(L, 2, &len);
     pl_vm *vm = actor->vm;
     pl_msgbody *body = pl_msgbody_new(topic, len);
-    if (!body) return luaL_error(L, "not enough memory");
+    if (!body) return send_refused(L, vm, actor, topic, len, PL_MAILBOX_NOMEM);
     char err[512];
     pl_transfer_origin origin = {"SendMessage", 2};
     if (pl_transfer_encode(L, 3, lua_gettop(L) - 2, &origin, &body->wire, err, sizeof err) != 0) {
@@ -42,11 +69,7 @@ static int actor_send(lua_State *L)
     int mask = pl_mailbox_post(&vm->mailbox, body);
     if (mask < 0) {
         pl_msgbody_free(body);
-        return luaL_error(L,
-                          "SendMessage: actor \"%s\" already holds %d messages that wait for a "
-                          "binding; bind topic \"%s\" with BindToMessage or "
-                          "BindToMessageParallel before sending more",
-                          actor->name, PL_MAILBOX_MAX_WAITING, topic);
+        return send_refused(L, vm, actor, topic, len, mask);
     }
     me->stats.sent++;
     mark_phases(vm, mask);
@@ -58,7 +81,9 @@ static void on_bind_change(lua_State *L, const char *topic, size_t len, int phas
     pl_vm *vm = pl_vm_of(L);
     int rc = pl_mailbox_bind(&vm->mailbox, topic, len, phase, delta);
     if (rc < 0) luaL_error(L, "not enough memory");
-    if (rc > 0) vm->flush_mailbox = 1; /* flushed when this VM's threads have yielded */
+    /* messages of a phase that lost its last binding moved: mark where
+     * they went; a flush comes when this VM's threads have yielded */
+    mark_phases(vm, rc);
     vm->bind_version++;
 }
 
@@ -92,13 +117,14 @@ static int actor_bind_parallel(lua_State *L)
     return bind_topic(L, PL_PARALLEL, "BindToMessageParallel");
 }
 
-/* A batch of messages delivered under one lua_pcall; after an error the
- * caller reports it, drops the message that raised and calls again for
- * the rest. */
+/* A batch of messages (the mailbox's batch of the phase) delivered under
+ * one lua_pcall; after an error the caller reports it, drops the message
+ * that raised and calls again for the rest. The batch stays in the
+ * mailbox so that a handler unbinding a topic moves the rest of its
+ * messages in order (mailbox.c, I2). */
 typedef struct batch {
     pl_vm *vm;
     int phase;
-    pl_msg *next;    /* the next message to deliver */
     pl_msg *current; /* the one being delivered, if it raises */
     uint64_t taken;  /* when the batch was taken (trace flows) */
 } batch;
@@ -114,9 +140,9 @@ static int deliver_batch(lua_State *L)
     int nhandlers = 0;
     unsigned version = vm->bind_version;
     lua_settop(L, 3);
-    while (b->next) {
-        pl_msg *msg = b->current = b->next;
-        b->next = msg->next; /* before the body can go */
+    pl_msg *msg;
+    while ((msg = pl_mailbox_next(&vm->mailbox, b->phase))) {
+        b->current = msg;
         pl_msgbody *body = msg->body;
         if (vm->tbuf) pl_trace_flow_at(vm->tbuf, 'f', "message", (uintptr_t)body, b->taken);
         size_t len;
@@ -131,20 +157,31 @@ static int deliver_batch(lua_State *L)
             version = vm->bind_version;
         }
         b->current = NULL;
-        if (!nhandlers) { /* the mailbox keeps it */
-            mark_phases(vm, pl_mailbox_reroute(&vm->mailbox, msg, b->phase));
+        if (!nhandlers) { /* the mailbox keeps it (I2 makes this rare) */
+            int mask = pl_mailbox_reroute(&vm->mailbox, msg, b->phase);
+            if (mask == PL_MAILBOX_NOMEM) {
+                char quoted[128];
+                pl_topic_quote(quoted, sizeof quoted, body->topic, body->topic_len);
+                lua_pushfstring(L, "message \"%s\" dropped: not enough memory to keep it", quoted);
+                pl_report_error(vm, L, "message delivery failed");
+                lua_settop(L, 3);
+            }
+            mark_phases(vm, mask);
             continue;
         }
         int n;
         char err[512];
         if (pl_transfer_decode(L, &body->wire, 1, &n, err, sizeof err) != 0) {
-            lua_pushfstring(L, "cannot deliver message \"%s\": %s", body->topic, err);
+            char quoted[128];
+            pl_topic_quote(quoted, sizeof quoted, body->topic, body->topic_len);
+            lua_pushfstring(L, "cannot deliver message \"%s\": %s", quoted, err);
             pl_report_error(vm, L, "message delivery failed");
             lua_settop(L, 3);
             pl_msg_done(msg);
             continue;
         }
         b->current = msg;
+        pl_msg_delivered(msg); /* before a handler can unbind the other phase (I3) */
         pl_run_handlers(L, 2, nhandlers, 4, n);
         b->current = NULL;
         lua_settop(L, 3);
@@ -163,11 +200,12 @@ void pl_actor_flush(pl_vm *vm)
 void pl_actor_dispatch(pl_vm *vm, int phase)
 {
     lua_State *L = vm->L;
-    batch b = {vm, phase, pl_mailbox_take(&vm->mailbox, phase), NULL, 0};
+    batch b = {vm, phase, NULL, 0};
+    size_t n = pl_mailbox_take(&vm->mailbox, phase);
     /* A flow ends when its message is taken: one clock read per batch.
      * Still before any of them is freed, so before an id can be reused. */
-    if (vm->tbuf && b.next) b.taken = pl_trace_now(vm->tbuf);
-    while (b.next) {
+    if (vm->tbuf && n) b.taken = pl_trace_now(vm->tbuf);
+    while (vm->mailbox.batch[phase].head) { /* the owner's: no lock */
         lua_pushcfunction(L, deliver_batch);
         lua_pushlightuserdata(L, &b);
         if (lua_pcall(L, 1, 0, 0) != LUA_OK) { /* out of memory, mostly */

@@ -61,6 +61,19 @@ static int post(pl_mailbox *mb, const char *topic, uint32_t sender, uint32_t seq
     return mask;
 }
 
+/* Takes a phase's ready queue and hands its whole batch out, chained
+ * through next (as the runtime's delivery pops them one by one). */
+static pl_msg *take(pl_mailbox *mb, int phase)
+{
+    pl_mailbox_take(mb, phase);
+    pl_msg *head = NULL, **tail = &head, *m;
+    while ((m = pl_mailbox_next(mb, phase))) {
+        *tail = m;
+        tail = &m->next;
+    }
+    return head;
+}
+
 static int tbind(pl_mailbox *mb, const char *topic, int phase, int delta)
 {
     return pl_mailbox_bind(mb, topic, strlen(topic), phase, delta);
@@ -71,7 +84,7 @@ static int tbind(pl_mailbox *mb, const char *topic, int phase, int delta)
 static int take_expect(pl_mailbox *mb, int phase, const char *topic, uint32_t first)
 {
     int n = 0;
-    pl_msg *m = pl_mailbox_take(mb, phase);
+    pl_msg *m = take(mb, phase);
     while (m) {
         pl_msg *next = m->next;
         assert_string_equal(m->body->topic, topic);
@@ -91,9 +104,10 @@ typedef struct waiting_count {
     int topics;
 } waiting_count;
 
-static void count_waiting(void *ud, const char *topic, size_t n)
+static void count_waiting(void *ud, const char *topic, size_t len, size_t n)
 {
     waiting_count *w = ud;
+    assert_int_equal(strlen(topic), len);
     snprintf(w->topic, sizeof w->topic, "%s", topic);
     w->n += n;
     w->topics++;
@@ -117,21 +131,21 @@ static void test_routing(void **state)
     assert_int_equal(pl_mailbox_ready(&mb, PL_PARALLEL), 2);
 
     /* serial queue: s then b; parallel: p then b, the same body as serial's b */
-    pl_msg *ser = pl_mailbox_take(&mb, PL_SERIAL);
+    pl_msg *ser = take(&mb, PL_SERIAL);
     assert_int_equal(pl_mailbox_ready(&mb, PL_SERIAL), 0);
     assert_non_null(ser);
     assert_string_equal(ser->body->topic, "s");
     assert_non_null(ser->next);
     assert_string_equal(ser->next->body->topic, "b");
     assert_null(ser->next->next);
-    pl_msg *par = pl_mailbox_take(&mb, PL_PARALLEL);
+    pl_msg *par = take(&mb, PL_PARALLEL);
     assert_non_null(par);
     assert_string_equal(par->body->topic, "p");
     assert_string_equal(par->next->body->topic, "b");
     assert_null(par->next->next);
     assert_ptr_equal(par->next->body, ser->next->body); /* shared body */
     assert_int_equal(atomic_load(&ser->next->body->refs), 2);
-    assert_null(pl_mailbox_take(&mb, PL_SERIAL)); /* empty now */
+    assert_null(take(&mb, PL_SERIAL)); /* empty now */
 
     /* release (the shared body goes with its second holder: ASan checks) */
     pl_msg *sb = ser->next, *pb = par->next;
@@ -169,9 +183,9 @@ static void test_bind_flush_order(void **state)
     }
     assert_int_equal(pl_mailbox_ready(&mb, PL_SERIAL), 0);
     /* bind a (serial) and b (both): bind reports waiting messages */
-    assert_int_equal(tbind(&mb, "a", PL_SERIAL, 1), 1);
-    assert_int_equal(tbind(&mb, "b", PL_SERIAL, 1), 1);
-    assert_int_equal(tbind(&mb, "b", PL_PARALLEL, 1), 1);
+    assert_int_equal(tbind(&mb, "a", PL_SERIAL, 1), PL_MAILBOX_FLUSH);
+    assert_int_equal(tbind(&mb, "b", PL_SERIAL, 1), PL_MAILBOX_FLUSH);
+    assert_int_equal(tbind(&mb, "b", PL_PARALLEL, 1), PL_MAILBOX_FLUSH);
     /* nothing moves before the flush */
     assert_int_equal(pl_mailbox_ready(&mb, PL_SERIAL), 0);
     int mask = pl_mailbox_flush(&mb);
@@ -180,7 +194,7 @@ static void test_bind_flush_order(void **state)
     assert_int_equal(pl_mailbox_ready(&mb, PL_PARALLEL), N);
     /* serial: every a and b, each topic in order */
     uint32_t next_a = 1, next_b = 1;
-    pl_msg *m = pl_mailbox_take(&mb, PL_SERIAL);
+    pl_msg *m = take(&mb, PL_SERIAL);
     int n = 0;
     while (m) {
         pl_msg *next = m->next;
@@ -204,7 +218,7 @@ static void test_bind_flush_order(void **state)
     /* a second flush moves nothing */
     assert_int_equal(pl_mailbox_flush(&mb), 0);
     /* bound later, c flushes in order too */
-    assert_int_equal(tbind(&mb, "c", PL_PARALLEL, 1), 1);
+    assert_int_equal(tbind(&mb, "c", PL_PARALLEL, 1), PL_MAILBOX_FLUSH);
     assert_int_equal(pl_mailbox_flush(&mb), 1 << PL_PARALLEL);
     assert_int_equal(take_expect(&mb, PL_PARALLEL, "c", 1), N);
     pl_mailbox_destroy(&mb);
@@ -220,7 +234,7 @@ static void test_post_between_bind_and_flush(void **state)
     pl_mailbox_init(&mb);
     assert_int_equal(post(&mb, "t", 0, 1), 0);
     assert_int_equal(post(&mb, "t", 0, 2), 0);
-    assert_int_equal(tbind(&mb, "t", PL_SERIAL, 1), 1);
+    assert_int_equal(tbind(&mb, "t", PL_SERIAL, 1), PL_MAILBOX_FLUSH);
     post(&mb, "t", 0, 3); /* the binding code is still running */
     post(&mb, "t", 0, 4);
     pl_mailbox_flush(&mb);
@@ -229,29 +243,41 @@ static void test_post_between_bind_and_flush(void **state)
     pl_mailbox_destroy(&mb);
 }
 
+/* Bytes that n test messages (one-letter topic) hold. */
+static size_t bytes_of(size_t n)
+{
+    pl_msgbody *b = mk("x", 0, 0);
+    size_t size = pl_msgbody_size(b);
+    pl_msgbody_free(b);
+    return n * size;
+}
+
+enum { LIMIT_MSGS = 1000 };
+
 static void test_waiting_limit(void **state)
 {
     (void)state;
     pl_mailbox mb;
     pl_mailbox_init(&mb);
+    mb.max_waiting_bytes = bytes_of(LIMIT_MSGS);
     /* the limit is per actor, over all topics */
-    for (uint32_t i = 0; i < PL_MAILBOX_MAX_WAITING; i++)
+    for (uint32_t i = 0; i < LIMIT_MSGS; i++)
         if (post(&mb, (i & 1) ? "x" : "y", 0, i / 2 + 1) != 0) fail_msg("post %u refused", i);
     pl_msgbody *extra = mk("x", 0, 999999);
-    assert_int_equal(pl_mailbox_post(&mb, extra), -1);
+    assert_int_equal(pl_mailbox_post(&mb, extra), PL_MAILBOX_FULL);
     /* body untouched: the caller still owns it and can post it later */
     assert_int_equal(atomic_load(&extra->refs), 0);
-    assert_int_equal(post(&mb, "z", 0, 1), -1);
+    assert_int_equal(post(&mb, "z", 0, 1), PL_MAILBOX_FULL);
     /* a bound topic is not limited */
     assert_int_equal(tbind(&mb, "bound", PL_SERIAL, 1), 0);
     assert_int_equal(post(&mb, "bound", 0, 1), 1 << PL_SERIAL);
     /* binding y and flushing frees room */
-    assert_int_equal(tbind(&mb, "y", PL_SERIAL, 1), 1);
+    assert_int_equal(tbind(&mb, "y", PL_SERIAL, 1), PL_MAILBOX_FLUSH);
     pl_mailbox_flush(&mb);
     assert_int_equal(pl_mailbox_post(&mb, extra), 0); /* now it waits */
     waiting_count w = {"", 0, 0};
     pl_mailbox_each_waiting(&mb, count_waiting, &w);
-    assert_int_equal(w.n, PL_MAILBOX_MAX_WAITING / 2 + 1);
+    assert_int_equal(w.n, LIMIT_MSGS / 2 + 1);
     assert_int_equal(w.topics, 1);
     assert_string_equal(w.topic, "x");
     pl_mailbox_destroy(&mb);
@@ -266,7 +292,7 @@ static void test_reroute(void **state)
      * one came: the message moves to the parallel queue */
     tbind(&mb, "t", PL_SERIAL, 1);
     assert_int_equal(post(&mb, "t", 0, 1), 1 << PL_SERIAL);
-    pl_msg *m = pl_mailbox_take(&mb, PL_SERIAL);
+    pl_msg *m = take(&mb, PL_SERIAL);
     assert_non_null(m);
     tbind(&mb, "t", PL_SERIAL, -1);
     tbind(&mb, "t", PL_PARALLEL, 1);
@@ -275,13 +301,13 @@ static void test_reroute(void **state)
 
     /* no binding at all: back to waiting, delivered after a new bind */
     assert_int_equal(post(&mb, "t", 0, 2), 1 << PL_PARALLEL);
-    m = pl_mailbox_take(&mb, PL_PARALLEL);
+    m = take(&mb, PL_PARALLEL);
     tbind(&mb, "t", PL_PARALLEL, -1);
     assert_int_equal(pl_mailbox_reroute(&mb, m, PL_PARALLEL), 0);
     waiting_count w = {"", 0, 0};
     pl_mailbox_each_waiting(&mb, count_waiting, &w);
     assert_int_equal(w.n, 1);
-    assert_int_equal(tbind(&mb, "t", PL_SERIAL, 1), 1);
+    assert_int_equal(tbind(&mb, "t", PL_SERIAL, 1), PL_MAILBOX_FLUSH);
     assert_int_equal(pl_mailbox_flush(&mb), 1 << PL_SERIAL);
     assert_int_equal(take_expect(&mb, PL_SERIAL, "t", 2), 1);
 
@@ -289,7 +315,7 @@ static void test_reroute(void **state)
      * the other queue still delivers it */
     tbind(&mb, "t", PL_PARALLEL, 1);
     assert_int_equal(post(&mb, "t", 0, 3), 3);
-    pl_msg *ms = pl_mailbox_take(&mb, PL_SERIAL);
+    pl_msg *ms = take(&mb, PL_SERIAL);
     tbind(&mb, "t", PL_SERIAL, -1);
     assert_int_equal(pl_mailbox_reroute(&mb, ms, PL_SERIAL), 0);
     assert_int_equal(take_expect(&mb, PL_PARALLEL, "t", 3), 1);
@@ -302,15 +328,170 @@ static void test_reroute(void **state)
     tbind(&mb, "t", PL_PARALLEL, -1);
     tbind(&mb, "r", PL_SERIAL, 1);
     assert_int_equal(post(&mb, "r", 0, 1), 1 << PL_SERIAL);
-    pl_msg *mr = pl_mailbox_take(&mb, PL_SERIAL);
+    pl_msg *mr = take(&mb, PL_SERIAL);
     tbind(&mb, "r", PL_SERIAL, -1);
-    for (uint32_t i = 0; i < PL_MAILBOX_MAX_WAITING; i++)
+    mb.max_waiting_bytes = bytes_of(LIMIT_MSGS) + LIMIT_MSGS * 3; /* "full" is 3 bytes longer */
+    for (uint32_t i = 0; i < LIMIT_MSGS; i++)
         assert_int_equal(post(&mb, "full", 0, i), 0);
-    assert_int_equal(post(&mb, "full", 0, 0), -1);
+    assert_int_equal(post(&mb, "full", 0, 0), PL_MAILBOX_FULL);
     assert_int_equal(pl_mailbox_reroute(&mb, mr, PL_SERIAL), 0);
     w.n = 0;
     pl_mailbox_each_waiting(&mb, count_waiting, &w);
-    assert_int_equal(w.n, PL_MAILBOX_MAX_WAITING + 1);
+    assert_int_equal(w.n, LIMIT_MSGS + 1);
+    pl_mailbox_destroy(&mb);
+}
+
+/* Issue 8 #10: a phase that loses a topic's last binding while messages of
+ * it remain in its batch moves them at once, in order: a message posted
+ * after that cannot overtake them. */
+static void test_unbind_moves_batch_in_order(void **state)
+{
+    (void)state;
+    pl_mailbox mb;
+    pl_mailbox_init(&mb);
+    tbind(&mb, "t", PL_SERIAL, 1);
+    for (uint32_t i = 1; i <= 3; i++)
+        assert_int_equal(post(&mb, "t", 0, i), 1 << PL_SERIAL);
+    assert_int_equal(post(&mb, "u", 0, 1), 0); /* another topic, waiting */
+    assert_int_equal(pl_mailbox_take(&mb, PL_SERIAL), 3);
+    pl_msg *m = pl_mailbox_next(&mb, PL_SERIAL);
+    assert_int_equal(seq_of(m), 1);
+    pl_msg_delivered(m);
+    assert_int_equal(tbind(&mb, "t", PL_SERIAL, -1), 0); /* its handler unbinds */
+    pl_msg_done(m);
+    assert_null(pl_mailbox_next(&mb, PL_SERIAL)); /* 2 and 3 left the batch */
+    assert_int_equal(post(&mb, "t", 0, 4), 0);
+    assert_int_equal(tbind(&mb, "t", PL_SERIAL, 1), PL_MAILBOX_FLUSH);
+    assert_int_equal(pl_mailbox_flush(&mb), 1 << PL_SERIAL);
+    assert_int_equal(take_expect(&mb, PL_SERIAL, "t", 2), 3);
+    pl_mailbox_destroy(&mb);
+}
+
+/* Issue 8 #10: moving a topic from the serial to the parallel phase keeps
+ * the order: the serial phase's messages go before newer parallel ones. */
+static void test_move_phase_order(void **state)
+{
+    (void)state;
+    pl_mailbox mb;
+    pl_mailbox_init(&mb);
+    tbind(&mb, "t", PL_SERIAL, 1);
+    assert_int_equal(post(&mb, "t", 0, 1), 1 << PL_SERIAL);
+    assert_int_equal(post(&mb, "o", 0, 1), 0);
+    tbind(&mb, "o", PL_PARALLEL, 1);
+    pl_mailbox_flush(&mb);
+    assert_int_equal(tbind(&mb, "t", PL_PARALLEL, 1), 0);
+    assert_int_equal(post(&mb, "t", 0, 2), 3); /* both phases */
+    assert_int_equal(post(&mb, "t", 0, 3), 3);
+    assert_int_equal(tbind(&mb, "t", PL_SERIAL, -1), 1 << PL_PARALLEL);
+    assert_int_equal(pl_mailbox_ready(&mb, PL_SERIAL), 0);
+    pl_msg *m = take(&mb, PL_PARALLEL);
+    const char *topics[] = {"o", "t", "t", "t"};
+    uint32_t seqs[] = {1, 1, 2, 3};
+    for (int i = 0; i < 4; i++) {
+        assert_non_null(m);
+        assert_string_equal(m->body->topic, topics[i]);
+        assert_int_equal(seq_of(m), seqs[i]);
+        assert_int_equal(atomic_load(&m->body->refs), 1);
+        pl_msg *next = m->next;
+        pl_msg_done(m);
+        m = next;
+    }
+    assert_null(m);
+    pl_mailbox_destroy(&mb);
+}
+
+/* Issue 8 #9: a message delivered in one phase whose other phase then loses
+ * its binding is done: never queued again, never left waiting. */
+static void test_delivered_not_rerouted(void **state)
+{
+    (void)state;
+    pl_mailbox mb;
+    pl_mailbox_init(&mb);
+    tbind(&mb, "t", PL_SERIAL, 1);
+    tbind(&mb, "t", PL_PARALLEL, 1);
+    assert_int_equal(post(&mb, "t", 0, 1), 3);
+    assert_int_equal(post(&mb, "t", 0, 2), 3);
+    pl_mailbox_take(&mb, PL_PARALLEL);
+    pl_msg *m = pl_mailbox_next(&mb, PL_PARALLEL);
+    pl_msg_delivered(m);
+    /* the parallel handler of 1 unbinds the serial phase */
+    assert_int_equal(tbind(&mb, "t", PL_SERIAL, -1), 0);
+    pl_msg_done(m);
+    m = pl_mailbox_next(&mb, PL_PARALLEL);
+    assert_int_equal(seq_of(m), 2);
+    pl_msg_delivered(m);
+    pl_msg_done(m);
+    assert_int_equal(pl_mailbox_ready(&mb, PL_SERIAL), 0);
+    assert_int_equal(pl_mailbox_ready(&mb, PL_PARALLEL), 0);
+    /* no binding left: nothing waits for the next one */
+    assert_int_equal(tbind(&mb, "t", PL_PARALLEL, -1), 0);
+    assert_int_equal(tbind(&mb, "t", PL_SERIAL, 1), 0);
+    waiting_count w = {"", 0, 0};
+    pl_mailbox_each_waiting(&mb, count_waiting, &w);
+    assert_int_equal(w.n, 0);
+    /* and a popped message that finds no handler after the other phase
+     * delivered it is dropped, not re-queued */
+    tbind(&mb, "t", PL_PARALLEL, 1);
+    assert_int_equal(post(&mb, "t", 0, 3), 3);
+    pl_mailbox_take(&mb, PL_PARALLEL);
+    m = pl_mailbox_next(&mb, PL_PARALLEL);
+    pl_msg_delivered(m);
+    pl_msg_done(m);
+    pl_mailbox_take(&mb, PL_SERIAL);
+    m = pl_mailbox_next(&mb, PL_SERIAL);
+    assert_int_equal(pl_mailbox_reroute(&mb, m, PL_SERIAL), 0);
+    assert_int_equal(pl_mailbox_ready(&mb, PL_PARALLEL), 0);
+    pl_mailbox_destroy(&mb);
+}
+
+/* Issue 8 #11: a topic with no binding and nothing waiting is forgotten. */
+static void test_topics_forgotten(void **state)
+{
+    (void)state;
+    pl_mailbox mb;
+    pl_mailbox_init(&mb);
+    tbind(&mb, "keep", PL_SERIAL, 1);
+    char name[32];
+    for (uint32_t i = 0; i < 50000; i++) {
+        snprintf(name, sizeof name, "request-%u", i);
+        assert_int_equal(tbind(&mb, name, i & 1, 1), 0);
+        assert_int_equal(post(&mb, name, 0, 1), 1 << (i & 1));
+        assert_int_equal(take_expect(&mb, i & 1, name, 1), 1);
+        assert_int_equal(tbind(&mb, name, i & 1, -1), 0);
+    }
+    assert_int_equal(pl_mailbox_topics(&mb), 1);
+    assert_true(mb.nbuckets <= 64); /* the table shrank back */
+    /* waiting, then bound, flushed, unbound: gone too */
+    assert_int_equal(post(&mb, "late", 0, 1), 0);
+    assert_int_equal(pl_mailbox_topics(&mb), 2);
+    tbind(&mb, "late", PL_SERIAL, 1);
+    pl_mailbox_flush(&mb);
+    take_expect(&mb, PL_SERIAL, "late", 1);
+    tbind(&mb, "late", PL_SERIAL, -1);
+    assert_int_equal(pl_mailbox_topics(&mb), 1);
+    pl_mailbox_destroy(&mb);
+}
+
+static void count_nul(void *ud, const char *topic, size_t len, size_t n)
+{
+    char *out = ud;
+    pl_topic_quote(out, 64, topic, len);
+}
+
+/* Issue 8 #23: topics are Lua strings; NUL bytes must not cut them. */
+static void test_topic_with_nul(void **state)
+{
+    (void)state;
+    pl_mailbox mb;
+    pl_mailbox_init(&mb);
+    pl_msgbody *b = pl_msgbody_new("a\0b\n\"", 5);
+    assert_int_equal(pl_mailbox_post(&mb, b), 0);
+    assert_int_equal(pl_mailbox_bind(&mb, "a", 1, PL_SERIAL, 1), 0); /* another topic */
+    char out[64] = "";
+    pl_mailbox_each_waiting(&mb, count_nul, out);
+    assert_string_equal(out, "a\\0b\\n\\\"");
+    char small[8];
+    assert_string_equal(pl_topic_quote(small, sizeof small, "abcdefghij", 10), "abcd...");
     pl_mailbox_destroy(&mb);
 }
 
@@ -354,7 +535,7 @@ static uint32_t *last_slot(tally *t, int phase, uint32_t sender, int topic)
 
 static void consume(shared_run *run, tally *t, int phase)
 {
-    pl_msg *m = pl_mailbox_take(&run->mb, phase);
+    pl_msg *m = take(&run->mb, phase);
     while (m) {
         pl_msg *next = m->next;
         int topic = -1;
@@ -405,7 +586,7 @@ static void run_concurrent(int bind_midway)
     for (;;) {
         int finished = atomic_load(&run.posters_done) == nposters;
         if (bind_midway && !bound_late && (t.count[0] + t.count[1] > nmessages / 4 || finished)) {
-            if (tbind(&run.mb, "late", PL_SERIAL, 1) > 0) {
+            if (tbind(&run.mb, "late", PL_SERIAL, 1) & PL_MAILBOX_FLUSH) {
                 /* as the runtime does: the flush comes once the binding
                  * code has run; meanwhile the posters go on */
                 uv_sleep(1);
@@ -460,6 +641,80 @@ static void test_concurrent_posters_bind_midway(void **state)
     run_concurrent(1);
 }
 
+/* Issue 8 #10 under concurrency: posters stream to one topic while the
+ * owner keeps moving it between the serial and the parallel phase (bind
+ * the new phase, unbind the old one, mid-batch): every message arrives
+ * exactly once, each sender's in order across the moves. */
+typedef struct mover_run {
+    pl_mailbox mb;
+    atomic_int posters_done;
+} mover_run;
+
+typedef struct mover {
+    mover_run *run;
+    uint32_t id;
+} mover;
+
+static void mover_poster(void *arg)
+{
+    mover *p = arg;
+    mover_run *run = p->run;
+    for (uint32_t i = 1; i <= (uint32_t)nmessages; i++)
+        assert_true(post(&run->mb, "mv", p->id, i) >= 0);
+    atomic_fetch_add(&run->posters_done, 1);
+}
+
+static void test_concurrent_phase_moves(void **state)
+{
+    (void)state;
+    mover_run run;
+    pl_mailbox_init(&run.mb);
+    atomic_init(&run.posters_done, 0);
+    int phase = PL_SERIAL;
+    tbind(&run.mb, "mv", phase, 1);
+    uint32_t *last = calloc((size_t)nposters, sizeof *last);
+    mover *ps = calloc((size_t)nposters, sizeof *ps);
+    uv_thread_t *threads = calloc((size_t)nposters, sizeof *threads);
+    assert_true(last && ps && threads);
+    for (int i = 0; i < nposters; i++) {
+        ps[i].run = &run;
+        ps[i].id = (uint32_t)i;
+        assert_int_equal(uv_thread_create(&threads[i], mover_poster, &ps[i]), 0);
+    }
+    long count = 0, total = (long)nposters * nmessages;
+    for (unsigned round = 0; count < total; round++) {
+        pl_mailbox_take(&run.mb, phase);
+        pl_msg *m;
+        int k = 0;
+        while ((m = pl_mailbox_next(&run.mb, phase))) {
+            uint32_t *l = &last[sender_of(m)];
+            if (seq_of(m) != *l + 1)
+                fail_msg("sender %u: #%u after #%u", sender_of(m), seq_of(m), *l);
+            *l = seq_of(m);
+            count++;
+            pl_msg_delivered(m);
+            pl_msg_done(m);
+            if (++k == 7 && (round & 1)) { /* move mid-batch */
+                int rc = tbind(&run.mb, "mv", !phase, 1);
+                rc |= tbind(&run.mb, "mv", phase, -1);
+                if (rc & PL_MAILBOX_FLUSH) pl_mailbox_flush(&run.mb);
+                phase = !phase;
+                break;
+            }
+        }
+        if (pl_mailbox_flush(&run.mb) & ~(1 << phase)) fail_msg("flushed to a phase not bound");
+    }
+    for (int i = 0; i < nposters; i++)
+        uv_thread_join(&threads[i]);
+    assert_int_equal(count, total);
+    assert_int_equal(pl_mailbox_ready(&run.mb, PL_SERIAL) + pl_mailbox_ready(&run.mb, PL_PARALLEL),
+                     0);
+    free(last);
+    free(ps);
+    free(threads);
+    pl_mailbox_destroy(&run.mb);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) nposters = atoi(argv[1]);
@@ -472,8 +727,14 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_post_between_bind_and_flush),
         cmocka_unit_test(test_waiting_limit),
         cmocka_unit_test(test_reroute),
+        cmocka_unit_test(test_unbind_moves_batch_in_order),
+        cmocka_unit_test(test_move_phase_order),
+        cmocka_unit_test(test_delivered_not_rerouted),
+        cmocka_unit_test(test_topics_forgotten),
+        cmocka_unit_test(test_topic_with_nul),
         cmocka_unit_test(test_concurrent_posters),
         cmocka_unit_test(test_concurrent_posters_bind_midway),
+        cmocka_unit_test(test_concurrent_phase_moves),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,13 +42,18 @@ local function run(body, signals)
     return tonumber(out:match("status (%d+)")), slurp(err), slurp(trace), out
 end
 
--- a busy serial loop in the main script's first run
-local status, err, trace = run("local n = 0 while true do n = n + 1 end\n", { "INT" })
-assert(status == 130, "SIGINT: status " .. tostring(status) .. "\n" .. err)
-assert(err:find("interrupted!", 1, true), err)
-assert(err:find("parlua --stats", 1, true), "no summary:\n" .. err)
-assert(#trace > 0, "the trace file is empty")
-json.decode(trace)
+-- a busy serial loop in the main script's first run. Not under
+-- ThreadSanitizer (make tsan sets TSAN_OPTIONS): its runtime holds a signal
+-- back until the thread calls into libc, which a pure Lua loop never does.
+local status, err, trace
+if not os.getenv("TSAN_OPTIONS") then
+    status, err, trace = run("local n = 0 while true do n = n + 1 end\n", { "INT" })
+    assert(status == 130, "SIGINT: status " .. tostring(status) .. "\n" .. err)
+    assert(err:find("interrupted!", 1, true), err)
+    assert(err:find("parlua --stats", 1, true), "no summary:\n" .. err)
+    assert(#trace > 0, "the trace file is empty")
+    json.decode(trace)
+end
 
 -- a frame loop, with an actor: SIGTERM
 status, err, trace = run([[
