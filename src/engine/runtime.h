@@ -114,6 +114,11 @@ struct pl_vm {
     int heartbeat_count[2];     /* Heartbeat connections, under heartbeat_lock */
     pl_vm *all_prev, *all_next; /* the runtime's list of every VM, under vms_lock */
     int holds_actor;            /* this VM holds a reference to its Actor */
+    /* Set once by pl_vm_kill on the serial thread (its Actor was
+     * destroyed); read anywhere after the phase hand-over. */
+    atomic_int dead;
+    atomic_int queued; /* dead: runs still owed to queues that held it (sched.c) */
+    pl_vm *dying_next; /* in the runtime's dying list (serial thread only) */
 };
 
 struct pl_runtime {
@@ -146,6 +151,8 @@ struct pl_runtime {
     uv_mutex_t error_lock;                /* guards last_error and the order of error reports */
     char last_error[1024];
     struct pl_st_registry *st_registry; /* SharedTableRegistry, live tables (sharedtable.c) */
+    pl_vm *dying;                       /* killed VMs not yet freed (serial thread only; sched.c) */
+    pl_vm *zombies; /* freed VMs kept as trace subjects until exit (--trace only) */
 };
 
 /* ---- vm.c ---- */
@@ -193,6 +200,17 @@ int pl_sched_timer(pl_vm *vm, pl_rthread *th, double delay, int phase);
 /* Removes th from whatever queue holds it (task.cancel). */
 void pl_sched_unqueue(pl_vm *vm, pl_rthread *th);
 void pl_heartbeat_count(pl_vm *vm, int phase, int delta);
+/* Stops an actor VM for good (its Actor was destroyed; serial thread, in
+ * the serial phase): it never runs again, its timers, Heartbeat
+ * registrations and waiting messages go, and it is freed between phases
+ * once no queue holds it. */
+void pl_vm_kill(pl_vm *vm);
+static inline int pl_vm_dead(pl_vm *vm)
+{
+    /* relaxed: set only in the serial phase; the phase hand-over orders it
+     * before any reader on another thread */
+    return atomic_load_explicit(&vm->dead, memory_order_relaxed);
+}
 
 /* An Actor's VM (no lua_State yet), owned by the Actor instance. */
 pl_vm *pl_actor_vm_new(pl_runtime *rt, pl_instance *actor);

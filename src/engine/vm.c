@@ -148,6 +148,7 @@ static pl_rthread *handler_thread(lua_State *L, int nargs)
 
 void pl_run_handlers(lua_State *L, int handlers_idx, int n, int first_arg, int nargs)
 {
+    pl_vm *vm = pl_vm_of(L);
     luaL_checkstack(L, nargs + 2, "too many handler arguments");
     for (int i = 1; i <= n; i++) {
         if (n == 1)
@@ -156,6 +157,7 @@ void pl_run_handlers(lua_State *L, int handlers_idx, int n, int first_arg, int n
             lua_rawgeti(L, handlers_idx, i);
         for (int a = 0; a < nargs; a++)
             lua_pushvalue(L, first_arg + a);
+        if (pl_vm_dead(vm)) return; /* a handler destroyed this VM's Actor */
         pl_rthread *th = handler_thread(L, nargs);
         if (!th) luaL_error(L, "not enough memory");
         pl_rthread_resume(th, L);

@@ -24,6 +24,9 @@ static int actor_send(lua_State *L)
     size_t len;
     const char *topic = luaL_checklstring(L, 2, &len);
     pl_vm *vm = actor->vm;
+    /* A destroyed Actor runs nothing any more: its messages are dropped, as
+     * in Roblox (docs/guide.md). Its VM goes (vm NULL) between phases only. */
+    if (!vm || pl_vm_dead(vm)) return 0;
     pl_msgbody *body = pl_msgbody_new(topic, len);
     if (!body) return luaL_error(L, "not enough memory");
     char err[512];
@@ -111,7 +114,7 @@ static int deliver_batch(lua_State *L)
     int nhandlers = 0;
     unsigned version = vm->bind_version;
     lua_settop(L, 3);
-    while (b->next) {
+    while (b->next && !pl_vm_dead(vm)) {
         pl_msg *msg = b->current = b->next;
         b->next = msg->next; /* before the body can go */
         pl_msgbody *body = msg->body;
@@ -164,7 +167,7 @@ void pl_actor_dispatch(pl_vm *vm, int phase)
     /* A flow ends when its message is taken: one clock read per batch.
      * Still before any of them is freed, so before an id can be reused. */
     if (vm->tbuf && b.next) b.taken = pl_trace_now(vm->tbuf);
-    while (b.next) {
+    while (b.next && !pl_vm_dead(vm)) {
         lua_pushcfunction(L, deliver_batch);
         lua_pushlightuserdata(L, &b);
         if (lua_pcall(L, 1, 0, 0) != LUA_OK) { /* out of memory, mostly */
@@ -173,6 +176,12 @@ void pl_actor_dispatch(pl_vm *vm, int phase)
             if (b.current) pl_msg_done(b.current);
             b.current = NULL;
         }
+    }
+    /* Killed by a handler: the rest of the batch is dropped with the VM. */
+    while (b.next) {
+        pl_msg *msg = b.next;
+        b.next = msg->next;
+        pl_msg_done(msg);
     }
 }
 

@@ -65,6 +65,7 @@ int pl_script_start(pl_runtime *rt, pl_instance *script, int nargs, lua_State *a
     pl_instance *actor = pl_instance_actor_of(script);
     pl_vm *vm = actor ? actor->vm : &rt->main;
     script->started = 1;
+    if (!vm || pl_vm_dead(vm)) return 0; /* a destroyed Actor runs nothing (never in game) */
     if (pl_vm_ensure_state(vm) != 0) {
         snprintf(rt->last_error, sizeof rt->last_error, "not enough memory to start %s",
                  script->name);
