@@ -59,7 +59,7 @@ struct pl_instance {
     pl_instance *first_child, *last_child;
     pl_instance *prev_sibling, *next_sibling; /* in the parent's list */
     size_t nchildren;
-    void *owner;             /* the pl_vm that created it (NULL: the runtime) */
+    void *owner;             /* names the VM that created it (NULL: the runtime); compared only */
     pl_graveyard *graveyard; /* where it goes when unreferenced (NULL: freed at once) */
     pl_instance *next_dead;
     int is_root;                        /* game: descendants of it are "in the game" */

@@ -93,6 +93,7 @@ struct pl_vm {
     /* owner only (see the top of this file) */
     pl_ctx ctx; /* .vm = this, .rt = NULL */
     pl_runtime *runtime;
+    uintptr_t id;           /* unique for the runtime's life (pl_vm_token) */
     lua_State *L;           /* created when the first script starts in it */
     pl_instance *actor;     /* NULL for the main VM; retained once L exists */
     int phase;              /* the phase the VM runs in now */
@@ -151,9 +152,17 @@ struct pl_runtime {
     uv_mutex_t error_lock;                /* guards last_error and the order of error reports */
     char last_error[1024];
     struct pl_st_registry *st_registry; /* SharedTableRegistry, live tables (sharedtable.c) */
+    atomic_uintptr_t last_vm_id;        /* pl_vm.id of the newest VM */
     pl_vm *dying;                       /* killed VMs not yet freed (serial thread only; sched.c) */
     pl_vm *zombies; /* freed VMs kept as trace subjects until exit (--trace only) */
 };
+
+/* How instances name the VM that created them (pl_instance.owner): an id,
+ * not the address, which a VM made after this one is freed may reuse. */
+static inline void *pl_vm_token(const pl_vm *vm)
+{
+    return (void *)vm->id;
+}
 
 /* ---- vm.c ---- */
 static inline pl_ctx *pl_ctx_of(lua_State *L)

@@ -714,6 +714,7 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     atomic_init(&rt->pending[0], NULL);
     atomic_init(&rt->pending[1], NULL);
     atomic_init(&rt->errors, 0);
+    atomic_init(&rt->last_vm_id, 0);
     pl_vm_init(&rt->main, rt, NULL);
     link_vm(rt, &rt->main);
     pl_graveyard_init(&rt->graveyard);

@@ -51,6 +51,8 @@ void pl_vm_init(pl_vm *vm, pl_runtime *runtime, pl_instance *actor)
     memset(vm, 0, sizeof *vm);
     vm->ctx.vm = vm;
     vm->runtime = runtime;
+    /* relaxed: only uniqueness matters (Instance.new may run on workers) */
+    vm->id = atomic_fetch_add_explicit(&runtime->last_vm_id, 1, memory_order_relaxed) + 1;
     vm->actor = actor;
     vm->phase = PL_SERIAL;
     pl_mailbox_init(&vm->mailbox);

@@ -83,7 +83,7 @@ static void check_level(lua_State *L, const pl_instance *inst, const pl_class *o
 {
     pl_vm *vm = pl_vm_of(L);
     if (vm->phase != PL_PARALLEL || m->level == PL_SAFE) return;
-    int own = inst->owner == vm;
+    int own = inst->owner == pl_vm_token(vm);
     if (m->call) {
         if (m->level == PL_LOCAL_SAFE && own) return;
         luaL_error(
@@ -348,7 +348,7 @@ static int m_clone(lua_State *L)
 {
     pl_instance *inst = pl_instance_check(L, 1);
     pl_vm *vm = pl_vm_of(L);
-    pl_instance *copy = pl_instance_clone(inst, vm);
+    pl_instance *copy = pl_instance_clone(inst, pl_vm_token(vm));
     if (copy && attach_vms(vm->runtime, copy) != 0) {
         pl_shared_release(&copy->base);
         copy = NULL;
@@ -502,7 +502,7 @@ static int instance_new(lua_State *L)
         return luaL_error(L, "Unable to create an Instance of type \"%s\"", class_name);
     pl_instance *parent = lua_isnoneornil(L, 2) ? NULL : pl_instance_check(L, 2);
     pl_vm *vm = pl_vm_of(L);
-    pl_instance *inst = pl_instance_new(cls, vm, &vm->runtime->graveyard);
+    pl_instance *inst = pl_instance_new(cls, pl_vm_token(vm), &vm->runtime->graveyard);
     if (!inst) return luaL_error(L, "not enough memory");
     if (cls == &pl_class_actor && !pl_actor_vm_new(vm->runtime, inst)) {
         pl_shared_release(&inst->base);

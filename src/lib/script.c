@@ -107,7 +107,7 @@ void pl_script_added(void *runtime, pl_instance *script)
 int parlua_run_file(parlua_runtime *rt, const char *path, int nargs)
 {
     lua_State *L = rt->main.L;
-    pl_instance *script = pl_instance_new(&pl_class_script, &rt->main, &rt->graveyard);
+    pl_instance *script = pl_instance_new(&pl_class_script, pl_vm_token(&rt->main), &rt->graveyard);
     if (!script || !(script->path = strdup(path))) {
         if (script) pl_shared_release(&script->base);
         lua_pop(L, nargs);
