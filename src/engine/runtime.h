@@ -101,6 +101,7 @@ struct pl_vm {
     unsigned bind_version;  /* bumped by every (un)binding: dispatch's handler cache */
     pl_rqueue ready[2];     /* by phase */
     pl_rthread *spare;      /* a finished handler thread kept for reuse */
+    size_t ntimers;         /* its threads in the timer heap (changed under timer_lock) */
     int warn_on, warn_cont; /* warn(): "@on"/"@off", message continues */
     int heartbeat_due[2];   /* set between phases by the serial thread */
     double heartbeat_dt;

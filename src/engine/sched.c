@@ -113,6 +113,7 @@ void pl_sched_unqueue(pl_vm *vm, pl_rthread *th)
     } else if (th->state == PL_RT_TIMER) {
         uv_mutex_lock(&vm->runtime->timer_lock);
         pl_timerheap_remove(&vm->runtime->timers, &th->timer);
+        vm->ntimers--;
         uv_mutex_unlock(&vm->runtime->timer_lock);
     }
     th->state = PL_RT_RUNNING;
@@ -141,6 +142,7 @@ int pl_sched_timer(pl_vm *vm, pl_rthread *th, double delay, int phase)
     th->timer.when = th->wait_start + (delay > 0 ? delay : 0);
     uv_mutex_lock(&rt->timer_lock);
     int rc = pl_timerheap_push(&rt->timers, &th->timer);
+    if (rc == 0) vm->ntimers++;
     uv_mutex_unlock(&rt->timer_lock);
     if (rc == 0) th->state = PL_RT_TIMER;
     return rc;
@@ -155,6 +157,7 @@ static void fire_timers(pl_runtime *rt, double now)
         pl_timerheap_pop(&rt->timers);
         pl_rthread *th = container_of(t, pl_rthread, timer);
         pl_vm *vm = th->ctx.vm;
+        vm->ntimers--;
         th->state = PL_RT_READY;
         rq_push(&vm->ready[th->phase], th);
         pl_sched_mark(vm, th->phase); /* takes no lock: lock order holds */
@@ -438,7 +441,8 @@ void pl_vm_kill(pl_vm *vm)
         queued += atomic_exchange(&vm->scheduled[p], 1) != 0;
     atomic_store_explicit(&vm->queued, queued, memory_order_relaxed); /* serial phase: no runner */
     uv_mutex_lock(&rt->timer_lock);
-    pl_timerheap_remove_if(&rt->timers, timer_of_vm, vm);
+    if (vm->ntimers) pl_timerheap_remove_if(&rt->timers, timer_of_vm, vm); /* O(all timers) */
+    vm->ntimers = 0;
     uv_mutex_unlock(&rt->timer_lock);
     uv_mutex_lock(&rt->heartbeat_lock);
     for (size_t i = 0; i < rt->nheartbeat_vms; i++) {
