@@ -124,6 +124,7 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     atomic_init(&rt->pending[0], NULL);
     atomic_init(&rt->pending[1], NULL);
     atomic_init(&rt->errors, 0);
+    atomic_init(&rt->last_vm_id, 0);
     atomic_init(&rt->interrupted, 0);
     atomic_init(&rt->long_run_actors, 0);
     atomic_init(&rt->serial_L, NULL);
@@ -227,6 +228,14 @@ void parlua_free(parlua_runtime *rt)
             vm->holds_actor = 0;
             pl_shared_release(&vm->actor->base);
         }
+    }
+    while (rt->zombies) { /* killed actor VMs kept for the trace's names */
+        pl_vm *vm = rt->zombies;
+        rt->zombies = vm->all_next;
+        pl_shared_release(&vm->actor->base);
+        pl_mailbox_destroy(&vm->mailbox);
+        uv_mutex_destroy(&vm->wake_lock);
+        free(vm);
     }
     pl_graveyard_drain(&rt->graveyard); /* frees the actor VMs, which unlink themselves */
     pl_mailbox_destroy(&rt->main.mailbox);

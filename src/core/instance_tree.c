@@ -90,12 +90,13 @@ static void destroy(pl_shared *obj)
 
 static void free_instance(pl_instance *inst)
 {
-    for (size_t i = 0; i < inst->nchildren; i++) {
-        inst->children[i]->parent = NULL;
-        pl_shared_release(&inst->children[i]->base);
+    for (pl_instance *c = inst->first_child, *next; c; c = next) {
+        next = c->next_sibling; /* before the release, which may free c */
+        c->parent = NULL;
+        c->prev_sibling = c->next_sibling = NULL;
+        pl_shared_release(&c->base);
     }
     if (inst->vm && inst->free_vm) inst->free_vm(inst->vm);
-    free(inst->children);
     free(inst->name);
     free(inst->source);
     free(inst->path);
@@ -142,21 +143,23 @@ static void report_scripts(pl_instance *inst, const pl_instance *root)
     if (inst->cls == &pl_class_script && !inst->started && root->on_script_added)
         root->on_script_added(root->on_script_added_ud, inst);
     /* the callback never changes the tree, so indices stay valid */
-    for (size_t i = 0; i < inst->nchildren; i++)
-        report_scripts(inst->children[i], root);
+    for (pl_instance *c = inst->first_child; c; c = c->next_sibling)
+        report_scripts(c, root);
 }
 
 static void detach(pl_instance *inst)
 {
     pl_instance *p = inst->parent;
-    for (size_t i = 0; i < p->nchildren; i++) {
-        if (p->children[i] == inst) {
-            memmove(&p->children[i], &p->children[i + 1],
-                    (p->nchildren - i - 1) * sizeof *p->children);
-            p->nchildren--;
-            break;
-        }
-    }
+    if (inst->prev_sibling)
+        inst->prev_sibling->next_sibling = inst->next_sibling;
+    else
+        p->first_child = inst->next_sibling;
+    if (inst->next_sibling)
+        inst->next_sibling->prev_sibling = inst->prev_sibling;
+    else
+        p->last_child = inst->prev_sibling;
+    p->nchildren--;
+    inst->prev_sibling = inst->next_sibling = NULL;
     inst->parent = NULL;
 }
 
@@ -164,8 +167,8 @@ static void detach(pl_instance *inst)
 static size_t height(const pl_instance *inst)
 {
     size_t h = 0;
-    for (size_t i = 0; i < inst->nchildren; i++) {
-        size_t c = 1 + height(inst->children[i]);
+    for (const pl_instance *child = inst->first_child; child; child = child->next_sibling) {
+        size_t c = 1 + height(child);
         if (c > h) h = c;
     }
     return h;
@@ -179,19 +182,19 @@ int pl_instance_set_parent(pl_instance *inst, pl_instance *parent)
     for (const pl_instance *a = parent; a; a = a->parent, depth++)
         if (a == inst) return PL_PARENT_CYCLE;
     if (parent && depth + 1 + height(inst) > PL_INSTANCE_MAX_DEPTH) return PL_PARENT_TOO_DEEP;
-    if (parent && parent->nchildren == parent->cap) {
-        size_t cap = parent->cap ? parent->cap * 2 : 4;
-        pl_instance **children = realloc(parent->children, cap * sizeof *children);
-        if (!children) return PL_PARENT_NOMEM;
-        parent->children = children;
-        parent->cap = cap;
-    }
     /* The old parent's reference moves to the new parent (or is dropped). */
     int had_parent = inst->parent != NULL;
     if (had_parent) detach(inst);
     if (parent) {
         if (!had_parent) pl_shared_retain(&inst->base);
-        parent->children[parent->nchildren++] = inst;
+        inst->prev_sibling = parent->last_child;
+        inst->next_sibling = NULL;
+        if (parent->last_child)
+            parent->last_child->next_sibling = inst;
+        else
+            parent->first_child = inst;
+        parent->last_child = inst;
+        parent->nchildren++;
         inst->parent = parent;
         const pl_instance *root = root_of(parent);
         if (root->is_root) report_scripts(inst, root);
@@ -203,11 +206,11 @@ int pl_instance_set_parent(pl_instance *inst, pl_instance *parent)
 
 pl_instance *pl_instance_find_child(const pl_instance *inst, const char *name, int recursive)
 {
-    for (size_t i = 0; i < inst->nchildren; i++)
-        if (strcmp(inst->children[i]->name, name) == 0) return inst->children[i];
+    for (pl_instance *c = inst->first_child; c; c = c->next_sibling)
+        if (strcmp(c->name, name) == 0) return c;
     if (recursive) {
-        for (size_t i = 0; i < inst->nchildren; i++) {
-            pl_instance *found = pl_instance_find_child(inst->children[i], name, 1);
+        for (pl_instance *c = inst->first_child; c; c = c->next_sibling) {
+            pl_instance *found = pl_instance_find_child(c, name, 1);
             if (found) return found;
         }
     }
@@ -229,8 +232,8 @@ pl_instance *pl_instance_clone(const pl_instance *inst, void *owner)
     if (inst->source && !(copy->source = dup_bytes(inst->source, inst->source_len))) goto fail;
     copy->source_len = inst->source_len;
     if (inst->path && !(copy->path = dup_bytes(inst->path, strlen(inst->path)))) goto fail;
-    for (size_t i = 0; i < inst->nchildren; i++) {
-        pl_instance *child = pl_instance_clone(inst->children[i], owner);
+    for (const pl_instance *c = inst->first_child; c; c = c->next_sibling) {
+        pl_instance *child = pl_instance_clone(c, owner);
         if (!child) goto fail;
         int rc = pl_instance_set_parent(child, copy); /* copy is not in game: starts nothing */
         pl_shared_release(&child->base);

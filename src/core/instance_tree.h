@@ -53,9 +53,13 @@ struct pl_instance {
     const pl_class *cls;
     char *name;
     pl_instance *parent; /* weak */
-    pl_instance **children;
-    size_t nchildren, cap;
-    void *owner;             /* the pl_vm that created it (NULL: the runtime) */
+    /* children in the order they were parented: a doubly linked list, so
+     * removing any child is O(1) (destroying many in creation order stays
+     * linear) */
+    pl_instance *first_child, *last_child;
+    pl_instance *prev_sibling, *next_sibling; /* in the parent's list */
+    size_t nchildren;
+    void *owner;             /* names the VM that created it (NULL: the runtime); compared only */
     pl_graveyard *graveyard; /* where it goes when unreferenced (NULL: freed at once) */
     pl_instance *next_dead;
     int is_root;                        /* game: descendants of it are "in the game" */
@@ -91,7 +95,7 @@ enum {
     PL_PARENT_OK = 0,
     PL_PARENT_CYCLE = -1,
     PL_PARENT_LOCKED = -2,
-    PL_PARENT_NOMEM = -3,
+    PL_PARENT_NOMEM = -3, /* no longer returned: parenting allocates nothing */
     PL_PARENT_TOO_DEEP = -4,
 };
 /* Moves inst under parent (NULL: out of the tree). Reports each Script that

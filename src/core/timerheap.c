@@ -85,3 +85,14 @@ pl_timer *pl_timerheap_pop(pl_timerheap *h)
     if (top) pl_timerheap_remove(h, top);
     return top;
 }
+
+void pl_timerheap_remove_if(pl_timerheap *h, int (*drop)(void *ud, pl_timer *t), void *ud)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < h->len; i++)
+        if (!drop(ud, h->items[i])) h->items[kept++] = h->items[i];
+    h->len = kept;
+    /* rebuild the heap bottom-up (also sets every slot) */
+    for (size_t i = kept; i-- > 0;)
+        sift_down(h, i, h->items[i]);
+}

@@ -35,5 +35,8 @@ pl_timer *pl_timerheap_peek(const pl_timerheap *h);
 pl_timer *pl_timerheap_pop(pl_timerheap *h);
 /* Removes t, which must be in the heap. */
 void pl_timerheap_remove(pl_timerheap *h, pl_timer *t);
+/* Removes every timer for which drop(ud, t) returns nonzero (drop may take
+ * ownership of t); O(n). */
+void pl_timerheap_remove_if(pl_timerheap *h, int (*drop)(void *ud, pl_timer *t), void *ud);
 
 #endif

@@ -89,6 +89,10 @@ void pl_park_report(pl_runtime *rt, FILE *f);
 /* For a holder description: "main (itself waiting at a.lua:3)", naming the
  * VM and, when the holding coroutine co is parked, where. */
 void pl_park_describe(pl_vm *vm, lua_State *co, char *buf, size_t size);
+/* Serial thread, vm killed (its state still open): ends the waits of
+ * vm's parked threads, undoing grants they did not see, and frees their
+ * records. */
+void pl_park_drop_vm(pl_vm *vm);
 /* At shutdown (workers stopped, VMs still open): forgets every parked
  * thread. */
 void pl_park_drop_all(pl_runtime *rt);

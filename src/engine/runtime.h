@@ -97,6 +97,9 @@ struct parlua_runtime {
     uv_mutex_t error_lock; /* guards last_error and the order of error reports */
     char last_error[1024];
     struct pl_st_registry *st_registry; /* SharedTableRegistry, live tables (lib/sharedtable.c) */
+    atomic_uintptr_t last_vm_id;        /* pl_vm.id of the newest VM */
+    pl_vm *dying;                       /* killed VMs not yet freed (serial thread only; sched.c) */
+    pl_vm *zombies; /* freed VMs kept as trace subjects until exit (--trace only) */
 };
 
 /* Sets rt->last_error under error_lock (printf-style); engine/error.c. */

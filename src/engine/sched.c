@@ -127,6 +127,7 @@ void pl_sched_unqueue(pl_vm *vm, pl_rthread *th)
     } else if (th->state == PL_RT_TIMER) {
         uv_mutex_lock(&vm->runtime->timer_lock);
         pl_timerheap_remove(&vm->runtime->timers, &th->timer);
+        vm->ntimers--;
         uv_mutex_unlock(&vm->runtime->timer_lock);
     }
     th->state = PL_RT_RUNNING;
@@ -146,6 +147,11 @@ int pl_sched_timer(pl_vm *vm, pl_rthread *th, double delay, int phase)
     pl_runtime *rt = vm->runtime;
     pl_sched_unqueue(vm, th);
     th->phase = phase;
+    if (pl_vm_dead(vm)) { /* it never runs again: park it where the reaper frees it */
+        th->state = PL_RT_READY;
+        rq_push(&vm->ready[phase], th);
+        return 0;
+    }
     th->wait_start = pl_now(rt);
     /* A delay past PL_TIME_FOREVER (task.wait(math.huge), the park-forever
      * idiom) never fires: its deadline is +inf, which next_timer ignores, so
@@ -157,6 +163,7 @@ int pl_sched_timer(pl_vm *vm, pl_rthread *th, double delay, int phase)
     th->timer.when = th->wait_start + delay;
     uv_mutex_lock(&rt->timer_lock);
     int rc = pl_timerheap_push(&rt->timers, &th->timer);
+    if (rc == 0) vm->ntimers++;
     uv_mutex_unlock(&rt->timer_lock);
     if (rc == 0) th->state = PL_RT_TIMER;
     return rc;
@@ -175,6 +182,7 @@ static void fire_timers(pl_runtime *rt, double now)
             continue;
         }
         pl_vm *vm = th->ctx.vm;
+        vm->ntimers--;
         th->state = PL_RT_READY;
         rq_push(&vm->ready[th->phase], th);
         pl_sched_mark(vm, th->phase); /* takes no lock: lock order holds */
@@ -187,6 +195,7 @@ static void fire_timers(pl_runtime *rt, double now)
 void pl_heartbeat_count(pl_vm *vm, int phase, int delta)
 {
     pl_runtime *rt = vm->runtime;
+    if (pl_vm_dead(vm)) return; /* pl_vm_kill took it off the list for good */
     uv_mutex_lock(&rt->heartbeat_lock);
     int before = vm->heartbeat_count[0] + vm->heartbeat_count[1];
     vm->heartbeat_count[phase] += delta;
@@ -222,6 +231,7 @@ static void drain(pl_vm *vm, int phase)
 {
     const pl_engine_hooks *hooks = &vm->runtime->hooks;
     for (;;) {
+        if (pl_vm_dead(vm)) return; /* its Actor was destroyed by what just ran */
         pl_park_take_woken(vm);
         pl_rthread *th = rq_pop(&vm->ready[phase]);
         if (th) {
@@ -390,12 +400,21 @@ int pl_sched_run_now(pl_vm *vm, pl_rthread *th)
 static void run_vm(pl_vm *vm, int phase, int thread)
 {
     for (;;) {
+        if (pl_vm_dead(vm)) {
+            /* A killed VM keeps its flag set, so nothing queues it again;
+             * this was one of the queue entries it still owed. release:
+             * our last accesses to it happen before the reaper frees it
+             * (acquire in reap_dead_vms). */
+            atomic_fetch_sub_explicit(&vm->queued, 1, memory_order_release);
+            return;
+        }
         /* whoever runs a VM flipped its flag from 0 to 1: it owns the VM now */
         pl_assert(atomic_load_explicit(&vm->scheduled[phase], memory_order_relaxed) == 1);
         run_mark m;
         run_begin(vm, phase, thread, &m);
         drain(vm, phase);
         run_end(vm, phase, thread, &m);
+        if (pl_vm_dead(vm)) continue; /* killed while running: it owes this run */
         atomic_store(&vm->scheduled[phase], 0);
         /* seq_cst fence: see the top of this file */
         atomic_thread_fence(memory_order_seq_cst);
@@ -519,11 +538,99 @@ static void trace_frame(pl_runtime *rt, uint64_t t0, uint64_t t1, uint64_t t2, u
     rt->frame_delivered = delivered;
 }
 
+/* ---- killing actor VMs (their Actor was destroyed) ---- */
+
+static int timer_of_vm(void *ud, pl_timer *t)
+{
+    pl_rthread *th = pl_container_of(t, pl_rthread, timer);
+    if (th->ctx.vm != ud || th->state == PL_RT_PARKED) return 0;
+    th->state = PL_RT_READY; /* the reaper frees the threads on the ready queues */
+    rq_push(&th->ctx.vm->ready[th->phase], th);
+    return 1;
+}
+
+void pl_vm_kill(pl_vm *vm)
+{
+    pl_runtime *rt = vm->runtime;
+    if (vm == &rt->main || pl_vm_dead(vm)) return;
+    atomic_store_explicit(&vm->dead, 1, memory_order_relaxed); /* see pl_vm_dead */
+    /* Setting both flags for good keeps the VM out of every queue from now
+     * on; each flag that was set already stands for one queue entry (or the
+     * run in progress) that run_vm will still pass through. */
+    int queued = 0;
+    for (int p = 0; p < 2; p++)
+        queued += atomic_exchange(&vm->scheduled[p], 1) != 0;
+    atomic_store_explicit(&vm->queued, queued, memory_order_relaxed); /* serial phase: no runner */
+    /* first: a parked thread's timeout timer is its own (park.c) */
+    pl_park_drop_vm(vm); /* its threads waiting on sync objects wait no more */
+    uv_mutex_lock(&rt->timer_lock);
+    if (vm->ntimers) pl_timerheap_remove_if(&rt->timers, timer_of_vm, vm); /* O(all timers) */
+    vm->ntimers = 0;
+    uv_mutex_unlock(&rt->timer_lock);
+    uv_mutex_lock(&rt->heartbeat_lock);
+    if (pl_list_linked(&vm->heartbeat_link)) pl_list_remove(&vm->heartbeat_link);
+    vm->heartbeat_count[0] = vm->heartbeat_count[1] = 0;
+    vm->heartbeat_due[0] = vm->heartbeat_due[1] = 0;
+    uv_mutex_unlock(&rt->heartbeat_lock);
+    pl_mailbox_drop_all(&vm->mailbox); /* SendMessage drops later ones (actor.c) */
+    if (!vm->holds_actor) {            /* the reaper, not the Actor, frees this VM now */
+        pl_shared_retain(&vm->actor->base);
+        vm->holds_actor = 1;
+    }
+    vm->dying_next = rt->dying;
+    rt->dying = vm;
+}
+
+/* Frees a killed VM that no queue holds (serial thread, between phases). */
+static void free_dead_vm(pl_runtime *rt, pl_vm *vm)
+{
+    pl_vm_close(vm); /* finalizers may run here, and kill other VMs */
+    for (int p = 0; p < 2; p++) {
+        pl_rthread *th;
+        while ((th = rq_pop(&vm->ready[p]))) {
+            pl_rthread_set_script(th, NULL);
+            free(th);
+        }
+    }
+    if (vm->spare) pl_rthread_set_script(vm->spare, NULL);
+    free(vm->spare);
+    vm->spare = NULL;
+    pl_mailbox_drop_all(&vm->mailbox);
+    pl_vm_unregister(vm);
+    pl_instance *actor = vm->actor;
+    actor->vm = NULL;
+    actor->free_vm = NULL;
+    if (rt->trace) { /* the trace names its events by this VM at exit */
+        vm->all_next = rt->zombies;
+        rt->zombies = vm;
+        return;
+    }
+    pl_vm_destroy(vm);
+    free(vm);
+    pl_shared_release(&actor->base);
+}
+
+static void reap_dead_vms(pl_runtime *rt)
+{
+    pl_vm **link = &rt->dying;
+    while (*link) {
+        pl_vm *vm = *link;
+        /* acquire: pairs with the release in run_vm */
+        if (atomic_load_explicit(&vm->queued, memory_order_acquire) != 0) {
+            link = &vm->dying_next;
+            continue;
+        }
+        *link = vm->dying_next;
+        free_dead_vm(rt, vm); /* may push new dying VMs at rt->dying: seen on a later frame */
+    }
+}
+
 void pl_sched_frame(pl_runtime *rt, double dt)
 {
     uint64_t t0 = stats_clock(rt);
     uint32_t nserial = 0, nparallel = 0;
     rt->frame++;
+    reap_dead_vms(rt); /* before the graveyard: closing a VM releases instances */
     pl_graveyard_drain(&rt->graveyard);
     fire_timers(rt, pl_now(rt));
     due_heartbeats(rt, dt);

@@ -104,6 +104,8 @@ void pl_vm_init(pl_vm *vm, pl_runtime *runtime, pl_instance *actor)
     memset(vm, 0, sizeof *vm);
     vm->ctx.vm = vm;
     vm->runtime = runtime;
+    /* relaxed: only uniqueness matters (Instance.new may run on workers) */
+    vm->id = atomic_fetch_add_explicit(&runtime->last_vm_id, 1, memory_order_relaxed) + 1;
     vm->actor = actor;
     vm->phase = PL_SERIAL;
     pl_mailbox_init(&vm->mailbox);
@@ -199,6 +201,11 @@ int pl_vm_ensure_state(pl_vm *vm)
 void pl_vm_register(pl_vm *vm)
 {
     link_vm(vm->runtime, vm);
+}
+
+void pl_vm_unregister(pl_vm *vm)
+{
+    unlink_vm(vm->runtime, vm);
 }
 
 static void free_actor_vm(void *p)
@@ -312,6 +319,7 @@ static pl_rthread *handler_thread(lua_State *L, int nargs, pl_instance *script)
 
 void pl_run_handlers(lua_State *L, int handlers_idx, int n, int first_arg, int nargs)
 {
+    pl_vm *vm = pl_vm_of(L);
     luaL_checkstack(L, nargs + 2, "too many handler arguments");
     for (int i = 1; i <= n; i++) {
         if (n == 1)
@@ -322,6 +330,7 @@ void pl_run_handlers(lua_State *L, int handlers_idx, int n, int first_arg, int n
         lua_remove(L, -2); /* the connection */
         for (int a = 0; a < nargs; a++)
             lua_pushvalue(L, first_arg + a);
+        if (pl_vm_dead(vm)) return; /* a handler destroyed this VM's Actor */
         pl_rthread *th = handler_thread(L, nargs, script);
         if (!th) luaL_error(L, "not enough memory");
         pl_rthread_resume(th, L);

@@ -88,6 +88,7 @@ struct pl_vm {
     /* owner only (see the top of this file) */
     pl_ctx ctx; /* .vm = this, .rt = NULL */
     pl_runtime *runtime;
+    uintptr_t id;           /* unique for the runtime's life (pl_vm_token) */
     lua_State *L;           /* created when the first script starts in it */
     pl_instance *actor;     /* NULL for the main VM; retained once L exists */
     int phase;              /* the phase the VM runs in now */
@@ -95,6 +96,7 @@ struct pl_vm {
     unsigned bind_version;  /* bumped by every (un)binding: dispatch's handler cache */
     pl_rqueue ready[2];     /* by phase */
     pl_rthread *spare;      /* a finished handler thread kept for reuse */
+    size_t ntimers;         /* its threads in the timer heap (changed under timer_lock) */
     int warn_on, warn_cont; /* warn(): "@on"/"@off", message continues */
     int gc_warn;            /* pieces seen of lua's "error in __gc (msg)" warning (vm.c) */
     char gc_msg[256];       /* its message */
@@ -118,6 +120,11 @@ struct pl_vm {
     uv_mutex_t wake_lock;       /* guards woken (engine/park.h) */
     pl_list woken;              /* woken parked threads (pl_waiter.woken_link) */
     atomic_int nwoken;          /* how many; read without the lock as a hint */
+    /* Set once by pl_vm_kill on the serial thread (its Actor was
+     * destroyed); read anywhere after the phase hand-over. */
+    atomic_int dead;
+    atomic_int queued; /* dead: runs still owed to queues that held it (sched.c) */
+    pl_vm *dying_next; /* in the runtime's dying list (serial thread only) */
 };
 
 static inline pl_ctx *pl_ctx_of(lua_State *L)
@@ -130,8 +137,29 @@ static inline pl_vm *pl_vm_of(lua_State *L)
 }
 
 void pl_vm_init(pl_vm *vm, pl_runtime *runtime, pl_instance *actor);
-/* Adds a VM made by pl_vm_init (the main VM) to the runtime's list. */
+/* Adds a VM made by pl_vm_init (the main VM) to the runtime's list, and
+ * takes it off (a killed actor VM being freed). */
 void pl_vm_register(pl_vm *vm);
+void pl_vm_unregister(pl_vm *vm);
+
+/* How instances name the VM that created them (pl_instance.owner): an id,
+ * not the address, which a VM made after this one is freed may reuse. */
+static inline void *pl_vm_token(const pl_vm *vm)
+{
+    return (void *)vm->id;
+}
+
+/* Stops an actor VM for good (its Actor was destroyed; serial thread, in
+ * the serial phase): it never runs again, its timers, Heartbeat
+ * registrations, parked threads and waiting messages go, and it is freed
+ * between phases once no queue holds it (sched.c). */
+void pl_vm_kill(pl_vm *vm);
+static inline int pl_vm_dead(pl_vm *vm)
+{
+    /* relaxed: set only in the serial phase; the phase hand-over orders it
+     * before any reader on another thread */
+    return atomic_load_explicit(&vm->dead, memory_order_relaxed);
+}
 /* Creates the VM's lua_State if it has none, opening the libraries
  * through the runtime's open_libs hook; returns PL_OK or PL_ENOMEM. */
 PL_MUST_CHECK int pl_vm_ensure_state(pl_vm *vm);

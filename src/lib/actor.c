@@ -54,6 +54,9 @@ static int actor_send(lua_State *L)
     size_t len;
     const char *topic = luaL_checklstring(L, 2, &len);
     pl_vm *vm = actor->vm;
+    /* A destroyed Actor runs nothing any more: its messages are dropped, as
+     * in Roblox (docs/guide.md). Its VM goes (vm NULL) between phases only. */
+    if (!vm || pl_vm_dead(vm)) return 0;
     pl_msgbody *body = pl_msgbody_new(topic, len);
     if (!body) return send_refused(L, vm, actor, topic, len, PL_MAILBOX_NOMEM);
     char err[512];
@@ -141,7 +144,7 @@ static int deliver_batch(lua_State *L)
     unsigned version = vm->bind_version;
     lua_settop(L, 3);
     pl_msg *msg;
-    while ((msg = pl_mailbox_next(&vm->mailbox, b->phase))) {
+    while (!pl_vm_dead(vm) && (msg = pl_mailbox_next(&vm->mailbox, b->phase))) {
         b->current = msg;
         pl_msgbody *body = msg->body;
         if (vm->tbuf) pl_trace_flow_at(vm->tbuf, 'f', "message", (uintptr_t)body, b->taken);
@@ -205,7 +208,7 @@ void pl_actor_dispatch(pl_vm *vm, int phase)
     /* A flow ends when its message is taken: one clock read per batch.
      * Still before any of them is freed, so before an id can be reused. */
     if (vm->tbuf && n) b.taken = pl_trace_now(vm->tbuf);
-    while (vm->mailbox.batch[phase].head) { /* the owner's: no lock */
+    while (vm->mailbox.batch[phase].head && !pl_vm_dead(vm)) { /* the owner's: no lock */
         lua_pushcfunction(L, deliver_batch);
         lua_pushlightuserdata(L, &b);
         if (lua_pcall(L, 1, 0, 0) != LUA_OK) { /* out of memory, mostly */
@@ -215,6 +218,7 @@ void pl_actor_dispatch(pl_vm *vm, int phase)
             b.current = NULL;
         }
     }
+    /* Killed by a handler: pl_vm_kill dropped the rest of the batch. */
 }
 
 static const pl_member actor_members[] = {

@@ -86,7 +86,7 @@ static void check_level(lua_State *L, const pl_instance *inst, const pl_class *o
 {
     pl_vm *vm = pl_vm_of(L);
     if (vm->phase != PL_PARALLEL || m->level == PL_SAFE) return;
-    int own = inst->owner == vm;
+    int own = inst->owner == pl_vm_token(vm);
     if (m->call) {
         if (m->level == PL_LOCAL_SAFE && own) return;
         luaL_error(
@@ -282,19 +282,20 @@ static int m_get_children(lua_State *L)
 {
     pl_instance *inst = pl_instance_check(L, 1);
     lua_createtable(L, (int)inst->nchildren, 0);
-    for (size_t i = 0; i < inst->nchildren; i++) {
-        pl_instance_push(L, inst->children[i]);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    lua_Integer i = 0;
+    for (pl_instance *c = inst->first_child; c; c = c->next_sibling) {
+        pl_instance_push(L, c);
+        lua_rawseti(L, -2, ++i);
     }
     return 1;
 }
 
 static void add_descendants(lua_State *L, const pl_instance *inst, lua_Integer *n)
 {
-    for (size_t i = 0; i < inst->nchildren; i++) {
-        pl_instance_push(L, inst->children[i]);
+    for (const pl_instance *c = inst->first_child; c; c = c->next_sibling) {
+        pl_instance_push(L, (pl_instance *)c);
         lua_rawseti(L, -2, ++*n);
-        add_descendants(L, inst->children[i], n);
+        add_descendants(L, c, n);
     }
 }
 
@@ -341,8 +342,8 @@ static int m_get_full_name(lua_State *L)
 static int attach_vms(pl_runtime *rt, pl_instance *inst)
 {
     if (inst->cls == &pl_class_actor && !inst->vm && !pl_actor_vm_new(rt, inst)) return -1;
-    for (size_t i = 0; i < inst->nchildren; i++)
-        if (attach_vms(rt, inst->children[i]) != 0) return -1;
+    for (pl_instance *c = inst->first_child; c; c = c->next_sibling)
+        if (attach_vms(rt, c) != 0) return -1;
     return 0;
 }
 
@@ -350,7 +351,7 @@ static int m_clone(lua_State *L)
 {
     pl_instance *inst = pl_instance_check(L, 1);
     pl_vm *vm = pl_vm_of(L);
-    pl_instance *copy = pl_instance_clone(inst, vm);
+    pl_instance *copy = pl_instance_clone(inst, pl_vm_token(vm));
     if (copy && attach_vms(vm->runtime, copy) != 0) {
         pl_shared_release(&copy->base);
         copy = NULL;
@@ -361,17 +362,46 @@ static int m_clone(lua_State *L)
     return 1;
 }
 
+/* The first service (game, Workspace, RunService) in inst's subtree, or
+ * NULL: those stay for the runtime's life, so destroying them is refused. */
+static const pl_instance *find_service(const pl_instance *inst)
+{
+    if (inst->parent_locked == PL_LOCKED_SERVICE) return inst;
+    for (const pl_instance *c = inst->first_child; c; c = c->next_sibling) {
+        const pl_instance *s = find_service(c);
+        if (s) return s;
+    }
+    return NULL;
+}
+
+/* Detaches and locks the subtree, children first; stops each Actor's VM.
+ * Nothing in it is a service (checked before), so every detach succeeds. */
 static void destroy_tree(pl_instance *inst)
 {
-    while (inst->nchildren)
-        destroy_tree(inst->children[inst->nchildren - 1]);
-    pl_instance_set_parent(inst, NULL);
+    while (inst->last_child)
+        destroy_tree(inst->last_child);
+    if (inst->parent) pl_instance_set_parent(inst, NULL); /* cannot fail: not locked */
     inst->parent_locked = PL_LOCKED_DESTROYED;
+    if (inst->cls == &pl_class_actor && inst->vm) pl_vm_kill(inst->vm);
 }
 
 static int m_destroy(lua_State *L)
 {
-    destroy_tree(pl_instance_check(L, 1));
+    pl_instance *inst = pl_instance_self(L);
+    const pl_instance *service = find_service(inst);
+    if (service) {
+        if (service == inst)
+            return luaL_error(L,
+                              "Cannot destroy %s: it is a service (game, Workspace and "
+                              "RunService last as long as the runtime)",
+                              inst->name);
+        return luaL_error(L,
+                          "Cannot destroy %s: it holds the service %s (game, Workspace and "
+                          "RunService last as long as the runtime); destroy its other "
+                          "children instead",
+                          inst->name, service->name);
+    }
+    destroy_tree(inst);
     return 0;
 }
 
@@ -475,7 +505,7 @@ static int instance_new(lua_State *L)
         return luaL_error(L, "Unable to create an Instance of type \"%s\"", class_name);
     pl_instance *parent = lua_isnoneornil(L, 2) ? NULL : pl_instance_check(L, 2);
     pl_vm *vm = pl_vm_of(L);
-    pl_instance *inst = pl_instance_new(cls, vm, &vm->runtime->graveyard);
+    pl_instance *inst = pl_instance_new(cls, pl_vm_token(vm), &vm->runtime->graveyard);
     if (!inst) return luaL_error(L, "not enough memory");
     if (cls == &pl_class_actor && !pl_actor_vm_new(vm->runtime, inst)) {
         pl_shared_release(&inst->base);

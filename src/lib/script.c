@@ -122,6 +122,7 @@ int pl_script_start(pl_runtime *rt, pl_instance *script, int nargs, lua_State *a
     pl_instance *actor = pl_instance_actor_of(script);
     pl_vm *vm = actor ? actor->vm : &rt->main;
     script->started = 1;
+    if (!vm || pl_vm_dead(vm)) return 0; /* a destroyed Actor runs nothing (never in game) */
     if (pl_vm_ensure_state(vm) != 0) {
         pl_runtime_set_error(rt, "not enough memory to start %s", script->name);
         return -1;
@@ -160,7 +161,7 @@ void pl_script_added(void *runtime, pl_instance *script)
 int pl_script_run_file(pl_runtime *rt, const char *path, int nargs)
 {
     lua_State *L = rt->main.L;
-    pl_instance *script = pl_instance_new(&pl_class_script, &rt->main, &rt->graveyard);
+    pl_instance *script = pl_instance_new(&pl_class_script, pl_vm_token(&rt->main), &rt->graveyard);
     if (!script || !(script->path = strdup(path))) {
         if (script) pl_shared_release(&script->base);
         lua_pop(L, nargs);

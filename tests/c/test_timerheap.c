@@ -180,6 +180,41 @@ static void test_remove_middle(void **state)
     pl_timerheap_free(&h);
 }
 
+/* remove_if (pl_vm_kill drops a VM's timers): removes exactly the chosen
+ * timers, leaves a valid heap, and the rest still pop in order. */
+static int drop_odd(void *ud, pl_timer *t)
+{
+    (*(int *)ud)++;
+    return REC(t)->id % 2;
+}
+
+static void test_remove_if(void **state)
+{
+    (void)state;
+    enum { N = 301 };
+    static rec recs[N];
+    pl_timerheap h;
+    pl_timerheap_init(&h);
+    for (int i = 0; i < N; i++) {
+        recs[i].id = i;
+        recs[i].timer.when = (double)((i * 53) % 17); /* many ties */
+        assert_int_equal(pl_timerheap_push(&h, &recs[i].timer), 0);
+    }
+    int calls = 0;
+    pl_timerheap_remove_if(&h, drop_odd, &calls);
+    assert_int_equal(calls, N);
+    assert_int_equal(h.len, (N + 1) / 2);
+    check_invariants(&h);
+    pl_timer *t, *prev = NULL;
+    while ((t = pl_timerheap_pop(&h))) {
+        assert_int_equal(REC(t)->id % 2, 0);
+        if (prev)
+            assert_true(prev->when < t->when || (prev->when == t->when && prev->order < t->order));
+        prev = t;
+    }
+    pl_timerheap_free(&h);
+}
+
 /* Random push/pop/remove/peek against a model; deadlines drawn from a small
  * set so that ties (FIFO) are frequent. */
 static void test_random_against_model(void **state)
@@ -251,6 +286,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_ordering),
         cmocka_unit_test(test_fifo_equal_deadlines),
         cmocka_unit_test(test_remove_middle),
+        cmocka_unit_test(test_remove_if),
         cmocka_unit_test(test_random_against_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
