@@ -56,6 +56,8 @@
  */
 #include "core/epoch.h"
 
+#include "core/grow.h"
+
 /* POSIX threads directly: the one exception to "threads through libuv"
  * (docs/design.md). A record must be drained when its thread exits, which
  * needs a key with a destructor (libuv's keys have none), and the record
@@ -165,16 +167,15 @@ void pl_epoch_retire(void *ptr, pl_epoch_free_fn fn)
 {
     pl_epoch_record *r = pl_epoch_self;
     if (!r) r = pl_epoch_register();
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 64;
-        pl_epoch_item *items = realloc(r->items, cap * sizeof *items);
-        if (!items) {
-            fputs("parlua: out of memory retiring an object\n", stderr);
-            abort();
-        }
-        r->items = items;
-        r->cap = cap;
+    pl_epoch_item *items = pl_grow(r->items, &r->cap, r->n + 1, sizeof *items);
+    if (!items) {
+        /* The caller has unlinked ptr already and has nobody to report to:
+         * going on would leak it, and every later retire too (docs/design.md,
+         * the out-of-memory policy). */
+        fputs("parlua: out of memory retiring an object\n", stderr);
+        abort();
     }
+    r->items = items;
     /* seq_cst: load T of the argument, after the unlinking CAS in S */
     uint64_t e = atomic_load_explicit(&pl_epoch_global, memory_order_seq_cst);
     r->items[r->n++] = (pl_epoch_item){ptr, fn, e};

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "engine/runtime.h"
 #include "engine/sched.h"
 #include "lib/instance.h"
@@ -96,9 +97,9 @@ static int read_stdin(pl_runtime *rt, pl_instance *script)
             return PARLUA_ERROR;
         }
         if (feof(stdin)) break;
-        char *more = cap < SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+        char *more = pl_grow(buf, &cap, cap + 1, 1);
         if (!more) free(buf);
-        buf = more, cap *= 2;
+        buf = more;
     }
     if (!buf) {
         pl_runtime_set_error(rt, "not enough memory to read stdin");
