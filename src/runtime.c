@@ -61,7 +61,7 @@ static pl_instance *new_service(pl_runtime *rt, const pl_class *cls, const char 
     pl_instance *inst = pl_instance_new(cls, NULL, &rt->graveyard);
     if (!inst) return NULL;
     if (pl_instance_set_name(inst, name, strlen(name)) != 0 ||
-        (parent && pl_instance_set_parent(inst, parent) != PL_PARENT_OK)) {
+        (parent && pl_instance_set_parent(inst, parent) != PL_OK)) {
         pl_shared_release(&inst->base);
         return NULL;
     }

@@ -176,12 +176,12 @@ static size_t height(const pl_instance *inst)
 
 int pl_instance_set_parent(pl_instance *inst, pl_instance *parent)
 {
-    if (inst->parent_locked) return PL_PARENT_LOCKED;
-    if (parent == inst->parent) return PL_PARENT_OK;
+    if (inst->parent_locked) return PL_ELOCKED;
+    if (parent == inst->parent) return PL_OK;
     size_t depth = 0; /* of parent */
     for (const pl_instance *a = parent; a; a = a->parent, depth++)
-        if (a == inst) return PL_PARENT_CYCLE;
-    if (parent && depth + 1 + height(inst) > PL_INSTANCE_MAX_DEPTH) return PL_PARENT_TOO_DEEP;
+        if (a == inst) return PL_ECYCLE;
+    if (parent && depth + 1 + height(inst) > PL_INSTANCE_MAX_DEPTH) return PL_ETOODEEP;
     /* The old parent's reference moves to the new parent (or is dropped). */
     int had_parent = inst->parent != NULL;
     if (had_parent) detach(inst);
@@ -201,7 +201,7 @@ int pl_instance_set_parent(pl_instance *inst, pl_instance *parent)
     } else if (had_parent) {
         pl_shared_release(&inst->base);
     }
-    return PL_PARENT_OK;
+    return PL_OK;
 }
 
 pl_instance *pl_instance_find_child(const pl_instance *inst, const char *name, int recursive)
@@ -237,7 +237,7 @@ pl_instance *pl_instance_clone(const pl_instance *inst, void *owner)
         if (!child) goto fail;
         int rc = pl_instance_set_parent(child, copy); /* copy is not in game: starts nothing */
         pl_shared_release(&child->base);
-        if (rc != PL_PARENT_OK) goto fail;
+        if (rc != PL_OK) goto fail;
     }
     return copy;
 fail:

@@ -22,7 +22,9 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "core/check.h"
 #include "core/shared.h"
+#include "core/status.h"
 
 typedef struct pl_class {
     const char *name;
@@ -91,16 +93,12 @@ enum { PL_LOCKED_NO = 0, PL_LOCKED_DESTROYED = 1, PL_LOCKED_SERVICE = 2 };
  * keeps them far from the end of any thread's stack. */
 #define PL_INSTANCE_MAX_DEPTH 1000
 
-enum {
-    PL_PARENT_OK = 0,
-    PL_PARENT_CYCLE = -1,
-    PL_PARENT_LOCKED = -2,
-    PL_PARENT_NOMEM = -3, /* no longer returned: parenting allocates nothing */
-    PL_PARENT_TOO_DEEP = -4,
-};
+/* pl_instance_set_parent's results: PL_OK, PL_ECYCLE (it would become its
+ * own ancestor), PL_ELOCKED (a service, or destroyed), PL_ETOODEEP (the path
+ * would pass PL_INSTANCE_MAX_DEPTH) (core/status.h). */
 /* Moves inst under parent (NULL: out of the tree). Reports each Script that
  * thereby joins the root's tree through the root's on_script_added. */
-int pl_instance_set_parent(pl_instance *inst, pl_instance *parent);
+PL_MUST_CHECK int pl_instance_set_parent(pl_instance *inst, pl_instance *parent);
 pl_instance *pl_instance_find_child(const pl_instance *inst, const char *name, int recursive);
 pl_instance *pl_instance_actor_of(const pl_instance *inst); /* closest Actor ancestor, or NULL */
 int pl_instance_in_game(const pl_instance *inst);

@@ -251,9 +251,9 @@ int pl_mailbox_post(pl_mailbox *mb, pl_msgbody *body)
         mask = 0;
     } else if (mb->waiting_bytes >= waiting_limit(mb) ||
                body->size > waiting_limit(mb) - mb->waiting_bytes) {
-        mask = PL_MAILBOX_FULL;
+        mask = PL_EFULL;
     } else if (!t && !(t = add_topic(mb, body->topic, body->topic_len, body->hash))) {
-        mask = PL_MAILBOX_NOMEM;
+        mask = PL_ENOMEM;
     } else {
         body->seq = mb->seq++;
         body->tref = t;
@@ -508,10 +508,10 @@ int pl_mailbox_reroute(pl_mailbox *mb, pl_msg *msg, int phase)
         body->link = NULL;
         mask = place(mb, t, body);
     } else {
-        mask = PL_MAILBOX_NOMEM;
+        mask = PL_ENOMEM;
     }
     uv_mutex_unlock(&mb->lock);
-    if (mask == PL_MAILBOX_NOMEM) pl_msgbody_free(body);
+    if (mask == PL_ENOMEM) pl_msgbody_free(body);
     return mask;
 }
 

@@ -24,7 +24,9 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/check.h"
 #include "core/phase.h"
+#include "core/status.h"
 #include "core/wire.h"
 
 /* Bytes of messages that may wait for a binding, per mailbox, unless
@@ -32,7 +34,7 @@
 #define PL_MAILBOX_DEFAULT_WAITING_BYTES ((size_t)256 << 20)
 
 /* pl_mailbox_post's failures */
-enum { PL_MAILBOX_NOMEM = -1, PL_MAILBOX_FULL = -2 };
+/* (PL_ENOMEM, or PL_EFULL past the waiting limit: core/status.h) */
 /* pl_mailbox_bind's bit: the topic is bound and has waiting messages */
 enum { PL_MAILBOX_FLUSH = 4 };
 
@@ -113,9 +115,9 @@ size_t pl_msgbody_size(const pl_msgbody *body);
 
 /* Routes body (see top). Returns a bit mask of the phases whose ready
  * queue received it (1 << PL_SERIAL, 1 << PL_PARALLEL, 0 if it waits), or
- * PL_MAILBOX_FULL past the waiting limit, PL_MAILBOX_NOMEM out of memory
+ * PL_EFULL past the waiting limit, PL_ENOMEM out of memory
  * (body untouched, caller frees). Any thread. */
-int pl_mailbox_post(pl_mailbox *mb, pl_msgbody *body);
+PL_MUST_CHECK int pl_mailbox_post(pl_mailbox *mb, pl_msgbody *body);
 
 /* Adds delta (+1 or -1) bindings of topic in phase. Owner only (it may move
  * the phase's batch). Returns a mask: the phases whose ready queue got
@@ -142,7 +144,7 @@ pl_msg *pl_mailbox_next(pl_mailbox *mb, int phase);
  * there, this hold is just dropped; otherwise it goes back to routing (to
  * the other phase or to waiting), never past newer messages of its topic.
  * Returns the mask as pl_mailbox_post does; never fails for lack of room;
- * PL_MAILBOX_NOMEM when its topic could not be made (msg dropped). */
+ * PL_ENOMEM when its topic could not be made (msg dropped). */
 int pl_mailbox_reroute(pl_mailbox *mb, pl_msg *msg, int phase);
 
 /* Owner only: marks a taken message as delivered (before its handlers run). */

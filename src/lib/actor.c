@@ -31,7 +31,7 @@ static int send_refused(lua_State *L, pl_vm *vm, pl_instance *actor, const char 
 {
     char quoted[128];
     pl_topic_quote(quoted, sizeof quoted, topic, len);
-    if (why == PL_MAILBOX_NOMEM)
+    if (why == PL_ENOMEM)
         return luaL_error(L,
                           "SendMessage: not enough memory for a message to actor \"%s\" "
                           "(topic \"%s\")",
@@ -58,7 +58,7 @@ static int actor_send(lua_State *L)
      * in Roblox (docs/guide.md). Its VM goes (vm NULL) between phases only. */
     if (!vm || pl_vm_dead(vm)) return 0;
     pl_msgbody *body = pl_msgbody_new(topic, len);
-    if (!body) return send_refused(L, vm, actor, topic, len, PL_MAILBOX_NOMEM);
+    if (!body) return send_refused(L, vm, actor, topic, len, PL_ENOMEM);
     char err[512];
     pl_transfer_origin origin = {"SendMessage", 2};
     if (pl_transfer_encode(L, 3, lua_gettop(L) - 2, &origin, &body->wire, err, sizeof err) != 0) {
@@ -162,7 +162,7 @@ static int deliver_batch(lua_State *L)
         b->current = NULL;
         if (!nhandlers) { /* the mailbox keeps it (I2 makes this rare) */
             int mask = pl_mailbox_reroute(&vm->mailbox, msg, b->phase);
-            if (mask == PL_MAILBOX_NOMEM) {
+            if (mask == PL_ENOMEM) {
                 char quoted[128];
                 pl_topic_quote(quoted, sizeof quoted, body->topic, body->topic_len);
                 lua_pushfstring(L, "message \"%s\" dropped: not enough memory to keep it", quoted);

@@ -260,16 +260,16 @@ static int set_parent(lua_State *L)
         parent = (pl_instance *)obj;
     }
     switch (pl_instance_set_parent(inst, parent)) {
-    case PL_PARENT_CYCLE:
+    case PL_ECYCLE:
         return luaL_error(L, "Attempt to set parent of %s to %s would result in circular reference",
                           inst->name, parent->name);
-    case PL_PARENT_LOCKED:
+    case PL_ELOCKED:
         return luaL_error(L, "The Parent property of %s is locked: %s", inst->name,
                           inst->parent_locked == PL_LOCKED_SERVICE ? "it is a service"
                                                                    : "it was destroyed");
-    case PL_PARENT_NOMEM:
+    case PL_ENOMEM:
         return luaL_error(L, "not enough memory");
-    case PL_PARENT_TOO_DEEP:
+    case PL_ETOODEEP:
         return luaL_error(L,
                           "Cannot set the parent of %s: a path in the instance tree would "
                           "hold more than %d instances",
@@ -380,7 +380,7 @@ static void destroy_tree(pl_instance *inst)
 {
     while (inst->last_child)
         destroy_tree(inst->last_child);
-    if (inst->parent) pl_instance_set_parent(inst, NULL); /* cannot fail: not locked */
+    if (inst->parent) PL_CANNOT_FAIL(pl_instance_set_parent(inst, NULL)); /* not locked */
     inst->parent_locked = PL_LOCKED_DESTROYED;
     if (inst->cls == &pl_class_actor && inst->vm) pl_vm_kill(inst->vm);
 }

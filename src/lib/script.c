@@ -182,7 +182,7 @@ int pl_script_run_file(pl_runtime *rt, const char *path, int nargs)
     script->started = 1;                     /* joining game must not start it a second time */
     int rc = pl_instance_set_parent(script, rt->game);
     pl_shared_release(&script->base); /* game holds it */
-    if (rc != PL_PARENT_OK) {
+    if (rc != PL_OK) {
         lua_pop(L, nargs);
         return PARLUA_NOMEM;
     }

@@ -264,10 +264,10 @@ static void test_waiting_limit(void **state)
     for (uint32_t i = 0; i < LIMIT_MSGS; i++)
         if (post(&mb, (i & 1) ? "x" : "y", 0, i / 2 + 1) != 0) fail_msg("post %u refused", i);
     pl_msgbody *extra = mk("x", 0, 999999);
-    assert_int_equal(pl_mailbox_post(&mb, extra), PL_MAILBOX_FULL);
+    assert_int_equal(pl_mailbox_post(&mb, extra), PL_EFULL);
     /* body untouched: the caller still owns it and can post it later */
     assert_int_equal(atomic_load(&extra->refs), 0);
-    assert_int_equal(post(&mb, "z", 0, 1), PL_MAILBOX_FULL);
+    assert_int_equal(post(&mb, "z", 0, 1), PL_EFULL);
     /* a bound topic is not limited */
     assert_int_equal(tbind(&mb, "bound", PL_SERIAL, 1), 0);
     assert_int_equal(post(&mb, "bound", 0, 1), 1 << PL_SERIAL);
@@ -333,7 +333,7 @@ static void test_reroute(void **state)
     mb.max_waiting_bytes = bytes_of(LIMIT_MSGS) + LIMIT_MSGS * 3; /* "full" is 3 bytes longer */
     for (uint32_t i = 0; i < LIMIT_MSGS; i++)
         assert_int_equal(post(&mb, "full", 0, i), 0);
-    assert_int_equal(post(&mb, "full", 0, 0), PL_MAILBOX_FULL);
+    assert_int_equal(post(&mb, "full", 0, 0), PL_EFULL);
     assert_int_equal(pl_mailbox_reroute(&mb, mr, PL_SERIAL), 0);
     w.n = 0;
     pl_mailbox_each_waiting(&mb, count_waiting, &w);
