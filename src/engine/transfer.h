@@ -13,6 +13,8 @@
 #include <lua.h>
 #include <stddef.h>
 
+#include "core/check.h"
+#include "core/status.h"
 #include "core/wire.h"
 
 /* Deepest nesting of tables/functions a transfer accepts. */
@@ -25,16 +27,18 @@ typedef struct pl_transfer_origin {
 } pl_transfer_origin;
 
 /* Encodes the n values at stack indices first..first+n-1 of L into out
- * (which must be freshly initialised). Returns 0, or -1 with err set. */
-int pl_transfer_encode(lua_State *L, int first, int n, const pl_transfer_origin *origin,
-                       pl_wire *out, char *err, size_t errlen);
+ * (which must be freshly initialised). Returns PL_OK, or with err set
+ * PL_EINVAL (a value that cannot cross) or PL_ENOMEM. */
+PL_MUST_CHECK int pl_transfer_encode(lua_State *L, int first, int n,
+                                     const pl_transfer_origin *origin, pl_wire *out, char *err,
+                                     size_t errlen);
 
-/* Pushes the values held by w onto L, stores their count in *n. Returns 0,
- * or -1 with err set and nothing pushed. The wire stays valid (it may be
- * decoded again, e.g. once per receiving VM). With trust_bytecode == 0,
- * functions are refused (used when the bytes did not come from
- * pl_transfer_encode, e.g. by the decoder's randomised tests). */
-int pl_transfer_decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n, char *err,
-                       size_t errlen);
+/* Pushes the values held by w onto L, stores their count in *n. Returns
+ * PL_OK, or with err set and nothing pushed PL_EMALFORMED or PL_ENOMEM. The wire stays valid (it
+ * may be decoded again, e.g. once per receiving VM). With trust_bytecode == 0, functions are
+ * refused (used when the bytes did not come from pl_transfer_encode, e.g. by the decoder's
+ * randomised tests). */
+PL_MUST_CHECK int pl_transfer_decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n,
+                                     char *err, size_t errlen);
 
 #endif

@@ -358,11 +358,11 @@ int pl_transfer_decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *
                        size_t errlen)
 {
     *n = 0;
-    if (decode_simple(L, w, n)) return 0;
+    if (decode_simple(L, w, n)) return PL_OK;
     int top = lua_gettop(L);
     if (!lua_checkstack(L, 4)) {
         setmsg(err, errlen, "cannot decode transferred values: out of stack space");
-        return -1;
+        return PL_ENOMEM;
     }
     dec d;
     d.L = L;
@@ -380,7 +380,7 @@ int pl_transfer_decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *
     int status = lua_pcall(L, 1, LUA_MULTRET, 0);
     if (status == LUA_OK && !d.failed) {
         *n = lua_gettop(L) - top;
-        return 0;
+        return PL_OK;
     }
     if (d.failed) {
         setmsg(err, errlen, "cannot decode transferred values: %s", d.msg);
@@ -389,5 +389,5 @@ int pl_transfer_decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *
         setmsg(err, errlen, "cannot decode transferred values: %s", msg);
     }
     lua_settop(L, top);
-    return -1;
+    return d.failed ? PL_EMALFORMED : PL_ENOMEM;
 }

@@ -595,7 +595,7 @@ int pl_transfer_encode(lua_State *L, int first, int n, const pl_transfer_origin 
     int top = lua_gettop(L);
     if (n > INT_MAX - 8 || !lua_checkstack(L, n + 8)) {
         setmsg(err, errlen, "cannot transfer %d values: out of stack space or memory", n);
-        return -1;
+        return PL_ENOMEM;
     }
     lua_pushcfunction(L, encode_main);
     lua_pushlightuserdata(L, &e);
@@ -604,7 +604,7 @@ int pl_transfer_encode(lua_State *L, int first, int n, const pl_transfer_origin 
     int status = lua_pcall(L, n + 1, 1, 0);
     if (status == LUA_OK && !e.failed) {
         lua_settop(L, top);
-        return 0;
+        return PL_OK;
     }
     if (e.failed) {
         int i = status == LUA_OK && lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 0;
@@ -615,10 +615,10 @@ int pl_transfer_encode(lua_State *L, int first, int n, const pl_transfer_origin 
     }
     lua_settop(L, top);
     pl_wire_truncate(out, len0, nrefs0);
-    return -1;
+    return e.failed ? PL_EINVAL : PL_ENOMEM; /* a value that cannot cross, or Lua ran out */
 
 nomem:
     pl_wire_truncate(out, len0, nrefs0);
     setmsg(err, errlen, "cannot transfer: not enough memory");
-    return -1;
+    return PL_ENOMEM;
 }

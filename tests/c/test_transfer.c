@@ -149,7 +149,7 @@ static void expect_encode_error(lua_State *A, const char *src, ...)
     pl_wire w;
     char err[512] = "";
     pl_wire_init(&w);
-    assert_int_equal(pl_transfer_encode(A, top + 1, n, &SEND, &w, err, sizeof err), -1);
+    assert_int_equal(pl_transfer_encode(A, top + 1, n, &SEND, &w, err, sizeof err), PL_EINVAL);
     assert_int_equal(w.len, 0);
     assert_int_equal(w.nrefs, 0);
     assert_int_equal(lua_gettop(A), top + n);
@@ -574,7 +574,7 @@ static void test_stdlib_missing_in_receiver(void **state)
     pl_wire_init(&w);
     assert_int_equal(pl_transfer_encode(v->A, -1, n, &SEND, &w, err, sizeof err), 0);
     int top = lua_gettop(v->B), got = 7;
-    assert_int_equal(pl_transfer_decode(v->B, &w, 1, &got, err, sizeof err), -1);
+    assert_int_equal(pl_transfer_decode(v->B, &w, 1, &got, err, sizeof err), PL_EMALFORMED);
     assert_int_equal(got, 0);
     assert_non_null(strstr(err, "function 'io.write' is not available in the receiving VM"));
     assert_int_equal(lua_gettop(v->B), top);
@@ -618,7 +618,7 @@ static void test_global_cfunction(void **state)
     assert_int_equal(pl_transfer_encode(v->A, -1, n, &SEND, &w, err, sizeof err), 0);
     lua_pop(v->A, n);
     int got;
-    assert_int_equal(pl_transfer_decode(v->B, &w, 1, &got, err, sizeof err), -1);
+    assert_int_equal(pl_transfer_decode(v->B, &w, 1, &got, err, sizeof err), PL_EMALFORMED);
     assert_non_null(strstr(err, "function 'custom' is not available in the receiving VM"));
     assert_int_equal(lua_gettop(v->B), 0);
     lua_pushcfunction(v->B, not_in_stdlib);
@@ -666,7 +666,7 @@ static void test_shared_object(void **state)
 
     /* a VM that does not know the type refuses it and pushes nothing */
     int got = 5, top = lua_gettop(C);
-    assert_int_equal(pl_transfer_decode(C, &w, 1, &got, err, sizeof err), -1);
+    assert_int_equal(pl_transfer_decode(C, &w, 1, &got, err, sizeof err), PL_EMALFORMED);
     assert_non_null(strstr(err, "TestObject"));
     assert_int_equal(lua_gettop(C), top);
     lua_close(C);
@@ -675,7 +675,7 @@ static void test_shared_object(void **state)
     n = run(A, "return obj, coroutine.create(print)");
     pl_wire w2;
     pl_wire_init(&w2);
-    assert_int_equal(pl_transfer_encode(A, -n, n, &SEND, &w2, err, sizeof err), -1);
+    assert_int_equal(pl_transfer_encode(A, -n, n, &SEND, &w2, err, sizeof err), PL_EINVAL);
     assert_int_equal(w2.nrefs, 0);
     assert_int_equal(refs_of(o), 3 + wire_refs);
     lua_pop(A, n);
@@ -743,15 +743,15 @@ static void test_errors(void **state)
     pl_wire w;
     char err[512];
     pl_wire_init(&w);
-    assert_int_equal(pl_transfer_encode(A, -1, 1, &SEND, &w, err, sizeof err), -1);
+    assert_int_equal(pl_transfer_encode(A, -1, 1, &SEND, &w, err, sizeof err), PL_EINVAL);
     assert_string_equal(err, "cannot transfer a value of type 'thread' (argument 2 to "
                              "SendMessage): a coroutine cannot leave its VM; send the data it "
                              "needs and create the coroutine in the receiving VM");
-    assert_int_equal(pl_transfer_encode(A, -1, 1, NULL, &w, err, sizeof err), -1);
+    assert_int_equal(pl_transfer_encode(A, -1, 1, NULL, &w, err, sizeof err), PL_EINVAL);
     assert_non_null(strstr(err, "type 'thread' (value 1)"));
     /* a tiny error buffer is still terminated */
     char small[8];
-    assert_int_equal(pl_transfer_encode(A, -1, 1, &SEND, &w, small, sizeof small), -1);
+    assert_int_equal(pl_transfer_encode(A, -1, 1, &SEND, &w, small, sizeof small), PL_EINVAL);
     assert_int_equal(strlen(small), 7);
     lua_settop(A, top);
     pl_wire_free(&w);
@@ -803,7 +803,7 @@ static void test_depth(void **state)
     assert_int_equal(pl_wire_put_u8(&w, PL_WIRE_NIL), PL_OK);
     char err[256];
     int got;
-    assert_int_equal(pl_transfer_decode(B, &w, 1, &got, err, sizeof err), -1);
+    assert_int_equal(pl_transfer_decode(B, &w, 1, &got, err, sizeof err), PL_EMALFORMED);
     assert_non_null(strstr(err, "nesting deeper than 200 levels"));
     assert_int_equal(lua_gettop(B), 0);
     pl_wire_free(&w);
@@ -819,7 +819,7 @@ static void test_untrusted_refuses_functions(void **state)
     assert_int_equal(pl_transfer_encode(v->A, -n, n, &SEND, &w, err, sizeof err), 0);
     lua_pop(v->A, n);
     int got;
-    assert_int_equal(pl_transfer_decode(v->B, &w, 0, &got, err, sizeof err), -1);
+    assert_int_equal(pl_transfer_decode(v->B, &w, 0, &got, err, sizeof err), PL_EMALFORMED);
     assert_non_null(strstr(err, "function"));
     assert_int_equal(lua_gettop(v->B), 0);
     assert_int_equal(pl_transfer_decode(v->B, &w, 1, &got, err, sizeof err), 0);
@@ -859,7 +859,7 @@ static void test_decode_rejects_bad_upvalues(void **state)
         unsigned char keep = w.data[end - cases[i].at];
         w.data[end - cases[i].at] = cases[i].byte;
         int got = 3;
-        assert_int_equal(pl_transfer_decode(v->B, &w, 1, &got, err, sizeof err), -1);
+        assert_int_equal(pl_transfer_decode(v->B, &w, 1, &got, err, sizeof err), PL_EMALFORMED);
         if (!strstr(err, cases[i].msg))
             fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].msg);
         assert_int_equal(got, 0);
@@ -907,7 +907,7 @@ static void test_decode_rejects(void **state)
         assert_int_equal(pl_wire_put_raw(&w, cases[i].bytes, cases[i].n), PL_OK);
         char err[256] = "";
         int got = 9;
-        assert_int_equal(pl_transfer_decode(v->B, &w, 0, &got, err, sizeof err), -1);
+        assert_int_equal(pl_transfer_decode(v->B, &w, 0, &got, err, sizeof err), PL_EMALFORMED);
         if (!strstr(err, cases[i].msg))
             fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].msg);
         assert_int_equal(got, 0);
