@@ -31,4 +31,13 @@ _Noreturn void pl_assert_fail(const char *expr, const char *file, int line, cons
         (void)pl_status_;                                                                          \
     } while (0)
 
+/* One step of a spin-wait: tells the CPU this thread is spinning (pause on
+ * x86), so a hyper-thread sibling runs faster and the loop burns less. */
+static inline void pl_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 #endif

@@ -18,6 +18,8 @@
  */
 #include "core/pool.h"
 
+#include "core/check.h"
+
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -152,9 +154,7 @@ static pl_pool_item *find_item_spinning(pl_pool *pool, int self)
         if (item) return item;
         /* relaxed: only a hint whether spinning is still worth it */
         if (atomic_load_explicit(&pool->pending, memory_order_relaxed) == 0) break;
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
+        pl_cpu_relax();
     }
     return NULL;
 }

@@ -113,18 +113,11 @@ static inline int split_shift(uint64_t x)
     return (63 - __builtin_clzll(x)) / BITS * BITS;
 }
 
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
 static void backoff(unsigned tries)
 {
     if (tries < 8) {
         for (unsigned i = 0; i < (1u << tries); i++)
-            cpu_relax();
+            pl_cpu_relax();
     } else if (tries < 64) {
         sched_yield();
     } else {
