@@ -35,7 +35,9 @@
  * A table (pl_stable) is freed directly when its last reference goes: a
  * thread can reach a table's root only through a reference (a proxy, a
  * snapshot) or through an entry read inside a section, and an entry keeps
- * its reference until a grace period after it was unlinked.
+ * its reference until a grace period after it was unlinked. So a walk
+ * that keeps a table to visit later, after the section or snapshot it was
+ * found in is gone (a deep clone's work list), retains it first.
  *
  * Contention. Writers retry their CAS with a short backoff (lock-free:
  * some writer always succeeds). Transactions and update() validate the
@@ -971,14 +973,19 @@ typedef struct pair {
 } pair;
 
 typedef struct clone_ctx {
-    pl_ptrmap map; /* src -> dst (retained) */
+    pl_ptrmap map; /* src -> dst, both retained */
     pair *work;    /* clones whose root is still to be made */
     size_t nwork, workcap;
     int frozen;
     pl_stable_list *list;
 } clone_ctx;
 
-/* The clone of src, made (empty, queued for filling) if new; NULL if out of memory. */
+/* The clone of src, made (empty, queued for filling) if new; NULL if out of
+ * memory. The caller keeps src alive for the call (a reference, or a
+ * retained root whose entry holds src); the map takes its own reference,
+ * because src is snapshotted only later, after that root is released, and
+ * another thread may by then have replaced the entry and dropped src's last
+ * reference. */
 static pl_stable *clone_of(clone_ctx *cx, pl_stable *src)
 {
     pl_ptrmap_slot *known = pl_ptrmap_find(&cx->map, src);
@@ -994,6 +1001,7 @@ static pl_stable *clone_of(clone_ctx *cx, pl_stable *src)
         pl_stable_release(dst);
         return NULL;
     }
+    pl_stable_retain(src);
     slot->value = dst;
     cx->work[cx->nwork++] = (pair){src, dst};
     return dst;
@@ -1076,6 +1084,7 @@ pl_stable *pl_stable_clone(pl_stable *t, int deep, int frozen)
         if (!ok) /* break cycles among the half-made clones before letting go */
             pl_snode_release(atomic_exchange_explicit(&dst->root, NULL, memory_order_relaxed));
         pl_stable_release(dst);
+        pl_stable_release((pl_stable *)cx.map.slots[i].key);
     }
     pl_ptrmap_free(&cx.map);
     free(cx.work);

@@ -12,10 +12,15 @@
  * increment, shallow and deep clone, snapshot and transaction, and checks
  * invariants as it goes (a transfer between two keys keeps their sum; a
  * clone never changes); at the end the counter holds exactly the sum of all
- * increments and every thread's own keys hold their last values. Run under
- * ThreadSanitizer and AddressSanitizer (leaks) by `make tsan` / `make asan`.
+ * increments and every thread's own keys hold their last values.
  *
- * Usage: test_stable [threads [iterations]]   (defaults 4, 3000)
+ * Deep-clone stress test: half the threads deep-clone a table of nested
+ * tables (cycles, a shared sub-table) while the others replace those
+ * nested tables; every clone keeps its shape. Run under ThreadSanitizer
+ * and AddressSanitizer (leaks, freed tables read) by `make tsan` / `make asan`.
+ *
+ * Usage: test_stable [threads [iterations]]   (defaults 4, 3000; the
+ * deep-clone test makes iterations / 10 clones per cloning thread)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -577,14 +582,166 @@ static void test_stress(void **state)
     pl_epoch_barrier();
 }
 
+/* ---- deep clones while sub-tables are replaced ---- */
+
+/* P holds NCHILD children; child i holds a leaf at 0 (a table holding i), P
+ * at 1 (a cycle) and the one table `shared` at 2. Replacer threads swap
+ * children and leaves for new ones and drop their own references at once,
+ * so a replaced table dies as soon as the old roots holding it are
+ * reclaimed; cloner threads deep-clone P meanwhile and check the shape of
+ * every clone (cycles point at the clone, the shared table cloned once). A
+ * clone that reached a nested table without holding it would read freed
+ * memory (AddressSanitizer). */
+#define NCHILD 32
+static pl_stable *dc_parent, *dc_shared;
+static atomic_int dc_stop;
+static atomic_long dc_clones;
+
+static pl_sval table_val(pl_stable *t)
+{
+    pl_sval v = {PL_SV_TABLE, {.o = &t->base}};
+    return v;
+}
+
+static pl_stable *dc_leaf(int64_t i)
+{
+    pl_stable *l = pl_stable_new(NULL, 0, NULL);
+    assert_non_null(l);
+    pl_skey k0 = pl_skey_int(0);
+    pl_sval v = {PL_SV_INT, {.i = i}};
+    assert_int_equal(pl_stable_set(l, &k0, &v), PL_OK);
+    return l;
+}
+
+static void dc_put(pl_stable *t, uint32_t k, pl_stable *value)
+{
+    pl_skey key = pl_skey_int(k);
+    pl_sval v = table_val(value);
+    assert_int_equal(pl_stable_set(t, &key, &v), PL_OK);
+}
+
+/* A new child for slot i, stored in the parent; no reference kept. */
+static void dc_new_child(uint32_t i)
+{
+    pl_stable *c = pl_stable_new(NULL, 0, NULL), *l = dc_leaf(i);
+    assert_non_null(c);
+    dc_put(c, 0, l);
+    dc_put(c, 1, dc_parent);
+    dc_put(c, 2, dc_shared);
+    dc_put(dc_parent, i, c);
+    pl_stable_release(l);
+    pl_stable_release(c);
+}
+
+static void dc_replacer(void *arg)
+{
+    unsigned seed = (unsigned)(intptr_t)arg * 31u + 7u;
+    while (!atomic_load(&dc_stop)) {
+        uint32_t i = rnd(&seed) % NCHILD;
+        if (rnd(&seed) % 2) {
+            dc_new_child(i);
+            continue;
+        }
+        /* a new leaf in the current child i */
+        pl_skey k = pl_skey_int(i);
+        pl_epoch_enter();
+        const pl_sval *v = pl_snode_find(pl_stable_root(dc_parent), &k);
+        pl_stable *c = (pl_stable *)v->u.o;
+        pl_stable_retain(c); /* the entry holds it until the section ends */
+        pl_epoch_exit();
+        pl_stable *l = dc_leaf(i);
+        dc_put(c, 0, l);
+        pl_stable_release(l);
+        pl_stable_release(c);
+    }
+}
+
+/* The value at integer key k of t's current version (a snapshot is held). */
+static const pl_sval *dc_get(pl_snode *root, uint32_t k)
+{
+    pl_skey key = pl_skey_int(k);
+    return pl_snode_find(root, &key);
+}
+
+static void dc_check(pl_stable *c)
+{
+    pl_snode *r = pl_stable_snapshot(c);
+    assert_int_equal(pl_snode_count(r), NCHILD);
+    const pl_shared *shared_clone = NULL;
+    for (uint32_t i = 0; i < NCHILD; i++) {
+        const pl_sval *v = dc_get(r, i);
+        assert_int_equal(v->tag, PL_SV_TABLE);
+        pl_snode *cr = pl_stable_snapshot((pl_stable *)v->u.o);
+        const pl_sval *leaf = dc_get(cr, 0), *up = dc_get(cr, 1), *sh = dc_get(cr, 2);
+        assert_true(up->tag == PL_SV_TABLE && up->u.o == &c->base); /* the cycle */
+        assert_true(sh->tag == PL_SV_TABLE && sh->u.o != &dc_shared->base);
+        if (!shared_clone) shared_clone = sh->u.o;
+        assert_true(sh->u.o == shared_clone); /* cloned once */
+        assert_int_equal(leaf->tag, PL_SV_TABLE);
+        pl_snode *lr = pl_stable_snapshot((pl_stable *)leaf->u.o);
+        assert_int_equal(dc_get(lr, 0)->u.i, i);
+        pl_snode_release(lr);
+        pl_snode_release(cr);
+    }
+    pl_snode_release(r);
+}
+
+static void dc_cloner(void *arg)
+{
+    int n = *(int *)arg;
+    for (int j = 0; j < n; j++) {
+        pl_stable *c = pl_stable_clone(dc_parent, 1, 0);
+        assert_non_null(c);
+        dc_check(c);
+        assert_int_equal(pl_stable_clear(c), PL_OK); /* breaks the clone's cycles */
+        pl_stable_release(c);
+        atomic_fetch_add(&dc_clones, 1);
+    }
+}
+
+static void test_stress_deep_clone(void **state)
+{
+    (void)state;
+    dc_parent = pl_stable_new(NULL, 0, NULL);
+    dc_shared = dc_leaf(-1);
+    for (uint32_t i = 0; i < NCHILD; i++)
+        dc_new_child(i);
+    atomic_store(&dc_stop, 0);
+    atomic_store(&dc_clones, 0);
+    int nclone = nthreads / 2 > 0 ? nthreads / 2 : 1,
+        nrep = nthreads - nclone > 0 ? nthreads - nclone : 1;
+    int per_cloner = iterations / 10 > 0 ? iterations / 10 : 1;
+    uv_thread_t rep[64], cl[64];
+    assert_true(nclone <= 64 && nrep <= 64);
+    for (int t = 0; t < nrep; t++)
+        assert_int_equal(uv_thread_create(&rep[t], dc_replacer, (void *)(intptr_t)t), 0);
+    for (int t = 0; t < nclone; t++)
+        assert_int_equal(uv_thread_create(&cl[t], dc_cloner, &per_cloner), 0);
+    for (int t = 0; t < nclone; t++)
+        uv_thread_join(&cl[t]);
+    atomic_store(&dc_stop, 1);
+    for (int t = 0; t < nrep; t++)
+        uv_thread_join(&rep[t]);
+    assert_int_equal(atomic_load(&dc_clones), (long)nclone * per_cloner);
+    printf("deep clones: %d cloners x %d clones, %d replacers\n", nclone, per_cloner, nrep);
+    assert_int_equal(pl_stable_clear(dc_parent), PL_OK); /* breaks the parent-child cycles */
+    pl_stable_release(dc_parent);
+    pl_stable_release(dc_shared);
+    pl_epoch_barrier();
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) nthreads = atoi(argv[1]);
     if (argc > 2) iterations = atoi(argv[2]);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_model),       cmocka_unit_test(test_increment_values),
-        cmocka_unit_test(test_deep_clone),  cmocka_unit_test(test_list_shutdown),
-        cmocka_unit_test(test_transaction), cmocka_unit_test(test_stress),
+        cmocka_unit_test(test_model),
+        cmocka_unit_test(test_increment_values),
+        cmocka_unit_test(test_deep_clone),
+        cmocka_unit_test(test_list_shutdown),
+        cmocka_unit_test(test_transaction),
+        cmocka_unit_test(test_stress),
+        cmocka_unit_test(test_stress_deep_clone),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     pl_epoch_thread_exit();
