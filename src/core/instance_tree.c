@@ -17,7 +17,7 @@ static const pl_class *const all_classes[] = {
 };
 
 static void destroy(pl_shared *obj);
-const pl_shared_type pl_instance_type = {"Instance", "parlua.Instance", destroy};
+const pl_shared_type pl_instance_type = {"Instance", "parlua.Instance", destroy, NULL};
 
 const pl_class *pl_class_find(const char *name)
 {

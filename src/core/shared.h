@@ -19,6 +19,11 @@ typedef struct pl_shared_type {
     const char *name;                /* user-facing type name, e.g. "Instance" */
     const char *metatable;           /* registry name of its proxy metatable in every VM */
     void (*destroy)(pl_shared *obj); /* runs when the last reference goes */
+    /* Makes the proxy metatable in a VM (L is its lua_State) the first time
+     * an object of this type enters it (engine/proxy.c), so a VM pays only
+     * for the types it meets; NULL: the type's library makes it when the VM
+     * opens. */
+    void (*make_metatable)(void *L, const struct pl_shared_type *type);
 } pl_shared_type;
 
 struct pl_shared {

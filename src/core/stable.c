@@ -774,7 +774,7 @@ static void stable_destroy(pl_shared *obj)
     free(t);
 }
 
-const pl_shared_type pl_stable_type = {"SharedTable", "parlua.SharedTable", stable_destroy};
+const pl_shared_type pl_stable_type = {"SharedTable", "parlua.SharedTable", stable_destroy, NULL};
 
 pl_stable *pl_stable_new(pl_snode *root, int frozen, pl_stable_list *list)
 {

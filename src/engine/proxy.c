@@ -43,8 +43,12 @@ void pl_proxy_push(lua_State *L, pl_shared *obj)
     lua_pop(L, 1);
     pl_shared **slot = lua_newuserdatauv(L, sizeof *slot, 0);
     *slot = NULL; /* safe state first: a failing setmetatable leaves nothing to release */
-    lua_rawgetp(L, LUA_REGISTRYINDEX, obj->type); /* the metatable, by address */
-    lua_setmetatable(L, -2);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, obj->type) == LUA_TNIL && obj->type->make_metatable) {
+        lua_pop(L, 1); /* the first object of its type in this VM */
+        obj->type->make_metatable(L, obj->type);
+        lua_rawgetp(L, LUA_REGISTRYINDEX, obj->type);
+    }
+    lua_setmetatable(L, -2); /* the metatable, by address */
     pl_shared_retain(obj);
     *slot = obj;
     lua_pushvalue(L, -1);

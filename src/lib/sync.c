@@ -61,6 +61,8 @@ void *pl_sync_check_either(lua_State *L, int idx, const pl_shared_type *type,
     return obj;
 }
 
+static int error_tostring(lua_State *L);
+
 int pl_sync_raise(lua_State *L, const char *name, const char *fmt, ...)
 {
     va_list ap;
@@ -73,7 +75,11 @@ int pl_sync_raise(lua_State *L, const char *name, const char *fmt, ...)
     lua_concat(L, 2);
     lua_setfield(L, -2, "message");
     va_end(ap);
-    luaL_setmetatable(L, PL_SYNC_ERROR_MT);
+    if (luaL_newmetatable(L, PL_SYNC_ERROR_MT)) { /* the first error of this VM */
+        lua_pushcfunction(L, error_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_setmetatable(L, -2);
     return lua_error(L);
 }
 
@@ -93,6 +99,8 @@ static int sync_tostring(lua_State *L)
     lua_pushfstring(L, "%s#%d", obj->type->name, (int)w->id);
     return 1;
 }
+
+static void make_sync_mt(void *L, const pl_shared_type *type);
 
 /* ---- Mutex and RLock ---- */
 
@@ -114,8 +122,8 @@ static void destroy_waitobj(pl_shared *obj)
     free(obj);
 }
 
-static const pl_shared_type mutex_type = {"Mutex", "parlua.Mutex", destroy_waitobj};
-static const pl_shared_type rlock_type = {"RLock", "parlua.RLock", destroy_waitobj};
+static const pl_shared_type mutex_type = {"Mutex", "parlua.Mutex", destroy_waitobj, make_sync_mt};
+static const pl_shared_type rlock_type = {"RLock", "parlua.RLock", destroy_waitobj, make_sync_mt};
 
 static mutex_obj *check_mutex(lua_State *L)
 {
@@ -339,9 +347,10 @@ typedef struct sema_obj {
 
 static void sema_abandon(pl_waitobj *obj, pl_waiter *w);
 static const pl_wait_ops sema_ops = {NULL, sema_abandon};
-static const pl_shared_type sema_type = {"Semaphore", "parlua.Semaphore", destroy_waitobj};
+static const pl_shared_type sema_type = {"Semaphore", "parlua.Semaphore", destroy_waitobj,
+                                         make_sync_mt};
 static const pl_shared_type bsema_type = {"BoundedSemaphore", "parlua.BoundedSemaphore",
-                                          destroy_waitobj};
+                                          destroy_waitobj, make_sync_mt};
 
 static sema_obj *check_sema(lua_State *L)
 {
@@ -461,7 +470,7 @@ typedef struct event_obj {
 } event_obj;
 
 static const pl_wait_ops event_ops = {NULL, NULL};
-static const pl_shared_type event_type = {"Event", "parlua.Event", destroy_waitobj};
+static const pl_shared_type event_type = {"Event", "parlua.Event", destroy_waitobj, make_sync_mt};
 
 static event_obj *check_event(lua_State *L)
 {
@@ -557,7 +566,7 @@ static void destroy_atomic(pl_shared *obj)
     free(a);
 }
 
-static const pl_shared_type atomic_type = {"Atomic", "parlua.Atomic", destroy_atomic};
+static const pl_shared_type atomic_type = {"Atomic", "parlua.Atomic", destroy_atomic, make_sync_mt};
 
 static atomic_obj *check_atomic(lua_State *L)
 {
@@ -724,7 +733,8 @@ static void barrier_holder(pl_waitobj *obj, char *buf, size_t size)
 }
 
 static const pl_wait_ops barrier_ops = {barrier_holder, NULL};
-static const pl_shared_type barrier_type = {"Barrier", "parlua.Barrier", destroy_waitobj};
+static const pl_shared_type barrier_type = {"Barrier", "parlua.Barrier", destroy_waitobj,
+                                            make_sync_mt};
 #define BROKEN ((void *)&barrier_type) /* payload of a waiter released by breaking */
 
 static barrier_obj *check_barrier(lua_State *L)
@@ -873,58 +883,70 @@ static void new_class(lua_State *L, const pl_shared_type *type, const luaL_Reg *
     lua_pop(L, 1);
 }
 
+/* The classes: their methods, what closes them (<close>) and what takes
+ * them (with). */
+static const luaL_Reg mutex_methods[] = {
+    {"lock", mutex_lock},
+    {"unlock", mutex_unlock},
+    {"trylock", mutex_trylock},
+    {"locked", mutex_locked},
+    {"acquire", mutex_lock},
+    {"release", mutex_unlock},
+    {NULL, NULL},
+};
+static const luaL_Reg sema_methods[] = {
+    {"acquire", sema_acquire},
+    {"release", sema_release},
+    {NULL, NULL},
+};
+static const luaL_Reg event_methods[] = {
+    {"set", event_set},   {"clear", event_clear}, {"is_set", event_is_set},
+    {"wait", event_wait}, {NULL, NULL},
+};
+static const luaL_Reg atomic_methods[] = {
+    {"get", atom_get}, {"set", atom_set},           {"add", atom_add},
+    {"cas", atom_cas}, {"exchange", atom_exchange}, {NULL, NULL},
+};
+static const luaL_Reg barrier_methods[] = {
+    {"wait", barrier_wait},
+    {"abort", barrier_abort},
+    {"reset", barrier_reset},
+    {"broken", barrier_broken},
+    {"parties", barrier_parties},
+    {"n_waiting", barrier_n_waiting},
+    {NULL, NULL},
+};
+static const struct sync_class {
+    const pl_shared_type *type;
+    const luaL_Reg *methods;
+    lua_CFunction close, acquire;
+} classes[] = {
+    {&mutex_type, mutex_methods, mutex_close, mutex_lock},
+    {&rlock_type, mutex_methods, mutex_close, mutex_lock},
+    {&sema_type, sema_methods, sema_close, sema_acquire},
+    {&bsema_type, sema_methods, sema_close, sema_acquire},
+    {&event_type, event_methods, NULL, NULL},
+    {&atomic_type, atomic_methods, NULL, NULL},
+    {&barrier_type, barrier_methods, NULL, NULL},
+};
+
+/* pl_shared_type.make_metatable of every class above. */
+static void make_sync_mt(void *state, const pl_shared_type *type)
+{
+    lua_State *L = state;
+    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
+        if (classes[i].type == type)
+            new_class(L, type, classes[i].methods, classes[i].close, classes[i].acquire);
+}
+
 void pl_open_sync(lua_State *L)
 {
-    static const luaL_Reg mutex_methods[] = {
-        {"lock", mutex_lock},
-        {"unlock", mutex_unlock},
-        {"trylock", mutex_trylock},
-        {"locked", mutex_locked},
-        {"acquire", mutex_lock},
-        {"release", mutex_unlock},
-        {NULL, NULL},
-    };
-    static const luaL_Reg sema_methods[] = {
-        {"acquire", sema_acquire},
-        {"release", sema_release},
-        {NULL, NULL},
-    };
-    static const luaL_Reg event_methods[] = {
-        {"set", event_set},   {"clear", event_clear}, {"is_set", event_is_set},
-        {"wait", event_wait}, {NULL, NULL},
-    };
-    static const luaL_Reg atomic_methods[] = {
-        {"get", atom_get}, {"set", atom_set},           {"add", atom_add},
-        {"cas", atom_cas}, {"exchange", atom_exchange}, {NULL, NULL},
-    };
-    static const luaL_Reg barrier_methods[] = {
-        {"wait", barrier_wait},
-        {"abort", barrier_abort},
-        {"reset", barrier_reset},
-        {"broken", barrier_broken},
-        {"parties", barrier_parties},
-        {"n_waiting", barrier_n_waiting},
-        {NULL, NULL},
-    };
     static const luaL_Reg constructors[] = {
         {"Mutex", sync_mutex},         {"RLock", sync_rlock},
         {"Semaphore", sync_semaphore}, {"BoundedSemaphore", sync_bounded_semaphore},
         {"Event", sync_event},         {"Atomic", sync_atomic},
         {"Barrier", sync_barrier},     {NULL, NULL},
     };
-    new_class(L, &mutex_type, mutex_methods, mutex_close, mutex_lock);
-    new_class(L, &rlock_type, mutex_methods, mutex_close, mutex_lock);
-    new_class(L, &sema_type, sema_methods, sema_close, sema_acquire);
-    new_class(L, &bsema_type, sema_methods, sema_close, sema_acquire);
-    new_class(L, &event_type, event_methods, NULL, NULL);
-    new_class(L, &atomic_type, atomic_methods, NULL, NULL);
-    new_class(L, &barrier_type, barrier_methods, NULL, NULL);
-
-    luaL_newmetatable(L, PL_SYNC_ERROR_MT);
-    lua_pushcfunction(L, error_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 1);
-
     luaL_newlib(L, constructors);
     static const char *const error_names[] = {"Empty", "Full", "ShutDown", "BrokenBarrierError",
                                               NULL};

@@ -66,8 +66,9 @@ static void destroy_queue(pl_shared *obj)
 }
 
 static void queue_abandon(pl_waitobj *obj, pl_waiter *w);
+static void make_queue_mt(void *L, const pl_shared_type *type);
 static const pl_wait_ops queue_ops = {NULL, queue_abandon};
-static const pl_shared_type queue_type = {"Queue", "parlua.Queue", destroy_queue};
+static const pl_shared_type queue_type = {"Queue", "parlua.Queue", destroy_queue, make_queue_mt};
 
 static queue_obj *check_queue(lua_State *L)
 {
@@ -603,27 +604,34 @@ static int queue_tostring(lua_State *L)
     return 1;
 }
 
-void pl_open_sync_queue(lua_State *L)
+static const luaL_Reg queue_methods[] = {
+    {"put", queue_put},
+    {"get", queue_get},
+    {"put_nowait", queue_put_nowait},
+    {"get_nowait", queue_get_nowait},
+    {"qsize", queue_qsize},
+    {"empty", queue_empty},
+    {"full", queue_full},
+    {"task_done", queue_task_done},
+    {"join", queue_join},
+    {"shutdown", queue_shutdown},
+    {NULL, NULL},
+};
+
+/* queue_type.make_metatable: the first time a VM meets a Queue. */
+static void make_queue_mt(void *state, const pl_shared_type *type)
 {
-    static const luaL_Reg methods[] = {
-        {"put", queue_put},
-        {"get", queue_get},
-        {"put_nowait", queue_put_nowait},
-        {"get_nowait", queue_get_nowait},
-        {"qsize", queue_qsize},
-        {"empty", queue_empty},
-        {"full", queue_full},
-        {"task_done", queue_task_done},
-        {"join", queue_join},
-        {"shutdown", queue_shutdown},
-        {NULL, NULL},
-    };
-    pl_proxy_newmetatable(L, &queue_type);
-    luaL_newlib(L, methods);
+    lua_State *L = state;
+    pl_proxy_newmetatable(L, type);
+    luaL_newlib(L, queue_methods);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, queue_tostring);
     lua_setfield(L, -2, "__tostring");
     lua_pop(L, 1);
+}
+
+void pl_open_sync_queue(lua_State *L)
+{
     lua_pushcfunction(L, sync_queue);
     lua_setfield(L, -2, "Queue");
 }

@@ -39,7 +39,8 @@ static void tobj_destroy(pl_shared *obj)
     free(obj);
 }
 
-static const pl_shared_type tobj_type = {"TestObject", "parlua.test.TestObject", tobj_destroy};
+static const pl_shared_type tobj_type = {"TestObject", "parlua.test.TestObject", tobj_destroy,
+                                         NULL};
 
 static tobj *tobj_new(int value)
 {

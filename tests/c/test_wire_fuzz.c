@@ -58,7 +58,8 @@ static void tobj_destroy(pl_shared *obj)
     free(obj);
 }
 
-static const pl_shared_type tobj_type = {"FuzzObject", "parlua.test.FuzzObject", tobj_destroy};
+static const pl_shared_type tobj_type = {"FuzzObject", "parlua.test.FuzzObject", tobj_destroy,
+                                         NULL};
 
 static lua_State *newvm(void)
 {
