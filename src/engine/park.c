@@ -173,9 +173,15 @@ static int unpark(pl_waiter *w)
     return granted;
 }
 
+pl_waiter *pl_park_waiter(lua_State *L)
+{
+    pl_rthread *th = pl_ctx_of(L)->rt;
+    return th ? &th->wait : NULL;
+}
+
 int pl_park_finish(lua_State *L, pl_waiter *w)
 {
-    if (!w->active) return 0; /* the wait was cancelled (and any grant undone) */
+    if (!w || !w->active) return 0; /* the wait was cancelled (and any grant undone) */
     return unpark(w);
 }
 
@@ -294,6 +300,7 @@ void pl_park_drop_all(pl_runtime *rt)
         pl_rthread *th = thread_of(w);
         unpark(w);
         if (w->on->ops->abandon) w->on->ops->abandon(w->on, w);
+        if (th->state == PL_RT_READY) continue; /* on a ready queue: freed from there */
         pl_rthread_set_script(th, NULL);
         free(th); /* its coroutine goes with its VM, as sched.c's parked threads do */
     }

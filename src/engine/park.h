@@ -63,8 +63,12 @@ pl_waiter *pl_park_prepare_unlocking(lua_State *L, pl_waitobj *obj, int kind, co
  * Returns what the C function must return (lua_yieldk with k and ctx). */
 int pl_park(lua_State *L, pl_waiter *w, double timeout, lua_KContext ctx, lua_KFunction k);
 
+/* In the continuation k: the waiter of the running thread, or NULL when
+ * its record is gone (its wait was ended from outside: its actor was
+ * destroyed, and user code resumed the coroutine since). */
+pl_waiter *pl_park_waiter(lua_State *L);
 /* In the continuation k: ends the wait (timer disarmed, off the lists);
- * returns whether the waiter was granted. */
+ * returns whether the waiter was granted (0 for w NULL). */
 int pl_park_finish(lua_State *L, pl_waiter *w);
 
 /* With w->on->lock held: takes w off the wait list, records the grant and

@@ -177,7 +177,7 @@ static void fire_timers(pl_runtime *rt, double now)
     while ((t = pl_timerheap_peek(&rt->timers)) && t->when <= now) {
         pl_timerheap_pop(&rt->timers);
         pl_rthread *th = pl_container_of(t, pl_rthread, timer);
-        if (th->state == PL_RT_PARKED) { /* a sync wait's timeout */
+        if (th->wait.active) { /* a sync wait's timeout (parked, or woken and queued) */
             pl_park_timeout(th);
             continue;
         }
@@ -543,7 +543,7 @@ static void trace_frame(pl_runtime *rt, uint64_t t0, uint64_t t1, uint64_t t2, u
 static int timer_of_vm(void *ud, pl_timer *t)
 {
     pl_rthread *th = pl_container_of(t, pl_rthread, timer);
-    if (th->ctx.vm != ud || th->state == PL_RT_PARKED) return 0;
+    if (th->ctx.vm != ud || th->wait.active) return 0; /* a sync wait's timer is park.c's */
     th->state = PL_RT_READY; /* the reaper frees the threads on the ready queues */
     rq_push(&th->ctx.vm->ready[th->phase], th);
     return 1;

@@ -12,6 +12,7 @@
 #include "engine/vm.h"
 
 #include "engine/connection.h"
+#include "engine/park.h"
 #include "engine/proxy.h"
 #include "engine/runtime.h"
 #include "engine/sched.h"
@@ -596,6 +597,7 @@ int pl_rthread_resume(pl_rthread *th, lua_State *from)
     /* Someone else (user code) resumed it since it parked: it is no longer
      * waiting for us, so there is nothing to resume. */
     if (lua_status(co) != LUA_YIELD && th->nargs < 0) {
+        if (th->wait.active) pl_park_cancel(th); /* closed while parked: off every list */
         pl_rthread_free(th);
         return 0;
     }

@@ -226,7 +226,7 @@ static int relock_error(lua_State *L, mutex_obj *m)
 static int mutex_lock_k(lua_State *L, int status, lua_KContext ctx)
 {
     mutex_obj *m = check_mutex(L);
-    pl_waiter *w = &pl_ctx_of(L)->rt->wait;
+    pl_waiter *w = pl_park_waiter(L);
     if (!pl_park_finish(L, w)) {
         lua_pushboolean(L, 0);
         return 1;
@@ -406,7 +406,7 @@ static int sync_bounded_semaphore(lua_State *L)
 
 static int sema_acquire_k(lua_State *L, int status, lua_KContext ctx)
 {
-    pl_waiter *w = &pl_ctx_of(L)->rt->wait;
+    pl_waiter *w = pl_park_waiter(L);
     if (!pl_park_finish(L, w)) {
         lua_pushboolean(L, 0);
         return 1;
@@ -434,7 +434,7 @@ static int sema_acquire(lua_State *L)
         if (prepared) break;
         pl_park_prepare_unlocking(L, &s->w, 0, "Semaphore:acquire");
     }
-    return pl_park(L, &pl_ctx_of(L)->rt->wait, timeout, timeout >= 0, sema_acquire_k);
+    return pl_park(L, pl_park_waiter(L), timeout, timeout >= 0, sema_acquire_k);
 }
 
 static int sema_release(lua_State *L)
@@ -527,7 +527,7 @@ static int event_is_set(lua_State *L)
 
 static int event_wait_k(lua_State *L, int status, lua_KContext ctx)
 {
-    lua_pushboolean(L, pl_park_finish(L, &pl_ctx_of(L)->rt->wait));
+    lua_pushboolean(L, pl_park_finish(L, pl_park_waiter(L)));
     return 1;
 }
 
@@ -546,7 +546,7 @@ static int event_wait(lua_State *L)
         if (prepared) break;
         pl_park_prepare_unlocking(L, &e->w, 0, "Event:wait");
     }
-    return pl_park(L, &pl_ctx_of(L)->rt->wait, timeout, 0, event_wait_k);
+    return pl_park(L, pl_park_waiter(L), timeout, 0, event_wait_k);
 }
 
 /* ---- Atomic ---- */
@@ -732,7 +732,8 @@ static void barrier_holder(pl_waitobj *obj, char *buf, size_t size)
     snprintf(buf, size, "%ld of %ld parties arrived", b->count, b->parties);
 }
 
-static const pl_wait_ops barrier_ops = {barrier_holder, NULL};
+static void barrier_abandon(pl_waitobj *obj, pl_waiter *w);
+static const pl_wait_ops barrier_ops = {barrier_holder, barrier_abandon};
 static const pl_shared_type barrier_type = {"Barrier", "parlua.Barrier", destroy_waitobj,
                                             make_sync_mt};
 #define BROKEN ((void *)&barrier_type) /* payload of a waiter released by breaking */
@@ -768,6 +769,17 @@ static void barrier_release(barrier_obj *b, int broken)
     b->count = 0;
 }
 
+/* A waiter whose wait was ended from outside (task.cancel, Destroy) before
+ * the barrier let it go no longer counts as arrived. */
+static void barrier_abandon(pl_waitobj *obj, pl_waiter *w)
+{
+    barrier_obj *b = (barrier_obj *)obj;
+    if (w->granted) return;
+    uv_mutex_lock(&b->w.lock);
+    if (b->count > 0) b->count--;
+    uv_mutex_unlock(&b->w.lock);
+}
+
 static int broken_error(lua_State *L, barrier_obj *b)
 {
     return pl_sync_raise(L, "BrokenBarrierError",
@@ -779,12 +791,13 @@ static int broken_error(lua_State *L, barrier_obj *b)
 static int barrier_wait_k(lua_State *L, int status, lua_KContext ctx)
 {
     barrier_obj *b = check_barrier(L);
-    pl_waiter *w = &pl_ctx_of(L)->rt->wait;
+    pl_waiter *w = pl_park_waiter(L);
+    int timed = w && w->active; /* ended from outside (cancel, Destroy) if not */
     if (pl_park_finish(L, w) && w->payload != BROKEN) {
         lua_pushinteger(L, (lua_Integer)w->value);
         return 1;
     }
-    if (!w->granted) { /* timed out: that breaks the barrier for everyone */
+    if (timed && !w->granted) { /* timed out: that breaks the barrier for everyone */
         uv_mutex_lock(&b->w.lock);
         b->broken = 1;
         barrier_release(b, 1);

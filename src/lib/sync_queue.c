@@ -375,7 +375,8 @@ static int shut_error(lua_State *L, queue_obj *q, const char *fn)
 static int put_k(lua_State *L, int status, lua_KContext ctx)
 {
     queue_obj *q = check_queue(L);
-    pl_waiter *w = &pl_ctx_of(L)->rt->wait;
+    pl_waiter *w = pl_park_waiter(L);
+    if (!w) return luaL_error(L, "Queue:put: the wait was ended from outside (its item dropped)");
     int granted = pl_park_finish(L, w);
     if (granted && w->value != SHUT) return 0; /* a get moved it in */
     free_item(w->payload);                     /* not stored: timed out or shut down */
@@ -453,7 +454,8 @@ static int push_item(lua_State *L, item *it)
 static int get_k(lua_State *L, int status, lua_KContext ctx)
 {
     queue_obj *q = check_queue(L);
-    pl_waiter *w = &pl_ctx_of(L)->rt->wait;
+    pl_waiter *w = pl_park_waiter(L);
+    if (!w) return luaL_error(L, "Queue:get: the wait was ended from outside");
     int granted = pl_park_finish(L, w);
     if (granted && w->payload) {
         item *it = w->payload;
@@ -519,7 +521,7 @@ static int queue_task_done(lua_State *L)
 
 static int join_k(lua_State *L, int status, lua_KContext ctx)
 {
-    lua_pushboolean(L, pl_park_finish(L, &pl_ctx_of(L)->rt->wait));
+    lua_pushboolean(L, pl_park_finish(L, pl_park_waiter(L)));
     return 1;
 }
 
