@@ -128,6 +128,7 @@ int pl_park(lua_State *L, pl_waiter *w, double timeout, lua_KContext ctx, lua_KF
     }
     pl_list_push_back(&obj->waiters, &w->link);
     w->active = 1;
+    th->by_runtime = 0; /* set by pl_rthread_resume: who resumes it next */
     uv_mutex_unlock(&obj->lock);
     uv_mutex_lock(&rt->parked_lock);
     pl_list_push_back(&rt->parked, &w->parked_link);
@@ -173,16 +174,22 @@ static int unpark(pl_waiter *w)
     return granted;
 }
 
-pl_waiter *pl_park_waiter(lua_State *L)
+pl_wait_outcome pl_park_end(lua_State *L)
 {
+    pl_wait_outcome out = {0, 0, 0, NULL};
     pl_rthread *th = pl_ctx_of(L)->rt;
-    return th ? &th->wait : NULL;
-}
-
-int pl_park_finish(lua_State *L, pl_waiter *w)
-{
-    if (!w || !w->active) return 0; /* the wait was cancelled (and any grant undone) */
-    return unpark(w);
+    if (!th || !th->wait.active) return out; /* ended from outside */
+    pl_waiter *w = &th->wait;
+    out.waited = 1;
+    out.granted = unpark(w);
+    out.value = w->value;
+    out.payload = w->payload;
+    w->payload = NULL;
+    if (!th->by_runtime) {                /* user code resumed it: no longer the runtime's */
+        pl_sched_unqueue(th->ctx.vm, th); /* a woken thread may be queued */
+        pl_rthread_free(th);
+    }
+    return out;
 }
 
 void pl_park_cancel(pl_rthread *th)

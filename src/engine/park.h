@@ -63,13 +63,22 @@ pl_waiter *pl_park_prepare_unlocking(lua_State *L, pl_waitobj *obj, int kind, co
  * Returns what the C function must return (lua_yieldk with k and ctx). */
 int pl_park(lua_State *L, pl_waiter *w, double timeout, lua_KContext ctx, lua_KFunction k);
 
-/* In the continuation k: the waiter of the running thread, or NULL when
- * its record is gone (its wait was ended from outside: its actor was
- * destroyed, and user code resumed the coroutine since). */
-pl_waiter *pl_park_waiter(lua_State *L);
-/* In the continuation k: ends the wait (timer disarmed, off the lists);
- * returns whether the waiter was granted (0 for w NULL). */
-int pl_park_finish(lua_State *L, pl_waiter *w);
+/* What a wait came to, for the continuation. */
+typedef struct pl_wait_outcome {
+    int waited;      /* 1: the wait ended here; 0: it was ended from outside (task.cancel,
+                        coroutine.close, its actor destroyed), which undid any grant */
+    int granted;     /* a waker handed it something (else its timeout expired) */
+    long long value; /* what was handed over (pl_waiter.value) */
+    void *payload;   /* what was handed over or still owned (pl_waiter.payload): the
+                        continuation's now */
+} pl_wait_outcome;
+
+/* In the continuation k: ends the running thread's wait (timer disarmed,
+ * off every list) and says how it ended. When user code resumed the
+ * coroutine rather than the runtime (coroutine.resume of a parked
+ * coroutine), the runtime lets go of it here: it is the user's again, and
+ * the runtime will not resume it a second time. */
+pl_wait_outcome pl_park_end(lua_State *L);
 
 /* With w->on->lock held: takes w off the wait list, records the grant and
  * wakes its thread. */

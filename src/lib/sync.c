@@ -225,13 +225,10 @@ static int relock_error(lua_State *L, mutex_obj *m)
 
 static int mutex_lock_k(lua_State *L, int status, lua_KContext ctx)
 {
-    mutex_obj *m = check_mutex(L);
-    pl_waiter *w = pl_park_waiter(L);
-    if (!pl_park_finish(L, w)) {
+    if (!pl_park_end(L).granted) {
         lua_pushboolean(L, 0);
         return 1;
     }
-    (void)m;
     return lock_result(L, (int)ctx);
 }
 
@@ -406,8 +403,7 @@ static int sync_bounded_semaphore(lua_State *L)
 
 static int sema_acquire_k(lua_State *L, int status, lua_KContext ctx)
 {
-    pl_waiter *w = pl_park_waiter(L);
-    if (!pl_park_finish(L, w)) {
+    if (!pl_park_end(L).granted) {
         lua_pushboolean(L, 0);
         return 1;
     }
@@ -434,7 +430,7 @@ static int sema_acquire(lua_State *L)
         if (prepared) break;
         pl_park_prepare_unlocking(L, &s->w, 0, "Semaphore:acquire");
     }
-    return pl_park(L, pl_park_waiter(L), timeout, timeout >= 0, sema_acquire_k);
+    return pl_park(L, &pl_ctx_of(L)->rt->wait, timeout, timeout >= 0, sema_acquire_k);
 }
 
 static int sema_release(lua_State *L)
@@ -527,7 +523,7 @@ static int event_is_set(lua_State *L)
 
 static int event_wait_k(lua_State *L, int status, lua_KContext ctx)
 {
-    lua_pushboolean(L, pl_park_finish(L, pl_park_waiter(L)));
+    lua_pushboolean(L, pl_park_end(L).granted);
     return 1;
 }
 
@@ -546,7 +542,7 @@ static int event_wait(lua_State *L)
         if (prepared) break;
         pl_park_prepare_unlocking(L, &e->w, 0, "Event:wait");
     }
-    return pl_park(L, pl_park_waiter(L), timeout, 0, event_wait_k);
+    return pl_park(L, &pl_ctx_of(L)->rt->wait, timeout, 0, event_wait_k);
 }
 
 /* ---- Atomic ---- */
@@ -791,13 +787,12 @@ static int broken_error(lua_State *L, barrier_obj *b)
 static int barrier_wait_k(lua_State *L, int status, lua_KContext ctx)
 {
     barrier_obj *b = check_barrier(L);
-    pl_waiter *w = pl_park_waiter(L);
-    int timed = w && w->active; /* ended from outside (cancel, Destroy) if not */
-    if (pl_park_finish(L, w) && w->payload != BROKEN) {
-        lua_pushinteger(L, (lua_Integer)w->value);
+    pl_wait_outcome end = pl_park_end(L);
+    if (end.granted && end.payload != BROKEN) {
+        lua_pushinteger(L, (lua_Integer)end.value);
         return 1;
     }
-    if (timed && !w->granted) { /* timed out: that breaks the barrier for everyone */
+    if (end.waited && !end.granted) { /* timed out: that breaks the barrier for everyone */
         uv_mutex_lock(&b->w.lock);
         b->broken = 1;
         barrier_release(b, 1);

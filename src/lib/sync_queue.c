@@ -375,13 +375,11 @@ static int shut_error(lua_State *L, queue_obj *q, const char *fn)
 static int put_k(lua_State *L, int status, lua_KContext ctx)
 {
     queue_obj *q = check_queue(L);
-    pl_waiter *w = pl_park_waiter(L);
-    if (!w) return luaL_error(L, "Queue:put: the wait was ended from outside (its item dropped)");
-    int granted = pl_park_finish(L, w);
-    if (granted && w->value != SHUT) return 0; /* a get moved it in */
-    free_item(w->payload);                     /* not stored: timed out or shut down */
-    w->payload = NULL;
-    if (granted) return shut_error(L, q, "Queue:put");
+    pl_wait_outcome end = pl_park_end(L);
+    if (end.granted && end.value != SHUT) return 0; /* a get moved it in */
+    free_item(end.payload); /* not stored: timed out or shut down (NULL: dropped already) */
+    if (!end.waited) return luaL_error(L, "Queue:put: the wait was ended from outside");
+    if (end.granted) return shut_error(L, q, "Queue:put");
     return pl_sync_raise(L, "Full",
                          "Queue:put: Queue#%d stayed full (maxsize %d) until the "
                          "timeout",
@@ -454,15 +452,10 @@ static int push_item(lua_State *L, item *it)
 static int get_k(lua_State *L, int status, lua_KContext ctx)
 {
     queue_obj *q = check_queue(L);
-    pl_waiter *w = pl_park_waiter(L);
-    if (!w) return luaL_error(L, "Queue:get: the wait was ended from outside");
-    int granted = pl_park_finish(L, w);
-    if (granted && w->payload) {
-        item *it = w->payload;
-        w->payload = NULL;
-        return push_item(L, it);
-    }
-    if (granted) return shut_error(L, q, "Queue:get");
+    pl_wait_outcome end = pl_park_end(L);
+    if (end.granted && end.payload) return push_item(L, end.payload);
+    if (!end.waited) return luaL_error(L, "Queue:get: the wait was ended from outside");
+    if (end.granted) return shut_error(L, q, "Queue:get");
     return pl_sync_raise(L, "Empty", "Queue:get: Queue#%d stayed empty until the timeout",
                          (int)q->w.id);
 }
@@ -521,7 +514,7 @@ static int queue_task_done(lua_State *L)
 
 static int join_k(lua_State *L, int status, lua_KContext ctx)
 {
-    lua_pushboolean(L, pl_park_finish(L, pl_park_waiter(L)));
+    lua_pushboolean(L, pl_park_end(L).granted);
     return 1;
 }
 

@@ -1,6 +1,7 @@
 -- A wait on a sync object ended in every other way than a grant or its
 -- timeout leaves nothing behind (found by review, each crashed or misbehaved
--- before): a parked coroutine closed by user code; a Barrier waiter
+-- before): a parked coroutine closed by user code; one resumed by user
+-- code after its grant; a Barrier waiter
 -- cancelled (it no longer counts as arrived); a coroutine of an actor that
 -- destroyed itself, resumed afterwards; a timed wait granted in the serial
 -- phase while its VM runs in parallel (the timer then fired on a queued
@@ -19,6 +20,25 @@ collectgarbage()
 m:unlock()
 task.wait(0.02)
 assert(not m:locked(), "a closed coroutine took the lock")
+
+-- user code resumes a parked coroutine that was granted and queued: it is
+-- the user's again, so its next coroutine.yield stays the user's (the
+-- runtime does not resume it a second time)
+local mx = sync.Mutex()
+mx:lock()
+local after
+local user = coroutine.create(function()
+    local got = mx:lock()
+    mx:unlock()
+    after = coroutine.yield("to the user")
+end)
+assert(coroutine.resume(user))
+local resumed
+task.defer(function() resumed = { coroutine.resume(user) } end)
+mx:unlock() -- grants it: woken and queued
+task.wait(0.05)
+assert(resumed[1] == true and resumed[2] == "to the user", tostring(resumed[2]))
+assert(coroutine.status(user) == "suspended" and after == nil, "the runtime resumed a user yield")
 
 -- a cancelled Barrier waiter no longer counts
 local b = sync.Barrier(2)
