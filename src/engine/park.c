@@ -118,9 +118,11 @@ int pl_park(lua_State *L, pl_waiter *w, double timeout, lua_KContext ctx, lua_KF
         int rc = pl_timerheap_push(&rt->timers, &th->timer);
         if (rc == PL_OK) w->timer_queued = 1;
         uv_mutex_unlock(&rt->timer_lock);
-        if (rc != PL_OK) {
+        if (rc != PL_OK) { /* nothing waits: undo what the caller set up for the wait */
             th->state = PL_RT_RUNNING;
             uv_mutex_unlock(&obj->lock);
+            w->granted = 0;
+            if (obj->ops->abandon) obj->ops->abandon(obj, w); /* a barrier's count, an item */
             lua_pushliteral(L, "not enough memory");
             return lua_error(L);
         }
