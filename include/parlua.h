@@ -76,6 +76,16 @@ typedef struct parlua_config {
     /* Memory that messages waiting for a binding may hold, per actor; past
      * it SendMessage raises. 0: 256 MiB. */
     size_t max_waiting_bytes;
+
+    /* Called for every new VM (the main VM in parlua_new, each actor's when
+     * its first script starts), on the host thread, after parlua's and Lua's
+     * libraries are open and before any script runs in it: the place to
+     * register the host's own functions and libraries in every VM. L is the
+     * VM's main thread; leave its stack as it was. It may raise a Lua error:
+     * that VM then does not start (reported on stderr; parlua_new returns
+     * NULL for the main VM). NULL: none. */
+    void (*open_vm)(lua_State *L, void *ud);
+    void *open_vm_ud; /* passed to open_vm */
 } parlua_config;
 
 /* Fills cfg with the defaults. Any thread. */

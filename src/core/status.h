@@ -30,7 +30,8 @@
     X(ETOODEEP, -10, "the instance tree would be too deep")                                        \
     X(EIO, -11, "input/output error")                                                              \
     X(EINVAL, -12, "invalid argument")                                                             \
-    X(EMALFORMED, -13, "malformed data")
+    X(EMALFORMED, -13, "malformed data")                                                           \
+    X(EHOST, -14, "the host's hook failed")
 
 enum {
     PL_OK = 0,

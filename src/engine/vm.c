@@ -178,25 +178,43 @@ static void copy_search_paths(pl_vm *vm)
     lua_pop(from, 2);
 }
 
+/* Under lua_pcall: runs the host's per-VM hook (parlua_config.open_vm). */
+static int open_host(lua_State *L)
+{
+    pl_runtime *rt = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    rt->config.open_vm(L, rt->config.open_vm_ud);
+    return 0;
+}
+
 int pl_vm_ensure_state(pl_vm *vm)
 {
-    if (vm->L) return 0;
+    if (vm->L) return PL_OK;
     lua_State *L = lua_newstate(vm_alloc, vm);
-    if (!L) return -1;
+    if (!L) return PL_ENOMEM;
     *(pl_ctx **)lua_getextraspace(L) = &vm->ctx;
     lua_setwarnf(L, vm_warn, vm);
     vm->L = L;
     lua_pushcfunction(L, vm->runtime->hooks.open_libs);
     if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
         pl_vm_close(vm);
-        return -1;
+        return PL_ENOMEM;
     }
     copy_search_paths(vm);
+    if (vm->runtime->config.open_vm) {
+        lua_pushcfunction(L, open_host);
+        lua_pushlightuserdata(L, vm->runtime);
+        if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+            pl_report_error(vm, L, "the host's open_vm failed");
+            pl_vm_close(vm);
+            return PL_EHOST;
+        }
+    }
     if (vm->actor) { /* see docs/design.md: object lifetime */
         pl_shared_retain(&vm->actor->base);
         vm->holds_actor = 1;
     }
-    return 0;
+    return PL_OK;
 }
 
 void pl_vm_register(pl_vm *vm)

@@ -161,7 +161,8 @@ static inline int pl_vm_dead(pl_vm *vm)
     return atomic_load_explicit(&vm->dead, memory_order_relaxed);
 }
 /* Creates the VM's lua_State if it has none, opening the libraries
- * through the runtime's open_libs hook; returns PL_OK or PL_ENOMEM. */
+ * through the runtime's open_libs hook and the host's open_vm; returns
+ * PL_OK, PL_ENOMEM, or PL_EHOST when open_vm raised (reported). */
 PL_MUST_CHECK int pl_vm_ensure_state(pl_vm *vm);
 void pl_vm_close(pl_vm *vm);   /* closes the lua_State */
 void pl_vm_destroy(pl_vm *vm); /* frees what pl_vm_init made */

@@ -124,8 +124,10 @@ int pl_script_start(pl_runtime *rt, pl_instance *script, int nargs, lua_State *a
     pl_vm *vm = actor ? actor->vm : &rt->main;
     script->started = 1;
     if (!vm || pl_vm_dead(vm)) return 0; /* a destroyed Actor runs nothing (never in game) */
-    if (pl_vm_ensure_state(vm) != 0) {
-        pl_runtime_set_error(rt, "not enough memory to start %s", script->name);
+    int made = pl_vm_ensure_state(vm);
+    if (made != PL_OK) { /* the host's failure was reported with its message */
+        if (made == PL_ENOMEM)
+            pl_runtime_set_error(rt, "not enough memory to start %s", script->name);
         return -1;
     }
     lua_State *L = vm->L;

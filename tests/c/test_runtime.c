@@ -303,6 +303,80 @@ static void version_statuses_and_config_growth(void **state)
     assert_int_equal(errno, EINVAL);
 }
 
+/* The host's per-VM hook: a function of the host is there in every VM. */
+static int host_twice(lua_State *L)
+{
+    lua_pushinteger(L, 2 * luaL_checkinteger(L, 1));
+    return 1;
+}
+
+typedef struct hook_state {
+    int calls;
+    int fail_after; /* the hook raises once it was called this many times; 0: never */
+} hook_state;
+
+static void open_host_lib(lua_State *L, void *ud)
+{
+    hook_state *h = ud;
+    if (h->fail_after && h->calls >= h->fail_after) luaL_error(L, "host library refused");
+    h->calls++;
+    lua_register(L, "host_twice", host_twice);
+}
+
+static void open_vm_hook_reaches_every_vm(void **state)
+{
+    (void)state;
+    hook_state h = {0, 0};
+    parlua_config cfg;
+    parlua_config_init(&cfg);
+    cfg.workers = 2;
+    cfg.quiet = 1;
+    cfg.open_vm = open_host_lib;
+    cfg.open_vm_ud = &h;
+    parlua_runtime *rt = parlua_new(&cfg);
+    assert_non_null(rt);
+    assert_int_equal(h.calls, 1); /* the main VM */
+    assert_int_equal(
+        parlua_run_string(rt,
+                          "result = SharedTable.new()\n"
+                          "assert(host_twice(4) == 8)\n"
+                          "local a = Instance.new('Actor')\n"
+                          "local s = Instance.new('Script')\n"
+                          "s.Source = [[task.desynchronize()\n"
+                          "  SharedTableRegistry:GetSharedTable('r').v = host_twice(21)]]\n"
+                          "s.Parent = a\n"
+                          "a.Parent = workspace\n",
+                          "=hook"),
+        PARLUA_OK);
+    while (parlua_step(rt, 0)) {
+    }
+    assert_int_equal(h.calls, 2); /* and the actor's */
+    assert_int_equal(
+        parlua_run_string(rt, "assert(SharedTableRegistry:GetSharedTable('r').v == 42)", "=check"),
+        PARLUA_OK);
+    assert_int_equal(parlua_error_count(rt), 0);
+    parlua_free(rt);
+
+    /* a hook that raises: that VM does not start, the error is counted */
+    h.calls = 0;
+    h.fail_after = 1;
+    rt = parlua_new(&cfg);
+    assert_non_null(rt);
+    assert_int_equal(parlua_run_string(rt,
+                                       "local a = Instance.new('Actor')\n"
+                                       "local s = Instance.new('Script')\n"
+                                       "s.Source = 'error(\"never runs\")'\n"
+                                       "s.Parent = a\n"
+                                       "a.Parent = workspace\n",
+                                       "=hook2"),
+                     PARLUA_OK);
+    while (parlua_step(rt, 0)) {
+    }
+    assert_int_equal(parlua_error_count(rt), 1);
+    assert_non_null(strstr(parlua_last_error(rt), "host library refused"));
+    parlua_free(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +389,7 @@ int main(void)
         cmocka_unit_test(run_file_passes_arguments),
         cmocka_unit_test(free_with_work_pending),
         cmocka_unit_test(version_statuses_and_config_growth),
+        cmocka_unit_test(open_vm_hook_reaches_every_vm),
         cmocka_unit_test(first_run_error_is_returned),
         cmocka_unit_test(run_chunk_passes_arguments),
     };
