@@ -123,6 +123,17 @@ PARLUA_API lua_State *parlua_main_state(parlua_runtime *rt);
 PARLUA_API int parlua_run_file(parlua_runtime *rt, const char *path, int nargs);
 /* The same for a chunk of source; name is its chunk name (e.g. "=(command line)"). */
 PARLUA_API int parlua_run_string(parlua_runtime *rt, const char *source, const char *name);
+
+/* Sends a message from the host to the Actor at actor_path (its full name
+ * as GetFullName gives it, e.g. "Workspace.Worker"; a leading "game." is
+ * allowed), as actor:SendMessage(topic, ...) from the main VM would: the
+ * nargs values on top of the main state's stack (popped) are transferred
+ * now, and the actor's callbacks get them in their phase. Host thread,
+ * between frames. Returns PARLUA_OK, or PARLUA_ERROR when there is no
+ * Actor at that path or a value cannot cross VMs (see parlua_last_error;
+ * nothing is sent). */
+PARLUA_API int parlua_send_message(parlua_runtime *rt, const char *actor_path, const char *topic,
+                                   int nargs);
 /* parlua_run_string passing the nargs values on top of the main state's
  * stack as `...` (popped), e.g. to call a function by value. */
 PARLUA_API int parlua_run_chunk(parlua_runtime *rt, const char *source, const char *name,

@@ -15,6 +15,7 @@
 
 #include "core/status.h"
 #include "engine/park.h"
+#include "engine/proxy.h"
 #include "engine/runtime.h"
 #include "engine/sched.h"
 #include "lib/lib.h"
@@ -264,6 +265,68 @@ int parlua_run_chunk(parlua_runtime *rt, const char *source, const char *name, i
 int parlua_run_string(parlua_runtime *rt, const char *source, const char *name)
 {
     return pl_script_run_chunk(rt, source, name, 0);
+}
+
+/* The instance at a dotted path from game ("Workspace.Worker"), or NULL. */
+static pl_instance *find_path(pl_runtime *rt, const char *path)
+{
+    pl_instance *inst = rt->game;
+    if (strncmp(path, "game.", 5) == 0) path += 5;
+    char name[256];
+    while (inst && *path) {
+        size_t len = strcspn(path, ".");
+        if (len == 0 || len >= sizeof name) return NULL;
+        memcpy(name, path, len);
+        name[len] = '\0';
+        inst = pl_instance_find_child(inst, name, 0);
+        path += len + (path[len] == '.');
+    }
+    return inst;
+}
+
+/* Under lua_pcall in the main VM: [1] the Actor, [2] the topic (both light
+ * userdata), then the arguments: actor:SendMessage(topic, ...), with the
+ * same checks, codec and delivery as from Lua. */
+static int host_send(lua_State *L)
+{
+    pl_instance *actor = lua_touserdata(L, 1);
+    const char *topic = lua_touserdata(L, 2);
+    pl_proxy_push(L, &actor->base);
+    lua_replace(L, 1);
+    lua_pushstring(L, topic);
+    lua_replace(L, 2);
+    lua_getfield(L, 1, "SendMessage");
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 0);
+    return 0;
+}
+
+int parlua_send_message(parlua_runtime *rt, const char *actor_path, const char *topic, int nargs)
+{
+    lua_State *L = rt->main.L;
+    pl_instance *actor = find_path(rt, actor_path);
+    if (!actor || !pl_instance_is(actor, &pl_class_actor)) {
+        lua_pop(L, nargs);
+        pl_runtime_set_error(rt,
+                             "parlua_send_message: no Actor at '%s' (give its full name, "
+                             "as GetFullName returns it, e.g. Workspace.Worker)",
+                             actor_path);
+        return PARLUA_ERROR;
+    }
+    if (!lua_checkstack(L, 4)) {
+        lua_pop(L, nargs);
+        return PARLUA_NOMEM;
+    }
+    lua_pushcfunction(L, host_send);
+    lua_pushlightuserdata(L, actor);
+    lua_pushlightuserdata(L, (void *)topic);
+    lua_rotate(L, -(nargs + 3), 3); /* host_send, actor, topic, args... */
+    if (lua_pcall(L, nargs + 2, 0, 0) != LUA_OK) {
+        pl_runtime_set_error(rt, "parlua_send_message: %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return PARLUA_ERROR;
+    }
+    return PARLUA_OK;
 }
 
 lua_State *parlua_main_state(parlua_runtime *rt)

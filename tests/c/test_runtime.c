@@ -377,6 +377,52 @@ static void open_vm_hook_reaches_every_vm(void **state)
     parlua_free(rt);
 }
 
+/* The host sends a message to an actor by its path; the values cross VMs
+ * by the transfer rules; a bad path or a value that cannot cross sends
+ * nothing and says why. */
+static void host_sends_messages(void **state)
+{
+    (void)state;
+    parlua_runtime *rt = new_runtime(2);
+    assert_int_equal(
+        parlua_run_string(rt,
+                          "local a = Instance.new('Actor')\n"
+                          "a.Name = 'Worker'\n"
+                          "local s = Instance.new('Script')\n"
+                          "s.Source = [[script:GetActor():BindToMessage('hello',\n"
+                          "  function(n, t) local r = SharedTableRegistry:GetSharedTable('m')\n"
+                          "    r.n, r.x = n, t.x end)]]\n"
+                          "s.Parent = a\n"
+                          "a.Parent = workspace\n",
+                          "=send"),
+        PARLUA_OK);
+    lua_State *L = parlua_main_state(rt);
+    int top = lua_gettop(L);
+    lua_pushinteger(L, 7);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "copied");
+    lua_setfield(L, -2, "x");
+    assert_int_equal(parlua_send_message(rt, "Workspace.Worker", "hello", 2), PARLUA_OK);
+    assert_int_equal(lua_gettop(L), top);
+    while (parlua_step(rt, 0)) {
+    }
+    assert_int_equal(parlua_run_string(rt,
+                                       "local r = SharedTableRegistry:GetSharedTable('m')\n"
+                                       "assert(r.n == 7 and r.x == 'copied')",
+                                       "=check"),
+                     PARLUA_OK);
+
+    lua_pushinteger(L, 1);
+    assert_int_equal(parlua_send_message(rt, "Workspace.Nobody", "hello", 1), PARLUA_ERROR);
+    assert_non_null(strstr(parlua_last_error(rt), "no Actor at 'Workspace.Nobody'"));
+    lua_pushcfunction(L, host_twice); /* a host C function cannot cross VMs */
+    assert_int_equal(parlua_send_message(rt, "game.Workspace.Worker", "hello", 1), PARLUA_ERROR);
+    assert_non_null(strstr(parlua_last_error(rt), "cannot transfer"));
+    assert_int_equal(lua_gettop(L), top);
+    assert_int_equal(parlua_error_count(rt), 0);
+    parlua_free(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,6 +436,7 @@ int main(void)
         cmocka_unit_test(free_with_work_pending),
         cmocka_unit_test(version_statuses_and_config_growth),
         cmocka_unit_test(open_vm_hook_reaches_every_vm),
+        cmocka_unit_test(host_sends_messages),
         cmocka_unit_test(first_run_error_is_returned),
         cmocka_unit_test(run_chunk_passes_arguments),
     };
