@@ -581,10 +581,10 @@ void pl_vm_kill(pl_vm *vm)
     rt->dying = vm;
 }
 
-/* Frees a killed VM that no queue holds (serial thread, between phases). */
-static void free_dead_vm(pl_runtime *rt, pl_vm *vm)
+/* Frees the records of vm's queued threads and its spare handler thread
+ * (their coroutines go with the VM's state). */
+static void forget_queued(pl_vm *vm)
 {
-    pl_vm_close(vm); /* finalizers may run here, and kill other VMs */
     for (int p = 0; p < 2; p++) {
         pl_rthread *th;
         while ((th = rq_pop(&vm->ready[p]))) {
@@ -595,6 +595,13 @@ static void free_dead_vm(pl_runtime *rt, pl_vm *vm)
     if (vm->spare) pl_rthread_set_script(vm->spare, NULL);
     free(vm->spare);
     vm->spare = NULL;
+}
+
+/* Frees a killed VM that no queue holds (serial thread, between phases). */
+static void free_dead_vm(pl_runtime *rt, pl_vm *vm)
+{
+    pl_vm_close(vm); /* finalizers may run here, and kill other VMs */
+    forget_queued(vm);
     pl_mailbox_drop_all(&vm->mailbox);
     pl_vm_unregister(vm);
     pl_instance *actor = vm->actor;
@@ -708,15 +715,6 @@ void pl_sched_drop_parked(pl_runtime *rt)
         free(th);
     }
     for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next) {
-        for (int p = 0; p < 2; p++) {
-            pl_rthread *th;
-            while ((th = rq_pop(&vm->ready[p]))) {
-                pl_rthread_set_script(th, NULL);
-                free(th);
-            }
-        }
-        if (vm->spare) pl_rthread_set_script(vm->spare, NULL);
-        free(vm->spare);
-        vm->spare = NULL;
+        forget_queued(vm);
     }
 }

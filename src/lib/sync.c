@@ -223,7 +223,9 @@ static int relock_error(lua_State *L, mutex_obj *m)
                       (int)m->w.id);
 }
 
-static int mutex_lock_k(lua_State *L, int status, lua_KContext ctx)
+/* The continuation of Mutex:lock and Semaphore:acquire: what a successful
+ * take returns (ctx: a timeout was given), or false. */
+static int take_k(lua_State *L, int status, lua_KContext ctx)
 {
     if (!pl_park_end(L).granted) {
         lua_pushboolean(L, 0);
@@ -254,7 +256,7 @@ static int mutex_lock(lua_State *L)
         if (got < 0) return relock_error(L, m);
         return lock_result(L, timeout >= 0);
     }
-    return pl_park(L, w, timeout, timeout >= 0, mutex_lock_k);
+    return pl_park(L, w, timeout, timeout >= 0, take_k);
 }
 
 static int mutex_trylock(lua_State *L)
@@ -401,15 +403,6 @@ static int sync_bounded_semaphore(lua_State *L)
     return new_sema(L, 1);
 }
 
-static int sema_acquire_k(lua_State *L, int status, lua_KContext ctx)
-{
-    if (!pl_park_end(L).granted) {
-        lua_pushboolean(L, 0);
-        return 1;
-    }
-    return lock_result(L, (int)ctx);
-}
-
 static int sema_acquire(lua_State *L)
 {
     sema_obj *s = check_sema(L);
@@ -430,7 +423,7 @@ static int sema_acquire(lua_State *L)
         if (prepared) break;
         pl_park_prepare_unlocking(L, &s->w, 0, "Semaphore:acquire");
     }
-    return pl_park(L, &pl_ctx_of(L)->rt->wait, timeout, timeout >= 0, sema_acquire_k);
+    return pl_park(L, &pl_ctx_of(L)->rt->wait, timeout, timeout >= 0, take_k);
 }
 
 static int sema_release(lua_State *L)
