@@ -441,7 +441,7 @@ int pl_mailbox_flush(pl_mailbox *mb)
     }
     /* All topics' waiting messages in post order, so messages that waited
      * together reach the ready queues in the order they were sent, across
-     * topics too (one sender's order, SPEC 3). */
+     * topics too (one sender's order). */
     pl_msg *all = NULL;
     for (int i = 0; i < 64; i++)
         all = merge_seq(sorted[i], all);

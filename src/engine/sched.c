@@ -1,6 +1,6 @@
 /*
  * The scheduler: frames, phases, ready queues, timers, Heartbeat, and the
- * runtime's life (creation, running until idle, freeing).
+ * killing of actor VMs (the runtime's life is in src/runtime.c).
  *
  * Scheduling a VM for a phase (pl_sched_mark) sets vm->scheduled[phase]
  * with an atomic exchange; only the caller that flips it from 0 to 1 queues
@@ -136,9 +136,8 @@ void pl_sched_unqueue(pl_vm *vm, pl_rthread *th)
 void pl_sched_ready(pl_vm *vm, pl_rthread *th, int phase)
 {
     pl_sched_unqueue(vm, th);
-    th->state = PL_RT_READY;
     th->phase = phase;
-    rq_push(&vm->ready[phase], th);
+    pl_sched_enqueue(vm, th);
     pl_sched_mark(vm, phase);
 }
 
@@ -148,8 +147,7 @@ int pl_sched_timer(pl_vm *vm, pl_rthread *th, double delay, int phase)
     pl_sched_unqueue(vm, th);
     th->phase = phase;
     if (pl_vm_dead(vm)) { /* it never runs again: park it where the reaper frees it */
-        th->state = PL_RT_READY;
-        rq_push(&vm->ready[phase], th);
+        pl_sched_enqueue(vm, th);
         return 0;
     }
     th->wait_start = pl_now(rt);
@@ -183,8 +181,7 @@ static void fire_timers(pl_runtime *rt, double now)
         }
         pl_vm *vm = th->ctx.vm;
         vm->ntimers--;
-        th->state = PL_RT_READY;
-        rq_push(&vm->ready[th->phase], th);
+        pl_sched_enqueue(vm, th);
         pl_sched_mark(vm, th->phase); /* takes no lock: lock order holds */
     }
     uv_mutex_unlock(&rt->timer_lock);
@@ -336,7 +333,7 @@ static void warn_long_run(pl_vm *vm, uint64_t ns, const char *verb)
     free(name);
 }
 
-/* SPEC 9: with --fps, one line per actor, at its first long run (while it
+/* With --fps, one line per actor, at its first long run (while it
  * runs, or when it ends); without, one summary line at exit
  * (report_long_runs). The exchange makes it once per actor whichever thread
  * sees it first, the owner or the serial thread. */
@@ -544,8 +541,7 @@ static int timer_of_vm(void *ud, pl_timer *t)
 {
     pl_rthread *th = pl_container_of(t, pl_rthread, timer);
     if (th->ctx.vm != ud || th->wait.active) return 0; /* a sync wait's timer is park.c's */
-    th->state = PL_RT_READY; /* the reaper frees the threads on the ready queues */
-    rq_push(&th->ctx.vm->ready[th->phase], th);
+    pl_sched_enqueue(th->ctx.vm, th); /* the reaper frees the threads on the ready queues */
     return 1;
 }
 

@@ -22,6 +22,14 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return pl_heap_realloc(&((pl_vm *)ud)->heap, ptr, osize, nsize);
 }
 
+/* How reports name vm when pl_vm_name returned name (NULL: out of memory):
+ * the full name, else the actor's own name ("actor Worker") or "main". */
+static const char *vm_label(const pl_vm *vm, const char *name, const char **kind)
+{
+    *kind = !name && vm->actor ? "actor " : "";
+    return name ? name : vm->actor ? vm->actor->name : "main";
+}
+
 /* warn() as lua5.4 does it: off until "@on", pieces joined into one line. */
 static void plain_warn(pl_vm *vm, const char *msg, int tocont)
 {
@@ -40,7 +48,7 @@ static void plain_warn(pl_vm *vm, const char *msg, int tocont)
 
 /* Lua reports an error in a finalizer as the warning "error in " "__gc" " ("
  * msg ")" (five pieces): parlua prints it always, with the VM's name, as
- * one line (SPEC 1.6: errors are never swallowed). Returns 1 when msg was
+ * one line (errors are never swallowed). Returns 1 when msg was
  * taken as such a piece. */
 static int gc_error_piece(pl_vm *vm, const char *msg, int tocont)
 {
@@ -62,11 +70,8 @@ static int gc_error_piece(pl_vm *vm, const char *msg, int tocont)
     pl_runtime *rt = vm->runtime;
     char *name = pl_vm_name(vm);
     uv_mutex_lock(&rt->error_lock); /* keeps the line apart from other reports */
-    fprintf(stderr, "parlua: error in __gc in %s%s: %s\n", !name && vm->actor ? "actor " : "",
-            name        ? name
-            : vm->actor ? vm->actor->name
-                        : "main",
-            vm->gc_msg);
+    const char *kind, *label = vm_label(vm, name, &kind);
+    fprintf(stderr, "parlua: error in __gc in %s%s: %s\n", kind, label, vm->gc_msg);
     uv_mutex_unlock(&rt->error_lock);
     free(name);
     return 1;
@@ -79,8 +84,9 @@ static void vm_warn(void *ud, const char *msg, int tocont)
 }
 
 /* The runtime's list of every VM (vms_lock): for reports at exit. */
-static void link_vm(pl_runtime *rt, pl_vm *vm)
+void pl_vm_register(pl_vm *vm)
 {
+    pl_runtime *rt = vm->runtime;
     uv_mutex_lock(&rt->vms_lock);
     vm->all_prev = NULL;
     vm->all_next = rt->all_vms;
@@ -89,8 +95,9 @@ static void link_vm(pl_runtime *rt, pl_vm *vm)
     uv_mutex_unlock(&rt->vms_lock);
 }
 
-static void unlink_vm(pl_runtime *rt, pl_vm *vm)
+void pl_vm_unregister(pl_vm *vm)
 {
+    pl_runtime *rt = vm->runtime;
     uv_mutex_lock(&rt->vms_lock);
     if (vm->all_prev)
         vm->all_prev->all_next = vm->all_next;
@@ -217,20 +224,10 @@ int pl_vm_ensure_state(pl_vm *vm)
     return PL_OK;
 }
 
-void pl_vm_register(pl_vm *vm)
-{
-    link_vm(vm->runtime, vm);
-}
-
-void pl_vm_unregister(pl_vm *vm)
-{
-    unlink_vm(vm->runtime, vm);
-}
-
 static void free_actor_vm(void *p)
 {
     pl_vm *vm = p;
-    unlink_vm(vm->runtime, vm);
+    pl_vm_unregister(vm);
     pl_vm_destroy(vm);
     free(vm);
 }
@@ -240,7 +237,7 @@ pl_vm *pl_actor_vm_new(pl_runtime *rt, pl_instance *actor)
     pl_vm *vm = aligned_alloc(PL_CACHE_LINE, sizeof *vm); /* sizeof is a multiple of it */
     if (!vm) return NULL;
     pl_vm_init(vm, rt, actor);
-    link_vm(rt, vm);
+    pl_vm_register(vm);
     actor->vm = vm;
     actor->free_vm = free_actor_vm;
     return vm;
@@ -391,7 +388,7 @@ void pl_rthread_free(pl_rthread *th)
  * object (or a C string as light userdata). Returns the message and the
  * message with its traceback. The message follows lua5.4's msghandler:
  * strings and numbers as they are, else a string from __tostring, else
- * "(error object is a T value)"; the traceback is always there (SPEC 1.6). */
+ * "(error object is a T value)"; the traceback is always there. */
 static int format_error(lua_State *L)
 {
     lua_State *co = lua_touserdata(L, 1);
@@ -419,8 +416,7 @@ static void report_line(pl_vm *vm, const char *what, const char *msg, const char
 {
     pl_runtime *rt = vm->runtime;
     char *owned = pl_vm_name(vm);
-    const char *name = owned ? owned : vm->actor ? vm->actor->name : "main";
-    const char *kind = !owned && vm->actor ? "actor " : "";
+    const char *kind, *name = vm_label(vm, owned, &kind);
     uv_mutex_lock(&rt->error_lock);
     snprintf(rt->last_error, sizeof rt->last_error, "%s", msg);
     if (!rt->config.quiet) fprintf(stderr, "parlua: %s in %s%s: %s\n", what, kind, name, text);
@@ -473,7 +469,7 @@ void pl_report_error(pl_vm *vm, lua_State *co, const char *what)
 
 /* ---- runtime threads suspended by the user's own coroutine.yield ----
  * Nothing resumes them unless user code holds them, so at the end the ones
- * still suspended where they yielded are reported (SPEC 1.2). The registry
+ * still suspended where they yielded are reported. The registry
  * table SUSPENDED_KEY maps each such coroutine to "file:line". */
 static const char SUSPENDED_KEY[] = "parlua.suspended";
 
@@ -517,6 +513,7 @@ static int warn_suspended(lua_State *L)
     pl_vm *vm = lua_touserdata(L, 1);
     if (lua_getfield(L, LUA_REGISTRYINDEX, SUSPENDED_KEY) != LUA_TTABLE) return 0;
     char *name = pl_vm_name(vm);
+    const char *kind, *label = vm_label(vm, name, &kind);
     lua_pushnil(L);
     while (lua_next(L, 2)) {
         lua_State *co = lua_tothread(L, -2);
@@ -524,13 +521,10 @@ static int warn_suspended(lua_State *L)
             push_where(L, co);
             if (lua_rawequal(L, -1, -2)) /* still where it yielded: never resumed */
                 fprintf(stderr,
-                        "parlua: warning: a thread of %s suspended by coroutine.yield() at %s "
-                        "was never resumed (the runtime resumes only its own waits: use "
+                        "parlua: warning: a thread of %s%s suspended by coroutine.yield() at "
+                        "%s was never resumed (the runtime resumes only its own waits: use "
                         "task.wait or task.defer to pause a script)\n",
-                        name        ? name
-                        : vm->actor ? vm->actor->name
-                                    : "main",
-                        lua_tostring(L, -1));
+                        kind, label, lua_tostring(L, -1));
             lua_pop(L, 1);
         }
         lua_pop(L, 1);
@@ -630,9 +624,11 @@ int pl_rthread_resume(pl_rthread *th, lua_State *from)
     int nres = 0;
     lua_State *L = from ? from : vm->L;
     /* Nested (task.spawn, a handler run from a thread): the resumer's
-     * Script again afterwards, retained meanwhile in case its record goes. */
+     * Script again afterwards, retained meanwhile in case its record goes
+     * (not needed when both are one Script: th holds it). */
     pl_instance *resumer = vm->script_now;
-    if (resumer) pl_shared_retain(&resumer->base);
+    int hold = resumer && resumer != th->script;
+    if (hold) pl_shared_retain(&resumer->base);
     switch_script(vm, L, th->script);
     /* On the serial thread, publish the coroutine that runs, so that
      * parlua_interrupt (from a signal handler on this thread) can hook it.
@@ -644,7 +640,7 @@ int pl_rthread_resume(pl_rthread *th, lua_State *from)
     int status = lua_resume(co, L, nargs, &nres);
     if (serial) atomic_store_explicit(&rt->serial_L, outer, memory_order_relaxed);
     switch_script(vm, L, resumer);
-    if (resumer) pl_shared_release(&resumer->base);
+    if (hold) pl_shared_release(&resumer->base);
     if (status == LUA_YIELD) {
         lua_pop(co, nres);
         /* Parked by the runtime (task.wait, synchronize...) or a user's own

@@ -61,6 +61,21 @@ void *pl_sync_check_either(lua_State *L, int idx, const pl_shared_type *type,
     return obj;
 }
 
+void *pl_sync_alloc(lua_State *L, size_t size, const pl_shared_type *type)
+{
+    pl_shared *obj = calloc(1, size);
+    if (!obj) luaL_error(L, "not enough memory");
+    pl_shared_init(obj, type);
+    return obj;
+}
+
+int pl_sync_push_new(lua_State *L, pl_shared *obj)
+{
+    pl_proxy_push(L, obj); /* takes its own reference */
+    pl_shared_release(obj);
+    return 1;
+}
+
 static int error_tostring(lua_State *L);
 
 int pl_sync_raise(lua_State *L, const char *name, const char *fmt, ...)
@@ -167,14 +182,10 @@ static void mutex_abandon(pl_waitobj *obj, pl_waiter *w)
 
 static int new_mutex(lua_State *L, int reentrant)
 {
-    mutex_obj *m = calloc(1, sizeof *m);
-    if (!m) return luaL_error(L, "not enough memory");
-    pl_shared_init(&m->w.base, reentrant ? &rlock_type : &mutex_type);
+    mutex_obj *m = pl_sync_alloc(L, sizeof *m, reentrant ? &rlock_type : &mutex_type);
     pl_waitobj_init(&m->w, &mutex_ops);
     m->reentrant = reentrant;
-    pl_proxy_push(L, &m->w.base); /* takes its own reference */
-    pl_shared_release(&m->w.base);
-    return 1;
+    return pl_sync_push_new(L, &m->w.base);
 }
 
 static int sync_mutex(lua_State *L)
@@ -382,15 +393,11 @@ static int new_sema(lua_State *L, int bounded)
     if (n < 0)
         return luaL_error(L, "%s: the initial value must be >= 0, got %d",
                           bounded ? "sync.BoundedSemaphore" : "sync.Semaphore", (int)n);
-    sema_obj *s = calloc(1, sizeof *s);
-    if (!s) return luaL_error(L, "not enough memory");
-    pl_shared_init(&s->w.base, bounded ? &bsema_type : &sema_type);
+    sema_obj *s = pl_sync_alloc(L, sizeof *s, bounded ? &bsema_type : &sema_type);
     pl_waitobj_init(&s->w, &sema_ops);
     s->value = n;
     s->bound = bounded ? n : -1;
-    pl_proxy_push(L, &s->w.base);
-    pl_shared_release(&s->w.base);
-    return 1;
+    return pl_sync_push_new(L, &s->w.base);
 }
 
 static int sync_semaphore(lua_State *L)
@@ -468,13 +475,9 @@ static event_obj *check_event(lua_State *L)
 
 static int sync_event(lua_State *L)
 {
-    event_obj *e = calloc(1, sizeof *e);
-    if (!e) return luaL_error(L, "not enough memory");
-    pl_shared_init(&e->w.base, &event_type);
+    event_obj *e = pl_sync_alloc(L, sizeof *e, &event_type);
     pl_waitobj_init(&e->w, &event_ops);
-    pl_proxy_push(L, &e->w.base);
-    pl_shared_release(&e->w.base);
-    return 1;
+    return pl_sync_push_new(L, &e->w.base);
 }
 
 static int event_set(lua_State *L)
@@ -590,16 +593,12 @@ static int sync_atomic(lua_State *L)
     lua_Integer i = 0;
     lua_Number n = 0;
     if (!lua_isnoneornil(L, 1)) check_number(L, 1, "new", &isint, &i, &n);
-    atomic_obj *a = calloc(1, sizeof *a);
-    if (!a) return luaL_error(L, "not enough memory");
-    pl_shared_init(&a->base, &atomic_type);
+    atomic_obj *a = pl_sync_alloc(L, sizeof *a, &atomic_type);
     uv_mutex_init(&a->lock);
     a->isint = isint;
     a->i = i;
     a->n = n;
-    pl_proxy_push(L, &a->base);
-    pl_shared_release(&a->base);
-    return 1;
+    return pl_sync_push_new(L, &a->base);
 }
 
 static int atom_get(lua_State *L)
@@ -737,14 +736,10 @@ static int sync_barrier(lua_State *L)
     lua_Integer n = luaL_checkinteger(L, 1);
     if (n < 1)
         return luaL_error(L, "sync.Barrier: the number of parties must be >= 1, got %d", (int)n);
-    barrier_obj *b = calloc(1, sizeof *b);
-    if (!b) return luaL_error(L, "not enough memory");
-    pl_shared_init(&b->w.base, &barrier_type);
+    barrier_obj *b = pl_sync_alloc(L, sizeof *b, &barrier_type);
     pl_waitobj_init(&b->w, &barrier_ops);
     b->parties = (long)n;
-    pl_proxy_push(L, &b->w.base);
-    pl_shared_release(&b->w.base);
-    return 1;
+    return pl_sync_push_new(L, &b->w.base);
 }
 
 /* With the lock held: releases every waiter, as broken or not. */

@@ -12,6 +12,13 @@
  * {name = "Empty", message = "..."} whose tostring is "Empty: ...". */
 #define PL_SYNC_ERROR_MT "parlua.SyncError"
 
+/* A new zeroed object of size bytes whose head is a pl_shared of type, with
+ * one reference (the caller's); raises when out of memory. */
+void *pl_sync_alloc(lua_State *L, size_t size, const pl_shared_type *type);
+/* Pushes obj's proxy and drops the caller's reference; returns 1 (a
+ * constructor's result count). */
+int pl_sync_push_new(lua_State *L, pl_shared *obj);
+
 /* The optional timeout at idx: -1 when nil or absent (wait forever), else
  * seconds >= 0; raises naming fn for anything else. */
 double pl_sync_timeout(lua_State *L, int idx, const char *fn);

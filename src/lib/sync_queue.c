@@ -275,15 +275,11 @@ static int sync_queue(lua_State *L)
         }
         lua_settop(L, 1);
     }
-    queue_obj *q = calloc(1, sizeof *q);
-    if (!q) return luaL_error(L, "not enough memory");
-    pl_shared_init(&q->w.base, &queue_type);
+    queue_obj *q = pl_sync_alloc(L, sizeof *q, &queue_type);
     pl_waitobj_init(&q->w, &queue_ops);
     q->order = order;
     q->maxsize = maxsize;
-    pl_proxy_push(L, &q->w.base);
-    pl_shared_release(&q->w.base);
-    return 1;
+    return pl_sync_push_new(L, &q->w.base);
 }
 
 /* The priority key of the value at idx: the value itself for a number or a

@@ -24,7 +24,7 @@ static void check_yieldable(lua_State *L, const char *fn)
 /* After a park: returns what the resume passed (the values above base).
  * Resumed by user code instead (coroutine.resume of a parked coroutine),
  * the thread is no longer parked: the runtime forgets it, so that its next
- * coroutine.yield stays the user's (SPEC 1.2). */
+ * coroutine.yield stays the user's. */
 static int parked_k(lua_State *L, int status, lua_KContext base)
 {
     (void)status;
