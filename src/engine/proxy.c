@@ -71,6 +71,14 @@ pl_shared *pl_proxy_to(lua_State *L, int idx)
     return *slot;
 }
 
+int pl_proxy_known(lua_State *L, const pl_shared_type *type)
+{
+    if (type->make_metatable) return 1;
+    int known = lua_rawgetp(L, LUA_REGISTRYINDEX, type) == LUA_TTABLE;
+    lua_pop(L, 1);
+    return known;
+}
+
 pl_shared *pl_proxy_test(lua_State *L, int idx, const pl_shared_type *type)
 {
     pl_shared **slot = lua_touserdata(L, idx);

@@ -21,6 +21,9 @@ void pl_proxy_push(lua_State *L, pl_shared *obj);
 pl_shared *pl_proxy_to(lua_State *L, int idx);
 /* The object at idx if it is a proxy of the given type, else NULL. */
 pl_shared *pl_proxy_test(lua_State *L, int idx, const pl_shared_type *type);
+/* Whether pl_proxy_push can make a proxy of type in L: its metatable is
+ * there, or the type makes it on first use. */
+int pl_proxy_known(lua_State *L, const pl_shared_type *type);
 /* Creates the metatable for a type in this VM (with __gc and the marker);
  * leaves it on the stack so the caller can add metamethods. */
 void pl_proxy_newmetatable(lua_State *L, const pl_shared_type *type);

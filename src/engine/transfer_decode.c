@@ -247,14 +247,9 @@ static int get_value(dec *d)
     case PL_WIRE_SHARED: {
         pl_shared *obj;
         if (pl_wire_get_ref(r, &obj) != 0) return bad(d, "bad shared object index");
-        /* without its metatable the proxy would have no __gc and leak (a
-         * type whose metatable is made lazily is made by pl_proxy_push) */
-        if (!obj->type->make_metatable) {
-            int known = luaL_getmetatable(L, obj->type->metatable) == LUA_TTABLE;
-            lua_pop(L, 1);
-            if (!known)
-                return bad(d, "the receiving VM does not know the type %s", obj->type->name);
-        }
+        /* without its metatable the proxy would have no __gc and leak */
+        if (!pl_proxy_known(L, obj->type))
+            return bad(d, "the receiving VM does not know the type %s", obj->type->name);
         pl_proxy_push(L, obj);
         return 0;
     }
