@@ -115,6 +115,7 @@ void pl_vm_init(pl_vm *vm, pl_runtime *runtime, pl_instance *actor)
     /* relaxed: only uniqueness matters (Instance.new may run on workers) */
     vm->id = atomic_fetch_add_explicit(&runtime->last_vm_id, 1, memory_order_relaxed) + 1;
     vm->actor = actor;
+    vm->kind = actor ? PL_VM_ACTOR : PL_VM_MAIN; /* an lthread VM sets PL_VM_LTHREAD after */
     vm->phase = PL_SERIAL;
     pl_mailbox_init(&vm->mailbox);
     vm->mailbox.max_waiting_bytes = runtime->config.max_waiting_bytes; /* 0: the default */

@@ -90,6 +90,7 @@ struct pl_vm {
     pl_runtime *runtime;
     uintptr_t id;           /* unique for the runtime's life (pl_vm_token) */
     lua_State *L;           /* created when the first script starts in it */
+    int kind;               /* PL_VM_MAIN, PL_VM_ACTOR or PL_VM_LTHREAD; set once */
     pl_instance *actor;     /* NULL for the main VM; retained once L exists */
     int phase;              /* the phase the VM runs in now */
     int flush_mailbox;      /* a binding found waiting messages */
@@ -127,6 +128,10 @@ struct pl_vm {
     pl_vm *dying_next; /* in the runtime's dying list (serial thread only) */
 };
 
+/* What a VM runs: the main script, an Actor's scripts, or one lthread
+ * (SPEC 7: an lthread runs beside both phases). */
+enum { PL_VM_MAIN, PL_VM_ACTOR, PL_VM_LTHREAD };
+
 static inline pl_ctx *pl_ctx_of(lua_State *L)
 {
     return *(pl_ctx **)lua_getextraspace(L);
@@ -137,6 +142,10 @@ static inline pl_vm *pl_vm_of(lua_State *L)
 }
 
 void pl_vm_init(pl_vm *vm, pl_runtime *runtime, pl_instance *actor);
+static inline int pl_vm_is_lthread(const pl_vm *vm)
+{
+    return vm->kind == PL_VM_LTHREAD;
+}
 /* Adds a VM made by pl_vm_init (the main VM) to the runtime's list, and
  * takes it off (a killed actor VM being freed). */
 void pl_vm_register(pl_vm *vm);
