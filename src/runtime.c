@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "core/status.h"
+#include "engine/lthread.h"
 #include "engine/park.h"
 #include "engine/proxy.h"
 #include "engine/runtime.h"
@@ -129,6 +131,13 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     atomic_init(&rt->interrupted, 0);
     atomic_init(&rt->long_run_actors, 0);
     atomic_init(&rt->serial_L, NULL);
+    atomic_init(&rt->lthreads_active, 0);
+    atomic_init(&rt->lthreads_stop, 0);
+    atomic_init(&rt->serial_sleeping, 0);
+    uv_mutex_init(&rt->lthreads_lock);
+    pl_list_init(&rt->lthreads);
+    /* -1 (no eventfd): the sleep then ends only at its deadline or a signal */
+    rt->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     pl_vm_init(&rt->main, rt, NULL);
     pl_vm_register(&rt->main);
     pl_graveyard_init(&rt->graveyard);
@@ -153,6 +162,7 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
 static char *trace_vm_name(void *ud, const void *subject)
 {
     const pl_vm *vm = subject;
+    if (vm->kind == PL_VM_LTHREAD) return pl_vm_name((pl_vm *)vm);
     return vm->actor ? pl_instance_full_name(vm->actor) : strdup("main");
 }
 
@@ -206,6 +216,9 @@ int parlua_finish(parlua_runtime *rt)
 void parlua_free(parlua_runtime *rt)
 {
     if (!rt) return;
+    /* seq_cst: every lthread still running stops at its hook's next look,
+     * so the workers can be joined */
+    atomic_store(&rt->lthreads_stop, 1);
     pl_sched_free(rt);
     /* Only now are the workers' trace buffers and stats settled for sure
      * (a host may free a runtime without waiting for a frame's end). */
@@ -219,6 +232,7 @@ void parlua_free(parlua_runtime *rt)
         pl_vm_close(vm);
         pl_mailbox_drop_all(&vm->mailbox);
     }
+    pl_lthread_free_vms(rt); /* their records may hold instances: before the graveyard */
     pl_sharedtable_free(rt); /* tables may hold instances: before the graveyard */
     if (rt->runservice) pl_shared_release(&rt->runservice->base);
     if (rt->workspace) pl_shared_release(&rt->workspace->base);
@@ -247,6 +261,8 @@ void parlua_free(parlua_runtime *rt)
     uv_mutex_destroy(&rt->vms_lock);
     uv_mutex_destroy(&rt->parked_lock);
     uv_mutex_destroy(&rt->error_lock);
+    uv_mutex_destroy(&rt->lthreads_lock);
+    if (rt->wake_fd >= 0) close(rt->wake_fd);
     pl_trace_free(rt->trace);
     free(rt->threads);
     free(rt);
@@ -347,7 +363,8 @@ int parlua_error_count(parlua_runtime *rt)
 int parlua_step(parlua_runtime *rt, double dt)
 {
     pl_sched_frame(rt, dt);
-    return pl_sched_has_work(rt) || pl_sched_next_timer(rt) >= 0;
+    int lthreads = atomic_load(&rt->lthreads_active); /* first: see parlua_run */
+    return pl_sched_has_work(rt) || pl_sched_next_timer(rt) >= 0 || lthreads > 0;
 }
 
 /* ---- undelivered messages at exit ---- */
@@ -401,6 +418,7 @@ void parlua_interrupt(parlua_runtime *rt)
     /* seq_cst store, lock-free: safe in a signal handler; parlua_run reads it
      * between frames and in its sleep. */
     atomic_store(&rt->interrupted, 1);
+    pl_sched_wake(rt); /* ends the sleep between frames (a write: async-signal-safe) */
     /* lua_sethook may be called asynchronously (ldebug.c); serial_L is
      * written by this thread only (see pl_rthread_resume): relaxed. */
     lua_State *L = atomic_load_explicit(&rt->serial_L, memory_order_relaxed);
@@ -411,11 +429,16 @@ int parlua_run(parlua_runtime *rt)
 {
     double frame_start = pl_now(rt);
     while (!atomic_load(&rt->interrupted)) {
+        /* Read before looking for work: an lthread publishes what it did
+         * (a message, a woken thread) before it counts itself out. */
+        int lthreads = atomic_load(&rt->lthreads_active);
         if (!pl_sched_has_work(rt)) {
             double when = pl_sched_next_timer(rt);
-            if (when < 0) break; /* nothing can happen any more */
-            pl_sched_sleep_until(rt, when);
-            if (atomic_load(&rt->interrupted)) break;
+            if (when < 0 && lthreads == 0) break; /* nothing can happen any more */
+            if (when < 0 || when > pl_now(rt)) {  /* wait for a timer, or the lthreads */
+                pl_sched_idle(rt, when, lthreads, 1);
+                continue;
+            }
         }
         double now = pl_now(rt);
         double dt = now - rt->last_frame_time;
@@ -424,11 +447,19 @@ int parlua_run(parlua_runtime *rt)
         if (rt->config.fps > 0) {
             frame_start += 1.0 / rt->config.fps;
             if (frame_start < pl_now(rt)) frame_start = pl_now(rt); /* late: do not catch up */
-            pl_sched_sleep_until(rt, frame_start);
+            /* Until the next frame, timers still fire for lthreads (an
+             * actor's thread they make ready waits for that frame). */
+            while (!atomic_load(&rt->interrupted) && pl_now(rt) < frame_start) {
+                int active = atomic_load(&rt->lthreads_active);
+                double when = pl_sched_next_timer(rt);
+                pl_sched_idle(rt, when >= 0 && when < frame_start ? when : frame_start, active, 0);
+                pl_sched_fire_timers(rt, pl_now(rt));
+            }
         }
     }
     if (atomic_load(&rt->interrupted)) return PARLUA_INTERRUPTED; /* messages may still come */
     report_undelivered(rt);
+    pl_lthread_report_unobserved(rt);
     if (pl_park_count(rt) > 0) { /* threads wait on sync objects nobody can release */
         pl_park_report(rt, stderr);
         pl_runtime_set_error(rt, "deadlock: threads wait and nothing else can run");

@@ -123,11 +123,8 @@ static int anything_queued(pl_pool *pool)
     return atomic_load(&pool->queued) != 0; /* seq_cst: see top */
 }
 
-void pl_pool_submit(pl_pool *pool, pl_pool_item *item)
+static void submit(pl_pool *pool, pl_pool_item *item)
 {
-    /* The count goes up before the item is visible, so it cannot reach
-     * zero (ending the phase) while this item is still to run. */
-    atomic_fetch_add(&pool->pending, 1);
     int w = (current_pool == pool)
                 ? current_worker
                 : (int)(atomic_fetch_add_explicit(&pool->next, 1, memory_order_relaxed) %
@@ -138,6 +135,27 @@ void pl_pool_submit(pl_pool *pool, pl_pool_item *item)
         uv_cond_signal(&pool->park_cond);
         uv_mutex_unlock(&pool->park_lock);
     }
+}
+
+void pl_pool_submit(pl_pool *pool, pl_pool_item *item)
+{
+    /* The count goes up before the item is visible, so it cannot reach
+     * zero (ending the phase) while this item is still to run. */
+    atomic_fetch_add(&pool->pending, 1);
+    item->background = 0;
+    submit(pool, item);
+}
+
+void pl_pool_submit_background(pl_pool *pool, pl_pool_item *item)
+{
+    item->background = 1;
+    submit(pool, item);
+}
+
+int pl_pool_has_waiting(pl_pool *pool)
+{
+    /* relaxed: a hint read every few thousand Lua instructions */
+    return atomic_load_explicit(&pool->queued, memory_order_relaxed) != 0;
 }
 
 /* While a phase is still running (another worker may hand us an actor it
@@ -183,9 +201,10 @@ static void worker_main(void *arg)
     for (;;) {
         pl_pool_item *item = find_item_spinning(pool, self->index);
         if (item) {
+            int background = item->background; /* the run may requeue the item */
             pool->run(pool->ctx, item, self->index);
             /* acq_rel (seq_cst): publishes the run's effects to the waiter */
-            if (atomic_fetch_sub(&pool->pending, 1) == 1) {
+            if (!background && atomic_fetch_sub(&pool->pending, 1) == 1) {
                 uv_mutex_lock(&pool->park_lock);
                 uv_cond_broadcast(&pool->idle_cond);
                 uv_mutex_unlock(&pool->park_lock);

@@ -13,6 +13,9 @@
  * finished. An item must not be queued twice at once (the runtime's
  * per-actor scheduling flag guarantees it).
  *
+ * Background items (pl_pool_submit_background) share the queues but not
+ * the phase: wait_idle ignores them.
+ *
  * Threads: pl_pool_submit from any thread; pl_pool_wait_idle from one
  * thread at a time, not a worker; pl_pool_free after the last wait.
  */
@@ -23,6 +26,7 @@
 
 typedef struct pl_pool_item {
     struct pl_pool_item *next;
+    int background; /* set by pl_pool_submit_background: not part of a phase */
 } pl_pool_item;
 
 typedef struct pl_pool pl_pool;
@@ -32,6 +36,13 @@ typedef void (*pl_pool_run_fn)(void *ctx, pl_pool_item *item, int worker);
 pl_pool *pl_pool_new(int nworkers, pl_pool_run_fn run, void *ctx);
 void pl_pool_free(pl_pool *pool); /* joins the workers */
 void pl_pool_submit(pl_pool *pool, pl_pool_item *item);
+/* Queues an item that runs beside the phases (an lthread): the same
+ * queues, so phase items and background items take turns in FIFO order,
+ * but pl_pool_wait_idle does not wait for it. */
+void pl_pool_submit_background(pl_pool *pool, pl_pool_item *item);
+/* A hint: 1 when some item waits in a queue for a worker (a background
+ * item uses it to decide whether to give its worker up). */
+int pl_pool_has_waiting(pl_pool *pool);
 void pl_pool_wait_idle(pl_pool *pool);
 /* The same, giving up after about timeout_ns: returns 1 when idle, 0 when
  * items are still running. */

@@ -100,6 +100,15 @@ struct parlua_runtime {
     atomic_uintptr_t last_vm_id;        /* pl_vm.id of the newest VM */
     pl_vm *dying;                       /* killed VMs not yet freed (serial thread only; sched.c) */
     pl_vm *zombies; /* freed VMs kept as trace subjects until exit (--trace only) */
+    /* lthreads (engine/lthread.c) and waking the serial thread (sched.c) */
+    atomic_int lthreads_active; /* lthread VMs queued on the pool or running */
+    atomic_int lthreads_stop;   /* shutting down: every lthread stops at its next look */
+    uv_mutex_t lthreads_lock;   /* guards lthreads, lthread_seq, lthread_zombies */
+    pl_list lthreads;           /* every live record (pl_lthread.link) */
+    uint64_t lthread_seq;
+    pl_vm *lthread_zombies;     /* ended lthread VMs kept for the trace (all_next) */
+    atomic_int serial_sleeping; /* the serial thread sleeps in pl_sched_idle */
+    int wake_fd;                /* an eventfd that ends that sleep */
 };
 
 /* Sets rt->last_error under error_lock (printf-style); engine/error.c. */

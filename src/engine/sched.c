@@ -17,6 +17,7 @@
  * sees the other: either the run sees the message and goes on, or the sender
  * sees the flag cleared and queues the VM. No message is left behind.
  */
+#define _GNU_SOURCE /* ppoll */
 #include <errno.h>
 #include <lauxlib.h>
 #include <math.h>
@@ -28,7 +29,11 @@
 
 #include "engine/sched.h"
 
+#include <poll.h>
+#include <signal.h>
+
 #include "core/list.h"
+#include "engine/lthread.h"
 #include "engine/park.h"
 #include "engine/runtime.h"
 
@@ -73,6 +78,32 @@ static pl_rthread *rq_pop(pl_rqueue *q)
     return th;
 }
 
+pl_rthread *pl_sched_next_ready(pl_vm *vm, int phase)
+{
+    return rq_pop(&vm->ready[phase]);
+}
+
+/* ---- waking the serial thread (pl_sched_idle) ----
+ *
+ * Lthreads run while the serial thread sleeps between frames, and what
+ * they do can give it work: a message or a woken thread for the next
+ * frame, a timer earlier than the one it sleeps for, the last lthread
+ * ending. The sleeper sets serial_sleeping and then looks for work once
+ * more; a waker publishes its work and then reads serial_sleeping. Both
+ * fence (seq_cst) between the write and the read, so at least one sees
+ * the other: the sleeper finds the work, or the waker writes the eventfd
+ * and the sleeper's poll returns. */
+void pl_sched_wake(pl_runtime *rt)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    /* relaxed: ordered by the fence above (see the comment above) */
+    if (atomic_load_explicit(&rt->serial_sleeping, memory_order_relaxed) && rt->wake_fd >= 0) {
+        uint64_t one = 1;
+        ssize_t rc = write(rt->wake_fd, &one, sizeof one); /* async-signal-safe */
+        (void)rc; /* a full counter already wakes the sleeper */
+    }
+}
+
 /* ---- marking VMs for a phase ---- */
 
 static void push_pending(pl_runtime *rt, pl_vm *vm, int phase)
@@ -84,6 +115,7 @@ static void push_pending(pl_runtime *rt, pl_vm *vm, int phase)
          * visible to the serial thread that takes the stack (acquire). */
     } while (!atomic_compare_exchange_weak_explicit(&rt->pending[phase], &head, vm,
                                                     memory_order_release, memory_order_relaxed));
+    pl_sched_wake(rt); /* an lthread may have found work while the serial thread sleeps */
 }
 
 /* Takes the whole stack, oldest first. */
@@ -100,17 +132,30 @@ static pl_vm *take_pending(pl_runtime *rt, int phase)
     return fifo;
 }
 
+/* Set while this thread runs an actor VM in the parallel phase: parallel
+ * work it finds joins the phase. A worker running an lthread is outside
+ * the phases, so what it finds waits for the next frame. */
+static _Thread_local int in_parallel_phase;
+
 void pl_sched_mark(pl_vm *vm, int phase)
 {
     pl_assert(phase == PL_SERIAL || phase == PL_PARALLEL);
+    pl_runtime *rt = vm->runtime;
     /* seq_cst fence: orders the caller's post (mailbox, ready queue) before
      * reading the flag; pairs with the fence in run_vm (see top). */
     atomic_thread_fence(memory_order_seq_cst);
+    if (vm->kind == PL_VM_LTHREAD) { /* one flag; it runs beside the phases */
+        if (atomic_exchange(&vm->scheduled[PL_PARALLEL], 1) != 0) return;
+        /* seq_cst: counted before it can run (and end, counting down) */
+        atomic_fetch_add(&rt->lthreads_active, 1);
+        pl_pool_submit_background(rt->pool, &vm->pool_item);
+        return;
+    }
     if (atomic_exchange(&vm->scheduled[phase], 1) != 0) return;
-    if (phase == PL_PARALLEL && pl_pool_on_worker(vm->runtime->pool))
-        pl_pool_submit(vm->runtime->pool, &vm->pool_item);
+    if (phase == PL_PARALLEL && in_parallel_phase)
+        pl_pool_submit(rt->pool, &vm->pool_item);
     else
-        push_pending(vm->runtime, vm, phase);
+        push_pending(rt, vm, phase);
 }
 
 void pl_sched_enqueue(pl_vm *vm, pl_rthread *th)
@@ -122,7 +167,14 @@ void pl_sched_enqueue(pl_vm *vm, pl_rthread *th)
 void pl_sched_unqueue(pl_vm *vm, pl_rthread *th)
 {
     if (th->wait.active) pl_park_cancel(th); /* parked, or woken and not yet resumed */
-    if (th->state == PL_RT_READY) {
+    if (th->state == PL_RT_WOKEN) {          /* its timer fired (lthread VMs) */
+        uv_mutex_lock(&vm->wake_lock);
+        if (pl_list_linked(&th->wait.woken_link)) {
+            pl_list_remove(&th->wait.woken_link);
+            atomic_fetch_sub_explicit(&vm->nwoken, 1, memory_order_relaxed); /* a hint */
+        }
+        uv_mutex_unlock(&vm->wake_lock);
+    } else if (th->state == PL_RT_READY) {
         rq_remove(&vm->ready[th->phase], th);
     } else if (th->state == PL_RT_TIMER) {
         uv_mutex_lock(&vm->runtime->timer_lock);
@@ -164,11 +216,26 @@ int pl_sched_timer(pl_vm *vm, pl_rthread *th, double delay, int phase)
     if (rc == 0) vm->ntimers++;
     uv_mutex_unlock(&rt->timer_lock);
     if (rc == 0) th->state = PL_RT_TIMER;
+    if (vm->kind == PL_VM_LTHREAD) pl_sched_wake(rt); /* it may sleep past this deadline */
     return rc;
 }
 
+/* A timer of an lthread VM fired: its worker alone touches its ready
+ * queues, so the thread goes on the VM's woken list, which the next step
+ * takes (pl_park_take_woken). Timer lock held; lock order: timer_lock,
+ * then a wake_lock. */
+static void wake_from_timer(pl_vm *vm, pl_rthread *th)
+{
+    pl_list_init(&th->wait.woken_link);
+    th->state = PL_RT_WOKEN;
+    uv_mutex_lock(&vm->wake_lock);
+    pl_list_push_back(&vm->woken, &th->wait.woken_link);
+    atomic_fetch_add_explicit(&vm->nwoken, 1, memory_order_relaxed); /* a hint; mark fences */
+    uv_mutex_unlock(&vm->wake_lock);
+}
+
 /* Between phases, on the serial thread: due timers make their threads ready. */
-static void fire_timers(pl_runtime *rt, double now)
+void pl_sched_fire_timers(pl_runtime *rt, double now)
 {
     uv_mutex_lock(&rt->timer_lock);
     pl_timer *t;
@@ -181,8 +248,11 @@ static void fire_timers(pl_runtime *rt, double now)
         }
         pl_vm *vm = th->ctx.vm;
         vm->ntimers--;
-        pl_sched_enqueue(vm, th);
-        pl_sched_mark(vm, th->phase); /* takes no lock: lock order holds */
+        if (vm->kind == PL_VM_LTHREAD)
+            wake_from_timer(vm, th);
+        else
+            pl_sched_enqueue(vm, th); /* between phases the serial thread owns the VM */
+        pl_sched_mark(vm, th->phase); /* takes no lock but a pool queue's: lock order holds */
     }
     uv_mutex_unlock(&rt->timer_lock);
 }
@@ -315,7 +385,9 @@ static void run_begin(pl_vm *vm, int phase, int thread, run_mark *m)
     m->sent = vm->stats.sent;
     m->delivered = vm->stats.delivered;
     m->start = stats_clock(rt);
-    if (phase == PL_PARALLEL) publish_run(&rt->threads[thread], vm, m->start | 1); /* never 0 */
+    /* the long-run watch is about frames: an lthread runs beside them */
+    if (phase == PL_PARALLEL && vm->kind != PL_VM_LTHREAD)
+        publish_run(&rt->threads[thread], vm, m->start | 1); /* never 0 */
 }
 
 /* verb: "ran" for a run that ended, "has run" for one still running */
@@ -353,14 +425,16 @@ static void run_end(pl_vm *vm, int phase, int thread, const run_mark *m)
     uint64_t end = stats_clock(rt), ns = end - m->start;
     uint64_t sent = vm->stats.sent - m->sent, delivered = vm->stats.delivered - m->delivered;
     pl_thread_stats *ts = &rt->threads[thread];
-    if (phase == PL_PARALLEL) atomic_store_explicit(&ts->run_start, 0, memory_order_relaxed);
+    int lthread = vm->kind == PL_VM_LTHREAD;
+    if (phase == PL_PARALLEL && !lthread)
+        atomic_store_explicit(&ts->run_start, 0, memory_order_relaxed);
     ts->busy_ns += ns;
     ts->runs++;
     ts->sent += sent;
     ts->delivered += delivered;
     vm->stats.busy_ns[phase] += ns;
     vm->stats.runs[phase]++;
-    if (phase == PL_PARALLEL) {
+    if (phase == PL_PARALLEL && !lthread) {
         if (ns > vm->stats.longest_ns) vm->stats.longest_ns = ns;
         if (rt->long_run_ns && ns > rt->long_run_ns) {
             ts->long_runs++;
@@ -370,7 +444,9 @@ static void run_end(pl_vm *vm, int phase, int thread, const run_mark *m)
     }
     if (vm->tbuf) {
         pl_trace_event *e = pl_trace_span(vm->tbuf, vm, PL_TRACE_SUBJECT,
-                                          phase == PL_PARALLEL ? "parallel" : "serial",
+                                          lthread                ? "lthread"
+                                          : phase == PL_PARALLEL ? "parallel"
+                                                                 : "serial",
                                           m->start - rt->t0, end - rt->t0);
         if (e) {
             e->argnames = &run_args;
@@ -428,9 +504,59 @@ static void run_vm(pl_vm *vm, int phase, int thread)
     }
 }
 
+/* An lthread VM stopped running on this worker: one fewer active; the
+ * last one wakes the serial thread, which may now end or report a
+ * deadlock. seq_cst: after everything the run published. */
+static void lthread_left(pl_runtime *rt)
+{
+    if (atomic_fetch_sub(&rt->lthreads_active, 1) == 1) pl_sched_wake(rt);
+}
+
+/* A worker runs an lthread VM (it owns it while its flag is set): steps
+ * until it is idle, gives the worker up after its time slice, or ends. */
+static void run_lthread(pl_vm *vm, int thread)
+{
+    pl_runtime *rt = vm->runtime;
+    for (;;) {
+        run_mark m;
+        run_begin(vm, PL_PARALLEL, thread, &m);
+        int step = pl_lthread_step(vm);
+        run_end(vm, PL_PARALLEL, thread, &m);
+        if (step == PL_LT_STEP_FINISHED) {
+            pl_lthread_finish(vm); /* frees it; its flag stays set for good */
+            lthread_left(rt);
+            return;
+        }
+        if (step == PL_LT_STEP_PREEMPTED) { /* to the back of the queue, still counted */
+            pl_pool_submit_background(rt->pool, &vm->pool_item);
+            return;
+        }
+        atomic_store(&vm->scheduled[PL_PARALLEL], 0);
+        /* seq_cst fence: pairs with pl_sched_mark's and pl_lthread_cancel's
+         * (see the top of this file) */
+        atomic_thread_fence(memory_order_seq_cst);
+        /* relaxed: ordered by the fence */
+        int more = atomic_load_explicit(&vm->nwoken, memory_order_relaxed) != 0 ||
+                   atomic_load_explicit(&vm->lthread->cancel, memory_order_relaxed) ||
+                   atomic_load_explicit(&rt->lthreads_stop, memory_order_relaxed);
+        if (!more || atomic_exchange(&vm->scheduled[PL_PARALLEL], 1) != 0) {
+            lthread_left(rt); /* idle, or whoever set the flag counted and queued it */
+            return;
+        }
+    }
+}
+
 static void run_pool_item(void *ctx, pl_pool_item *item, int worker)
 {
-    run_vm(pl_container_of(item, pl_vm, pool_item), PL_PARALLEL, 1 + worker);
+    (void)ctx;
+    pl_vm *vm = pl_container_of(item, pl_vm, pool_item);
+    if (vm->kind == PL_VM_LTHREAD) {
+        run_lthread(vm, 1 + worker);
+        return;
+    }
+    in_parallel_phase = 1;
+    run_vm(vm, PL_PARALLEL, 1 + worker);
+    in_parallel_phase = 0;
 }
 
 int pl_sched_init(pl_runtime *rt)
@@ -593,6 +719,18 @@ static void forget_queued(pl_vm *vm)
     vm->spare = NULL;
 }
 
+void pl_sched_forget_threads(pl_vm *vm)
+{
+    pl_runtime *rt = vm->runtime;
+    pl_park_drop_vm(vm); /* first: a parked thread's timeout timer is its own */
+    uv_mutex_lock(&rt->timer_lock);
+    if (vm->ntimers) pl_timerheap_remove_if(&rt->timers, timer_of_vm, vm);
+    vm->ntimers = 0;
+    uv_mutex_unlock(&rt->timer_lock);
+    pl_park_take_woken(vm); /* threads whose timers fired */
+    forget_queued(vm);
+}
+
 /* Frees a killed VM that no queue holds (serial thread, between phases). */
 static void free_dead_vm(pl_runtime *rt, pl_vm *vm)
 {
@@ -635,7 +773,7 @@ void pl_sched_frame(pl_runtime *rt, double dt)
     rt->frame++;
     reap_dead_vms(rt); /* before the graveyard: closing a VM releases instances */
     pl_graveyard_drain(&rt->graveyard);
-    fire_timers(rt, pl_now(rt));
+    pl_sched_fire_timers(rt, pl_now(rt));
     due_heartbeats(rt, dt);
     for (pl_vm *vm = take_pending(rt, PL_SERIAL), *next; vm; vm = next) {
         next = vm->pending_next[PL_SERIAL];
@@ -681,17 +819,42 @@ double pl_sched_next_timer(pl_runtime *rt)
     return when;
 }
 
-/* uv_hrtime reads CLOCK_MONOTONIC, so the deadline is absolute on that clock. */
-void pl_sched_sleep_until(pl_runtime *rt, double when)
+/* Whether the serial thread, about to sleep until `until` (< 0: no
+ * deadline), has a reason not to: work for a frame (when it asked for
+ * it), an earlier timer, a change in the lthreads running. */
+static int idle_reason(pl_runtime *rt, double until, int lthreads, int wake_on_work)
 {
-    /* Saturate: (uint64_t) of a double past 2^64 is undefined (in practice 0,
-     * which made a far deadline a busy loop). */
-    if (!(when < PL_TIME_FOREVER)) when = PL_TIME_FOREVER;
-    uint64_t ns = rt->t0 + pl_seconds_to_ns(when);
-    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    if (atomic_load(&rt->interrupted)) return 1;
+    if (wake_on_work && pl_sched_has_work(rt)) return 1;
+    if (atomic_load(&rt->lthreads_active) != lthreads) return 1;
+    double next = pl_sched_next_timer(rt);
+    return next >= 0 && (until < 0 || next < until);
+}
+
+void pl_sched_idle(pl_runtime *rt, double until, int lthreads, int wake_on_work)
+{
     uint64_t start = uv_hrtime();
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
-           !atomic_load(&rt->interrupted)) {
+    /* seq_cst store, then the look: see pl_sched_wake */
+    atomic_store(&rt->serial_sleeping, 1);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!idle_reason(rt, until, lthreads, wake_on_work)) {
+        struct timespec ts, *timeout = NULL;
+        if (until >= 0) {
+            /* Saturate: (uint64_t) of a double past 2^64 is undefined (in
+             * practice 0, which made a far deadline a busy loop). */
+            uint64_t deadline = rt->t0 + pl_seconds_to_ns(until), now = uv_hrtime();
+            uint64_t ns = deadline > now ? deadline - now : 0;
+            ts.tv_sec = (time_t)(ns / 1000000000u);
+            ts.tv_nsec = (long)(ns % 1000000000u);
+            timeout = &ts;
+        }
+        struct pollfd pfd = {rt->wake_fd, POLLIN, 0};
+        /* EINTR: a signal (SIGINT calls parlua_interrupt): the caller looks */
+        (void)ppoll(&pfd, rt->wake_fd >= 0 ? 1 : 0, timeout, NULL);
+    }
+    atomic_store_explicit(&rt->serial_sleeping, 0, memory_order_relaxed); /* a hint to wakers */
+    uint64_t drained;
+    while (rt->wake_fd >= 0 && read(rt->wake_fd, &drained, sizeof drained) > 0) {
     }
     uint64_t end = uv_hrtime();
     rt->sleep_ns += end - start;

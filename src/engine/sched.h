@@ -54,8 +54,23 @@ void pl_sched_frame(pl_runtime *rt, double dt);
 int pl_sched_has_work(pl_runtime *rt);
 /* The earliest timer's deadline in runtime seconds, or -1 when none. */
 double pl_sched_next_timer(pl_runtime *rt);
-/* Sleeps (no spinning) until runtime time `when`; serial thread only. */
-void pl_sched_sleep_until(pl_runtime *rt, double when);
+/* Serial thread: due timers make their threads ready (a frame does it
+ * first; the sleep between frames does it for lthreads). */
+void pl_sched_fire_timers(pl_runtime *rt, double now);
+/* Sleeps (no spinning) until runtime time `until` (< 0: no deadline), or
+ * until a timer is due earlier, the number of active lthreads differs from
+ * `lthreads`, an interrupt, or (wake_on_work) a VM has work for a frame.
+ * Serial thread only. */
+void pl_sched_idle(pl_runtime *rt, double until, int lthreads, int wake_on_work);
+/* Ends pl_sched_idle's sleep if the serial thread is in it (any thread,
+ * after publishing what it found; async-signal-safe). */
+void pl_sched_wake(pl_runtime *rt);
+/* The next thread on vm's ready queue of phase, taken off it, or NULL.
+ * The VM's owner. */
+pl_rthread *pl_sched_next_ready(pl_vm *vm, int phase);
+/* The VM's owner, its VM about to close: lets go of every runtime thread
+ * of vm (parked, in the timer heap, woken, ready, spare). */
+void pl_sched_forget_threads(pl_vm *vm);
 /* Forgets the runtime threads still parked, at shutdown (workers stopped). */
 void pl_sched_drop_parked(pl_runtime *rt);
 

@@ -12,6 +12,7 @@
 #include "engine/vm.h"
 
 #include "engine/connection.h"
+#include "engine/lthread.h"
 #include "engine/park.h"
 #include "engine/proxy.h"
 #include "engine/runtime.h"
@@ -27,7 +28,8 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 static const char *vm_label(const pl_vm *vm, const char *name, const char **kind)
 {
     *kind = !name && vm->actor ? "actor " : "";
-    return name ? name : vm->actor ? vm->actor->name : "main";
+    if (name) return name;
+    return vm->actor ? vm->actor->name : vm->kind == PL_VM_LTHREAD ? "an lthread" : "main";
 }
 
 /* warn() as lua5.4 does it: off until "@on", pieces joined into one line. */
@@ -263,6 +265,13 @@ void pl_vm_destroy(pl_vm *vm)
 
 char *pl_vm_name(pl_vm *vm)
 {
+    if (vm->kind == PL_VM_LTHREAD) {
+        const char *name = vm->lthread->name;
+        size_t n = strlen(name) + sizeof "lthread ''";
+        char *out = malloc(n);
+        if (out) snprintf(out, n, "lthread '%s'", name);
+        return out;
+    }
     if (!vm->actor) return strdup("main");
     char *full = pl_instance_full_name(vm->actor);
     if (!full) return NULL;

@@ -45,8 +45,10 @@ typedef struct pl_ctx {
 } pl_ctx;
 
 /* Where a runtime thread is: running (or held by user code), in a ready
- * queue, in the timer heap, or parked on a sync object (engine/park.h). */
-enum { PL_RT_RUNNING, PL_RT_READY, PL_RT_TIMER, PL_RT_PARKED };
+ * queue, in the timer heap, parked on a sync object (engine/park.h), or
+ * on its VM's woken list after its timer fired (lthread VMs, whose ready
+ * queues only their worker touches). */
+enum { PL_RT_RUNNING, PL_RT_READY, PL_RT_TIMER, PL_RT_PARKED, PL_RT_WOKEN };
 
 struct pl_rthread {
     pl_ctx ctx;
@@ -109,6 +111,12 @@ struct pl_vm {
     pl_heap heap; /* the Lua state's memory (src/core/vmheap.h) */
     pl_vm_stats stats;
     pl_trace_buf *tbuf; /* the running thread's trace buffer; NULL: no trace */
+    /* an lthread VM's (engine/lthread.c) */
+    struct pl_lthread *lthread; /* its record, retained */
+    lua_State *lt_body;         /* the body thread, anchored by lt_body_ref */
+    int lt_body_ref;
+    int lt_done;        /* the body ended and recorded the outcome */
+    uint64_t slice_end; /* its time slice ends here (CLOCK_MONOTONIC_COARSE ns) */
     /* shared with other threads */
     _Alignas(PL_CACHE_LINE) pl_mailbox mailbox;      /* its own mutex */
     _Alignas(PL_CACHE_LINE) atomic_int scheduled[2]; /* 1 while queued or running; sched.c */

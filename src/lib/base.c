@@ -58,7 +58,10 @@ static int parlua_workers(lua_State *L)
 
 static int parlua_phase(lua_State *L)
 {
-    lua_pushstring(L, pl_vm_of(L)->phase == PL_PARALLEL ? "parallel" : "serial");
+    pl_vm *vm = pl_vm_of(L);
+    lua_pushstring(L, pl_vm_is_lthread(vm)       ? "lthread"
+                      : vm->phase == PL_PARALLEL ? "parallel"
+                                                 : "serial");
     return 1;
 }
 

@@ -27,6 +27,7 @@ void pl_open_runservice(lua_State *L);
 void pl_open_sharedtable(lua_State *L);
 void pl_open_stats(lua_State *L);
 void pl_open_sync(lua_State *L);
+void pl_open_lthread(lua_State *L);
 
 /* actor.c: delivers this phase's messages of vm (the dispatch hook). */
 void pl_actor_dispatch(pl_vm *vm, int phase);

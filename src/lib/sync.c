@@ -78,10 +78,8 @@ int pl_sync_push_new(lua_State *L, pl_shared *obj)
 
 static int error_tostring(lua_State *L);
 
-int pl_sync_raise(lua_State *L, const char *name, const char *fmt, ...)
+static void push_error(lua_State *L, const char *name, const char *fmt, va_list ap)
 {
-    va_list ap;
-    va_start(ap, fmt);
     lua_createtable(L, 0, 2);
     lua_pushstring(L, name);
     lua_setfield(L, -2, "name");
@@ -89,12 +87,27 @@ int pl_sync_raise(lua_State *L, const char *name, const char *fmt, ...)
     lua_pushvfstring(L, fmt, ap);
     lua_concat(L, 2);
     lua_setfield(L, -2, "message");
-    va_end(ap);
     if (luaL_newmetatable(L, PL_SYNC_ERROR_MT)) { /* the first error of this VM */
         lua_pushcfunction(L, error_tostring);
         lua_setfield(L, -2, "__tostring");
     }
     lua_setmetatable(L, -2);
+}
+
+void pl_sync_push_error(lua_State *L, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    push_error(L, name, fmt, ap);
+    va_end(ap);
+}
+
+int pl_sync_raise(lua_State *L, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    push_error(L, name, fmt, ap);
+    va_end(ap);
     return lua_error(L);
 }
 

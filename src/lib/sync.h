@@ -30,6 +30,8 @@ void *pl_sync_check_either(lua_State *L, int idx, const pl_shared_type *type,
 /* Raises an error object named name (Empty, Full, ShutDown, ...) whose
  * message is the printf-style text after the caller's position. */
 int pl_sync_raise(lua_State *L, const char *name, const char *fmt, ...);
+/* Pushes such an error object without raising it. */
+void pl_sync_push_error(lua_State *L, const char *name, const char *fmt, ...);
 /* Adds Queue to the sync table on top of L's stack. */
 void pl_open_sync_queue(lua_State *L);
 

@@ -152,9 +152,20 @@ static int task_cancel(lua_State *L)
     return 0;
 }
 
+/* An lthread runs beside the phases: it has none to switch to. */
+static void check_not_lthread(lua_State *L, pl_vm *vm, const char *fn)
+{
+    if (pl_vm_is_lthread(vm))
+        luaL_error(L,
+                   "%s cannot be called from an lthread: an lthread runs beside the frame phases "
+                   "(to run code in a phase, send a message to an actor)",
+                   fn);
+}
+
 static int task_desynchronize(lua_State *L)
 {
     pl_vm *vm = pl_vm_of(L);
+    check_not_lthread(L, vm, "task.desynchronize()");
     if (!vm->actor)
         return luaL_error(L, "task.desynchronize() can only be called from a script that is a "
                              "descendant of an Actor");
@@ -168,6 +179,7 @@ static int task_desynchronize(lua_State *L)
 static int task_synchronize(lua_State *L)
 {
     pl_vm *vm = pl_vm_of(L);
+    check_not_lthread(L, vm, "task.synchronize()");
     if (vm->phase == PL_SERIAL) return 0;
     check_yieldable(L, "task.synchronize");
     pl_rthread *th = pl_rthread_current(L);
