@@ -58,6 +58,7 @@ void pl_lthread_init(pl_lthread *lt, pl_runtime *rt)
     pl_wire_init(&lt->start);
     pl_wire_init(&lt->outcome);
     atomic_init(&lt->cancel, 0);
+    pl_list_init(&lt->link);
     uv_mutex_lock(&rt->lthreads_lock);
     lt->seq = ++rt->lthread_seq;
     pl_list_push_back(&rt->lthreads, &lt->link);
@@ -91,6 +92,8 @@ void pl_lthread_destroy(pl_lthread *lt)
     pl_wire_free(&lt->outcome);
     free(lt->message);
     free(lt->traceback);
+    free(lt->search_path[0]);
+    free(lt->search_path[1]);
     pl_waitobj_destroy(&lt->w);
     free(lt);
 }
@@ -342,6 +345,17 @@ static int open_start(lua_State *L)
     pl_wire_free(&lt->start); /* read once, by this VM only */
     if (lua_istable(L, 2)) set_globals(L, 2);
     lua_settop(L, 1);
+    /* require finds what it finds in the VM that called go() */
+    static const char *const fields[] = {"path", "cpath"};
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    if (lua_getfield(L, -1, "package") == LUA_TTABLE) {
+        for (int i = 0; i < 2; i++) {
+            if (!lt->search_path[i]) continue;
+            lua_pushstring(L, lt->search_path[i]);
+            lua_setfield(L, -2, fields[i]);
+        }
+    }
+    lua_settop(L, 1);
     if (lua_type(L, 1) == LUA_TSTRING) { /* go(path): the module at path */
         const char *path = lua_tostring(L, 1);
         if (luaL_loadfilex(L, path, "t") != LUA_OK) return lua_error(L);
@@ -391,11 +405,8 @@ int pl_lthread_step(pl_vm *vm)
     pl_pool *pool = vm->runtime->pool;
     vm->slice_end = coarse_ns() + SLICE_NS;
     for (;;) {
-        if (vm->lt_done) return PL_LT_STEP_FINISHED;
-        if (stop_asked(vm)) {
-            set_cancelled(vm);
-            return PL_LT_STEP_FINISHED;
-        }
+        /* stopped: pl_lthread_finish closes the body, then records it */
+        if (vm->lt_done || stop_asked(vm)) return PL_LT_STEP_FINISHED;
         pl_park_take_woken(vm);
         pl_rthread *th = pl_sched_next_ready(vm, PL_PARALLEL);
         if (!th) return PL_LT_STEP_IDLE;
@@ -411,7 +422,7 @@ int pl_lthread_step(pl_vm *vm)
 static void close_body(pl_vm *vm)
 {
     lua_State *co = vm->lt_body;
-    if (!co || vm->lt_done) return;
+    if (!co) return;
     lua_sethook(co, NULL, 0, 0); /* a __close must not be stopped in its turn */
     int status = lua_status(co);
     if (status != LUA_YIELD && status != LUA_OK) return; /* died of an error: closed already */
@@ -431,12 +442,12 @@ void pl_lthread_finish(pl_vm *vm)
 {
     pl_runtime *rt = vm->runtime;
     pl_lthread *lt = vm->lthread;
-    if (!vm->lt_done) set_cancelled(vm); /* stopped at shutdown */
     if (vm->L) {
         lua_sethook(vm->L, NULL, 0, 0);
-        close_body(vm);
+        close_body(vm); /* before the outcome: a joiner finds its locks released */
         pl_sched_forget_threads(vm);
     }
+    if (!vm->lt_done) set_cancelled(vm); /* cancelled, or stopped at shutdown */
     uv_mutex_lock(&lt->w.lock);
     lt->vm = NULL; /* cancel() no longer marks it */
     uv_mutex_unlock(&lt->w.lock);

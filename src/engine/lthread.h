@@ -41,17 +41,18 @@ enum { PL_LT_STEP_IDLE, PL_LT_STEP_PREEMPTED, PL_LT_STEP_FINISHED };
 typedef struct pl_lthread {
     pl_waitobj w; /* joiners park here (w.base is its pl_shared head) */
     pl_runtime *runtime;
-    int state;         /* PL_LT_*, under w.lock */
-    pl_vm *vm;         /* its VM while it runs, under w.lock; NULL once ended */
-    pl_wire start;     /* [function or path, globals]: the VM's own once launched */
-    pl_wire outcome;   /* DONE: the results; FAILED: the error value */
-    int nresults;      /* values in outcome */
-    char *message;     /* FAILED, CANCELLED: the error as text (malloc'd) */
-    char *traceback;   /* FAILED: the lthread's stack where it failed, or NULL */
-    int observed;      /* its outcome was read by a join (or reported) */
-    atomic_int cancel; /* cancel() asked it to stop; read by its hook */
-    uint64_t seq;      /* start order, from 1 */
-    pl_list link;      /* in the runtime's lthreads list, under lthreads_lock */
+    int state;            /* PL_LT_*, under w.lock */
+    pl_vm *vm;            /* its VM while it runs, under w.lock; NULL once ended */
+    pl_wire start;        /* [function or path, globals]: the VM's own once launched */
+    pl_wire outcome;      /* DONE: the results; FAILED: the error value */
+    int nresults;         /* values in outcome */
+    char *message;        /* FAILED, CANCELLED: the error as text (malloc'd) */
+    char *traceback;      /* FAILED: the lthread's stack where it failed, or NULL */
+    int observed;         /* its outcome was read by a join (or reported) */
+    atomic_int cancel;    /* cancel() asked it to stop; read by its hook */
+    uint64_t seq;         /* start order, from 1 */
+    pl_list link;         /* in the runtime's lthreads list, under lthreads_lock */
+    char *search_path[2]; /* the creator's package.path and cpath, or NULL (malloc'd) */
     char name[96];
 } pl_lthread;
 

@@ -210,7 +210,7 @@ int pl_vm_ensure_state(pl_vm *vm)
         pl_vm_close(vm);
         return PL_ENOMEM;
     }
-    copy_search_paths(vm);
+    if (vm->kind != PL_VM_LTHREAD) copy_search_paths(vm); /* an lthread's come from go() */
     if (vm->runtime->config.open_vm) {
         lua_pushcfunction(L, open_host);
         lua_pushlightuserdata(L, vm->runtime);

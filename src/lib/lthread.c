@@ -159,6 +159,21 @@ static void set_name(lua_State *L, pl_lthread *lt)
     }
 }
 
+/* Copies the caller's package.path and package.cpath for the new VM. */
+static void copy_search_paths(lua_State *L, pl_lthread *lt)
+{
+    static const char *const fields[] = {"path", "cpath"};
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    if (lua_getfield(L, -1, "package") == LUA_TTABLE) {
+        for (int i = 0; i < 2; i++) {
+            if (lua_getfield(L, -1, fields[i]) == LUA_TSTRING)
+                lt->search_path[i] = strdup(lua_tostring(L, -1)); /* NULL: the default */
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 2);
+}
+
 /* go(fn_or_path [, opts]) -> LThread */
 static int go(lua_State *L)
 {
@@ -192,6 +207,7 @@ static int go(lua_State *L)
     pl_lthread_init(lt, rt);
     lt->start = start; /* moved in */
     set_name(L, lt);
+    copy_search_paths(L, lt);
     if ((group && group_add(group, lt) != PL_OK) || pl_lthread_launch(lt) != PL_OK) {
         lt->state = PL_LT_CANCELLED; /* never ran: nothing to report */
         pl_shared_release(&lt->w.base);
@@ -591,6 +607,7 @@ static const char map_source[] =
     "    local out, err = h:wait_result()\n"
     "    if err ~= nil then\n"
     "      for k = b + 1, #handles do handles[k]:cancel() end\n"
+    "      for k = b + 1, #handles do handles[k]:wait_result() end\n"
     "      if type(err) == 'table' and err.index then fail(err.index, err.message) end\n"
     "      fail(firsts[b], err)\n"
     "    end\n"
