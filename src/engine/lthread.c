@@ -274,7 +274,10 @@ static void record_failure(lua_State *L)
     lua_pop(L, 1);
     if (w.len == 0 && text) { /* carry the text instead */
         lua_pushstring(L, text);
-        if (pl_transfer_encode(L, -1, 1, &origin, &w, msg, sizeof msg) != PL_OK) pl_wire_init(&w);
+        if (pl_transfer_encode(L, -1, 1, &origin, &w, msg, sizeof msg) != PL_OK) {
+            pl_wire_free(&w); /* empty, but it may hold memory */
+            pl_wire_init(&w);
+        }
         lua_pop(L, 1);
     }
     if (!text) text = strdup("(error object could not be converted to a string)");
@@ -300,6 +303,7 @@ static int body_k(lua_State *L, int status, lua_KContext ctx)
     pl_wire_init(&w);
     pl_transfer_origin origin = {"the results of an lthread", 1};
     if (pl_transfer_encode(L, 2, n, &origin, &w, msg, sizeof msg) != PL_OK) {
+        pl_wire_free(&w);
         lua_settop(L, 1);
         lua_pushstring(L, msg);
         record_failure(L);
