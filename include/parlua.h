@@ -78,12 +78,15 @@ typedef struct parlua_config {
     size_t max_waiting_bytes;
 
     /* Called for every new VM (the main VM in parlua_new, each actor's when
-     * its first script starts), on the host thread, after parlua's and Lua's
-     * libraries are open and before any script runs in it: the place to
-     * register the host's own functions and libraries in every VM. L is the
-     * VM's main thread; leave its stack as it was. It may raise a Lua error:
-     * that VM then does not start (reported on stderr; parlua_new returns
-     * NULL for the main VM). NULL: none. */
+     * its first script starts, each lthread's when it starts), after
+     * parlua's and Lua's libraries are open and before any script runs in
+     * it: the place to register the host's own functions and libraries in
+     * every VM. Main and actor VMs: on the host thread. Lthread VMs: on a
+     * worker thread, possibly several at once, so the hook must be
+     * thread-safe (it gets only its own VM's L). L is the VM's main thread;
+     * leave its stack as it was. It may raise a Lua error: that VM then does
+     * not start (reported on stderr; parlua_new returns NULL for the main
+     * VM; an lthread fails). NULL: none. */
     void (*open_vm)(lua_State *L, void *ud);
     void *open_vm_ud; /* passed to open_vm */
 } parlua_config;
