@@ -110,7 +110,8 @@ static void on_sigint(int sig)
     got_sigint = 1;
     /* lua_sethook may be called asynchronously (lua.c does it so) */
     lua_State *co = atomic_load_explicit(&interrupt_co, memory_order_relaxed);
-    if (co) lua_sethook(co, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
+    if (co)
+        lua_sethook(co, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
 }
 
 static void take_sigint(void)
@@ -190,7 +191,7 @@ static void capture_end(console *c)
         off += n;
     }
     if (!nl) write_all(c->out_fd, "\n", 1); /* an io.write without its line end */
-    if (ftruncate(c->cap_fd, 0) != 0) { /* the next frame appends: harmless */
+    if (ftruncate(c->cap_fd, 0) != 0) {     /* the next frame appends: harmless */
     }
     lseek(c->cap_fd, 0, SEEK_SET);
     rl_forced_update_display();

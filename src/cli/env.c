@@ -16,7 +16,8 @@
 /* Reports a failed parlua_run_* that did not report itself (a load error). */
 static int failed(parlua_runtime *rt, int errors, const char *progname)
 {
-    if (parlua_error_count(rt) == errors) fprintf(stderr, "%s: %s\n", progname, parlua_last_error(rt));
+    if (parlua_error_count(rt) == errors)
+        fprintf(stderr, "%s: %s\n", progname, parlua_last_error(rt));
     return 1;
 }
 

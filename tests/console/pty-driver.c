@@ -39,7 +39,7 @@
 
 static int master = -1;
 static pid_t child = -1;
-static char *out;              /* everything the command wrote, cleaned */
+static char *out;               /* everything the command wrote, cleaned */
 static size_t out_len, out_cap; /* bytes in out */
 static size_t consumed;         /* matched so far */
 static int esc_state;           /* inside an escape sequence: 1 after ESC, 2 in CSI */
