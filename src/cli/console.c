@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,6 +75,12 @@ static volatile sig_atomic_t in_frame;
 /* The running chunk's coroutine, for the SIGINT handler (same thread:
  * relaxed atomics only keep the compiler from tearing the pointer). */
 static _Atomic(lua_State *) interrupt_co;
+/* The terminal as it was before libedit changed it, for os.exit. */
+static struct termios saved_tty;
+static int have_saved_tty;
+/* 1 while fd 1 and 2 go to the memory file (capture_begin to capture_end). */
+static atomic_int capturing;
+static atomic_int exiting; /* pl_console_on_exit ran */
 static struct sigaction old_sigint;
 
 static double now(void)
@@ -167,18 +174,22 @@ static void capture_begin(console *c)
     fflush(stderr);
     dup2(c->cap_fd, 1);
     dup2(c->cap_fd, 2);
+    atomic_store(&capturing, 1);
 }
 
 /* Puts fd 1 and 2 back; what was caught goes above the prompt, which is
  * then drawn again. */
-static void capture_end(console *c)
+/* Puts fd 1 and 2 back and writes what was caught, over the prompt's
+ * line; returns 1 when there was something. */
+static int uncapture(console *c)
 {
     fflush(stdout);
     fflush(stderr);
     dup2(c->out_fd, 1);
     dup2(c->err_fd, 2);
+    atomic_store(&capturing, 0);
     off_t size = lseek(c->cap_fd, 0, SEEK_CUR);
-    if (size <= 0) return;
+    if (size <= 0) return 0;
     write_all(c->out_fd, "\r\033[K", 4); /* the prompt's line, cleared */
     char buf[65536];
     off_t off = 0;
@@ -194,7 +205,28 @@ static void capture_end(console *c)
     if (ftruncate(c->cap_fd, 0) != 0) {     /* the next frame appends: harmless */
     }
     lseek(c->cap_fd, 0, SEEK_SET);
-    rl_forced_update_display();
+    return 1;
+}
+
+static void capture_end(console *c)
+{
+    if (uncapture(c)) rl_forced_update_display();
+}
+
+/* os.exit (parlua_config.on_exit), on whichever thread calls it. While
+ * the prompt is shown the frames run with the terminal in libedit's mode
+ * and their output caught: both are put back, so that the last words of
+ * the program show and the shell gets its terminal as it was. A worker
+ * calls this while the console's thread waits for the parallel phase to
+ * end, so nothing else touches the terminal meanwhile. */
+void pl_console_on_exit(int status, void *ud)
+{
+    (void)status;
+    (void)ud;
+    if (atomic_exchange(&exiting, 1)) return;
+    console *c = &con;
+    if (atomic_load(&capturing)) uncapture(c);
+    if (have_saved_tty) tcsetattr(0, TCSANOW, &saved_tty); /* cooked already if no prompt */
 }
 
 /* ---- frames ---- */
@@ -319,6 +351,8 @@ static int read_line(console *c, const char *prompt, int discarding, char **out)
         if (*c->stop) {
             if (c->tty) rl_callback_handler_remove();
             c->prompt_shown = 0;
+            fputs("\n", stdout); /* off the prompt's line */
+            fflush(stdout);
             return LINE_STOP;
         }
         if (got_sigint) {
@@ -600,6 +634,7 @@ int pl_console_run(parlua_runtime *rt, double fps, volatile sig_atomic_t *stop)
         setvbuf(stdout, NULL, _IOLBF, 0); /* a tty's buffering, even while caught */
         rl_catch_signals = 0;             /* Ctrl-C is the console's */
         rl_readline_name = "parlua";      /* for ~/.editrc */
+        have_saved_tty = tcgetattr(0, &saved_tty) == 0;
         using_history();
     }
     capture_open(c);

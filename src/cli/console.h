@@ -19,4 +19,9 @@
  * script. Returns the exit status (0). */
 int pl_console_run(parlua_runtime *rt, double fps, volatile sig_atomic_t *stop);
 
+/* For parlua_config.on_exit: os.exit during a frame run under the prompt
+ * puts the terminal and the caught output back before the process ends.
+ * Any thread. */
+void pl_console_on_exit(int status, void *ud);
+
 #endif

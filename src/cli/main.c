@@ -299,6 +299,7 @@ int main(int argc, char **argv)
         }
         fclose(f);
     }
+    if (console) o.config.on_exit = pl_console_on_exit;
     parlua_runtime *rt = parlua_new(&o.config);
     if (!rt) {
         fprintf(stderr, "%s: cannot create the runtime (out of memory or threads)\n", progname);

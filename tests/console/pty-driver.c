@@ -19,6 +19,7 @@
  *                     output is searched without terminal escape
  *                     sequences, and \r reads as a line end
  *   sleep SECONDS     wait
+ *   signal NUMBER     send the command a signal (15: SIGTERM)
  *   exit STATUS       wait for the command to exit with STATUS
  * A step that fails prints what the command wrote and exits 1.
  */
@@ -264,6 +265,8 @@ int main(int argc, char **argv)
             double end = now() + atof(arg);
             while (now() < end)
                 pump(20);
+        } else if (strcmp(line, "signal") == 0) {
+            kill(child, atoi(arg));
         } else if (strcmp(line, "exit") == 0) {
             wait_exit(atoi(arg), timeout);
         } else {
