@@ -72,6 +72,8 @@ static console con;
 static volatile sig_atomic_t got_sigint;
 /* 1 while parlua_step runs: a second Ctrl-C then ends the process. */
 static volatile sig_atomic_t in_frame;
+/* Set by the second Ctrl-C in one frame; cleared when the frame ends. */
+static volatile sig_atomic_t stuck_frame;
 /* The running chunk's coroutine, for the SIGINT handler (same thread:
  * relaxed atomics only keep the compiler from tearing the pointer). */
 static _Atomic(lua_State *) interrupt_co;
@@ -103,12 +105,24 @@ static void stop_hook(lua_State *L, lua_Debug *ar)
 static void on_sigint(int sig)
 {
     (void)sig;
-    if (got_sigint && in_frame) {
-        /* the frame did not end since the last Ctrl-C (an actor's long
-         * parallel run): leave as a Ctrl-C without the console would */
-        static const char msg[] = "\nparlua: the frame does not end; leaving\n";
+    if (got_sigint && in_frame && !stuck_frame) {
+        /* The frame did not end since the last Ctrl-C: some actor's code
+         * does not stop. Stop the serial code that runs now, as a Ctrl-C
+         * without the console does (parlua_interrupt); a parallel run is
+         * named and waited for. */
+        static const char msg[] = "\nparlua: the frame does not end: interrupting the serial code "
+                                  "that runs (Ctrl-C again to leave)\n";
+        stuck_frame = 1;
+        if (atomic_load(&capturing)) { /* show what the frame says from now on */
+            dup2(con.out_fd, 1);       /* async-signal-safe */
+            dup2(con.err_fd, 2);
+        }
         if (write(2, msg, sizeof msg - 1) < 0) { /* nothing to do */
         }
+        parlua_interrupt(con.rt);
+        return;
+    }
+    if (got_sigint && in_frame) { /* still stuck: leave as lua5.4 would */
         sigaction(SIGINT, &old_sigint, NULL);
         signal(SIGINT, SIG_DFL);
         raise(SIGINT);
@@ -241,6 +255,7 @@ static void frame_if_due(console *c)
     in_frame = 1;
     c->active = parlua_step(c->rt, t - c->last_frame);
     in_frame = 0;
+    stuck_frame = 0;
     if (capture) capture_end(c);
     c->last_frame = t;
     c->next_frame += c->period;
