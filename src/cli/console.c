@@ -646,9 +646,8 @@ int pl_console_run(parlua_runtime *rt, double fps, volatile sig_atomic_t *stop)
     c->co_ref = c->cancel_ref = LUA_NOREF;
     find_cancel(c);
     if (c->tty) {
-        setvbuf(stdout, NULL, _IOLBF, 0); /* a tty's buffering, even while caught */
-        rl_catch_signals = 0;             /* Ctrl-C is the console's */
-        rl_readline_name = "parlua";      /* for ~/.editrc */
+        rl_catch_signals = 0;        /* Ctrl-C is the console's */
+        rl_readline_name = "parlua"; /* for ~/.editrc */
         have_saved_tty = tcgetattr(0, &saved_tty) == 0;
         using_history();
     }
