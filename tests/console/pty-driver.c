@@ -68,7 +68,7 @@ static void fail(const char *fmt, const char *what)
     exit(1);
 }
 
-/* Appends what the command wrote, without \r and escape sequences. */
+/* Appends what the command wrote, without escape sequences, \r as a line end. */
 static void take(const char *buf, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
