@@ -51,7 +51,7 @@ bench: deps
 clean:
 	rm -rf $(BUILD) build-tsan build-asan build-release
 
-SOURCES = include/*.h src/*.c src/*/*.[ch] tests/c/*.c examples/*.c
+SOURCES = include/*.h src/*.c src/*/*.[ch] tests/c/*.c tests/console/*.c examples/*.c
 
 format:
 	clang-format -i $(SOURCES)

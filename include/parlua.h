@@ -89,6 +89,13 @@ typedef struct parlua_config {
      * VM; an lthread fails). NULL: none. */
     void (*open_vm)(lua_State *L, void *ud);
     void *open_vm_ud; /* passed to open_vm */
+
+    /* Called by os.exit, from any VM, on the thread that calls it (a worker
+     * in the parallel phase), just before the process ends with status: the
+     * place to put a terminal back or flush the host's own output. It must
+     * not call parlua. NULL: none. */
+    void (*on_exit)(int status, void *ud);
+    void *on_exit_ud; /* passed to on_exit */
 } parlua_config;
 
 /* Fills cfg with the defaults. Any thread. */

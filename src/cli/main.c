@@ -1,6 +1,7 @@
 /*
  * The parlua command: runs a script like lua5.4 does (arg, -e, -l, -v, -W,
- * -), then runs frames until nothing can happen any more.
+ * -E, -i, -, LUA_INIT), then runs frames until nothing can happen any more,
+ * or opens the console (src/cli/console.c).
  */
 #include <errno.h>
 #include <lauxlib.h>
@@ -11,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/console.h"
+#include "cli/env.h"
 #include "parlua.h"
 
 static const char *progname = "parlua";
@@ -26,13 +29,16 @@ static void usage(FILE *out)
             "Runs a Lua 5.4 script with Roblox-style Actors on every core.\n"
             "Options:\n"
             "  -e stat       execute string 'stat' (in the main VM, before the script)\n"
+            "  -i            enter the console (an interactive prompt) after running the\n"
+            "                script; frames keep running while it waits\n"
             "  -l mod        require library 'mod' into global 'mod' (-l g=mod: into 'g')\n"
             "  -v            show version information\n"
             "  -W            turn warnings on\n"
+            "  -E            ignore environment variables (LUA_INIT, LUA_PATH, LUA_CPATH)\n"
             "  --workers N   worker threads for the parallel phase, 1 to 1024 (default: one\n"
             "                per core)\n"
             "  --fps N       pace frames at N per second, 0.000001 to 1000000 (default: run\n"
-            "                frames while there is work)\n"
+            "                frames while there is work; 60 while the console waits)\n"
             "  --trace FILE  record a timeline: a Chrome trace-event JSON file written at exit\n"
             "                (open it in https://ui.perfetto.dev or chrome://tracing)\n"
             "  --stats       print a summary at exit on stderr: frames, phases, worker\n"
@@ -45,6 +51,9 @@ static void usage(FILE *out)
             "  --help        show this help\n"
             "  --            stop handling options\n"
             "  -             stop handling options and execute stdin\n"
+            "Without a script, parlua runs standard input, or opens the console when it is\n"
+            "a terminal. LUA_INIT_5_4 or LUA_INIT (a chunk, or @file) runs before -e.\n"
+            "At the console, Ctrl-C interrupts the running chunk; Ctrl-D or os.exit() leaves.\n"
             "Exit status: 0 on success, 1 if the script failed to load, any runtime thread\n"
             "died of an uncaught error or the trace file could not be written at exit, 2 on\n"
             "a bad command line (or a trace file that cannot be created), 130/143 after\n"
@@ -77,6 +86,8 @@ typedef struct options {
     int script; /* index of the script in argv, or 0 */
     int show_version;
     int warnings;
+    int interactive; /* -i */
+    int no_env;      /* -E */
     parlua_config config;
 } options;
 
@@ -101,6 +112,10 @@ static int parse(int argc, char **argv, options *o)
             o->show_version = 1;
         } else if (strcmp(a, "-W") == 0) {
             o->warnings = 1;
+        } else if (strcmp(a, "-i") == 0) {
+            o->interactive = o->show_version = 1; /* as lua5.4: -i implies -v */
+        } else if (strcmp(a, "-E") == 0) {
+            o->no_env = 1;
         } else if (strcmp(a, "-e") == 0 || strcmp(a, "-l") == 0) {
             if (++i >= argc) return bad_usage("'%s' needs an argument", a);
         } else if (strcmp(a, "--stats") == 0) {
@@ -225,23 +240,56 @@ static int run_early_options(parlua_runtime *rt, int argc, char **argv, int stop
     return 0;
 }
 
+/* The banner of -v and of the console, as lua5.4's names Lua. */
+static void print_version(void)
+{
+    printf("parlua %s (%s)\n", PARLUA_VERSION_STRING, LUA_COPYRIGHT);
+    fflush(stdout);
+}
+
+/* LUA_INIT (unless -E), -e and -l, then the script: lua5.4's order.
+ * Returns 0, or 1 when one of them failed to load or raised in the main
+ * chunk (already reported); *script_ok says whether the script ran
+ * without failing. */
+static int run_startup(parlua_runtime *rt, const options *o, int argc, char **argv, int has_e,
+                       int *script_ok)
+{
+    lua_State *L = parlua_main_state(rt);
+    *script_ok = 0;
+    if (o->no_env ? pl_cli_ignore_env(rt, progname) : pl_cli_lua_init(rt, progname)) return 1;
+    if (run_early_options(rt, argc, argv, o->script ? o->script : argc)) return 1;
+    if (!o->script && (has_e || o->show_version || o->interactive || isatty(0))) return 0;
+    const char *path = o->script ? argv[o->script] : "-";
+    int nargs = 0;
+    if (o->script && !lua_checkstack(L, argc - o->script + 4)) {
+        fprintf(stderr, "%s: too many script arguments (%d)\n", progname, argc - o->script - 1);
+        return 1;
+    }
+    for (int i = o->script + 1; o->script && i < argc; i++, nargs++)
+        lua_pushstring(L, argv[i]);
+    int errors = parlua_error_count(rt);
+    if (parlua_run_file(rt, path, nargs) != PARLUA_OK) {
+        if (parlua_error_count(rt) != errors) return 0; /* the runtime carries on */
+        fprintf(stderr, "%s: %s\n", progname, parlua_last_error(rt));
+        return 1; /* did not load */
+    }
+    *script_ok = 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     options o;
     memset(&o, 0, sizeof o);
     int rc = parse(argc, argv, &o);
     if (rc >= 0) return rc;
-    if (o.show_version) printf("parlua %s (%s)\n", PARLUA_VERSION_STRING, LUA_RELEASE);
     int has_e = 0;
     for (int i = 1; i < (o.script ? o.script : argc); i++)
         if (strcmp(argv[i], "-e") == 0) has_e = 1;
-    if (!o.script && (has_e || o.show_version)) {
-        /* nothing more to run after -e / -v, as lua5.4 */
-    } else if (!o.script && isatty(0)) {
-        fprintf(stderr, "%s: no script given (parlua has no interactive mode)\n", progname);
-        usage(stderr);
-        return 2;
-    }
+    /* As lua5.4: -i, or nothing to run and a terminal on stdin, opens the
+     * console; nothing to run and anything else on stdin runs it. */
+    int console = o.interactive || (!o.script && !has_e && !o.show_version && isatty(0));
+    if (o.show_version || console) print_version();
     if (o.config.trace_path) {
         /* Fail now, with the reason, rather than after the whole run. */
         FILE *f = fopen(o.config.trace_path, "w");
@@ -252,6 +300,7 @@ int main(int argc, char **argv)
         }
         fclose(f);
     }
+    if (console) o.config.on_exit = pl_console_on_exit;
     parlua_runtime *rt = parlua_new(&o.config);
     if (!rt) {
         fprintf(stderr, "%s: cannot create the runtime (out of memory or threads)\n", progname);
@@ -261,24 +310,13 @@ int main(int argc, char **argv)
     lua_State *L = parlua_main_state(rt);
     if (o.warnings) lua_warning(L, "@on", 0);
     create_arg_table(L, argc, argv, o.script);
-    int status = run_early_options(rt, argc, argv, o.script ? o.script : argc);
-    if (status == 0 && (o.script || (!has_e && !o.show_version))) {
-        const char *path = o.script ? argv[o.script] : "-";
-        int nargs = 0;
-        if (o.script && !lua_checkstack(L, argc - o.script + 4)) {
-            fprintf(stderr, "%s: too many script arguments (%d)\n", progname, argc - o.script - 1);
-            status = 1;
-        } else {
-            for (int i = o.script + 1; o.script && i < argc; i++, nargs++)
-                lua_pushstring(L, argv[i]);
-            int errors = parlua_error_count(rt);
-            if (parlua_run_file(rt, path, nargs) != PARLUA_OK && parlua_error_count(rt) == errors) {
-                fprintf(stderr, "%s: %s\n", progname, parlua_last_error(rt));
-                status = 1; /* did not load; after an uncaught error the runtime carries on */
-            }
-        }
-    }
-    if (status == 0 && !caught_signal) status = parlua_run(rt);
+    int script_ok;
+    int status = run_startup(rt, &o, argc, argv, has_e, &script_ok);
+    /* as lua5.4, the console opens only when everything before it ran */
+    if (status == 0 && console && (script_ok || !o.script) && !caught_signal)
+        status = pl_console_run(rt, o.config.fps, &caught_signal);
+    else if (status == 0 && !caught_signal)
+        status = parlua_run(rt);
     if (caught_signal) status = 128 + caught_signal; /* as a shell reports a signal */
     if (parlua_finish(rt) != PARLUA_OK) {            /* the trace file could not be written */
         fprintf(stderr, "%s: %s\n", progname, parlua_last_error(rt));

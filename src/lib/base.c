@@ -93,6 +93,8 @@ static int os_exit(lua_State *L)
         status = (int)luaL_optinteger(L, 1, EXIT_SUCCESS);
     int close = lua_toboolean(L, 2);
     pl_runtime *rt = pl_vm_of(L)->runtime;
+    if (rt->config.on_exit)
+        rt->config.on_exit(status, rt->config.on_exit_ud); /* the host's last word */
     if (!pl_pool_on_worker(rt->pool)) {
         if (parlua_finish(rt) != PARLUA_OK) fprintf(stderr, "parlua: %s\n", rt->last_error);
         if (close) close_all_vms(rt); /* L is gone from here on */

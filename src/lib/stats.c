@@ -1,6 +1,7 @@
 /*
  * Run statistics (--stats): the summary printed at exit and
- * parlua.stats() in Lua. docs/observability.md describes every figure.
+ * parlua.stats() in Lua, and parlua.actors(), the listing of actors the
+ * console shows. docs/observability.md describes every figure.
  *
  * The counters are written without atomics by their owners (a VM's by
  * the thread running it, a thread's by that thread, the frame totals by
@@ -140,17 +141,14 @@ static const char *human(char *buf, size_t size, double bytes)
 
 #define TOP_VMS 10
 
-void pl_stats_print(pl_runtime *rt, FILE *f)
+/* The summary of a snapshot, under a title line. */
+static void print_summary(pl_runtime *rt, const snapshot *snap, const char *title, FILE *f)
 {
-    snapshot s;
-    if (collect(rt, &s) != 0) {
-        fprintf(f, "parlua --stats: not enough memory for the summary\n");
-        return;
-    }
+    snapshot s = *snap; /* a shallow copy: the arrays stay the caller's */
     char b1[32], b2[32], b3[32];
     double other = s.wall - s.serial - s.parallel - s.sleep;
     if (other < 0) other = 0;
-    fprintf(f, "parlua --stats\n");
+    fprintf(f, "%s\n", title);
     fprintf(f, "  wall time         %9.3f s  %llu frames, %llu with a parallel phase\n", s.wall,
             (unsigned long long)s.frames, (unsigned long long)s.parallel_phases);
     fprintf(f, "  serial phases     %9.3f s  %5.1f%%\n", s.serial, pct(s.serial, s.wall));
@@ -209,10 +207,26 @@ void pl_stats_print(pl_runtime *rt, FILE *f)
     if (s.rss_peak_kb)
         fprintf(f, "  process peak RSS  %s\n", human(b1, sizeof b1, (double)s.rss_peak_kb * 1024));
     fflush(f);
+}
+
+void pl_stats_print(pl_runtime *rt, FILE *f)
+{
+    snapshot s;
+    if (collect(rt, &s) != 0) {
+        fprintf(f, "parlua --stats: not enough memory for the summary\n");
+        return;
+    }
+    print_summary(rt, &s, "parlua --stats", f);
     snapshot_free(&s);
 }
 
 /* ---- parlua.stats() ---- */
+
+static int text_of(lua_State *L)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));
+    return 1;
+}
 
 static void set_number(lua_State *L, const char *k, double v)
 {
@@ -226,9 +240,21 @@ static void set_integer(lua_State *L, const char *k, uint64_t v)
     lua_setfield(L, -2, k);
 }
 
+/* A metatable whose __tostring gives text (a string at the top, popped),
+ * so that a result reads well at the console and in print. */
+static void set_text(lua_State *L)
+{
+    lua_createtable(L, 0, 1);
+    lua_insert(L, -2);
+    lua_pushcclosure(L, text_of, 1);
+    lua_setfield(L, -2, "__tostring");
+    lua_setmetatable(L, -2);
+}
+
 static int stats_push(lua_State *L)
 {
     snapshot *s = lua_touserdata(L, 1);
+    const char *text = lua_touserdata(L, 2);
     pl_runtime *rt = pl_vm_of(L)->runtime;
     lua_createtable(L, 0, 16);
     set_integer(L, "frames", s->frames);
@@ -286,6 +312,11 @@ static int stats_push(lua_State *L)
     }
     lua_setfield(L, -2, "memory");
     set_integer(L, "rss_peak", (uint64_t)s->rss_peak_kb * 1024);
+    if (text) {
+        size_t len = strlen(text);
+        lua_pushlstring(L, text, len && text[len - 1] == '\n' ? len - 1 : len); /* print adds one */
+        set_text(L);
+    }
     return 1;
 }
 
@@ -299,18 +330,194 @@ static int parlua_stats(lua_State *L)
     if (collect(vm->runtime, &s) != 0) return luaL_error(L, "not enough memory");
     /* Build the table under pcall so that the snapshot is freed even when
      * Lua runs out of memory. */
+    /* the summary --stats prints, as the table's __tostring (NULL: no memory) */
+    char *text = NULL;
+    size_t len;
+    FILE *mem = open_memstream(&text, &len);
+    if (mem) {
+        print_summary(vm->runtime, &s, "parlua.stats()", mem);
+        fclose(mem);
+    }
     lua_pushcfunction(L, stats_push);
     lua_pushlightuserdata(L, &s);
-    int status = lua_pcall(L, 1, 1, 0);
+    lua_pushlightuserdata(L, text);
+    int status = lua_pcall(L, 2, 1, 0);
     snapshot_free(&s);
+    free(text);
     if (status != LUA_OK) return lua_error(L);
     return 1;
 }
 
+/* ---- parlua.actors() ----
+ *
+ * Every actor VM with its state, for the console. Called on the serial
+ * thread in the serial phase (refused elsewhere), where no actor VM runs
+ * and none is freed (the reaper and the graveyard run on this thread,
+ * between phases): the VMs listed under vms_lock stay valid after it is
+ * released, and each figure is then read under its own lock, one lock at
+ * a time. */
+
+typedef struct actor_row {
+    char *name; /* full name; NULL if out of memory */
+    const char *state;
+    size_t ready;   /* messages queued for a phase */
+    size_t waiting; /* messages waiting for a binding */
+    size_t timers;  /* its threads in the timer heap (task.wait, task.delay) */
+    int heartbeat;  /* Heartbeat connections */
+    size_t memory;  /* Lua heap in use */
+    uint64_t runs;
+} actor_row;
+
+typedef struct actor_list {
+    actor_row *rows;
+    size_t n;
+} actor_list;
+
+static void actor_list_free(actor_list *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        free(a->rows[i].name);
+    free(a->rows);
+}
+
+static void actor_row_fill(pl_vm *vm, pl_vm *self, actor_row *r)
+{
+    pl_runtime *rt = vm->runtime;
+    r->name = pl_instance_full_name(vm->actor);
+    r->ready =
+        pl_mailbox_ready(&vm->mailbox, PL_SERIAL) + pl_mailbox_ready(&vm->mailbox, PL_PARALLEL);
+    uv_mutex_lock(&vm->mailbox.lock);
+    r->waiting = vm->mailbox.nwaiting;
+    uv_mutex_unlock(&vm->mailbox.lock);
+    uv_mutex_lock(&rt->timer_lock);
+    r->timers = vm->ntimers;
+    uv_mutex_unlock(&rt->timer_lock);
+    uv_mutex_lock(&rt->heartbeat_lock);
+    r->heartbeat = vm->heartbeat_count[0] + vm->heartbeat_count[1];
+    uv_mutex_unlock(&rt->heartbeat_lock);
+    r->memory = vm->heap.in_use;
+    r->runs = vm->stats.runs[0] + vm->stats.runs[1];
+    /* threads ready to run, or woken from a sync wait (Heartbeat handlers
+     * due this frame do not count: a Heartbeat actor is "waiting") */
+    int ready = vm->ready[PL_SERIAL].head || vm->ready[PL_PARALLEL].head ||
+                atomic_load_explicit(&vm->nwoken, memory_order_relaxed) > 0;
+    if (pl_vm_dead(vm))
+        r->state = "destroyed";
+    else if (vm == self)
+        r->state = "running";
+    else if (!vm->L)
+        r->state = "not started";
+    else if (ready || r->ready)
+        r->state = "scheduled"; /* runs in the next phase */
+    else if (r->timers || r->heartbeat)
+        r->state = "waiting"; /* for a timer or the next frame's Heartbeat */
+    else
+        r->state = "idle"; /* until a message comes */
+}
+
+/* Returns 0, or -1 when out of memory. */
+static int collect_actors(pl_runtime *rt, pl_vm *self, actor_list *a)
+{
+    a->n = 0;
+    uv_mutex_lock(&rt->vms_lock); /* no Lua below */
+    size_t n = 0;
+    for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next)
+        n += vm->actor && !pl_vm_is_lthread(vm);
+    pl_vm **vms = malloc(sizeof *vms * (n ? n : 1));
+    if (vms) {
+        n = 0;
+        for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next)
+            if (vm->actor && !pl_vm_is_lthread(vm)) vms[n++] = vm;
+    }
+    uv_mutex_unlock(&rt->vms_lock);
+    a->rows = vms ? calloc(n ? n : 1, sizeof *a->rows) : NULL;
+    if (!a->rows) {
+        free(vms);
+        return -1;
+    }
+    for (size_t i = n; i-- > 0;) /* the list is newest first: oldest first here */
+        actor_row_fill(vms[i], self, &a->rows[a->n++]);
+    free(vms);
+    return 0;
+}
+
+/* The listing parlua.actors() prints as; NULL when out of memory. */
+static char *actors_text(const actor_list *a)
+{
+    char *text = NULL;
+    size_t len;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return NULL;
+    char mem[32];
+    if (!a->n) fprintf(f, "no actors");
+    if (a->n)
+        fprintf(f, "%-30s %-11s %8s %8s %7s %9s %10s %8s", "actor", "state", "messages", "unbound",
+                "timers", "heartbeat", "memory", "runs");
+    for (size_t i = 0; i < a->n; i++) {
+        const actor_row *r = &a->rows[i];
+        const char *name = r->name ? r->name : "?";
+        size_t nlen = strlen(name);
+        fprintf(f, "\n%-30s %-11s %8zu %8zu %7zu %9d %10s %8llu",
+                nlen > 30 ? name + nlen - 30 : name, r->state, r->ready, r->waiting, r->timers,
+                r->heartbeat, human(mem, sizeof mem, (double)r->memory),
+                (unsigned long long)r->runs);
+    }
+    fclose(f);
+    return text;
+}
+
+static int actors_push(lua_State *L)
+{
+    const actor_list *a = lua_touserdata(L, 1);
+    const char *text = lua_touserdata(L, 2);
+    lua_createtable(L, (int)a->n, 0);
+    for (size_t i = 0; i < a->n; i++) {
+        const actor_row *r = &a->rows[i];
+        lua_createtable(L, 0, 8);
+        lua_pushstring(L, r->name ? r->name : "?");
+        lua_setfield(L, -2, "name");
+        lua_pushstring(L, r->state);
+        lua_setfield(L, -2, "state");
+        set_integer(L, "messages", r->ready);
+        set_integer(L, "unbound", r->waiting);
+        set_integer(L, "timers", r->timers);
+        set_integer(L, "heartbeat", (uint64_t)r->heartbeat);
+        set_integer(L, "memory", r->memory);
+        set_integer(L, "runs", r->runs);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    if (text) {
+        lua_pushstring(L, text);
+        set_text(L);
+    }
+    return 1;
+}
+
+static int parlua_actors(lua_State *L)
+{
+    pl_vm *vm = pl_vm_of(L);
+    if (vm->phase == PL_PARALLEL || pl_vm_is_lthread(vm))
+        return luaL_error(L, "Function parlua.actors is not safe to call in parallel (call "
+                             "task.synchronize() first)");
+    actor_list a;
+    if (collect_actors(vm->runtime, vm, &a) != 0) return luaL_error(L, "not enough memory");
+    char *text = actors_text(&a);
+    /* under pcall: the list is freed even when Lua runs out of memory */
+    lua_pushcfunction(L, actors_push);
+    lua_pushlightuserdata(L, &a);
+    lua_pushlightuserdata(L, text);
+    int status = lua_pcall(L, 2, 1, 0);
+    actor_list_free(&a);
+    free(text);
+    if (status != LUA_OK) return lua_error(L);
+    return 1;
+}
 void pl_open_stats(lua_State *L)
 {
     lua_getglobal(L, "parlua");
     lua_pushcfunction(L, parlua_stats);
     lua_setfield(L, -2, "stats");
+    lua_pushcfunction(L, parlua_actors);
+    lua_setfield(L, -2, "actors");
     lua_pop(L, 1);
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -148,6 +149,60 @@ static void actors_run_in_parallel_phase(void **state)
     assert_true(frames < 100); /* it ends by itself */
     assert_int_equal(parlua_error_count(rt), 0);
     parlua_free(rt);
+}
+
+/* cfg.on_exit: os.exit calls it with the status before the process ends,
+ * from the serial thread and from a worker in the parallel phase. In a
+ * child process, which os.exit ends. */
+static int exit_pipe = -1;
+
+static void on_exit_hook(int status, void *ud)
+{
+    char line[32];
+    int n = snprintf(line, sizeof line, "%s %d\n", (const char *)ud, status);
+    if (write(exit_pipe, line, (size_t)n) != n) _exit(99);
+}
+
+static void os_exit_calls_on_exit(void **state)
+{
+    static const char *const scripts[] = {
+        "os.exit(5)",
+        "local a = Instance.new('Actor')\n"
+        "local s = Instance.new('Script')\n"
+        "s.Source = [[script:GetActor():BindToMessageParallel('go', function()\n"
+        "  assert(parlua.phase() == 'parallel'); os.exit(6) end)]]\n"
+        "s.Parent = a; a.Parent = workspace; a:SendMessage('go')\n",
+    };
+    for (int i = 0; i < 2; i++) {
+        int fds[2];
+        assert_int_equal(pipe(fds), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(fds[0]);
+            exit_pipe = fds[1];
+            parlua_config cfg;
+            parlua_config_init(&cfg);
+            cfg.workers = 2;
+            cfg.on_exit = on_exit_hook;
+            cfg.on_exit_ud = "exiting";
+            parlua_runtime *rt = parlua_new(&cfg);
+            if (!rt || parlua_run_string(rt, scripts[i], "=exit") != PARLUA_OK) _exit(98);
+            while (parlua_step(rt, 0)) {
+            }
+            _exit(97); /* os.exit did not end the process */
+        }
+        close(fds[1]);
+        char buf[64] = "";
+        ssize_t n = read(fds[0], buf, sizeof buf - 1);
+        close(fds[0]);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 5 + i);
+        assert_true(n > 0);
+        assert_string_equal(buf, i == 0 ? "exiting 5\n" : "exiting 6\n");
+    }
 }
 
 static void errors_are_counted_and_kept(void **state)
@@ -439,6 +494,7 @@ int main(void)
         cmocka_unit_test(host_sends_messages),
         cmocka_unit_test(first_run_error_is_returned),
         cmocka_unit_test(run_chunk_passes_arguments),
+        cmocka_unit_test(os_exit_calls_on_exit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

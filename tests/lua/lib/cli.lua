@@ -20,9 +20,16 @@ local function slurp(path)
     return s
 end
 
--- args: a list of strings, quoted for the shell; stdin: optional text.
-function C.run(args, stdin)
+-- args: a list of strings, quoted for the shell; stdin: optional text;
+-- env: optional table of environment variables for the command.
+function C.run(args, stdin, env)
     local parts = { quote(C.exe) }
+    if env then
+        local names = {}
+        for k in pairs(env) do names[#names + 1] = k end
+        table.sort(names)
+        for j = #names, 1, -1 do table.insert(parts, 1, names[j] .. "=" .. quote(env[names[j]])) end
+    end
     for _, a in ipairs(args) do parts[#parts + 1] = quote(a) end
     local out, err = os.tmpname(), os.tmpname()
     local cmd = table.concat(parts, " ") .. " >" .. out .. " 2>" .. err
