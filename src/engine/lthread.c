@@ -456,6 +456,7 @@ void pl_lthread_finish(pl_vm *vm)
     lt->vm = NULL; /* cancel() no longer marks it */
     uv_mutex_unlock(&lt->w.lock);
     atomic_store_explicit(&vm->dead, 1, memory_order_relaxed); /* its flag stays set: no queue */
+    vm->tbuf = NULL; /* the run has ended: finalizers below are not traced (thread 0's buffer) */
     pl_vm_close(vm); /* finalizers run here, on this worker */
     pl_vm_unregister(vm);
     if (rt->trace) { /* the trace names its events by this VM at exit */
