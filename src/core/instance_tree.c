@@ -8,12 +8,16 @@ const pl_class pl_class_datamodel = {"DataModel", &pl_class_instance, 0};
 const pl_class pl_class_workspace = {"Workspace", &pl_class_instance, 0};
 const pl_class pl_class_folder = {"Folder", &pl_class_instance, 1};
 const pl_class pl_class_actor = {"Actor", &pl_class_instance, 1};
-const pl_class pl_class_script = {"Script", &pl_class_instance, 1};
+const pl_class pl_class_luasource = {"LuaSourceContainer", &pl_class_instance, 0};
+const pl_class pl_class_script = {"Script", &pl_class_luasource, 1};
+const pl_class pl_class_modulescript = {"ModuleScript", &pl_class_luasource, 1};
 const pl_class pl_class_runservice = {"RunService", &pl_class_instance, 0};
+const pl_class pl_class_bindable = {"BindableEvent", &pl_class_instance, 1};
 
 static const pl_class *const all_classes[] = {
-    &pl_class_instance, &pl_class_datamodel, &pl_class_workspace,  &pl_class_folder,
-    &pl_class_actor,    &pl_class_script,    &pl_class_runservice,
+    &pl_class_instance,   &pl_class_datamodel, &pl_class_workspace, &pl_class_folder,
+    &pl_class_actor,      &pl_class_luasource, &pl_class_script,    &pl_class_modulescript,
+    &pl_class_runservice, &pl_class_bindable,
 };
 
 static void destroy(pl_shared *obj);
@@ -97,6 +101,8 @@ static void free_instance(pl_instance *inst)
         pl_shared_release(&c->base);
     }
     if (inst->vm && inst->free_vm) inst->free_vm(inst->vm);
+    void *ext = atomic_load_explicit(&inst->ext, memory_order_acquire);
+    if (ext && inst->free_ext) inst->free_ext(ext);
     free(inst->name);
     free(inst->source);
     free(inst->path);
@@ -232,6 +238,8 @@ pl_instance *pl_instance_clone(const pl_instance *inst, void *owner)
     if (inst->source && !(copy->source = dup_bytes(inst->source, inst->source_len))) goto fail;
     copy->source_len = inst->source_len;
     if (inst->path && !(copy->path = dup_bytes(inst->path, strlen(inst->path)))) goto fail;
+    copy->disabled = inst->disabled;
+    if (inst->copy_ext && inst->copy_ext(inst, copy) != 0) goto fail; /* attributes */
     for (const pl_instance *c = inst->first_child; c; c = c->next_sibling) {
         pl_instance *child = pl_instance_clone(c, owner);
         if (!child) goto fail;

@@ -33,7 +33,8 @@ typedef struct pl_class {
 } pl_class;
 
 extern const pl_class pl_class_instance, pl_class_datamodel, pl_class_workspace, pl_class_folder,
-    pl_class_actor, pl_class_script, pl_class_runservice;
+    pl_class_actor, pl_class_luasource, pl_class_script, pl_class_modulescript, pl_class_runservice,
+    pl_class_bindable;
 extern const pl_shared_type pl_instance_type;
 
 typedef struct pl_instance pl_instance;
@@ -73,6 +74,16 @@ struct pl_instance {
     size_t source_len;
     char *path;
     int started;
+    int disabled;     /* Script.Enabled is false (serial phase only) */
+    unsigned run_gen; /* bumped when the script stops (Destroy, Enabled = false): threads
+                         of an older run never resume (serial phase only) */
+    /* What the Lua layer keeps per instance (attributes, signal connections,
+     * waiters: src/lib/signal.c), made on first use by any thread: published
+     * with a compare-and-swap (release), read with acquire; freed with the
+     * instance by free_ext, copied by Clone through copy_ext. */
+    _Atomic(void *) ext;
+    void (*free_ext)(void *ext);
+    int (*copy_ext)(const pl_instance *from, pl_instance *to); /* 0, or -1: out of memory */
     /* Actor: its pl_vm, created with it */
     void *vm;
     void (*free_vm)(void *vm);

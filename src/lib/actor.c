@@ -221,15 +221,18 @@ void pl_actor_dispatch(pl_vm *vm, int phase)
     /* Killed by a handler: pl_vm_kill dropped the rest of the batch. */
 }
 
-static const pl_member actor_members[] = {
-    {"SendMessage", PL_SAFE, NULL, NULL, actor_send},
-    {"BindToMessage", PL_SAFE, NULL, NULL, actor_bind},
-    {"BindToMessageParallel", PL_SAFE, NULL, NULL, actor_bind_parallel},
-    {NULL, 0, NULL, NULL, NULL},
+const pl_member pl_actor_members[] = {
+    {"SendMessage", PL_SAFE, NULL, NULL, actor_send, PL_MEMBER_LTHREAD,
+     "`(topic, ...)`: sends the values (transferred) to the actor's handlers of `topic`"},
+    {"BindToMessage", PL_SAFE, NULL, NULL, actor_bind, 0,
+     "`(topic, fn)`: runs `fn(...)` in the serial phase for each message (the actor's own VM "
+     "only); returns a connection"},
+    {"BindToMessageParallel", PL_SAFE, NULL, NULL, actor_bind_parallel, 0,
+     "the same, in the parallel phase"},
+    {NULL, 0, NULL, NULL, NULL, 0, NULL},
 };
 
 void pl_open_actor(lua_State *L)
 {
-    pl_open_connection(L);
-    pl_register_members(L, &pl_class_actor, actor_members);
+    pl_open_connection(L); /* the Actor members: pl_builtin_classes (classes.c) */
 }

@@ -20,7 +20,7 @@
 
 static const char MEMBERS_KEY[] = "parlua.members";
 
-static const char *level_name(pl_level level)
+const char *pl_level_name(pl_level level)
 {
     switch (level) {
     case PL_UNSAFE:
@@ -79,12 +79,26 @@ pl_instance *pl_instance_check_class(lua_State *L, int idx, const pl_class *cls)
 
 /* ---- safety levels ---- */
 
+/* An lthread runs beside both phases, even while the serial phase changes
+ * the tree: of an Instance it may use only the members flagged
+ * PL_MEMBER_LTHREAD (SendMessage), and compare and pass Instances (SPEC 7). */
+static void check_lthread(lua_State *L, const pl_vm *vm, const char *cls, const char *member)
+{
+    if (pl_vm_is_lthread(vm))
+        luaL_error(L,
+                   "%s.%s cannot be used from an lthread (an lthread runs beside the frames "
+                   "and may only use SendMessage of an Instance): send a message to an actor "
+                   "instead",
+                   cls, member);
+}
+
 /* Raises if the running code may not use member m of inst in this way now.
- * Only the parallel phase restricts anything. */
+ * Only the parallel phase restricts anything, and lthreads (check_lthread). */
 static void check_level(lua_State *L, const pl_instance *inst, const pl_class *owner_cls,
                         const pl_member *m, int write)
 {
     pl_vm *vm = pl_vm_of(L);
+    if (!(m->flags & PL_MEMBER_LTHREAD)) check_lthread(L, vm, owner_cls->name, m->name);
     if (vm->phase != PL_PARALLEL || m->level == PL_SAFE) return;
     int own = inst->owner == pl_vm_token(vm);
     if (m->call) {
@@ -98,7 +112,7 @@ static void check_level(lua_State *L, const pl_instance *inst, const pl_class *o
     if (write && m->level == PL_LOCAL_SAFE && own) return;
     luaL_error(
         L, "Property %s.%s is %s: it cannot be %s in parallel%s (call task.synchronize() first)",
-        owner_cls->name, m->name, level_name(m->level), write ? "written" : "read",
+        owner_cls->name, m->name, pl_level_name(m->level), write ? "written" : "read",
         m->level == PL_LOCAL_SAFE ? " by an actor that did not create the instance" : "");
 }
 
@@ -181,6 +195,7 @@ static int inst_index(lua_State *L)
         lua_settop(L, 2);
         return m->get(L);
     }
+    check_lthread(L, pl_vm_of(L), "Instance", key);
     pl_instance *child = pl_instance_find_child(inst, key, 0);
     if (!child) return not_a_member(L, inst, key);
     pl_instance_push(L, child);
@@ -192,8 +207,10 @@ static int inst_newindex(lua_State *L)
     pl_instance *inst = check_fast(L, 1, UV_INSTANCE_MT);
     const char *key = luaL_checkstring(L, 2);
     const pl_class *cls;
-    if (!find_member(L, UV_MEMBERS, inst, 2, &cls) || lua_isfunction(L, -1))
+    if (!find_member(L, UV_MEMBERS, inst, 2, &cls) || lua_isfunction(L, -1)) {
+        check_lthread(L, pl_vm_of(L), "Instance", key);
         return not_a_member(L, inst, key);
+    }
     const pl_member *m = lua_touserdata(L, -1);
     if (!m->set) return luaL_error(L, "Unable to assign property %s. Property is read only", key);
     check_level(L, inst, cls, m, 1);
@@ -204,7 +221,9 @@ static int inst_newindex(lua_State *L)
 
 static int inst_tostring(lua_State *L)
 {
-    lua_pushstring(L, pl_instance_check(L, 1)->name);
+    pl_instance *inst = pl_instance_check(L, 1);
+    check_lthread(L, pl_vm_of(L), "Instance", "Name (tostring)");
+    lua_pushstring(L, inst->name);
     return 1;
 }
 
@@ -405,19 +424,29 @@ static int m_destroy(lua_State *L)
     return 0;
 }
 
-static const pl_member instance_members[] = {
-    {"Name", PL_READ_PARALLEL, get_name, set_name, NULL},
-    {"ClassName", PL_READ_PARALLEL, get_classname, NULL, NULL},
-    {"Parent", PL_READ_PARALLEL, get_parent, set_parent, NULL},
-    {"GetChildren", PL_SAFE, NULL, NULL, m_get_children},
-    {"GetDescendants", PL_SAFE, NULL, NULL, m_get_descendants},
-    {"FindFirstChild", PL_SAFE, NULL, NULL, m_find_first_child},
-    {"IsA", PL_SAFE, NULL, NULL, m_isa},
-    {"GetActor", PL_SAFE, NULL, NULL, m_get_actor},
-    {"GetFullName", PL_SAFE, NULL, NULL, m_get_full_name},
-    {"Clone", PL_UNSAFE, NULL, NULL, m_clone},
-    {"Destroy", PL_UNSAFE, NULL, NULL, m_destroy},
-    {NULL, 0, NULL, NULL, NULL},
+const pl_member pl_instance_members[] = {
+    {"Name", PL_READ_PARALLEL, get_name, set_name, NULL, 0, "the name (a string)"},
+    {"ClassName", PL_READ_PARALLEL, get_classname, NULL, NULL, 0, "the class's name (read-only)"},
+    {"Parent", PL_READ_PARALLEL, get_parent, set_parent, NULL, 0,
+     "the parent Instance, or nil; setting it moves the instance"},
+    {"GetChildren", PL_SAFE, NULL, NULL, m_get_children, 0,
+     "the children, in the order they were parented"},
+    {"GetDescendants", PL_SAFE, NULL, NULL, m_get_descendants, 0, "every descendant, depth first"},
+    {"FindFirstChild", PL_SAFE, NULL, NULL, m_find_first_child, 0,
+     "`(name [, recursive])`: the first child (with `recursive`: descendant, depth first) named "
+     "`name`, or nil"},
+    {"IsA", PL_SAFE, NULL, NULL, m_isa, 0,
+     "`(className)`: whether the class is or derives from it"},
+    {"GetActor", PL_SAFE, NULL, NULL, m_get_actor, 0,
+     "the Actor itself, or the closest Actor ancestor, or nil"},
+    {"GetFullName", PL_SAFE, NULL, NULL, m_get_full_name, 0,
+     "the dotted path from below `game` (`\"Workspace.Folder.Part\"`; `game` itself: `\"game\"`)"},
+    {"Clone", PL_UNSAFE, NULL, NULL, m_clone, 0,
+     "a copy of the instance and its descendants, attributes included, with no parent"},
+    {"Destroy", PL_UNSAFE, NULL, NULL, m_destroy, 0,
+     "fires Destroying, disconnects every connection of the subtree, stops its scripts and "
+     "locks Parent at nil"},
+    {NULL, 0, NULL, NULL, NULL, 0, NULL},
 };
 
 /* ---- Script members ---- */
@@ -468,10 +497,11 @@ static int set_path(lua_State *L)
     return 0;
 }
 
-static const pl_member script_members[] = {
-    {"Source", PL_READ_PARALLEL, get_source, set_source, NULL},
-    {"Path", PL_READ_PARALLEL, get_path, set_path, NULL},
-    {NULL, 0, NULL, NULL, NULL},
+const pl_member pl_script_members[] = {
+    {"Source", PL_READ_PARALLEL, get_source, set_source, NULL, 0, "the Lua source text"},
+    {"Path", PL_READ_PARALLEL, get_path, set_path, NULL, 0,
+     "a Lua file to run instead of Source (relative to the working directory)"},
+    {NULL, 0, NULL, NULL, NULL, 0, NULL},
 };
 
 /* ---- DataModel members ---- */
@@ -490,9 +520,10 @@ static int m_get_service(lua_State *L)
     return 1;
 }
 
-static const pl_member datamodel_members[] = {
-    {"GetService", PL_SAFE, NULL, NULL, m_get_service},
-    {NULL, 0, NULL, NULL, NULL},
+const pl_member pl_datamodel_members[] = {
+    {"GetService", PL_SAFE, NULL, NULL, m_get_service, 0,
+     "`(name)`: the service `\"RunService\"` or `\"Workspace\"`"},
+    {NULL, 0, NULL, NULL, NULL, 0, NULL},
 };
 
 /* ---- Instance.new ---- */
@@ -538,9 +569,8 @@ void pl_open_instance(lua_State *L)
     lua_pushcfunction(L, inst_tostring);
     lua_setfield(L, -2, "__tostring");
     lua_pop(L, 2);
-    pl_register_members(L, &pl_class_instance, instance_members);
-    pl_register_members(L, &pl_class_script, script_members);
-    pl_register_members(L, &pl_class_datamodel, datamodel_members);
+    for (const pl_class_def *def = pl_builtin_classes; def->cls; def++)
+        if (def->members) pl_register_members(L, def->cls, def->members);
 
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, instance_new);

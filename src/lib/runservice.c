@@ -86,9 +86,10 @@ static int signal_index(lua_State *L)
     return 1;
 }
 
-static const pl_member runservice_members[] = {
-    {"Heartbeat", PL_SAFE, get_heartbeat, NULL, NULL},
-    {NULL, 0, NULL, NULL, NULL},
+const pl_member pl_runservice_members[] = {
+    {"Heartbeat", PL_SAFE, get_heartbeat, NULL, NULL, PL_MEMBER_SIGNAL,
+     "fires once per frame with the seconds since the previous frame"},
+    {NULL, 0, NULL, NULL, NULL, 0, NULL},
 };
 
 void pl_open_runservice(lua_State *L)
@@ -99,5 +100,4 @@ void pl_open_runservice(lua_State *L)
     lua_pushliteral(L, "RBXScriptSignal");
     lua_setfield(L, -2, "__name");
     lua_pop(L, 1);
-    pl_register_members(L, &pl_class_runservice, runservice_members);
 }
