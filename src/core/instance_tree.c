@@ -101,8 +101,9 @@ static void free_instance(pl_instance *inst)
         pl_shared_release(&c->base);
     }
     if (inst->vm && inst->free_vm) inst->free_vm(inst->vm);
-    void *ext = atomic_load_explicit(&inst->ext, memory_order_acquire);
-    if (ext && inst->free_ext) inst->free_ext(ext);
+    /* acquire: pairs with the publishing CAS (src/lib/signal.c) */
+    pl_instance_ext *ext = atomic_load_explicit(&inst->ext, memory_order_acquire);
+    if (ext) ext->ops->free(ext);
     free(inst->name);
     free(inst->source);
     free(inst->path);
@@ -239,7 +240,8 @@ pl_instance *pl_instance_clone(const pl_instance *inst, void *owner)
     copy->source_len = inst->source_len;
     if (inst->path && !(copy->path = dup_bytes(inst->path, strlen(inst->path)))) goto fail;
     copy->disabled = inst->disabled;
-    if (inst->copy_ext && inst->copy_ext(inst, copy) != 0) goto fail; /* attributes */
+    pl_instance_ext *ext = atomic_load_explicit(&((pl_instance *)inst)->ext, memory_order_acquire);
+    if (ext && ext->ops->copy(inst, copy) != 0) goto fail; /* attributes */
     for (const pl_instance *c = inst->first_child; c; c = c->next_sibling) {
         pl_instance *child = pl_instance_clone(c, owner);
         if (!child) goto fail;

@@ -38,6 +38,19 @@ extern const pl_class pl_class_instance, pl_class_datamodel, pl_class_workspace,
 extern const pl_shared_type pl_instance_type;
 
 typedef struct pl_instance pl_instance;
+typedef struct pl_instance_ext pl_instance_ext;
+
+typedef struct pl_instance_ext_ops {
+    void (*free)(pl_instance_ext *ext); /* the instance is freed */
+    /* Clone: copies what a clone keeps (attributes) from `from` to `to`;
+     * 0, or -1 when out of memory */
+    int (*copy)(const pl_instance *from, pl_instance *to);
+} pl_instance_ext_ops;
+
+/* The head of an instance's ext (the Lua layer's part of it). */
+struct pl_instance_ext {
+    const pl_instance_ext_ops *ops;
+};
 
 typedef struct pl_graveyard {
     _Atomic(pl_instance *) head; /* a Treiber stack of unreferenced instances */
@@ -79,11 +92,9 @@ struct pl_instance {
                          of an older run never resume (serial phase only) */
     /* What the Lua layer keeps per instance (attributes, signal connections,
      * waiters: src/lib/signal.c), made on first use by any thread: published
-     * with a compare-and-swap (release), read with acquire; freed with the
-     * instance by free_ext, copied by Clone through copy_ext. */
-    _Atomic(void *) ext;
-    void (*free_ext)(void *ext);
-    int (*copy_ext)(const pl_instance *from, pl_instance *to); /* 0, or -1: out of memory */
+     * with a compare-and-swap (release), read with acquire; its ops free it
+     * with the instance and copy it for Clone. */
+    _Atomic(pl_instance_ext *) ext;
     /* Actor: its pl_vm, created with it */
     void *vm;
     void (*free_vm)(void *vm);

@@ -307,6 +307,7 @@ pl_rthread *pl_rthread_new(lua_State *L, int nargs)
 
 void pl_rthread_set_script(pl_rthread *th, pl_instance *script)
 {
+    th->script_gen = script ? script->run_gen : 0;
     if (th->script == script) return;
     if (script) pl_shared_retain(&script->base);
     if (th->script) pl_shared_release(&th->script->base);
@@ -343,6 +344,10 @@ void pl_run_handlers(lua_State *L, int handlers_idx, int n, int first_arg, int n
             lua_pushvalue(L, handlers_idx);
         else
             lua_rawgeti(L, handlers_idx, i);
+        if (!pl_conn_start(L, -1)) { /* disconnected meanwhile, or its Script stopped */
+            lua_pop(L, 1);
+            continue;
+        }
         pl_instance *script = pl_conn_push_function(L, -1);
         lua_remove(L, -2); /* the connection */
         for (int a = 0; a < nargs; a++)
@@ -611,6 +616,13 @@ int pl_rthread_resume(pl_rthread *th, lua_State *from)
      * waiting for us, so there is nothing to resume. */
     if (lua_status(co) != LUA_YIELD && th->nargs < 0) {
         if (th->wait.active) pl_park_cancel(th); /* closed while parked: off every list */
+        pl_rthread_free(th);
+        return 0;
+    }
+    /* Its Script stopped (Destroy, Enabled = false) since it was queued:
+     * it never runs again (the running thread that stopped it ends here). */
+    if (th->script && th->script_gen != th->script->run_gen) {
+        if (th->wait.active) pl_park_cancel(th);
         pl_rthread_free(th);
         return 0;
     }

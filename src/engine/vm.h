@@ -60,6 +60,8 @@ struct pl_rthread {
     int by_runtime;    /* the runtime resumed it (not user code): task.c's park */
     double wait_start;
     pl_instance *script;     /* the Script it belongs to, retained; NULL: none (-e) */
+    unsigned script_gen;     /* script->run_gen when it joined: it never resumes once the
+                                Script stopped (Destroy, Enabled = false) */
     pl_rthread *prev, *next; /* in a ready queue */
     pl_timer timer;
     pl_waiter wait; /* while parked on a sync object (engine/park.h) */

@@ -8,6 +8,7 @@
 
 const pl_class_def pl_builtin_classes[] = {
     {&pl_class_instance, pl_instance_members},
+    {&pl_class_instance, pl_signal_members},
     {&pl_class_datamodel, pl_datamodel_members},
     {&pl_class_workspace, NULL},
     {&pl_class_folder, NULL},
@@ -16,7 +17,7 @@ const pl_class_def pl_builtin_classes[] = {
     {&pl_class_script, NULL},
     {&pl_class_modulescript, NULL},
     {&pl_class_runservice, pl_runservice_members},
-    {&pl_class_bindable, NULL},
+    {&pl_class_bindable, pl_bindable_members},
     {NULL, NULL},
 };
 
@@ -86,6 +87,10 @@ void pl_members_markdown(FILE *f)
           f);
     for (const pl_class_def *def = pl_builtin_classes; def->cls; def++) {
         const pl_class *cls = def->cls;
+        int seen = 0;
+        for (const pl_class_def *d = pl_builtin_classes; d < def; d++)
+            seen |= d->cls == cls;
+        if (seen) continue; /* listed with its first entry */
         fprintf(f, "\n## %s\n\n", cls->name);
         if (cls->base)
             fprintf(f, "Base class: %s.", cls->base->name);

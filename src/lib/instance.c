@@ -12,11 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/connection.h"
 #include "engine/proxy.h"
 #include "engine/runtime.h"
 #include "engine/sched.h"
 #include "lib/instance.h"
 #include "lib/lib.h"
+#include "lib/signal.h"
 
 static const char MEMBERS_KEY[] = "parlua.members";
 
@@ -252,6 +254,7 @@ static int set_name(lua_State *L)
     size_t len;
     const char *name = lua_tolstring(L, 2, &len);
     if (pl_instance_set_name(inst, name, len) != 0) return luaL_error(L, "not enough memory");
+    if (inst->parent) pl_signal_children_changed(inst->parent); /* WaitForChild */
     return 0;
 }
 
@@ -267,6 +270,25 @@ static int get_parent(lua_State *L)
     return 1;
 }
 
+/* After inst moved from old to its parent: ChildRemoved, ChildAdded,
+ * WaitForChild. The instances stay alive meanwhile: the caller's proxies
+ * hold inst and the new parent; old is held here. */
+static void moved(lua_State *L, pl_instance *inst, pl_instance *old)
+{
+    pl_instance *now = inst->parent;
+    if (now) pl_signal_children_changed(now);
+    if (old && pl_signal_connected(old, PL_SIG_CHILD_REMOVED)) {
+        pl_instance_push(L, inst);
+        pl_signal_fire(L, old, PL_SIG_CHILD_REMOVED, NULL, 0, -1, 1);
+        lua_pop(L, 1);
+    }
+    if (now && pl_signal_connected(now, PL_SIG_CHILD_ADDED)) {
+        pl_instance_push(L, inst);
+        pl_signal_fire(L, now, PL_SIG_CHILD_ADDED, NULL, 0, -1, 1);
+        lua_pop(L, 1);
+    }
+}
+
 static int set_parent(lua_State *L)
 {
     pl_instance *inst = pl_instance_check(L, 1);
@@ -278,7 +300,12 @@ static int set_parent(lua_State *L)
                               inst->cls->name, luaL_typename(L, 2));
         parent = (pl_instance *)obj;
     }
+    pl_instance *old = inst->parent;
+    if (old) pl_instance_push(L, old); /* holds it while its signals fire */
     switch (pl_instance_set_parent(inst, parent)) {
+    case PL_OK:
+        if (old != parent) moved(L, inst, old);
+        return 0;
     case PL_ECYCLE:
         return luaL_error(L, "Attempt to set parent of %s to %s would result in circular reference",
                           inst->name, parent->name);
@@ -393,15 +420,92 @@ static const pl_instance *find_service(const pl_instance *inst)
     return NULL;
 }
 
-/* Detaches and locks the subtree, children first; stops each Actor's VM.
- * Nothing in it is a service (checked before), so every detach succeeds. */
-static void destroy_tree(pl_instance *inst)
+/* The VMs whose Scripts a Destroy stopped, to stop their threads after
+ * the walk (no Lua, no allocation during it): a few distinct ones, or
+ * "all" past that. */
+typedef struct stop_set {
+    pl_vm *vms[16];
+    int n, all;
+} stop_set;
+
+static void stop_set_add(stop_set *set, pl_vm *vm)
+{
+    for (int i = 0; i < set->n; i++)
+        if (set->vms[i] == vm) return;
+    if (set->n < (int)(sizeof set->vms / sizeof *set->vms))
+        set->vms[set->n++] = vm;
+    else
+        set->all = 1;
+}
+
+/* Detaches and locks the subtree, children first; disconnects its
+ * signals; stops its Scripts (their threads never resume: run_gen) and
+ * each Actor's VM. Nothing in it is a service (checked before), so every
+ * detach succeeds. */
+static void destroy_tree(pl_runtime *rt, pl_instance *inst, stop_set *set)
 {
     while (inst->last_child)
-        destroy_tree(inst->last_child);
-    if (inst->parent) PL_CANNOT_FAIL(pl_instance_set_parent(inst, NULL)); /* not locked */
+        destroy_tree(rt, inst->last_child, set);
+    if (inst->cls == &pl_class_script) {
+        pl_instance *actor = pl_instance_actor_of(inst); /* before detaching */
+        pl_vm *vm = actor ? actor->vm : &rt->main;
+        inst->run_gen++;
+        if (vm && inst->started) stop_set_add(set, vm);
+    }
+    pl_instance *parent = inst->parent;
+    if (parent) PL_CANNOT_FAIL(pl_instance_set_parent(inst, NULL)); /* not locked */
+    if (parent) pl_signal_children_changed(parent);
     inst->parent_locked = PL_LOCKED_DESTROYED;
+    pl_signal_disconnect_all(inst);
     if (inst->cls == &pl_class_actor && inst->vm) pl_vm_kill(inst->vm);
+}
+
+/* Fires Destroying on inst and its descendants (before anything changes:
+ * the handlers run afterwards, deferred, as every signal's do). */
+static void fire_destroying(lua_State *L, pl_instance *inst)
+{
+    if (pl_signal_connected(inst, PL_SIG_DESTROYING))
+        pl_signal_fire(L, inst, PL_SIG_DESTROYING, NULL, 0, lua_gettop(L), 0);
+    for (pl_instance *c = inst->first_child; c; c = c->next_sibling)
+        fire_destroying(L, c);
+}
+
+static int drop_stopped(lua_State *L)
+{
+    return pl_conn_drop_stopped(L);
+}
+
+/* Stops what the Scripts that stopped left in vm: queued, timed and parked
+ * threads, and connections and message bindings (their waiting messages
+ * are then dropped with the binding, as for a Disconnect). Serial phase. */
+static void stop_vm(pl_vm *vm)
+{
+    if (pl_vm_dead(vm) || !vm->L) return;
+    pl_vm_stop_stale(vm);
+    if (!lua_checkstack(vm->L, 2)) return;
+    lua_pushcfunction(vm->L, drop_stopped);
+    if (lua_pcall(vm->L, 0, 0, 0) != LUA_OK) { /* out of memory: they stop when they fire */
+        pl_report_error(vm, vm->L, "stopping a script's connections failed");
+        lua_pop(vm->L, 1);
+    }
+}
+
+void pl_instance_stop_scripts(pl_runtime *rt, pl_vm **vms, int n, int all)
+{
+    if (all) {
+        uv_mutex_lock(&rt->vms_lock);
+        int count = 0;
+        for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next)
+            count++;
+        uv_mutex_unlock(&rt->vms_lock);
+        /* the list does not change during the serial phase but for VMs
+         * freed between frames, so walking it unlocked here is safe */
+        for (pl_vm *vm = rt->all_vms; vm && count-- > 0; vm = vm->all_next)
+            stop_vm(vm);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        stop_vm(vms[i]);
 }
 
 static int m_destroy(lua_State *L)
@@ -420,7 +524,17 @@ static int m_destroy(lua_State *L)
                           "children instead",
                           inst->name, service->name);
     }
-    destroy_tree(inst);
+    if (inst->parent_locked == PL_LOCKED_DESTROYED) return 0; /* again: nothing to do */
+    fire_destroying(L, inst);
+    pl_instance *parent = inst->parent;
+    if (parent && pl_signal_connected(parent, PL_SIG_CHILD_REMOVED)) {
+        lua_settop(L, 1);
+        pl_signal_fire(L, parent, PL_SIG_CHILD_REMOVED, NULL, 0, 1, 1);
+    }
+    pl_runtime *rt = pl_vm_of(L)->runtime;
+    stop_set set = {{NULL}, 0, 0};
+    destroy_tree(rt, inst, &set);
+    pl_instance_stop_scripts(rt, set.vms, set.n, set.all);
     return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "core/instance_tree.h"
+#include "engine/runtime.h"
 
 /* Safety levels (SPEC 2.3). PL_UNSAFE is 0, so a member registered without
  * a level (a zeroed field) is Unsafe. */
@@ -51,12 +52,13 @@ typedef struct pl_class_def {
 } pl_class_def;
 
 /* Every built-in class, base classes first, ended by {NULL, NULL}
- * (classes.c). */
+ * (classes.c). A class may appear more than once (its members defined in
+ * several libraries): each entry adds members. */
 extern const pl_class_def pl_builtin_classes[];
 /* The member tables of each library (instance.c, actor.c, runservice.c,
  * signal.c...). */
 extern const pl_member pl_instance_members[], pl_datamodel_members[], pl_script_members[],
-    pl_actor_members[], pl_runservice_members[], pl_bindable_members[], pl_module_members[];
+    pl_actor_members[], pl_runservice_members[], pl_bindable_members[], pl_signal_members[];
 
 /* Registers members of cls (array ends with a NULL name) in this VM. */
 void pl_register_members(lua_State *L, const pl_class *cls, const pl_member *members);
@@ -67,6 +69,10 @@ const char *pl_level_name(pl_level level);
 void pl_instance_push(lua_State *L, pl_instance *inst);
 pl_instance *pl_instance_check(lua_State *L, int idx);
 pl_instance *pl_instance_check_class(lua_State *L, int idx, const pl_class *cls);
+/* Stops the threads, connections and bindings that Scripts which stopped
+ * (run_gen bumped) left in the given VMs (all VMs with all): Destroy and
+ * Script.Enabled = false. Serial phase. */
+void pl_instance_stop_scripts(pl_runtime *rt, pl_vm **vms, int n, int all);
 /* A member function's instance (argument 1), already checked by the
  * trampoline every member call goes through (class and safety level). */
 pl_instance *pl_instance_self(lua_State *L);
