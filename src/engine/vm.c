@@ -590,7 +590,7 @@ static int set_global_script(lua_State *L)
  * only when the VM switches to a thread of another Script, and never
  * cleared (code outside any thread keeps seeing the last one). L: the
  * running Lua thread. */
-static void switch_script(pl_vm *vm, lua_State *L, pl_instance *script)
+void pl_vm_switch_script(pl_vm *vm, lua_State *L, pl_instance *script)
 {
     vm->script_now = script;
     if (!script || script == vm->script_global) return;
@@ -642,7 +642,7 @@ int pl_rthread_resume(pl_rthread *th, lua_State *from)
     pl_instance *resumer = vm->script_now;
     int hold = resumer && resumer != th->script;
     if (hold) pl_shared_retain(&resumer->base);
-    switch_script(vm, L, th->script);
+    pl_vm_switch_script(vm, L, th->script);
     /* On the serial thread, publish the coroutine that runs, so that
      * parlua_interrupt (from a signal handler on this thread) can hook it.
      * relaxed: the only reader runs on this same thread. */
@@ -652,7 +652,7 @@ int pl_rthread_resume(pl_rthread *th, lua_State *from)
         serial ? atomic_exchange_explicit(&rt->serial_L, co, memory_order_relaxed) : NULL;
     int status = lua_resume(co, L, nargs, &nres);
     if (serial) atomic_store_explicit(&rt->serial_L, outer, memory_order_relaxed);
-    switch_script(vm, L, resumer);
+    pl_vm_switch_script(vm, L, resumer);
     if (hold) pl_shared_release(&resumer->base);
     if (status == LUA_YIELD) {
         lua_pop(co, nres);

@@ -14,7 +14,7 @@ const pl_class_def pl_builtin_classes[] = {
     {&pl_class_folder, NULL},
     {&pl_class_actor, pl_actor_members},
     {&pl_class_luasource, pl_script_members},
-    {&pl_class_script, NULL},
+    {&pl_class_script, pl_scriptclass_members},
     {&pl_class_modulescript, NULL},
     {&pl_class_runservice, pl_runservice_members},
     {&pl_class_bindable, pl_bindable_members},

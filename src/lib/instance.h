@@ -58,7 +58,8 @@ extern const pl_class_def pl_builtin_classes[];
 /* The member tables of each library (instance.c, actor.c, runservice.c,
  * signal.c...). */
 extern const pl_member pl_instance_members[], pl_datamodel_members[], pl_script_members[],
-    pl_actor_members[], pl_runservice_members[], pl_bindable_members[], pl_signal_members[];
+    pl_actor_members[], pl_runservice_members[], pl_bindable_members[], pl_signal_members[],
+    pl_scriptclass_members[];
 
 /* Registers members of cls (array ends with a NULL name) in this VM. */
 void pl_register_members(lua_State *L, const pl_class *cls, const pl_member *members);

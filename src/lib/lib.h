@@ -25,6 +25,7 @@ void pl_open_instance(lua_State *L);
 void pl_open_actor(lua_State *L);
 void pl_open_runservice(lua_State *L);
 void pl_open_signal(lua_State *L);
+void pl_open_script(lua_State *L);
 void pl_open_sharedtable(lua_State *L);
 void pl_open_stats(lua_State *L);
 void pl_open_sync(lua_State *L);
