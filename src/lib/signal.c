@@ -702,7 +702,10 @@ static int post(lua_State *L, sigconn *c, int first, int nargs, char *err, size_
 {
     pl_runtime *rt = pl_vm_of(L)->runtime;
     pl_vm *vm = c->actor ? c->actor->vm : &rt->main;
-    if (!vm || pl_vm_dead(vm)) return 0; /* its VM is gone: the connection with it */
+    if (!vm || pl_vm_dead(vm)) { /* its VM is gone: the connection with it */
+        sigconn_disconnect(c);
+        return 0;
+    }
     const char *topic = SIGNAL_TOPIC[c->phase];
     pl_msgbody *body = pl_msgbody_new(topic, strlen(topic));
     if (!body) return snprintf(err, errlen, "not enough memory"), -1;
