@@ -107,14 +107,15 @@ static void sigconn_release(sigconn *c)
     free(c);
 }
 
-/* Takes c off its instance's list, once (whoever flips connected first). */
-static void sigconn_disconnect(sigconn *c)
+/* Takes c off its instance's list, once: returns 1 for the caller that
+ * flipped connected (a fire claiming a once-connection), else 0. */
+static int sigconn_disconnect(sigconn *c)
 {
     int one = 1;
     /* acq_rel: pairs with fire's load, so a fire that sees 0 skips it */
     if (!atomic_compare_exchange_strong_explicit(&c->connected, &one, 0, memory_order_acq_rel,
                                                  memory_order_relaxed))
-        return;
+        return 0;
     ext *e = c->on;
     uv_mutex_lock(&e->lock);
     for (sigconn **p = &e->conns; *p; p = &(*p)->next) {
@@ -125,6 +126,7 @@ static void sigconn_disconnect(sigconn *c)
     }
     uv_mutex_unlock(&e->lock);
     sigconn_release(c); /* the list's reference */
+    return 1;
 }
 
 static void ext_release(ext *e)
@@ -764,10 +766,10 @@ void pl_signal_fire(lua_State *L, pl_instance *inst, int sig, const char *attr, 
     int failed = nomem;
     for (size_t i = 0; i < n; i++) {
         sigconn *c = list[i];
-        if (!failed && atomic_load_explicit(&c->connected, memory_order_acquire)) {
-            if (c->once) sigconn_disconnect(c); /* claimed: no later fire posts to it */
-            if (post(L, c, first, nargs, err, sizeof err) != 0) failed = 1;
-        }
+        /* a once-connection is claimed by one fire only: no other posts to it */
+        int go = c->once ? sigconn_disconnect(c)
+                         : atomic_load_explicit(&c->connected, memory_order_acquire);
+        if (!failed && go && post(L, c, first, nargs, err, sizeof err) != 0) failed = 1;
         sigconn_release(c);
     }
     if (list != stack) free(list);
