@@ -29,7 +29,8 @@
 typedef struct pl_class {
     const char *name;
     const struct pl_class *base;
-    int creatable; /* Instance.new may make one */
+    int creatable;    /* Instance.new may make one */
+    size_t data_size; /* bytes of zeroed host data per instance (a host class) */
 } pl_class;
 
 extern const pl_class pl_class_instance, pl_class_datamodel, pl_class_workspace, pl_class_folder,
@@ -95,6 +96,7 @@ struct pl_instance {
      * with a compare-and-swap (release), read with acquire; its ops free it
      * with the instance and copy it for Clone. */
     _Atomic(pl_instance_ext *) ext;
+    void *data; /* cls->data_size bytes of host data (host classes), or NULL */
     /* Actor: its pl_vm, created with it */
     void *vm;
     void (*free_vm)(void *vm);

@@ -100,7 +100,10 @@ struct parlua_runtime {
     atomic_uintptr_t last_vm_id;        /* pl_vm.id of the newest VM */
     pl_vm *dying;                       /* killed VMs not yet freed (serial thread only; sched.c) */
     pl_vm *zombies; /* freed VMs kept as trace subjects until exit (--trace only) */
+    struct pl_host_classes *host_classes; /* parlua_register_class (lib/hostclass.c) */
 };
+
+typedef struct pl_host_classes pl_host_classes;
 
 /* Sets rt->last_error under error_lock (printf-style); engine/error.c. */
 void pl_runtime_set_error(pl_runtime *rt, const char *fmt, ...)

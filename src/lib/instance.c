@@ -646,6 +646,7 @@ static int instance_new(lua_State *L)
 {
     const char *class_name = luaL_checkstring(L, 1);
     const pl_class *cls = pl_class_find(class_name);
+    if (!cls) cls = pl_host_class_find(pl_vm_of(L)->runtime, class_name);
     if (!cls || !cls->creatable)
         return luaL_error(L, "Unable to create an Instance of type \"%s\"", class_name);
     pl_instance *parent = lua_isnoneornil(L, 2) ? NULL : pl_instance_check(L, 2);
@@ -685,6 +686,7 @@ void pl_open_instance(lua_State *L)
     lua_pop(L, 2);
     for (const pl_class_def *def = pl_builtin_classes; def->cls; def++)
         if (def->members) pl_register_members(L, def->cls, def->members);
+    pl_host_classes_register(L, rt); /* after the built-in ones: bases first */
 
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, instance_new);
