@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -168,11 +169,120 @@ static void bad_registrations_are_refused(void **state)
     parlua_free(rt);
 }
 
+/* Probe: one property per level and one method per level (Unsafe ones
+ * given no level at all: zero), for every way to use and misuse them. */
+typedef struct probe {
+    lua_Integer v[4];
+} probe;
+
+#define PROBE_PROPERTY(i)                                                                          \
+    static int get##i(lua_State *L)                                                                \
+    {                                                                                              \
+        lua_pushinteger(L, ((probe *)parlua_instance_data(L, 1, "Probe"))->v[i]);                  \
+        return 1;                                                                                  \
+    }                                                                                              \
+    static int set##i(lua_State *L)                                                                \
+    {                                                                                              \
+        ((probe *)parlua_instance_data(L, 1, "Probe"))->v[i] = luaL_checkinteger(L, 2);            \
+        return 0;                                                                                  \
+    }
+PROBE_PROPERTY(0)
+PROBE_PROPERTY(1)
+PROBE_PROPERTY(2)
+PROBE_PROPERTY(3)
+
+static int method(lua_State *L)
+{
+    parlua_instance_data(L, 1, "Probe");
+    lua_pushliteral(L, "called");
+    return 1;
+}
+
+static const parlua_member probe_members[] = {
+    {"U", 0, get0, set0, NULL, NULL}, /* no level: Unsafe */
+    {"RP", PARLUA_READ_PARALLEL, get1, set1, NULL, NULL},
+    {"LS", PARLUA_LOCAL_SAFE, get2, set2, NULL, NULL},
+    {"S", PARLUA_SAFE, get3, set3, NULL, NULL},
+    {"UM", 0, NULL, NULL, method, NULL},
+    {"LSM", PARLUA_LOCAL_SAFE, NULL, NULL, method, NULL},
+    {"SM", PARLUA_SAFE, NULL, NULL, method, NULL},
+    {NULL, 0, NULL, NULL, NULL, NULL},
+};
+
+static const parlua_class probe_class = {"Probe", NULL, 1, sizeof(probe), probe_members};
+
+/* Every level, every use, in parallel on an instance the actor created and
+ * on one the main VM created, then in serial: the errors are the built-in
+ * members' (SPEC 2.3). The script raises (counted) on any difference. */
+static void every_level_every_use(void **state)
+{
+    (void)state;
+    parlua_runtime *rt = new_runtime();
+    assert_int_equal(parlua_register_class(rt, &probe_class), PARLUA_OK);
+    static const char *script =
+        "local main = Instance.new('Probe')\n"
+        "main.Name = 'MainProbe'\n"
+        "main.Parent = workspace\n"
+        "local a = Instance.new('Actor')\n"
+        "local s = Instance.new('Script')\n"
+        "s.Source = [==[\n"
+        "  local own, other = Instance.new('Probe'), workspace.MainProbe\n"
+        "  local function fails(want, f)\n"
+        "    local ok, err = pcall(f)\n"
+        "    assert(not ok, 'expected: ' .. want)\n"
+        "    assert(err:sub(-#want) == want, err .. ' ~= ' .. want)\n"
+        "  end\n"
+        "  local fix = ' (call task.synchronize() first)'\n"
+        "  task.desynchronize()\n"
+        "  for _, p in ipairs({own, other}) do\n"
+        "    fails('Property Probe.U is Unsafe: it cannot be read in parallel' .. fix,\n"
+        "      function() return p.U end)\n"
+        "    fails('Property Probe.U is Unsafe: it cannot be written in parallel' .. fix,\n"
+        "      function() p.U = 1 end)\n"
+        "    assert(p.RP == 0)\n"
+        "    fails('Property Probe.RP is ReadParallel: it cannot be written in parallel' .. fix,\n"
+        "      function() p.RP = 1 end)\n"
+        "    assert(p.LS == 0 and p.S >= 0)\n"
+        "    p.S = 3\n"
+        "    assert(p:SM() == 'called')\n"
+        "    fails('Function Probe.UM is not safe to call in parallel' .. fix,\n"
+        "      function() return p:UM() end)\n"
+        "  end\n"
+        "  own.LS = 2\n"
+        "  assert(own.LS == 2 and own:LSM() == 'called')\n"
+        "  fails('Property Probe.LS is LocalSafe: it cannot be written in parallel by an actor '\n"
+        "    .. 'that did not create the instance' .. fix, function() other.LS = 2 end)\n"
+        "  fails('Function Probe.LSM is not safe to call in parallel on an instance another '\n"
+        "    .. 'actor created' .. fix, function() return other:LSM() end)\n"
+        "  task.synchronize()\n"
+        "  for _, p in ipairs({own, other}) do -- serial: everything\n"
+        "    p.U, p.RP, p.LS, p.S = 1, 1, 1, 1\n"
+        "    assert(p.U + p.RP + p.LS + p.S == 4)\n"
+        "    assert(p:UM() and p:LSM() and p:SM())\n"
+        "  end\n"
+        "  SharedTableRegistry:GetSharedTable('r').done = true\n"
+        "]==]\n"
+        "s.Parent = a\n"
+        "a.Parent = workspace\n";
+    assert_int_equal(parlua_run_string(rt, script, "=probe"), PARLUA_OK);
+    int rc = parlua_run(rt);
+    if (rc != PARLUA_OK) fprintf(stderr, "%s\n", parlua_last_error(rt));
+    assert_int_equal(rc, PARLUA_OK);
+    assert_int_equal(parlua_error_count(rt), 0);
+    assert_int_equal(
+        parlua_run_string(rt, "done = SharedTableRegistry:GetSharedTable('r').done and 1\n",
+                          "=check"),
+        PARLUA_OK);
+    assert_int_equal(global_int(rt, "done"), 1);
+    parlua_free(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(levels_are_enforced),
         cmocka_unit_test(bad_registrations_are_refused),
+        cmocka_unit_test(every_level_every_use),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
