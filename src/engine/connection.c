@@ -155,6 +155,14 @@ static int conn_disconnect(lua_State *L)
     return 0;
 }
 
+void pl_conn_disconnect(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    lua_pushcfunction(L, conn_disconnect);
+    lua_pushvalue(L, idx);
+    lua_call(L, 1, 0);
+}
+
 int pl_conn_start(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);

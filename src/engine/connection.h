@@ -36,6 +36,8 @@ void pl_conn_add(lua_State *L, int kind, const char *name, size_t len, int phase
  * go of it, or its Script stopped); a once-connection is disconnected
  * here, then runs. */
 int pl_conn_start(lua_State *L, int idx);
+/* Disconnects the connection at idx (as conn:Disconnect()). */
+void pl_conn_disconnect(lua_State *L, int idx);
 /* Disconnects every connection of this VM whose Script stopped
  * (pl_instance.run_gen changed since it connected): Destroy and
  * Script.Enabled = false. Run protected; raises only when out of memory. */

@@ -442,10 +442,10 @@ static void stop_set_add(stop_set *set, pl_vm *vm)
  * signals; stops its Scripts (their threads never resume: run_gen) and
  * each Actor's VM. Nothing in it is a service (checked before), so every
  * detach succeeds. */
-static void destroy_tree(pl_runtime *rt, pl_instance *inst, stop_set *set)
+static void destroy_tree(lua_State *L, pl_runtime *rt, pl_instance *inst, stop_set *set)
 {
     while (inst->last_child)
-        destroy_tree(rt, inst->last_child, set);
+        destroy_tree(L, rt, inst->last_child, set);
     if (inst->cls == &pl_class_script) {
         pl_instance *actor = pl_instance_actor_of(inst); /* before detaching */
         pl_vm *vm = actor ? actor->vm : &rt->main;
@@ -456,7 +456,7 @@ static void destroy_tree(pl_runtime *rt, pl_instance *inst, stop_set *set)
     if (parent) PL_CANNOT_FAIL(pl_instance_set_parent(inst, NULL)); /* not locked */
     if (parent) pl_signal_children_changed(parent);
     inst->parent_locked = PL_LOCKED_DESTROYED;
-    pl_signal_disconnect_all(inst);
+    pl_signal_disconnect_all(L, inst);
     if (inst->cls == &pl_class_actor && inst->vm) pl_vm_kill(inst->vm);
 }
 
@@ -533,7 +533,7 @@ static int m_destroy(lua_State *L)
     }
     pl_runtime *rt = pl_vm_of(L)->runtime;
     stop_set set = {{NULL}, 0, 0};
-    destroy_tree(rt, inst, &set);
+    destroy_tree(L, rt, inst, &set);
     pl_instance_stop_scripts(rt, set.vms, set.n, set.all);
     return 0;
 }

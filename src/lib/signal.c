@@ -699,19 +699,21 @@ static int matches(const sigconn *c, int sig, const char *attr, size_t len)
 }
 
 /* Posts one delivery of conn c (the values at first..first+nargs-1); 0, or
- * -1 with err set when a value cannot cross. */
-static int post(lua_State *L, sigconn *c, int first, int nargs, char *err, size_t errlen)
+ * -1 with err set when a value cannot cross. With bye, tells the
+ * connection's VM instead that its source let go of it (Destroy): the
+ * Lua side is disconnected there, after the deliveries posted before. */
+static int post(lua_State *L, sigconn *c, int first, int nargs, int bye, char *err, size_t errlen)
 {
     pl_runtime *rt = pl_vm_of(L)->runtime;
     pl_vm *vm = c->actor ? c->actor->vm : &rt->main;
     if (!vm || pl_vm_dead(vm)) { /* its VM is gone: the connection with it */
-        sigconn_disconnect(c);
+        (void)sigconn_disconnect(c);
         return 0;
     }
     const char *topic = SIGNAL_TOPIC[c->phase];
     pl_msgbody *body = pl_msgbody_new(topic, strlen(topic));
     if (!body) return snprintf(err, errlen, "not enough memory"), -1;
-    lua_pushinteger(L, (lua_Integer)c->id);
+    lua_pushinteger(L, bye ? -(lua_Integer)c->id : (lua_Integer)c->id); /* ids are > 0 */
     for (int i = 0; i < nargs; i++)
         lua_pushvalue(L, first + i);
     pl_transfer_origin origin = {signal_names[c->sig], 1};
@@ -769,7 +771,7 @@ void pl_signal_fire(lua_State *L, pl_instance *inst, int sig, const char *attr, 
         /* a once-connection is claimed by one fire only: no other posts to it */
         int go = c->once ? sigconn_disconnect(c)
                          : atomic_load_explicit(&c->connected, memory_order_acquire);
-        if (!failed && go && post(L, c, first, nargs, err, sizeof err) != 0) failed = 1;
+        if (!failed && go && post(L, c, first, nargs, 0, err, sizeof err) != 0) failed = 1;
         sigconn_release(c);
     }
     if (list != stack) free(list);
@@ -780,12 +782,16 @@ void pl_signal_fire(lua_State *L, pl_instance *inst, int sig, const char *attr, 
 void pl_signal_deliver(lua_State *L, int phase, int first, int n)
 {
     if (n < 1 || !lua_isinteger(L, first)) return;
-    uint64_t id = (uint64_t)lua_tointeger(L, first);
+    lua_Integer given = lua_tointeger(L, first);
+    uint64_t id = (uint64_t)(given < 0 ? -given : given);
     int nh = pl_conn_push_handlers(L, PL_CONN_INSTANCE, (const char *)&id, sizeof id, phase);
-    if (nh) pl_run_handlers(L, lua_gettop(L), nh, first + 1, n - 1);
+    if (nh && given < 0) /* its source let go of it: only the Lua side is left */
+        pl_conn_disconnect(L, -1);
+    else if (nh)
+        pl_run_handlers(L, lua_gettop(L), nh, first + 1, n - 1);
 }
 
-void pl_signal_disconnect_all(pl_instance *inst)
+void pl_signal_disconnect_all(lua_State *L, pl_instance *inst)
 {
     ext *e = get_ext(inst, 0);
     if (!e) return;
@@ -795,7 +801,9 @@ void pl_signal_disconnect_all(pl_instance *inst)
         if (c) atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
         uv_mutex_unlock(&e->lock);
         if (!c) return;
-        sigconn_disconnect(c);
+        char err[64];
+        /* its VM drops the Lua side (out of memory: it stays, never runs) */
+        if (sigconn_disconnect(c)) (void)post(L, c, 0, 0, 1, err, sizeof err);
         sigconn_release(c);
     }
 }

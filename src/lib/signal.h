@@ -51,8 +51,9 @@ int pl_signal_connected(pl_instance *inst, int sig);
  * cannot be transferred or out of memory (nothing was posted then). */
 void pl_signal_fire(lua_State *L, pl_instance *inst, int sig, const char *attr, size_t len,
                     int first, int nargs);
-/* Disconnects every connection to inst's signals (Destroy). */
-void pl_signal_disconnect_all(pl_instance *inst);
+/* Disconnects every connection to inst's signals (Destroy), telling each
+ * connection's VM to drop its Lua side. Never raises. */
+void pl_signal_disconnect_all(lua_State *L, pl_instance *inst);
 /* Wakes the threads in parent:WaitForChild (a child was added or renamed). */
 void pl_signal_children_changed(pl_instance *parent);
 
