@@ -492,20 +492,30 @@ static void stop_vm(pl_vm *vm)
 
 void pl_instance_stop_scripts(pl_runtime *rt, pl_vm **vms, int n, int all)
 {
-    if (all) {
-        uv_mutex_lock(&rt->vms_lock);
-        int count = 0;
-        for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next)
-            count++;
-        uv_mutex_unlock(&rt->vms_lock);
-        /* the list does not change during the serial phase but for VMs
-         * freed between frames, so walking it unlocked here is safe */
-        for (pl_vm *vm = rt->all_vms; vm && count-- > 0; vm = vm->all_next)
-            stop_vm(vm);
+    if (!all) {
+        for (int i = 0; i < n; i++)
+            stop_vm(vms[i]);
         return;
     }
-    for (int i = 0; i < n; i++)
-        stop_vm(vms[i]);
+    /* Every VM: a snapshot of the list, taken under its lock (stop_vm runs
+     * Lua, never under a lock). VMs are freed only between frames, so
+     * each stays valid meanwhile. */
+    uv_mutex_lock(&rt->vms_lock);
+    size_t count = 0;
+    for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next)
+        count++;
+    pl_vm **list = malloc(count * sizeof *list);
+    count = 0;
+    for (pl_vm *vm = rt->all_vms; list && vm; vm = vm->all_next)
+        list[count++] = vm;
+    uv_mutex_unlock(&rt->vms_lock);
+    if (!list) { /* out of memory: the threads stop when they would resume */
+        stop_vm(&rt->main);
+        return;
+    }
+    for (size_t i = 0; i < count; i++)
+        stop_vm(list[i]);
+    free(list);
 }
 
 static int m_destroy(lua_State *L)
