@@ -557,8 +557,8 @@ const pl_member pl_instance_members[] = {
      "the children, in the order they were parented"},
     {"GetDescendants", PL_SAFE, NULL, NULL, m_get_descendants, 0, "every descendant, depth first"},
     {"FindFirstChild", PL_SAFE, NULL, NULL, m_find_first_child, 0,
-     "`(name [, recursive])`: the first child (with `recursive`: descendant, depth first) named "
-     "`name`, or nil"},
+     "`(name [, recursive])`: the first child named `name`, or nil; with `recursive`, looks at "
+     "the children first, then into each child's subtree in order"},
     {"IsA", PL_SAFE, NULL, NULL, m_isa, 0,
      "`(className)`: whether the class is or derives from it"},
     {"GetActor", PL_SAFE, NULL, NULL, m_get_actor, 0,
