@@ -99,13 +99,35 @@ void pl_members_markdown(FILE *f)
         fputs(cls->creatable ? " `Instance.new(\"" : "", f);
         if (cls->creatable) fprintf(f, "%s\")` makes one.", cls->name);
         fputs("\n", f);
-        if (!def->members || !def->members->name) {
+        int any = 0;
+        for (const pl_class_def *d = def; d->cls; d++)
+            any |= d->cls == cls && d->members && d->members->name;
+        if (!any) {
             fputs("\nNo members of its own.\n", f);
             continue;
         }
         fputs("\n| member | kind | level | in parallel | what it is |\n|---|---|---|---|---|\n", f);
-        for (const pl_member *m = def->members; m->name; m++)
-            fprintf(f, "| `%s` | %s | %s | %s | %s |\n", m->name, kind_of(m),
-                    pl_level_name(m->level), level_meaning(m), m->doc ? m->doc : "");
+        for (const pl_class_def *d = def; d->cls; d++) {
+            if (d->cls != cls || !d->members) continue;
+            for (const pl_member *m = d->members; m->name; m++)
+                fprintf(f, "| `%s` | %s | %s | %s | %s |\n", m->name, kind_of(m),
+                        pl_level_name(m->level), level_meaning(m), m->doc ? m->doc : "");
+        }
     }
+    fputs("\n## Signals and connections\n"
+          "\n"
+          "Every member of kind Event is a signal (RBXScriptSignal), whatever its\n"
+          "class; its methods and its connections' members are Safe (usable in\n"
+          "either phase). See [instances.md](instances.md) for how handlers run.\n"
+          "\n"
+          "| member | what it is |\n|---|---|\n"
+          "| `Connect(fn)` | runs `fn` in the serial phase each time the signal fires; returns a "
+          "connection |\n"
+          "| `ConnectParallel(fn)` | the same in the parallel phase (a script under an Actor "
+          "only) |\n"
+          "| `Once(fn)` | runs `fn` the first time only, in the caller's phase |\n"
+          "| `Wait()` | waits (the thread parks) until the signal fires; returns its values |\n"
+          "| connection `Disconnect()` | stops the handler, at once |\n"
+          "| connection `Connected` | whether the handler may still run |\n",
+          f);
 }
