@@ -29,8 +29,11 @@ s.Source = U.prelude() .. [[
 _G.mutex = mutex
 s.Parent = folder
 local ticks = SharedTableRegistry:GetSharedTable("ticks")
-task.wait(0.05)
-assert(ticks.loop > 0 and ticks.spawned > 0 and ticks.hb > 0, "the script did not run")
+local deadline = time() + 30 -- frame by frame: a loaded machine is slow
+while not ((ticks.loop or 0) > 0 and (ticks.spawned or 0) > 0 and (ticks.hb or 0) > 0) do
+  assert(time() < deadline, "the script did not run")
+  task.wait()
+end
 folder:Destroy()
 local loop, spawned, hb = ticks.loop, ticks.spawned, ticks.hb
 ev:Fire()

@@ -7,6 +7,13 @@
 package.path = (arg[0]:match("^(.*)/") or ".") .. "/lib/?.lua;" .. package.path
 local U = require("util")
 local st = SharedTableRegistry:GetSharedTable("enabled")
+local function until_(cond, what) -- waits frame by frame (a loaded machine is slow)
+  local deadline = time() + 30
+  while not cond() do
+    assert(time() < deadline, "timed out: " .. what)
+    task.wait()
+  end
+end
 
 local s = Instance.new("Script")
 s.Source = [[
@@ -21,15 +28,13 @@ s.Parent = workspace
 task.wait(0.03)
 assert(st.starts == nil, "a disabled script started")
 s.Enabled = true
-task.wait(0.03)
-assert(st.starts == 1 and st.ticks > 0 and st.hb > 0)
+until_(function() return st.starts == 1 and (st.ticks or 0) > 1 and (st.hb or 0) > 0 end, "start")
 s.Enabled = false
 local ticks, hb = st.ticks, st.hb
 task.wait(0.03)
 assert(st.ticks == ticks and st.hb == hb, "Enabled = false did not stop it")
 s.Enabled = true
-task.wait(0.03)
-assert(st.starts == 2 and st.ticks > ticks, "Enabled = true did not restart it")
+until_(function() return st.starts == 2 and st.ticks > ticks end, "Enabled = true did not restart it")
 s.Enabled = false
 U.raises("Property Script.Enabled must be a boolean, got number", function() s.Enabled = 1 end)
 
@@ -39,8 +44,7 @@ local a, as = U.actor("Worker", [[
   script:GetActor():BindToMessage("ping", function() st.pings = (st.pings or 0) + 1 end)
   while true do st.actor = (st.actor or 0) + 1; task.wait(0.005) end
 ]])
-task.wait(0.03)
-assert(st.actor > 0)
+until_(function() return (st.actor or 0) > 0 end, "the actor's script")
 as.Enabled = false
 local n = st.actor
 a:SendMessage("ping")
