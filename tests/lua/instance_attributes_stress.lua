@@ -28,10 +28,23 @@ U.actor("Writer", [[
   U.signal("WriterDone")
 ]])
 U.wait_signal("BoardReady")
+-- an instance with no attributes or connections yet: the readers connect
+-- to it at once in parallel, racing to make its per-instance part
+local fresh = Instance.new("Folder")
+fresh.Name = "Fresh"
+fresh.Parent = workspace
+local seen = SharedTableRegistry:GetSharedTable("seen")
+seen.n = 0
 for r = 1, 3 do
   U.actor("Reader" .. r, [[
     local board = workspace.Writer.Board
     local reads = 0
+    task.desynchronize()
+    workspace.Fresh.AttributeChanged:Connect(function(name)
+      assert(name == "ping")
+      SharedTable.increment(SharedTableRegistry:GetSharedTable("seen"), "n", 1)
+    end)
+    task.synchronize()
     while not workspace:FindFirstChild("WriterDone") do
       task.desynchronize()
       for i = 1, 200 do
@@ -52,4 +65,10 @@ for r = 1, 3 do
   ]])
 end
 for r = 1, 3 do U.wait_signal("ReaderDone" .. r) end
+fresh:SetAttribute("ping", true)
+local deadline = time() + 30
+while seen.n < 3 do
+  assert(time() < deadline, "AttributeChanged reached " .. seen.n .. " of 3 handlers")
+  task.wait()
+end
 print("OK")
