@@ -172,6 +172,58 @@ PARLUA_API const char *parlua_last_error(parlua_runtime *rt);
 /* Runtime threads that died of an uncaught error so far. */
 PARLUA_API int parlua_error_count(parlua_runtime *rt);
 
+/* ---- Host classes (SPEC 2.4): Instances of the host's own classes ----
+ *
+ * A host registers a class with its members; scripts make instances with
+ * Instance.new (if creatable) and use them like the built-in classes, and
+ * every member's safety level is enforced with the same errors
+ * (docs/data-model.md): an Unsafe WriteVoxels called in parallel raises
+ * "Function Terrain.WriteVoxels is not safe to call in parallel (call
+ * task.synchronize() first)". A member's functions run in whatever VM and
+ * phase its level allows, so they must be safe for that: a ReadParallel
+ * getter may run on several workers at once. */
+
+/* Safety levels; zero (a member given none) is Unsafe. */
+typedef enum parlua_level {
+    PARLUA_UNSAFE = 0,
+    PARLUA_READ_PARALLEL = 1,
+    PARLUA_LOCAL_SAFE = 2,
+    PARLUA_SAFE = 3
+} parlua_level;
+
+/* One member: a property (get, and set unless it is read-only) or a method
+ * (call), never both. Each function gets the instance at stack index 1
+ * (check it with parlua_instance_data); a setter gets the value at 2. */
+typedef struct parlua_member {
+    const char *name;
+    parlua_level level;
+    lua_CFunction get;  /* property: push its value, return 1 */
+    lua_CFunction set;  /* property: assign the value at 2; NULL: read-only */
+    lua_CFunction call; /* method: arguments from 2, returns its results */
+    const char *doc;    /* one line for the host's docs; may be NULL */
+} parlua_member;
+
+typedef struct parlua_class {
+    const char *name;             /* unique among all classes */
+    const char *base;             /* a built-in or earlier host class; NULL: "Instance" */
+    int creatable;                /* Instance.new(name) makes one */
+    size_t data_size;             /* bytes of zeroed host data each instance carries */
+    const parlua_member *members; /* ended by a member with a NULL name; copied */
+} parlua_class;
+
+/* Registers a class (host thread, before any script started an actor:
+ * actor VMs take the classes when they open). PARLUA_OK; PARLUA_ERROR with
+ * parlua_last_error saying why (a NULL or empty name, a name already
+ * taken, an unknown base class, a member that is neither a property nor
+ * a method, or an actor VM already running); PARLUA_NOMEM. */
+PARLUA_API int parlua_register_class(parlua_runtime *rt, const parlua_class *cls);
+/* In a member function: the host data of the instance at idx, which must
+ * be of class_name or a class derived from it (else raises a Lua error
+ * naming both classes); NULL when the class has no data (data_size 0).
+ * The data lives as long as the instance and is copied byte for byte by
+ * Clone. */
+PARLUA_API void *parlua_instance_data(lua_State *L, int idx, const char *class_name);
+
 #ifdef __cplusplus
 }
 #endif

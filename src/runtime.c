@@ -213,6 +213,17 @@ int parlua_finish(parlua_runtime *rt)
     return PARLUA_OK;
 }
 
+int parlua_register_class(parlua_runtime *rt, const parlua_class *cls)
+{
+    if (!rt) return PARLUA_ERROR;
+    return pl_host_class_add(rt, cls);
+}
+
+void *parlua_instance_data(lua_State *L, int idx, const char *class_name)
+{
+    return pl_host_instance_data(L, idx, class_name);
+}
+
 void parlua_free(parlua_runtime *rt)
 {
     if (!rt) return;
@@ -264,6 +275,7 @@ void parlua_free(parlua_runtime *rt)
     uv_mutex_destroy(&rt->lthreads_lock);
     if (rt->wake_fd >= 0) close(rt->wake_fd);
     pl_trace_free(rt->trace);
+    pl_host_classes_free(rt);
     free(rt->threads);
     free(rt);
 }

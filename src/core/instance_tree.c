@@ -3,17 +3,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-const pl_class pl_class_instance = {"Instance", NULL, 0};
-const pl_class pl_class_datamodel = {"DataModel", &pl_class_instance, 0};
-const pl_class pl_class_workspace = {"Workspace", &pl_class_instance, 0};
-const pl_class pl_class_folder = {"Folder", &pl_class_instance, 1};
-const pl_class pl_class_actor = {"Actor", &pl_class_instance, 1};
-const pl_class pl_class_script = {"Script", &pl_class_instance, 1};
-const pl_class pl_class_runservice = {"RunService", &pl_class_instance, 0};
+const pl_class pl_class_instance = {"Instance", NULL, 0, 0};
+const pl_class pl_class_datamodel = {"DataModel", &pl_class_instance, 0, 0};
+const pl_class pl_class_workspace = {"Workspace", &pl_class_instance, 0, 0};
+const pl_class pl_class_folder = {"Folder", &pl_class_instance, 1, 0};
+const pl_class pl_class_actor = {"Actor", &pl_class_instance, 1, 0};
+const pl_class pl_class_luasource = {"LuaSourceContainer", &pl_class_instance, 0, 0};
+const pl_class pl_class_script = {"Script", &pl_class_luasource, 1, 0};
+const pl_class pl_class_modulescript = {"ModuleScript", &pl_class_luasource, 1, 0};
+const pl_class pl_class_runservice = {"RunService", &pl_class_instance, 0, 0};
+const pl_class pl_class_bindable = {"BindableEvent", &pl_class_instance, 1, 0};
 
 static const pl_class *const all_classes[] = {
-    &pl_class_instance, &pl_class_datamodel, &pl_class_workspace,  &pl_class_folder,
-    &pl_class_actor,    &pl_class_script,    &pl_class_runservice,
+    &pl_class_instance,   &pl_class_datamodel, &pl_class_workspace, &pl_class_folder,
+    &pl_class_actor,      &pl_class_luasource, &pl_class_script,    &pl_class_modulescript,
+    &pl_class_runservice, &pl_class_bindable,
 };
 
 static void destroy(pl_shared *obj);
@@ -42,6 +46,11 @@ pl_instance *pl_instance_new(const pl_class *cls, void *owner, pl_graveyard *g)
     inst->name =
         dup_bytes(cls->name, strlen(cls->name)); /* a new Instance is named after its class */
     if (!inst->name) {
+        free(inst);
+        return NULL;
+    }
+    if (cls->data_size && !(inst->data = calloc(1, cls->data_size))) {
+        free(inst->name);
         free(inst);
         return NULL;
     }
@@ -97,7 +106,11 @@ static void free_instance(pl_instance *inst)
         pl_shared_release(&c->base);
     }
     if (inst->vm && inst->free_vm) inst->free_vm(inst->vm);
+    /* acquire: pairs with the publishing CAS (src/lib/signal.c) */
+    pl_instance_ext *ext = atomic_load_explicit(&inst->ext, memory_order_acquire);
+    if (ext) ext->ops->free(ext);
     free(inst->name);
+    free(inst->data);
     free(inst->source);
     free(inst->path);
     free(inst);
@@ -232,6 +245,10 @@ pl_instance *pl_instance_clone(const pl_instance *inst, void *owner)
     if (inst->source && !(copy->source = dup_bytes(inst->source, inst->source_len))) goto fail;
     copy->source_len = inst->source_len;
     if (inst->path && !(copy->path = dup_bytes(inst->path, strlen(inst->path)))) goto fail;
+    copy->disabled = inst->disabled;
+    if (inst->data) memcpy(copy->data, inst->data, inst->cls->data_size);
+    pl_instance_ext *ext = atomic_load_explicit(&((pl_instance *)inst)->ext, memory_order_acquire);
+    if (ext && ext->ops->copy(inst, copy) != 0) goto fail; /* attributes */
     for (const pl_instance *c = inst->first_child; c; c = c->next_sibling) {
         pl_instance *child = pl_instance_clone(c, owner);
         if (!child) goto fail;

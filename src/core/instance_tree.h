@@ -29,14 +29,29 @@
 typedef struct pl_class {
     const char *name;
     const struct pl_class *base;
-    int creatable; /* Instance.new may make one */
+    int creatable;    /* Instance.new may make one */
+    size_t data_size; /* bytes of zeroed host data per instance (a host class) */
 } pl_class;
 
 extern const pl_class pl_class_instance, pl_class_datamodel, pl_class_workspace, pl_class_folder,
-    pl_class_actor, pl_class_script, pl_class_runservice;
+    pl_class_actor, pl_class_luasource, pl_class_script, pl_class_modulescript, pl_class_runservice,
+    pl_class_bindable;
 extern const pl_shared_type pl_instance_type;
 
 typedef struct pl_instance pl_instance;
+typedef struct pl_instance_ext pl_instance_ext;
+
+typedef struct pl_instance_ext_ops {
+    void (*free)(pl_instance_ext *ext); /* the instance is freed */
+    /* Clone: copies what a clone keeps (attributes) from `from` to `to`;
+     * 0, or -1 when out of memory */
+    int (*copy)(const pl_instance *from, pl_instance *to);
+} pl_instance_ext_ops;
+
+/* The head of an instance's ext (the Lua layer's part of it). */
+struct pl_instance_ext {
+    const pl_instance_ext_ops *ops;
+};
 
 typedef struct pl_graveyard {
     _Atomic(pl_instance *) head; /* a Treiber stack of unreferenced instances */
@@ -73,6 +88,15 @@ struct pl_instance {
     size_t source_len;
     char *path;
     int started;
+    int disabled;     /* Script.Enabled is false (serial phase only) */
+    unsigned run_gen; /* bumped when the script stops (Destroy, Enabled = false): threads
+                         of an older run never resume (serial phase only) */
+    /* What the Lua layer keeps per instance (attributes, signal connections,
+     * waiters: src/lib/signal.c), made on first use by any thread: published
+     * with a compare-and-swap (release), read with acquire; its ops free it
+     * with the instance and copy it for Clone. */
+    _Atomic(pl_instance_ext *) ext;
+    void *data; /* cls->data_size bytes of host data (host classes), or NULL */
     /* Actor: its pl_vm, created with it */
     void *vm;
     void (*free_vm)(void *vm);

@@ -11,8 +11,11 @@ static const char CONN_MT[] = "parlua.Connection";
 typedef struct conn {
     int kind, phase;
     int connected;
-    pl_conn_change_fn on_change;
+    int once;
+    const pl_conn_ops *ops;
+    void *ud;
     pl_instance *script; /* the Script whose thread connected it, retained; NULL: none */
+    unsigned script_gen; /* script->run_gen when it connected */
 } conn;
 
 /* Pushes the array of connections for (kind, name, phase): the registry
@@ -36,7 +39,7 @@ static int push_list(lua_State *L, int kind, const char *name, size_t len, int p
 }
 
 void pl_conn_add(lua_State *L, int kind, const char *name, size_t len, int phase, int fn_idx,
-                 pl_conn_change_fn on_change)
+                 const pl_conn_ops *ops, void *ud, int once)
 {
     fn_idx = lua_absindex(L, fn_idx);
     push_list(L, kind, name, len, phase, 1);
@@ -44,11 +47,17 @@ void pl_conn_add(lua_State *L, int kind, const char *name, size_t len, int phase
     c->kind = kind;
     c->phase = phase;
     c->connected = 1;
-    c->on_change = on_change;
+    c->once = once;
+    c->ops = ops;
+    c->ud = NULL;
     c->script = NULL;
     luaL_setmetatable(L, CONN_MT);
-    c->script = pl_vm_of(L)->script_now; /* after the metatable: its __gc releases */
-    if (c->script) pl_shared_retain(&c->script->base);
+    c->ud = ud; /* after the metatable: its __gc frees */
+    c->script = pl_vm_of(L)->script_now;
+    if (c->script) {
+        pl_shared_retain(&c->script->base);
+        c->script_gen = c->script->run_gen;
+    }
     lua_pushvalue(L, fn_idx);
     lua_setiuservalue(L, -2, 1);
     lua_pushlstring(L, name, len);
@@ -56,7 +65,7 @@ void pl_conn_add(lua_State *L, int kind, const char *name, size_t len, int phase
     lua_pushvalue(L, -1);
     lua_rawseti(L, -3, (lua_Integer)lua_rawlen(L, -3) + 1);
     lua_remove(L, -2); /* the list */
-    on_change(L, name, len, phase, 1);
+    ops->change(L, name, len, phase, 1, ud);
 }
 
 int pl_conn_push_handlers(lua_State *L, int kind, const char *name, size_t len, int phase)
@@ -94,7 +103,20 @@ static int conn_gc(lua_State *L)
     conn *c = lua_touserdata(L, 1);
     if (c->script) pl_shared_release(&c->script->base);
     c->script = NULL;
+    if (c->ud && c->ops->free) c->ops->free(c->ud);
+    c->ud = NULL;
     return 0;
+}
+
+static int alive(const conn *c)
+{
+    return c->connected && (!c->ud || !c->ops->alive || c->ops->alive(c->ud));
+}
+
+/* Whether c's Script stopped since c connected (its handlers never run). */
+static int script_stopped(const conn *c)
+{
+    return c->script && c->script->run_gen != c->script_gen;
 }
 
 static int conn_disconnect(lua_State *L)
@@ -129,7 +151,62 @@ static int conn_disconnect(lua_State *L)
         lua_rawset(L, -3);
         lua_pop(L, 2);
     }
-    c->on_change(L, name, len, c->phase, -1);
+    c->ops->change(L, name, len, c->phase, -1, c->ud);
+    return 0;
+}
+
+void pl_conn_disconnect(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    lua_pushcfunction(L, conn_disconnect);
+    lua_pushvalue(L, idx);
+    lua_call(L, 1, 0);
+}
+
+int pl_conn_start(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    conn *c = lua_touserdata(L, idx);
+    /* A delivery posted before its source let go (Destroy) still runs; the
+     * connection goes after it. */
+    int run = c->connected && !script_stopped(c);
+    if (c->connected && (c->once || !run || !alive(c))) { /* disconnect it now */
+        lua_pushcfunction(L, conn_disconnect);
+        lua_pushvalue(L, idx);
+        lua_call(L, 1, 0);
+    }
+    return run;
+}
+
+int pl_conn_drop_stopped(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, LISTS_KEY);
+    int lists = lua_gettop(L);
+    lua_newtable(L); /* the connections to drop: not while walking the lists */
+    int drop = lua_gettop(L);
+    lua_Integer n = 0;
+    for (int i = 1; i <= PL_CONN_KINDS * 2; i++) {
+        lua_rawgeti(L, lists, i);
+        lua_pushnil(L);
+        while (lua_next(L, -2)) { /* name -> array of connections */
+            lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
+            for (lua_Integer k = 1; k <= len; k++) {
+                lua_rawgeti(L, -1, k);
+                if (script_stopped(lua_touserdata(L, -1)))
+                    lua_rawseti(L, drop, ++n);
+                else
+                    lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    for (lua_Integer k = 1; k <= n; k++) {
+        lua_pushcfunction(L, conn_disconnect);
+        lua_rawgeti(L, drop, k);
+        lua_call(L, 1, 0);
+    }
+    lua_settop(L, lists - 1);
     return 0;
 }
 
@@ -138,7 +215,7 @@ static int conn_index(lua_State *L)
     conn *c = luaL_checkudata(L, 1, CONN_MT);
     const char *key = luaL_checkstring(L, 2);
     if (strcmp(key, "Connected") == 0)
-        lua_pushboolean(L, c->connected);
+        lua_pushboolean(L, alive(c) && !script_stopped(c));
     else if (strcmp(key, "Disconnect") == 0)
         lua_pushcfunction(L, conn_disconnect);
     else
@@ -148,8 +225,8 @@ static int conn_index(lua_State *L)
 
 void pl_open_connection(lua_State *L)
 {
-    lua_createtable(L, 4, 0);
-    for (int i = 1; i <= 4; i++) {
+    lua_createtable(L, PL_CONN_KINDS * 2, 0);
+    for (int i = 1; i <= PL_CONN_KINDS * 2; i++) {
         lua_newtable(L);
         lua_rawseti(L, -2, i);
     }

@@ -278,6 +278,36 @@ void pl_park_describe(pl_vm *vm, lua_State *co, char *buf, size_t size)
     free(name);
 }
 
+/* Whether th belongs to a Script that stopped since (Destroy, Enabled). */
+static int stale(const pl_rthread *th)
+{
+    return th->script && th->script_gen != th->script->run_gen;
+}
+
+void pl_park_drop_stale(pl_vm *vm)
+{
+    pl_runtime *rt = vm->runtime;
+    for (;;) {
+        pl_waiter *mine = NULL;
+        uv_mutex_lock(&rt->parked_lock);
+        pl_list_each(it, &rt->parked)
+        {
+            pl_waiter *w = pl_container_of(it, pl_waiter, parked_link);
+            if (thread_of(w)->ctx.vm == vm && stale(thread_of(w))) {
+                mine = w;
+                break;
+            }
+        }
+        uv_mutex_unlock(&rt->parked_lock);
+        if (!mine) return;
+        pl_rthread *th = thread_of(mine);
+        unpark(mine);
+        if (mine->on->ops->abandon) mine->on->ops->abandon(mine->on, mine);
+        if (th->state == PL_RT_READY) continue; /* woken already: its ready queue frees it */
+        pl_rthread_free(th);
+    }
+}
+
 void pl_park_drop_vm(pl_vm *vm)
 {
     pl_runtime *rt = vm->runtime;

@@ -106,6 +106,10 @@ void pl_park_describe(pl_vm *vm, lua_State *co, char *buf, size_t size);
  * vm's parked threads, undoing grants they did not see, and frees their
  * records. */
 void pl_park_drop_vm(pl_vm *vm);
+/* The VM's owner (serial phase): ends the waits of vm's parked threads
+ * whose Script stopped (pl_rthread.script_gen), as pl_park_drop_vm does;
+ * those already woken stay on their ready queue for the caller. */
+void pl_park_drop_stale(pl_vm *vm);
 /* At shutdown (workers stopped, VMs still open): forgets every parked
  * thread. */
 void pl_park_drop_all(pl_runtime *rt);

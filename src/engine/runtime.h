@@ -109,7 +109,10 @@ struct parlua_runtime {
     pl_vm *lthread_zombies;     /* ended lthread VMs kept for the trace (all_next) */
     atomic_int serial_sleeping; /* the serial thread sleeps in pl_sched_idle */
     int wake_fd;                /* an eventfd that ends that sleep */
+    struct pl_host_classes *host_classes; /* parlua_register_class (lib/hostclass.c) */
 };
+
+typedef struct pl_host_classes pl_host_classes;
 
 /* Sets rt->last_error under error_lock (printf-style); engine/error.c. */
 void pl_runtime_set_error(pl_runtime *rt, const char *fmt, ...)

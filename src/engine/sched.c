@@ -300,11 +300,14 @@ static void drain(pl_vm *vm, int phase)
     for (;;) {
         if (pl_vm_dead(vm)) return; /* its Actor was destroyed by what just ran */
         pl_park_take_woken(vm);
-        pl_rthread *th = rq_pop(&vm->ready[phase]);
-        if (th) {
-            pl_rthread_resume(th, NULL);
-        } else if (pl_mailbox_ready(&vm->mailbox, phase)) {
+        pl_rthread *th;
+        /* Messages (and signals, which travel as messages) first: handlers
+         * of what the last thread sent or fired run before the next thread
+         * resumes, as Roblox runs deferred events at each yield. */
+        if (pl_mailbox_ready(&vm->mailbox, phase)) {
             hooks->dispatch(vm, phase);
+        } else if ((th = rq_pop(&vm->ready[phase]))) {
+            pl_rthread_resume(th, NULL);
         } else if (vm->heartbeat_due[phase]) {
             vm->heartbeat_due[phase] = 0;
             hooks->heartbeat(vm, phase);
@@ -701,6 +704,43 @@ void pl_vm_kill(pl_vm *vm)
     }
     vm->dying_next = rt->dying;
     rt->dying = vm;
+}
+
+/* ---- stopping the threads of Scripts that stopped (Destroy, Enabled) ---- */
+
+static int stale(const pl_rthread *th)
+{
+    return th->script && th->script_gen != th->script->run_gen;
+}
+
+static int stale_timer_of_vm(void *ud, pl_timer *t)
+{
+    pl_rthread *th = pl_container_of(t, pl_rthread, timer);
+    if (th->ctx.vm != ud || th->wait.active || !stale(th)) return 0;
+    th->ctx.vm->ntimers--;
+    th->state = PL_RT_READY; /* collected on the ready queue, freed below */
+    rq_push(&th->ctx.vm->ready[th->phase], th);
+    return 1;
+}
+
+void pl_vm_stop_stale(pl_vm *vm)
+{
+    pl_runtime *rt = vm->runtime;
+    if (pl_vm_dead(vm) || !vm->L) return;
+    pl_park_drop_stale(vm); /* first: a parked thread's timeout timer is its own */
+    pl_park_take_woken(vm);
+    uv_mutex_lock(&rt->timer_lock);
+    if (vm->ntimers) pl_timerheap_remove_if(&rt->timers, stale_timer_of_vm, vm); /* O(timers) */
+    uv_mutex_unlock(&rt->timer_lock);
+    for (int p = 0; p < 2; p++) {
+        for (pl_rthread *th = vm->ready[p].head, *next; th; th = next) {
+            next = th->next;
+            if (!stale(th)) continue;
+            rq_remove(&vm->ready[p], th);
+            th->state = PL_RT_RUNNING;
+            pl_rthread_free(th); /* its coroutine is collected with its pending <close> */
+        }
+    }
 }
 
 /* Frees the records of vm's queued threads and its spare handler thread

@@ -42,6 +42,11 @@ PL_MUST_CHECK int pl_sched_timer(pl_vm *vm, pl_rthread *th, double delay, int ph
 void pl_sched_unqueue(pl_vm *vm, pl_rthread *th);
 /* Counts vm's Heartbeat connections of phase up or down (delta +-1). */
 void pl_heartbeat_count(pl_vm *vm, int phase, int delta);
+/* Forgets vm's queued, timed and parked threads whose Script stopped
+ * (Destroy, Script.Enabled = false: pl_instance.run_gen changed). Serial
+ * thread, serial phase. The running thread stops at its next yield
+ * (pl_rthread_resume never resumes such a thread). */
+void pl_vm_stop_stale(pl_vm *vm);
 /* Runs th now on the serial thread, outside the frames (the main script's
  * first run, -e), accounted and traced as a serial run of vm. Returns 1
  * when th died of an uncaught error (reported), else 0. */

@@ -316,6 +316,7 @@ pl_rthread *pl_rthread_new(lua_State *L, int nargs)
 
 void pl_rthread_set_script(pl_rthread *th, pl_instance *script)
 {
+    th->script_gen = script ? script->run_gen : 0;
     if (th->script == script) return;
     if (script) pl_shared_retain(&script->base);
     if (th->script) pl_shared_release(&th->script->base);
@@ -352,6 +353,10 @@ void pl_run_handlers(lua_State *L, int handlers_idx, int n, int first_arg, int n
             lua_pushvalue(L, handlers_idx);
         else
             lua_rawgeti(L, handlers_idx, i);
+        if (!pl_conn_start(L, -1)) { /* disconnected meanwhile, or its Script stopped */
+            lua_pop(L, 1);
+            continue;
+        }
         pl_instance *script = pl_conn_push_function(L, -1);
         lua_remove(L, -2); /* the connection */
         for (int a = 0; a < nargs; a++)
@@ -594,7 +599,7 @@ static int set_global_script(lua_State *L)
  * only when the VM switches to a thread of another Script, and never
  * cleared (code outside any thread keeps seeing the last one). L: the
  * running Lua thread. */
-static void switch_script(pl_vm *vm, lua_State *L, pl_instance *script)
+void pl_vm_switch_script(pl_vm *vm, lua_State *L, pl_instance *script)
 {
     vm->script_now = script;
     if (!script || script == vm->script_global) return;
@@ -623,6 +628,13 @@ int pl_rthread_resume(pl_rthread *th, lua_State *from)
         pl_rthread_free(th);
         return 0;
     }
+    /* Its Script stopped (Destroy, Enabled = false) since it was queued:
+     * it never runs again (the running thread that stopped it ends here). */
+    if (th->script && th->script_gen != th->script->run_gen) {
+        if (th->wait.active) pl_park_cancel(th);
+        pl_rthread_free(th);
+        return 0;
+    }
     if (th->wants_elapsed) {
         lua_pushnumber(co, pl_now(vm->runtime) - th->wait_start);
         nargs++;
@@ -639,7 +651,7 @@ int pl_rthread_resume(pl_rthread *th, lua_State *from)
     pl_instance *resumer = vm->script_now;
     int hold = resumer && resumer != th->script;
     if (hold) pl_shared_retain(&resumer->base);
-    switch_script(vm, L, th->script);
+    pl_vm_switch_script(vm, L, th->script);
     /* On the serial thread, publish the coroutine that runs, so that
      * parlua_interrupt (from a signal handler on this thread) can hook it.
      * relaxed: the only reader runs on this same thread. */
@@ -649,7 +661,7 @@ int pl_rthread_resume(pl_rthread *th, lua_State *from)
         serial ? atomic_exchange_explicit(&rt->serial_L, co, memory_order_relaxed) : NULL;
     int status = lua_resume(co, L, nargs, &nres);
     if (serial) atomic_store_explicit(&rt->serial_L, outer, memory_order_relaxed);
-    switch_script(vm, L, resumer);
+    pl_vm_switch_script(vm, L, resumer);
     if (hold) pl_shared_release(&resumer->base);
     if (status == LUA_YIELD) {
         lua_pop(co, nres);

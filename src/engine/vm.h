@@ -62,6 +62,8 @@ struct pl_rthread {
     int by_runtime;    /* the runtime resumed it (not user code): task.c's park */
     double wait_start;
     pl_instance *script;     /* the Script it belongs to, retained; NULL: none (-e) */
+    unsigned script_gen;     /* script->run_gen when it joined: it never resumes once the
+                                Script stopped (Destroy, Enabled = false) */
     pl_rthread *prev, *next; /* in a ready queue */
     pl_timer timer;
     pl_waiter wait; /* while parked on a sync object (engine/park.h) */
@@ -210,6 +212,10 @@ int pl_rthread_resume(pl_rthread *th, lua_State *from);
  * Script it had. Call with NULL before freeing a record without
  * pl_rthread_free. */
 void pl_rthread_set_script(pl_rthread *th, pl_instance *script);
+/* The VM now runs code of script (NULL: none): sets vm->script_now and,
+ * when it changes, the global `script` (L: the running Lua thread). Used
+ * around each resume, and by require(moduleScript) around module code. */
+void pl_vm_switch_script(pl_vm *vm, lua_State *L, pl_instance *script);
 /* Forgets th (its coroutine stays as Lua left it). */
 void pl_rthread_free(pl_rthread *th);
 /* Warns of runtime threads still suspended by a user's coroutine.yield

@@ -14,6 +14,7 @@
 #include "engine/transfer.h"
 #include "lib/instance.h"
 #include "lib/lib.h"
+#include "lib/signal.h"
 
 /* Marks the phases in a mask from the mailbox; its PL_MAILBOX_FLUSH bit
  * asks for a flush once this VM's threads have yielded. */
@@ -79,7 +80,8 @@ static int actor_send(lua_State *L)
     return 0;
 }
 
-static void on_bind_change(lua_State *L, const char *topic, size_t len, int phase, int delta)
+static void on_bind_change(lua_State *L, const char *topic, size_t len, int phase, int delta,
+                           void *ud)
 {
     pl_vm *vm = pl_vm_of(L);
     int rc = pl_mailbox_bind(&vm->mailbox, topic, len, phase, delta);
@@ -106,7 +108,8 @@ static int bind_topic(lua_State *L, int phase, const char *fn)
         free(here);
         return lua_error(L);
     }
-    pl_conn_add(L, PL_CONN_MESSAGE, topic, len, phase, 3, on_bind_change);
+    static const pl_conn_ops ops = {on_bind_change, NULL, NULL};
+    pl_conn_add(L, PL_CONN_MESSAGE, topic, len, phase, 3, &ops, NULL, 0);
     return 1;
 }
 
@@ -132,6 +135,31 @@ typedef struct batch {
     uint64_t taken;  /* when the batch was taken (trace flows) */
 } batch;
 
+/* A signal fired for a connection in this VM (lib/signal.c): runs its
+ * handler. The handler cache (2, 3) is dropped. */
+static void deliver_signal(lua_State *L, batch *b, pl_msg *msg)
+{
+    pl_vm *vm = b->vm;
+    lua_settop(L, 1);
+    lua_pushnil(L);
+    lua_pushnil(L);
+    int n;
+    char err[512];
+    if (pl_transfer_decode(L, &msg->body->wire, 1, &n, err, sizeof err) != 0) {
+        lua_pushfstring(L, "cannot deliver a signal: %s", err);
+        pl_report_error(vm, L, "signal delivery failed");
+        lua_settop(L, 3);
+        pl_msg_done(msg);
+        return;
+    }
+    b->current = msg;
+    pl_msg_delivered(msg);
+    pl_signal_deliver(L, b->phase, 4, n);
+    b->current = NULL;
+    lua_settop(L, 3);
+    pl_msg_done(msg);
+}
+
 /* Stack: 1 the batch, 2 the handlers of the topic at 3 (a function, an
  * array, or nil), cached while the topic and vm->bind_version stay the
  * same (a run of messages on one topic looks its handlers up once), then
@@ -148,6 +176,10 @@ static int deliver_batch(lua_State *L)
         b->current = msg;
         pl_msgbody *body = msg->body;
         if (vm->tbuf) pl_trace_flow_at(vm->tbuf, 'f', "message", (uintptr_t)body, b->taken);
+        if (pl_signal_is_topic(body->topic, body->topic_len)) { /* a signal's delivery */
+            deliver_signal(L, b, msg);
+            continue;
+        }
         size_t len;
         const char *topic = lua_tolstring(L, 3, &len);
         if (!topic || len != body->topic_len || memcmp(topic, body->topic, len) != 0 ||
@@ -221,15 +253,18 @@ void pl_actor_dispatch(pl_vm *vm, int phase)
     /* Killed by a handler: pl_vm_kill dropped the rest of the batch. */
 }
 
-static const pl_member actor_members[] = {
-    {"SendMessage", PL_SAFE, NULL, NULL, actor_send},
-    {"BindToMessage", PL_SAFE, NULL, NULL, actor_bind},
-    {"BindToMessageParallel", PL_SAFE, NULL, NULL, actor_bind_parallel},
-    {NULL, 0, NULL, NULL, NULL},
+const pl_member pl_actor_members[] = {
+    {"SendMessage", PL_SAFE, NULL, NULL, actor_send, PL_MEMBER_LTHREAD,
+     "`(topic, ...)`: sends the values (transferred) to the actor's handlers of `topic`"},
+    {"BindToMessage", PL_SAFE, NULL, NULL, actor_bind, 0,
+     "`(topic, fn)`: runs `fn(...)` in the serial phase for each message (the actor's own VM "
+     "only); returns a connection"},
+    {"BindToMessageParallel", PL_SAFE, NULL, NULL, actor_bind_parallel, 0,
+     "the same, in the parallel phase"},
+    {NULL, 0, NULL, NULL, NULL, 0, NULL},
 };
 
 void pl_open_actor(lua_State *L)
 {
-    pl_open_connection(L);
-    pl_register_members(L, &pl_class_actor, actor_members);
+    pl_open_connection(L); /* the Actor members: pl_builtin_classes (classes.c) */
 }

@@ -12,15 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/connection.h"
 #include "engine/proxy.h"
 #include "engine/runtime.h"
 #include "engine/sched.h"
 #include "lib/instance.h"
 #include "lib/lib.h"
+#include "lib/signal.h"
 
 static const char MEMBERS_KEY[] = "parlua.members";
 
-static const char *level_name(pl_level level)
+const char *pl_level_name(pl_level level)
 {
     switch (level) {
     case PL_UNSAFE:
@@ -79,12 +81,26 @@ pl_instance *pl_instance_check_class(lua_State *L, int idx, const pl_class *cls)
 
 /* ---- safety levels ---- */
 
+/* An lthread runs beside both phases, even while the serial phase changes
+ * the tree: of an Instance it may use only the members flagged
+ * PL_MEMBER_LTHREAD (SendMessage), and compare and pass Instances (SPEC 7). */
+static void check_lthread(lua_State *L, const pl_vm *vm, const char *cls, const char *member)
+{
+    if (pl_vm_is_lthread(vm))
+        luaL_error(L,
+                   "%s.%s cannot be used from an lthread (an lthread runs beside the frames "
+                   "and may only use SendMessage of an Instance): send a message to an actor "
+                   "instead",
+                   cls, member);
+}
+
 /* Raises if the running code may not use member m of inst in this way now.
- * Only the parallel phase restricts anything. */
+ * Only the parallel phase restricts anything, and lthreads (check_lthread). */
 static void check_level(lua_State *L, const pl_instance *inst, const pl_class *owner_cls,
                         const pl_member *m, int write)
 {
     pl_vm *vm = pl_vm_of(L);
+    if (!(m->flags & PL_MEMBER_LTHREAD)) check_lthread(L, vm, owner_cls->name, m->name);
     if (vm->phase != PL_PARALLEL || m->level == PL_SAFE) return;
     int own = inst->owner == pl_vm_token(vm);
     if (m->call) {
@@ -98,7 +114,7 @@ static void check_level(lua_State *L, const pl_instance *inst, const pl_class *o
     if (write && m->level == PL_LOCAL_SAFE && own) return;
     luaL_error(
         L, "Property %s.%s is %s: it cannot be %s in parallel%s (call task.synchronize() first)",
-        owner_cls->name, m->name, level_name(m->level), write ? "written" : "read",
+        owner_cls->name, m->name, pl_level_name(m->level), write ? "written" : "read",
         m->level == PL_LOCAL_SAFE ? " by an actor that did not create the instance" : "");
 }
 
@@ -181,6 +197,7 @@ static int inst_index(lua_State *L)
         lua_settop(L, 2);
         return m->get(L);
     }
+    check_lthread(L, pl_vm_of(L), "Instance", key);
     pl_instance *child = pl_instance_find_child(inst, key, 0);
     if (!child) return not_a_member(L, inst, key);
     pl_instance_push(L, child);
@@ -192,8 +209,10 @@ static int inst_newindex(lua_State *L)
     pl_instance *inst = check_fast(L, 1, UV_INSTANCE_MT);
     const char *key = luaL_checkstring(L, 2);
     const pl_class *cls;
-    if (!find_member(L, UV_MEMBERS, inst, 2, &cls) || lua_isfunction(L, -1))
+    if (!find_member(L, UV_MEMBERS, inst, 2, &cls) || lua_isfunction(L, -1)) {
+        check_lthread(L, pl_vm_of(L), "Instance", key);
         return not_a_member(L, inst, key);
+    }
     const pl_member *m = lua_touserdata(L, -1);
     if (!m->set) return luaL_error(L, "Unable to assign property %s. Property is read only", key);
     check_level(L, inst, cls, m, 1);
@@ -204,7 +223,9 @@ static int inst_newindex(lua_State *L)
 
 static int inst_tostring(lua_State *L)
 {
-    lua_pushstring(L, pl_instance_check(L, 1)->name);
+    pl_instance *inst = pl_instance_check(L, 1);
+    check_lthread(L, pl_vm_of(L), "Instance", "Name (tostring)");
+    lua_pushstring(L, inst->name);
     return 1;
 }
 
@@ -233,6 +254,7 @@ static int set_name(lua_State *L)
     size_t len;
     const char *name = lua_tolstring(L, 2, &len);
     if (pl_instance_set_name(inst, name, len) != 0) return luaL_error(L, "not enough memory");
+    if (inst->parent) pl_signal_children_changed(inst->parent); /* WaitForChild */
     return 0;
 }
 
@@ -248,6 +270,25 @@ static int get_parent(lua_State *L)
     return 1;
 }
 
+/* After inst moved from old to its parent: ChildRemoved, ChildAdded,
+ * WaitForChild. The instances stay alive meanwhile: the caller's proxies
+ * hold inst and the new parent; old is held here. */
+static void moved(lua_State *L, pl_instance *inst, pl_instance *old)
+{
+    pl_instance *now = inst->parent;
+    if (now) pl_signal_children_changed(now);
+    if (old && pl_signal_connected(old, PL_SIG_CHILD_REMOVED)) {
+        pl_instance_push(L, inst);
+        pl_signal_fire(L, old, PL_SIG_CHILD_REMOVED, NULL, 0, -1, 1);
+        lua_pop(L, 1);
+    }
+    if (now && pl_signal_connected(now, PL_SIG_CHILD_ADDED)) {
+        pl_instance_push(L, inst);
+        pl_signal_fire(L, now, PL_SIG_CHILD_ADDED, NULL, 0, -1, 1);
+        lua_pop(L, 1);
+    }
+}
+
 static int set_parent(lua_State *L)
 {
     pl_instance *inst = pl_instance_check(L, 1);
@@ -259,7 +300,12 @@ static int set_parent(lua_State *L)
                               inst->cls->name, luaL_typename(L, 2));
         parent = (pl_instance *)obj;
     }
+    pl_instance *old = inst->parent;
+    if (old) pl_instance_push(L, old); /* holds it while its signals fire */
     switch (pl_instance_set_parent(inst, parent)) {
+    case PL_OK:
+        if (old != parent) moved(L, inst, old);
+        return 0;
     case PL_ECYCLE:
         return luaL_error(L, "Attempt to set parent of %s to %s would result in circular reference",
                           inst->name, parent->name);
@@ -374,15 +420,102 @@ static const pl_instance *find_service(const pl_instance *inst)
     return NULL;
 }
 
-/* Detaches and locks the subtree, children first; stops each Actor's VM.
- * Nothing in it is a service (checked before), so every detach succeeds. */
-static void destroy_tree(pl_instance *inst)
+/* The VMs whose Scripts a Destroy stopped, to stop their threads after
+ * the walk (no Lua, no allocation during it): a few distinct ones, or
+ * "all" past that. */
+typedef struct stop_set {
+    pl_vm *vms[16];
+    int n, all;
+} stop_set;
+
+static void stop_set_add(stop_set *set, pl_vm *vm)
+{
+    for (int i = 0; i < set->n; i++)
+        if (set->vms[i] == vm) return;
+    if (set->n < (int)(sizeof set->vms / sizeof *set->vms))
+        set->vms[set->n++] = vm;
+    else
+        set->all = 1;
+}
+
+/* Detaches and locks the subtree, children first; disconnects its
+ * signals; stops its Scripts (their threads never resume: run_gen) and
+ * each Actor's VM. Nothing in it is a service (checked before), so every
+ * detach succeeds. */
+static void destroy_tree(lua_State *L, pl_runtime *rt, pl_instance *inst, stop_set *set)
 {
     while (inst->last_child)
-        destroy_tree(inst->last_child);
-    if (inst->parent) PL_CANNOT_FAIL(pl_instance_set_parent(inst, NULL)); /* not locked */
+        destroy_tree(L, rt, inst->last_child, set);
+    if (inst->cls == &pl_class_script) {
+        pl_instance *actor = pl_instance_actor_of(inst); /* before detaching */
+        pl_vm *vm = actor ? actor->vm : &rt->main;
+        inst->run_gen++;
+        if (vm && inst->started) stop_set_add(set, vm);
+    }
+    pl_instance *parent = inst->parent;
+    if (parent) PL_CANNOT_FAIL(pl_instance_set_parent(inst, NULL)); /* not locked */
+    if (parent) pl_signal_children_changed(parent);
     inst->parent_locked = PL_LOCKED_DESTROYED;
+    pl_signal_disconnect_all(L, inst);
     if (inst->cls == &pl_class_actor && inst->vm) pl_vm_kill(inst->vm);
+}
+
+/* Fires Destroying on inst and its descendants (before anything changes:
+ * the handlers run afterwards, deferred, as every signal's do). */
+static void fire_destroying(lua_State *L, pl_instance *inst)
+{
+    if (pl_signal_connected(inst, PL_SIG_DESTROYING))
+        pl_signal_fire(L, inst, PL_SIG_DESTROYING, NULL, 0, lua_gettop(L), 0);
+    for (pl_instance *c = inst->first_child; c; c = c->next_sibling)
+        fire_destroying(L, c);
+}
+
+static int drop_stopped(lua_State *L)
+{
+    return pl_conn_drop_stopped(L);
+}
+
+/* Stops what the Scripts that stopped left in vm: queued, timed and parked
+ * threads, and connections and message bindings (their waiting messages
+ * are then dropped with the binding, as for a Disconnect). Serial phase. */
+static void stop_vm(pl_vm *vm)
+{
+    if (pl_vm_dead(vm) || !vm->L) return;
+    pl_vm_stop_stale(vm);
+    if (!lua_checkstack(vm->L, 2)) return;
+    lua_pushcfunction(vm->L, drop_stopped);
+    if (lua_pcall(vm->L, 0, 0, 0) != LUA_OK) { /* out of memory: they stop when they fire */
+        pl_report_error(vm, vm->L, "stopping a script's connections failed");
+        lua_pop(vm->L, 1);
+    }
+}
+
+void pl_instance_stop_scripts(pl_runtime *rt, pl_vm **vms, int n, int all)
+{
+    if (!all) {
+        for (int i = 0; i < n; i++)
+            stop_vm(vms[i]);
+        return;
+    }
+    /* Every VM: a snapshot of the list, taken under its lock (stop_vm runs
+     * Lua, never under a lock). VMs are freed only between frames, so
+     * each stays valid meanwhile. */
+    uv_mutex_lock(&rt->vms_lock);
+    size_t count = 0;
+    for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next)
+        count++;
+    pl_vm **list = malloc(count * sizeof *list);
+    count = 0;
+    for (pl_vm *vm = rt->all_vms; list && vm; vm = vm->all_next)
+        list[count++] = vm;
+    uv_mutex_unlock(&rt->vms_lock);
+    if (!list) { /* out of memory: the threads stop when they would resume */
+        stop_vm(&rt->main);
+        return;
+    }
+    for (size_t i = 0; i < count; i++)
+        stop_vm(list[i]);
+    free(list);
 }
 
 static int m_destroy(lua_State *L)
@@ -401,23 +534,43 @@ static int m_destroy(lua_State *L)
                           "children instead",
                           inst->name, service->name);
     }
-    destroy_tree(inst);
+    if (inst->parent_locked == PL_LOCKED_DESTROYED) return 0; /* again: nothing to do */
+    fire_destroying(L, inst);
+    pl_instance *parent = inst->parent;
+    if (parent && pl_signal_connected(parent, PL_SIG_CHILD_REMOVED)) {
+        lua_settop(L, 1);
+        pl_signal_fire(L, parent, PL_SIG_CHILD_REMOVED, NULL, 0, 1, 1);
+    }
+    pl_runtime *rt = pl_vm_of(L)->runtime;
+    stop_set set = {{NULL}, 0, 0};
+    destroy_tree(L, rt, inst, &set);
+    pl_instance_stop_scripts(rt, set.vms, set.n, set.all);
     return 0;
 }
 
-static const pl_member instance_members[] = {
-    {"Name", PL_READ_PARALLEL, get_name, set_name, NULL},
-    {"ClassName", PL_READ_PARALLEL, get_classname, NULL, NULL},
-    {"Parent", PL_READ_PARALLEL, get_parent, set_parent, NULL},
-    {"GetChildren", PL_SAFE, NULL, NULL, m_get_children},
-    {"GetDescendants", PL_SAFE, NULL, NULL, m_get_descendants},
-    {"FindFirstChild", PL_SAFE, NULL, NULL, m_find_first_child},
-    {"IsA", PL_SAFE, NULL, NULL, m_isa},
-    {"GetActor", PL_SAFE, NULL, NULL, m_get_actor},
-    {"GetFullName", PL_SAFE, NULL, NULL, m_get_full_name},
-    {"Clone", PL_UNSAFE, NULL, NULL, m_clone},
-    {"Destroy", PL_UNSAFE, NULL, NULL, m_destroy},
-    {NULL, 0, NULL, NULL, NULL},
+const pl_member pl_instance_members[] = {
+    {"Name", PL_READ_PARALLEL, get_name, set_name, NULL, 0, "the name (a string)"},
+    {"ClassName", PL_READ_PARALLEL, get_classname, NULL, NULL, 0, "the class's name (read-only)"},
+    {"Parent", PL_READ_PARALLEL, get_parent, set_parent, NULL, 0,
+     "the parent Instance, or nil; setting it moves the instance"},
+    {"GetChildren", PL_SAFE, NULL, NULL, m_get_children, 0,
+     "the children, in the order they were parented"},
+    {"GetDescendants", PL_SAFE, NULL, NULL, m_get_descendants, 0, "every descendant, depth first"},
+    {"FindFirstChild", PL_SAFE, NULL, NULL, m_find_first_child, 0,
+     "`(name [, recursive])`: the first child named `name`, or nil; with `recursive`, looks at "
+     "the children first, then into each child's subtree in order"},
+    {"IsA", PL_SAFE, NULL, NULL, m_isa, 0,
+     "`(className)`: whether the class is or derives from it"},
+    {"GetActor", PL_SAFE, NULL, NULL, m_get_actor, 0,
+     "the Actor itself, or the closest Actor ancestor, or nil"},
+    {"GetFullName", PL_SAFE, NULL, NULL, m_get_full_name, 0,
+     "the dotted path from below `game` (`\"Workspace.Folder.Part\"`; `game` itself: `\"game\"`)"},
+    {"Clone", PL_UNSAFE, NULL, NULL, m_clone, 0,
+     "a copy of the instance and its descendants, attributes included, with no parent"},
+    {"Destroy", PL_UNSAFE, NULL, NULL, m_destroy, 0,
+     "fires Destroying, disconnects every connection of the subtree, stops its scripts and "
+     "locks Parent at nil"},
+    {NULL, 0, NULL, NULL, NULL, 0, NULL},
 };
 
 /* ---- Script members ---- */
@@ -468,10 +621,11 @@ static int set_path(lua_State *L)
     return 0;
 }
 
-static const pl_member script_members[] = {
-    {"Source", PL_READ_PARALLEL, get_source, set_source, NULL},
-    {"Path", PL_READ_PARALLEL, get_path, set_path, NULL},
-    {NULL, 0, NULL, NULL, NULL},
+const pl_member pl_script_members[] = {
+    {"Source", PL_READ_PARALLEL, get_source, set_source, NULL, 0, "the Lua source text"},
+    {"Path", PL_READ_PARALLEL, get_path, set_path, NULL, 0,
+     "a Lua file to run instead of Source (relative to the working directory)"},
+    {NULL, 0, NULL, NULL, NULL, 0, NULL},
 };
 
 /* ---- DataModel members ---- */
@@ -490,9 +644,10 @@ static int m_get_service(lua_State *L)
     return 1;
 }
 
-static const pl_member datamodel_members[] = {
-    {"GetService", PL_SAFE, NULL, NULL, m_get_service},
-    {NULL, 0, NULL, NULL, NULL},
+const pl_member pl_datamodel_members[] = {
+    {"GetService", PL_SAFE, NULL, NULL, m_get_service, 0,
+     "`(name)`: the service `\"RunService\"` or `\"Workspace\"`"},
+    {NULL, 0, NULL, NULL, NULL, 0, NULL},
 };
 
 /* ---- Instance.new ---- */
@@ -501,6 +656,7 @@ static int instance_new(lua_State *L)
 {
     const char *class_name = luaL_checkstring(L, 1);
     const pl_class *cls = pl_class_find(class_name);
+    if (!cls) cls = pl_host_class_find(pl_vm_of(L)->runtime, class_name);
     if (!cls || !cls->creatable)
         return luaL_error(L, "Unable to create an Instance of type \"%s\"", class_name);
     pl_instance *parent = lua_isnoneornil(L, 2) ? NULL : pl_instance_check(L, 2);
@@ -538,9 +694,9 @@ void pl_open_instance(lua_State *L)
     lua_pushcfunction(L, inst_tostring);
     lua_setfield(L, -2, "__tostring");
     lua_pop(L, 2);
-    pl_register_members(L, &pl_class_instance, instance_members);
-    pl_register_members(L, &pl_class_script, script_members);
-    pl_register_members(L, &pl_class_datamodel, datamodel_members);
+    for (const pl_class_def *def = pl_builtin_classes; def->cls; def++)
+        if (def->members) pl_register_members(L, def->cls, def->members);
+    pl_host_classes_register(L, rt); /* after the built-in ones: bases first */
 
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, instance_new);

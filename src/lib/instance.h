@@ -8,24 +8,72 @@
 #define PL_LIB_INSTANCE_H
 
 #include <lua.h>
+#include <stdio.h>
 
 #include "core/instance_tree.h"
+#include "engine/runtime.h"
 
-typedef enum { PL_UNSAFE, PL_READ_PARALLEL, PL_LOCAL_SAFE, PL_SAFE } pl_level;
+/* Safety levels (SPEC 2.3). PL_UNSAFE is 0, so a member registered without
+ * a level (a zeroed field) is Unsafe. */
+typedef enum { PL_UNSAFE = 0, PL_READ_PARALLEL, PL_LOCAL_SAFE, PL_SAFE } pl_level;
 
+/* pl_member.flags */
+enum {
+    PL_MEMBER_SIGNAL = 1,  /* a read-only property whose value is a signal (an "Event") */
+    PL_MEMBER_LTHREAD = 2, /* usable from an lthread (SendMessage only; SPEC 7) */
+};
+
+/* One member of a class: a property (get, and set unless read-only), or a
+ * method (call). The level is checked before get, set or call runs, by
+ * the one access path every member goes through (instance.c), so a member
+ * function never checks it itself. */
 typedef struct pl_member {
     const char *name;
     pl_level level;
     lua_CFunction get;  /* property: push the value of instance 1 */
     lua_CFunction set;  /* property: assign value 2 to instance 1; NULL: read-only */
     lua_CFunction call; /* method: instance at 1, arguments after it */
+    int flags;          /* PL_MEMBER_* */
+    const char *doc;    /* one line for docs/data-model.md; may be NULL */
 } pl_member;
+
+/* The registration table of a class: the class (its name and base class
+ * are in pl_class, src/core/instance_tree.h) and its own members (not its
+ * base class's), an array ended by a NULL name; NULL: none. Plain C data,
+ * the same for every VM: each VM builds its Lua lookup tables from it
+ * when it opens (pl_open_instance), and docs/data-model.md is generated
+ * from it (pl_members_markdown), so the docs cannot drift from the code.
+ * A host class (SPEC 2.4, 10) is one more pl_class_def: the C API will add
+ * it to the runtime's list, which pl_open_instance registers after the
+ * built-in ones. */
+typedef struct pl_class_def {
+    const pl_class *cls;
+    const pl_member *members;
+} pl_class_def;
+
+/* Every built-in class, base classes first, ended by {NULL, NULL}
+ * (classes.c). A class may appear more than once (its members defined in
+ * several libraries): each entry adds members. */
+extern const pl_class_def pl_builtin_classes[];
+/* The member tables of each library (instance.c, actor.c, runservice.c,
+ * signal.c...). */
+extern const pl_member pl_instance_members[], pl_datamodel_members[], pl_script_members[],
+    pl_actor_members[], pl_runservice_members[], pl_bindable_members[], pl_signal_members[],
+    pl_scriptclass_members[];
 
 /* Registers members of cls (array ends with a NULL name) in this VM. */
 void pl_register_members(lua_State *L, const pl_class *cls, const pl_member *members);
+/* Writes docs/data-model.md's text, generated from pl_builtin_classes. */
+void pl_members_markdown(FILE *f);
+/* The name of a level ("ReadParallel"). */
+const char *pl_level_name(pl_level level);
 void pl_instance_push(lua_State *L, pl_instance *inst);
 pl_instance *pl_instance_check(lua_State *L, int idx);
 pl_instance *pl_instance_check_class(lua_State *L, int idx, const pl_class *cls);
+/* Stops the threads, connections and bindings that Scripts which stopped
+ * (run_gen bumped) left in the given VMs (all VMs with all): Destroy and
+ * Script.Enabled = false. Serial phase. */
+void pl_instance_stop_scripts(pl_runtime *rt, pl_vm **vms, int n, int all);
 /* A member function's instance (argument 1), already checked by the
  * trampoline every member call goes through (class and safety level). */
 pl_instance *pl_instance_self(lua_State *L);

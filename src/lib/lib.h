@@ -24,6 +24,8 @@ void pl_open_task(lua_State *L);
 void pl_open_instance(lua_State *L);
 void pl_open_actor(lua_State *L);
 void pl_open_runservice(lua_State *L);
+void pl_open_signal(lua_State *L);
+void pl_open_script(lua_State *L);
 void pl_open_sharedtable(lua_State *L);
 void pl_open_stats(lua_State *L);
 void pl_open_sync(lua_State *L);
@@ -47,6 +49,15 @@ int pl_script_start(pl_runtime *rt, pl_instance *script, int nargs, lua_State *a
 /* script.c: parlua_run_file and parlua_run_chunk (include/parlua.h). */
 int pl_script_run_file(pl_runtime *rt, const char *path, int nargs);
 int pl_script_run_chunk(pl_runtime *rt, const char *source, const char *name, int nargs);
+
+/* hostclass.c: parlua_register_class and parlua_instance_data
+ * (include/parlua.h); the host classes' lookup, their registration in a
+ * new VM, and their freeing with the runtime. */
+int pl_host_class_add(pl_runtime *rt, const parlua_class *cls);
+void *pl_host_instance_data(lua_State *L, int idx, const char *class_name);
+const pl_class *pl_host_class_find(pl_runtime *rt, const char *name);
+void pl_host_classes_register(lua_State *L, pl_runtime *rt);
+void pl_host_classes_free(pl_runtime *rt);
 
 /* stats.c: prints the --stats summary to f (serial thread, workers idle). */
 void pl_stats_print(pl_runtime *rt, FILE *f);

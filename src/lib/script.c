@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/grow.h"
+#include "engine/proxy.h"
 #include "engine/runtime.h"
 #include "engine/sched.h"
 #include "lib/instance.h"
@@ -158,7 +159,146 @@ int pl_script_start(pl_runtime *rt, pl_instance *script, int nargs, lua_State *a
 
 void pl_script_added(void *runtime, pl_instance *script)
 {
+    if (script->disabled) return; /* starts when Enabled becomes true */
     pl_script_start(runtime, script, 0, NULL);
+}
+
+/* ---- Script.Enabled ---- */
+
+static int get_enabled(lua_State *L)
+{
+    lua_pushboolean(L, !pl_instance_check(L, 1)->disabled);
+    return 1;
+}
+
+/* false stops the script (as Destroy does: its threads, connections and
+ * bindings); true starts it again from the top when it is in the game. */
+static int set_enabled(lua_State *L)
+{
+    pl_instance *script = pl_instance_check(L, 1);
+    if (!lua_isboolean(L, 2))
+        return luaL_error(L, "Property Script.Enabled must be a boolean, got %s",
+                          luaL_typename(L, 2));
+    int enable = lua_toboolean(L, 2);
+    pl_runtime *rt = pl_vm_of(L)->runtime;
+    if (enable == !script->disabled) return 0;
+    script->disabled = !enable;
+    if (!enable) {
+        script->run_gen++;
+        int was_started = script->started;
+        script->started = 0;
+        pl_instance *actor = pl_instance_actor_of(script);
+        pl_vm *vm = actor ? actor->vm : &rt->main;
+        if (was_started && vm) pl_instance_stop_scripts(rt, &vm, 1, 0);
+    } else if (!script->started && pl_instance_in_game(script) &&
+               script->parent_locked != PL_LOCKED_DESTROYED) {
+        if (pl_script_start(rt, script, 0, NULL) != 0) {
+            const char *msg = rt->last_error;
+            return luaL_error(L, "cannot start %s: %s", script->name, msg);
+        }
+    }
+    return 0;
+}
+
+const pl_member pl_scriptclass_members[] = {
+    {"Enabled", PL_READ_PARALLEL, get_enabled, set_enabled, NULL, 0,
+     "false stops the script (its threads, connections and bindings, as Destroy does) or "
+     "keeps it from starting; true starts it again, from the top, when it is in the game"},
+    {NULL, 0, NULL, NULL, NULL, 0, NULL},
+};
+
+/* ---- require(moduleScript) ---- */
+
+static const char MODULES_KEY[] = "parlua.modules";
+static char loading; /* the value of a module being loaded (cycle detection) */
+
+/* Stack: 1 the ModuleScript, 2 this VM's module cache, 3 the Script that
+ * required it (light userdata, retained), then what the module returned. */
+static int require_k(lua_State *L, int status, lua_KContext ctx)
+{
+    pl_vm *vm = pl_vm_of(L);
+    pl_instance *prev = lua_touserdata(L, 3);
+    pl_vm_switch_script(vm, L, prev);
+    if (prev) pl_shared_release(&prev->base);
+    lua_pushnil(L);
+    lua_replace(L, 3); /* released: never again */
+    pl_instance *mod = pl_instance_check(L, 1);
+    if (status != LUA_OK && status != LUA_YIELD) { /* it raised: forget it, raise on */
+        lua_pushvalue(L, 1);
+        lua_pushnil(L);
+        lua_rawset(L, 2);
+        return lua_error(L);
+    }
+    int n = lua_gettop(L) - 3;
+    if (n != 1) {
+        lua_pushvalue(L, 1);
+        lua_pushnil(L);
+        lua_rawset(L, 2);
+        return luaL_error(L,
+                          "require: ModuleScript %s returned %d values (module code must "
+                          "return exactly one value)",
+                          mod->name, n);
+    }
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 4);
+    lua_rawset(L, 2);
+    return 1;
+}
+
+/* require(x): a ModuleScript runs once per VM, its value cached there;
+ * anything else goes to Lua's require (upvalue 1). */
+static int require_any(lua_State *L)
+{
+    pl_shared *obj = pl_proxy_test(L, 1, &pl_instance_type);
+    if (!obj) {
+        int n = lua_gettop(L);
+        lua_pushvalue(L, lua_upvalueindex(1));
+        lua_insert(L, 1);
+        lua_call(L, n, LUA_MULTRET);
+        return lua_gettop(L);
+    }
+    pl_instance *mod = (pl_instance *)obj;
+    pl_vm *vm = pl_vm_of(L);
+    if (pl_vm_is_lthread(vm))
+        return luaL_error(L, "require(ModuleScript) cannot be used from an lthread (an lthread "
+                             "may only use SendMessage of an Instance): require the module by "
+                             "its path instead");
+    if (mod->cls != &pl_class_modulescript)
+        return luaL_error(L, "require: expected a ModuleScript or a module name, got %s \"%s\"",
+                          mod->cls->name, mod->name);
+    lua_settop(L, 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, MODULES_KEY); /* 2 */
+    lua_pushvalue(L, 1);
+    if (lua_rawget(L, 2) != LUA_TNIL) {
+        if (lua_touserdata(L, -1) == &loading)
+            return luaL_error(L,
+                              "require: ModuleScript %s was required while it was still "
+                              "loading (modules that require each other form a cycle)",
+                              mod->name);
+        return 1;
+    }
+    lua_pop(L, 1);
+    if (load_script(L, mod) != LUA_OK) /* 3: the chunk */
+        return luaL_error(L, "require: %s", lua_tostring(L, -1));
+    lua_pushvalue(L, 1);
+    lua_pushlightuserdata(L, &loading);
+    lua_rawset(L, 2);
+    pl_instance *prev = vm->script_now; /* module code sees its ModuleScript as `script` */
+    if (prev) pl_shared_retain(&prev->base);
+    lua_pushlightuserdata(L, prev);
+    lua_insert(L, 3); /* 3: the requirer, 4: the chunk */
+    pl_vm_switch_script(vm, L, mod);
+    int status = lua_pcallk(L, 0, LUA_MULTRET, 0, 0, require_k);
+    return require_k(L, status, 0);
+}
+
+void pl_open_script(lua_State *L)
+{
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, MODULES_KEY);
+    lua_getglobal(L, "require");
+    lua_pushcclosure(L, require_any, 1);
+    lua_setglobal(L, "require");
 }
 
 int pl_script_run_file(pl_runtime *rt, const char *path, int nargs)
