@@ -55,6 +55,7 @@ pl_instance *pl_instance_new(const pl_class *cls, void *owner, pl_graveyard *g)
         return NULL;
     }
     pl_shared_init(&inst->base, &pl_instance_type);
+    atomic_init(&inst->local_refs, 0);
     inst->cls = cls;
     inst->owner = owner;
     inst->graveyard = g;

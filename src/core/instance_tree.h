@@ -58,6 +58,7 @@ typedef struct pl_graveyard {
 } pl_graveyard;
 
 void pl_graveyard_init(pl_graveyard *g);
+
 /* Frees every instance in g, and those their freeing releases; serial
  * thread only, never while a parallel phase runs. */
 void pl_graveyard_drain(pl_graveyard *g);
@@ -67,6 +68,10 @@ typedef void (*pl_script_added_fn)(void *ud, pl_instance *script);
 
 struct pl_instance {
     pl_shared base;
+    /* Of base.refs, those held by the VM that runs this Script (its
+     * threads, connections, its global `script`): they do not make an
+     * Actor reachable from elsewhere (sched.c, unreachable actors). */
+    atomic_size_t local_refs;
     const pl_class *cls;
     char *name;
     pl_instance *parent; /* weak */
@@ -101,6 +106,20 @@ struct pl_instance {
     void *vm;
     void (*free_vm)(void *vm);
 };
+
+/* A reference from the VM that runs inst (see local_refs), and its end. */
+static inline void pl_instance_hold_local(pl_instance *inst)
+{
+    pl_shared_retain(&inst->base);
+    /* relaxed: read by the serial thread between phases, when the VM that
+     * writes it is not running (sched.c) */
+    atomic_fetch_add_explicit(&inst->local_refs, 1, memory_order_relaxed);
+}
+static inline void pl_instance_drop_local(pl_instance *inst)
+{
+    atomic_fetch_sub_explicit(&inst->local_refs, 1, memory_order_relaxed);
+    pl_shared_release(&inst->base); /* last: it may free inst */
+}
 
 /* A new instance with one reference owned by the caller; NULL if out of memory. */
 pl_instance *pl_instance_new(const pl_class *cls, void *owner, pl_graveyard *g);

@@ -55,7 +55,7 @@ void pl_conn_add(lua_State *L, int kind, const char *name, size_t len, int phase
     c->ud = ud; /* after the metatable: its __gc frees */
     c->script = pl_vm_of(L)->script_now;
     if (c->script) {
-        pl_shared_retain(&c->script->base);
+        pl_instance_hold_local(c->script);
         c->script_gen = c->script->run_gen;
     }
     lua_pushvalue(L, fn_idx);
@@ -101,7 +101,7 @@ pl_instance *pl_conn_push_function(lua_State *L, int idx)
 static int conn_gc(lua_State *L)
 {
     conn *c = lua_touserdata(L, 1);
-    if (c->script) pl_shared_release(&c->script->base);
+    if (c->script) pl_instance_drop_local(c->script);
     c->script = NULL;
     if (c->ud && c->ops->free) c->ops->free(c->ud);
     c->ud = NULL;

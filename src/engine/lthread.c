@@ -169,7 +169,13 @@ static void lthread_hook(lua_State *L, lua_Debug *ar)
         lua_yield(L, 0);
         return;
     }
-    if (stop) luaL_error(L, "lthread '%s' was cancelled", vm->lthread->name);
+    if (stop) {
+        /* Raised where it cannot yield (a comparator of table.sort under a
+         * pcall in a loop would catch it every time): look again at the
+         * very next instruction, which may be back in yieldable code. */
+        lua_sethook(L, lthread_hook, LUA_MASKCOUNT, 1);
+        luaL_error(L, "lthread '%s' was cancelled", vm->lthread->name);
+    }
 }
 
 /* ---- the outcome ---- */
@@ -219,7 +225,7 @@ static void set_failed_text(pl_vm *vm, const char *why, const char *detail)
 static void set_cancelled(pl_vm *vm)
 {
     set_outcome(vm, PL_LT_CANCELLED, NULL, 0,
-                format("lthread '%s' was cancelled%s", vm->lthread->name, NULL), NULL);
+                format("lthread '%s' was cancelled%s", vm->lthread->name, ""), NULL);
 }
 
 static const char TRACEBACK_KEY[] = "parlua.lthread.traceback";

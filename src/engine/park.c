@@ -135,6 +135,7 @@ int pl_park(lua_State *L, pl_waiter *w, double timeout, lua_KContext ctx, lua_KF
     uv_mutex_lock(&rt->parked_lock);
     pl_list_push_back(&rt->parked, &w->parked_link);
     rt->nparked++;
+    th->ctx.vm->nparked++;
     uv_mutex_unlock(&rt->parked_lock);
     return lua_yieldk(L, 0, ctx, k);
 }
@@ -170,6 +171,7 @@ static int unpark(pl_waiter *w)
     uv_mutex_lock(&rt->parked_lock);
     pl_list_remove(&w->parked_link);
     rt->nparked--;
+    vm->nparked--;
     uv_mutex_unlock(&rt->parked_lock);
     w->active = 0;
     if (th->state == PL_RT_PARKED) th->state = PL_RT_RUNNING;

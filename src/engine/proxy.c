@@ -56,6 +56,19 @@ void pl_proxy_push(lua_State *L, pl_shared *obj)
     lua_remove(L, -2);
 }
 
+int pl_proxy_cached(lua_State *L, pl_shared *obj)
+{
+    if (!lua_checkstack(L, 2)) return 1; /* cannot look: say yes (the safe answer) */
+    int top = lua_gettop(L), found = 0;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, CACHE_KEY) == LUA_TTABLE &&
+        lua_rawgetp(L, -1, obj) == LUA_TUSERDATA) {
+        pl_shared **slot = lua_touserdata(L, -1);
+        found = slot && *slot == obj;
+    }
+    lua_settop(L, top);
+    return found;
+}
+
 pl_shared *pl_proxy_to(lua_State *L, int idx)
 {
     if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx)) return NULL;

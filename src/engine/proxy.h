@@ -19,6 +19,9 @@
 void pl_proxy_push(lua_State *L, pl_shared *obj);
 /* The object behind the value at idx, or NULL if it is not a proxy. */
 pl_shared *pl_proxy_to(lua_State *L, int idx);
+/* Whether L's proxy cache holds a live proxy of obj (which then holds one
+ * reference to it). Raises nothing; the VM's owner. */
+int pl_proxy_cached(lua_State *L, pl_shared *obj);
 /* The object at idx if it is a proxy of the given type, else NULL. */
 pl_shared *pl_proxy_test(lua_State *L, int idx, const pl_shared_type *type);
 /* Whether pl_proxy_push can make a proxy of type in L: its metatable is

@@ -99,16 +99,17 @@ struct parlua_runtime {
     struct pl_st_registry *st_registry; /* SharedTableRegistry, live tables (lib/sharedtable.c) */
     atomic_uintptr_t last_vm_id;        /* pl_vm.id of the newest VM */
     pl_vm *dying;                       /* killed VMs not yet freed (serial thread only; sched.c) */
-    pl_vm *zombies; /* freed VMs kept as trace subjects until exit (--trace only) */
+    pl_vm *zombies;    /* freed VMs kept as trace subjects until exit (--trace only) */
+    pl_vm *sweep_next; /* the next VM the unreachable-actor sweep looks at (vms_lock) */
     /* lthreads (engine/lthread.c) and waking the serial thread (sched.c) */
     atomic_int lthreads_active; /* lthread VMs queued on the pool or running */
     atomic_int lthreads_stop;   /* shutting down: every lthread stops at its next look */
     uv_mutex_t lthreads_lock;   /* guards lthreads, lthread_seq, lthread_zombies */
     pl_list lthreads;           /* every live record (pl_lthread.link) */
     uint64_t lthread_seq;
-    pl_vm *lthread_zombies;     /* ended lthread VMs kept for the trace (all_next) */
-    atomic_int serial_sleeping; /* the serial thread sleeps in pl_sched_idle */
-    int wake_fd;                /* an eventfd that ends that sleep */
+    pl_vm *lthread_zombies;               /* ended lthread VMs kept for the trace (all_next) */
+    atomic_int serial_sleeping;           /* the serial thread sleeps in pl_sched_idle */
+    int wake_fd;                          /* an eventfd that ends that sleep */
     struct pl_host_classes *host_classes; /* parlua_register_class (lib/hostclass.c) */
 };
 

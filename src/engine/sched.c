@@ -35,6 +35,7 @@
 #include "core/list.h"
 #include "engine/lthread.h"
 #include "engine/park.h"
+#include "engine/proxy.h"
 #include "engine/runtime.h"
 
 double pl_now(pl_runtime *rt)
@@ -791,6 +792,79 @@ static void free_dead_vm(pl_runtime *rt, pl_vm *vm)
     pl_shared_release(&actor->base);
 }
 
+/* ---- unreachable actors (SPEC 2.1) ----
+ *
+ * An Actor out of the tree that no one else refers to, whose VM has
+ * nothing to run, is as good as destroyed: nothing can ever send it a
+ * message or wake its threads, and the VM's own reference to its Actor
+ * (holds_actor) would keep both alive until exit. Between phases the serial
+ * thread looks at a few actor VMs each frame, round robin, and kills those:
+ * - the Actor has no parent, and every reference to it and to each of its
+ *   descendants is one the VM itself holds (its proxy, its threads' and
+ *   connections' Scripts: local_refs) or the tree's own (a parent's);
+ * - the VM has no ready, timed, parked or woken thread, no message it
+ *   could deliver, no Heartbeat connection, and is not queued.
+ * Any other holder (another VM's proxy, a message in flight, a SharedTable,
+ * a signal connection) keeps it: the test errs on the side of life. No
+ * reference can appear from nowhere: gaining one takes holding one. */
+#define SWEEP_PER_FRAME 32
+
+static int only_local_refs(pl_instance *inst, lua_State *L, size_t held)
+{
+    size_t refs = atomic_load_explicit(&inst->base.refs, memory_order_acquire);
+    /* relaxed: its writers (the VM's owner) are not running now */
+    held += atomic_load_explicit(&inst->local_refs, memory_order_relaxed);
+    if (refs != held + (size_t)pl_proxy_cached(L, &inst->base)) return 0;
+    for (pl_instance *c = inst->first_child; c; c = c->next_sibling)
+        if (!only_local_refs(c, L, 1)) return 0; /* 1: its parent's */
+    return 1;
+}
+
+static int nothing_to_run(pl_vm *vm)
+{
+    pl_runtime *rt = vm->runtime;
+    if (vm->ready[0].head || vm->ready[1].head) return 0;
+    /* relaxed: hints and flags of a VM nobody runs now; a wake after this
+     * look needs a holder of a reference, which the refcount test rules out */
+    if (atomic_load_explicit(&vm->nwoken, memory_order_relaxed) ||
+        atomic_load_explicit(&vm->scheduled[0], memory_order_relaxed) ||
+        atomic_load_explicit(&vm->scheduled[1], memory_order_relaxed))
+        return 0;
+    if (pl_mailbox_ready(&vm->mailbox, PL_SERIAL) || pl_mailbox_ready(&vm->mailbox, PL_PARALLEL))
+        return 0;
+    uv_mutex_lock(&rt->timer_lock);
+    int busy = vm->ntimers != 0;
+    uv_mutex_unlock(&rt->timer_lock);
+    uv_mutex_lock(&rt->heartbeat_lock);
+    busy |= vm->heartbeat_count[0] + vm->heartbeat_count[1] != 0;
+    uv_mutex_unlock(&rt->heartbeat_lock);
+    uv_mutex_lock(&rt->parked_lock);
+    busy |= vm->nparked != 0;
+    uv_mutex_unlock(&rt->parked_lock);
+    return !busy;
+}
+
+static void sweep_unreachable(pl_runtime *rt)
+{
+    pl_vm *batch[SWEEP_PER_FRAME];
+    int n = 0;
+    uv_mutex_lock(&rt->vms_lock);
+    pl_vm *vm = rt->sweep_next ? rt->sweep_next : rt->all_vms;
+    for (int seen = 0; vm && seen < SWEEP_PER_FRAME; seen++, vm = vm->all_next) {
+        /* only this thread frees actor VMs, so the pointers stay valid */
+        if (vm->kind == PL_VM_ACTOR && vm->L && vm->holds_actor && !pl_vm_dead(vm) &&
+            !vm->actor->parent)
+            batch[n++] = vm;
+    }
+    rt->sweep_next = vm; /* NULL: from the start next time */
+    uv_mutex_unlock(&rt->vms_lock);
+    for (int i = 0; i < n; i++) {
+        vm = batch[i];
+        if (nothing_to_run(vm) && only_local_refs(vm->actor, vm->L, 1 /* holds_actor */))
+            pl_vm_kill(vm);
+    }
+}
+
 static void reap_dead_vms(pl_runtime *rt)
 {
     pl_vm **link = &rt->dying;
@@ -811,6 +885,7 @@ void pl_sched_frame(pl_runtime *rt, double dt)
     uint64_t t0 = stats_clock(rt);
     uint32_t nserial = 0, nparallel = 0;
     rt->frame++;
+    sweep_unreachable(rt);
     reap_dead_vms(rt); /* before the graveyard: closing a VM releases instances */
     pl_graveyard_drain(&rt->graveyard);
     pl_sched_fire_timers(rt, pl_now(rt));

@@ -106,6 +106,7 @@ void pl_vm_unregister(pl_vm *vm)
     else
         rt->all_vms = vm->all_next;
     if (vm->all_next) vm->all_next->all_prev = vm->all_prev;
+    if (rt->sweep_next == vm) rt->sweep_next = vm->all_next;
     uv_mutex_unlock(&rt->vms_lock);
 }
 
@@ -249,7 +250,7 @@ pl_vm *pl_actor_vm_new(pl_runtime *rt, pl_instance *actor)
 void pl_vm_close(pl_vm *vm)
 {
     if (!vm->L) return;
-    if (vm->script_global) pl_shared_release(&vm->script_global->base);
+    if (vm->script_global) pl_instance_drop_local(vm->script_global);
     vm->script_global = NULL;
     lua_close(vm->L);
     vm->L = NULL;
@@ -318,8 +319,8 @@ void pl_rthread_set_script(pl_rthread *th, pl_instance *script)
 {
     th->script_gen = script ? script->run_gen : 0;
     if (th->script == script) return;
-    if (script) pl_shared_retain(&script->base);
-    if (th->script) pl_shared_release(&th->script->base);
+    if (script) pl_instance_hold_local(script);
+    if (th->script) pl_instance_drop_local(th->script);
     th->script = script;
 }
 
@@ -610,8 +611,8 @@ void pl_vm_switch_script(pl_vm *vm, lua_State *L, pl_instance *script)
         lua_pop(L, 1);
         return;
     }
-    pl_shared_retain(&script->base);
-    if (vm->script_global) pl_shared_release(&vm->script_global->base);
+    pl_instance_hold_local(script);
+    if (vm->script_global) pl_instance_drop_local(vm->script_global);
     vm->script_global = script;
 }
 

@@ -128,6 +128,7 @@ struct pl_vm {
     pl_list heartbeat_link;     /* in the runtime's heartbeat_vms, under heartbeat_lock */
     pl_vm *all_prev, *all_next; /* the runtime's list of every VM, under vms_lock */
     int holds_actor;            /* this VM holds a reference to its Actor */
+    int nparked;                /* its threads parked on sync objects, under parked_lock */
     uv_mutex_t wake_lock;       /* guards woken (engine/park.h) */
     pl_list woken;              /* woken parked threads (pl_waiter.woken_link) */
     atomic_int nwoken;          /* how many; read without the lock as a hint */

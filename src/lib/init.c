@@ -8,9 +8,9 @@
 #include "lib/lib.h"
 
 static void (*const openers[])(lua_State *L) = {
-    pl_open_base,       pl_open_task,        pl_open_instance, pl_open_signal, pl_open_actor,
-    pl_open_runservice, pl_open_sharedtable, pl_open_stats,    pl_open_sync,   pl_open_script,
-    pl_open_lthread,
+    pl_open_base,  pl_open_task,       pl_open_instance,    pl_open_signal,
+    pl_open_actor, pl_open_runservice, pl_open_sharedtable, pl_open_stats,
+    pl_open_sync,  pl_open_script,     pl_open_lthread,
 };
 
 int pl_open_libs(lua_State *L)

@@ -25,6 +25,23 @@ stubborn:cancel()
 r, err = stubborn:wait_result()
 assert(err and err.name == "Cancelled", tostring(err))
 
+-- where the hook cannot yield (table.sort's comparator) and a pcall in a
+-- loop catches what it raises instead, it still stops
+local sorting = go(function()
+    local t = {}
+    for i = 1, 200 do t[i] = (i * 7919) % 200 end
+    while true do
+        pcall(table.sort, t, function(a, b)
+            for _ = 1, 500 do end
+            return a < b
+        end)
+    end
+end)
+task.wait(0.02)
+sorting:cancel()
+r, err = sorting:wait_result()
+assert(err and err.name == "Cancelled", tostring(err))
+
 -- parked on an Event nobody sets; its <close> releases the mutex it holds
 local m = sync.Mutex()
 local never = sync.Event()
