@@ -257,6 +257,7 @@ void pl_vm_close(pl_vm *vm)
 void pl_vm_destroy(pl_vm *vm)
 {
     pl_vm_close(vm);
+    pl_perms_free(&vm->perms);
     uv_mutex_destroy(&vm->wake_lock);
     pl_mailbox_destroy(&vm->mailbox);
 }
