@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/perm_options.h"
 #include "parlua.h"
 
 static const char *progname = "parlua";
@@ -44,14 +45,16 @@ static void usage(FILE *out)
             "                per actor, in MiB (default 256); past it SendMessage raises\n"
             "  --help        show this help\n"
             "  --            stop handling options\n"
-            "  -             stop handling options and execute stdin\n"
+            "  -             stop handling options and execute stdin\n",
+            progname);
+    fputs(perm_options_usage, out); /* cli/perm_options.c */
+    fprintf(out,
             "Exit status: 0 on success, 1 if the script failed to load, any runtime thread\n"
             "died of an uncaught error or the trace file could not be written at exit, 2 on\n"
             "a bad command line (or a trace file that cannot be created), 130/143 after\n"
             "SIGINT/SIGTERM (the frame ends, trace and summary are written; a second signal\n"
             "ends at once).\n"
-            "Documentation: README.md and docs/ in the parlua source tree.\n",
-            progname);
+            "Documentation: README.md and docs/ in the parlua source tree.\n");
 }
 
 static int bad_usage(const char *fmt, const char *what)
@@ -78,6 +81,7 @@ typedef struct options {
     int show_version;
     int warnings;
     parlua_config config;
+    perm_options perms; /* --sandbox, --allow-* (cli/perm_options.c) */
 } options;
 
 /* Returns -1 when the command line is fine, else the exit status. */
@@ -140,10 +144,17 @@ static int parse(int argc, char **argv, options *o)
             else
                 o->config.fps = v;
         } else {
-            return bad_usage("unrecognized option '%s'", a);
+            /* permissions: cli/perm_options.c */
+            const char *err = NULL;
+            int rc = perm_option(&o->perms, a, &err);
+            if (rc < 0) return bad_usage(err, a);
+            if (rc == 0) return bad_usage("unrecognized option '%s'", a);
         }
     }
     o->script = i < argc ? i : 0;
+    const char *err = NULL;
+    if (perm_options_apply(&o->perms, &o->config, o->script ? argv[o->script] : NULL, &err) != 0)
+        return bad_usage(err, o->perms.first_grant ? o->perms.first_grant : "--sandbox");
     return -1;
 }
 
@@ -230,7 +241,10 @@ int main(int argc, char **argv)
     options o;
     memset(&o, 0, sizeof o);
     int rc = parse(argc, argv, &o);
-    if (rc >= 0) return rc;
+    if (rc >= 0) {
+        perm_options_free(&o.perms);
+        return rc;
+    }
     if (o.show_version) printf("parlua %s (%s)\n", PARLUA_VERSION_STRING, LUA_RELEASE);
     int has_e = 0;
     for (int i = 1; i < (o.script ? o.script : argc); i++)
@@ -240,6 +254,7 @@ int main(int argc, char **argv)
     } else if (!o.script && isatty(0)) {
         fprintf(stderr, "%s: no script given (parlua has no interactive mode)\n", progname);
         usage(stderr);
+        perm_options_free(&o.perms);
         return 2;
     }
     if (o.config.trace_path) {
@@ -248,11 +263,13 @@ int main(int argc, char **argv)
         if (!f) {
             fprintf(stderr, "%s: cannot create trace file '%s': %s\n", progname,
                     o.config.trace_path, strerror(errno));
+            perm_options_free(&o.perms);
             return 2;
         }
         fclose(f);
     }
     parlua_runtime *rt = parlua_new(&o.config);
+    perm_options_free(&o.perms); /* parlua_new resolved and copied the paths */
     if (!rt) {
         fprintf(stderr, "%s: cannot create the runtime (out of memory or threads)\n", progname);
         return 1;
