@@ -48,13 +48,12 @@ static void usage(FILE *out)
             "  -             stop handling options and execute stdin\n",
             progname);
     fputs(perm_options_usage, out); /* cli/perm_options.c */
-    fprintf(out,
-            "Exit status: 0 on success, 1 if the script failed to load, any runtime thread\n"
-            "died of an uncaught error or the trace file could not be written at exit, 2 on\n"
-            "a bad command line (or a trace file that cannot be created), 130/143 after\n"
-            "SIGINT/SIGTERM (the frame ends, trace and summary are written; a second signal\n"
-            "ends at once).\n"
-            "Documentation: README.md and docs/ in the parlua source tree.\n");
+    fprintf(out, "Exit status: 0 on success, 1 if the script failed to load, any runtime thread\n"
+                 "died of an uncaught error or the trace file could not be written at exit, 2 on\n"
+                 "a bad command line (or a trace file that cannot be created), 130/143 after\n"
+                 "SIGINT/SIGTERM (the frame ends, trace and summary are written; a second signal\n"
+                 "ends at once).\n"
+                 "Documentation: README.md and docs/ in the parlua source tree.\n");
 }
 
 static int bad_usage(const char *fmt, const char *what)

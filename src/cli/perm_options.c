@@ -22,10 +22,10 @@ static const struct {
     const char *name;
     unsigned bit;
 } flags[] = {
-    {"--allow-read", PARLUA_ALLOW_READ},     {"--allow-write", PARLUA_ALLOW_WRITE},
-    {"--allow-run", PARLUA_ALLOW_RUN},       {"--allow-env", PARLUA_ALLOW_ENV},
-    {"--allow-spawn", PARLUA_ALLOW_SPAWN},   {"--allow-native", PARLUA_ALLOW_NATIVE},
-    {"--allow-debug", PARLUA_ALLOW_DEBUG},   {"--allow-exit", PARLUA_ALLOW_EXIT},
+    {"--allow-read", PARLUA_ALLOW_READ},   {"--allow-write", PARLUA_ALLOW_WRITE},
+    {"--allow-run", PARLUA_ALLOW_RUN},     {"--allow-env", PARLUA_ALLOW_ENV},
+    {"--allow-spawn", PARLUA_ALLOW_SPAWN}, {"--allow-native", PARLUA_ALLOW_NATIVE},
+    {"--allow-debug", PARLUA_ALLOW_DEBUG}, {"--allow-exit", PARLUA_ALLOW_EXIT},
 };
 
 /* Appends path to a NULL-terminated list. 0 or -1 (out of memory). */
@@ -62,8 +62,9 @@ int perm_option(perm_options *po, const char *arg, const char **err)
             *err = "'%s' needs a PATH after '=' (or no '=' for everywhere)";
             return -1;
         }
-        int rc = flags[i].bit == PARLUA_ALLOW_READ ? push_path(&po->read, &po->nread, arg + len + 1)
-                                                   : push_path(&po->write, &po->nwrite, arg + len + 1);
+        int rc = flags[i].bit == PARLUA_ALLOW_READ
+                     ? push_path(&po->read, &po->nread, arg + len + 1)
+                     : push_path(&po->write, &po->nwrite, arg + len + 1);
         if (rc != 0) {
             *err = "not enough memory for '%s'";
             return -1;

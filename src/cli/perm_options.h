@@ -11,8 +11,8 @@
 
 typedef struct perm_options {
     int sandbox;
-    unsigned allow;         /* PARLUA_ALLOW_* bits */
-    const char *first_grant; /* the first --allow-* seen, for the "needs --sandbox" error */
+    unsigned allow;             /* PARLUA_ALLOW_* bits */
+    const char *first_grant;    /* the first --allow-* seen, for the "needs --sandbox" error */
     const char **read, **write; /* NULL-terminated, malloc'd; the strings are argv's */
     size_t nread, nwrite;
 } perm_options;

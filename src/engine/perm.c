@@ -30,8 +30,8 @@
 #include "core/status.h"
 #include "engine/vm.h"
 
-static const char *const cap_names[] = {"read",   "write",  "run",   "env",
-                                        "spawn",  "native", "debug", "exit"};
+static const char *const cap_names[] = {"read",  "write",  "run",   "env",
+                                        "spawn", "native", "debug", "exit"};
 #define NCAPS (sizeof cap_names / sizeof *cap_names)
 
 const char *pl_perms_name(int cap)
@@ -100,7 +100,8 @@ int pl_perms_copy(pl_perms *dst, const pl_perms *src)
 {
     pl_perms_none(dst);
     dst->flags = src->flags;
-    if (list_copy(&dst->read, &src->read) != PL_OK || list_copy(&dst->write, &src->write) != PL_OK) {
+    if (list_copy(&dst->read, &src->read) != PL_OK ||
+        list_copy(&dst->write, &src->write) != PL_OK) {
         pl_perms_free(dst);
         return PL_ENOMEM;
     }
@@ -277,7 +278,8 @@ static int resolve(const char *path, int nofollow_final, char *out)
     while (start > 0 && abs[start - 1] != '/')
         start--;
     size_t n = end - start;
-    int dots = (n == 1 && abs[start] == '.') || (n == 2 && abs[start] == '.' && abs[start + 1] == '.');
+    int dots =
+        (n == 1 && abs[start] == '.') || (n == 2 && abs[start] == '.' && abs[start + 1] == '.');
     if (!nofollow_final || n == 0 || dots) {
         rc = resolve_abs(abs, out);
     } else {
@@ -473,8 +475,8 @@ static int cap_by_name(const char *s)
 /* Pushes the parent's paths of cap as one string, for messages. */
 static const char *parent_paths(lua_State *L, const pl_perms *parent, int cap)
 {
-    if (!(parent->flags & (unsigned)cap)) return lua_pushfstring(L, "it has no %s permission",
-                                                                 pl_perms_name(cap));
+    if (!(parent->flags & (unsigned)cap))
+        return lua_pushfstring(L, "it has no %s permission", pl_perms_name(cap));
     const pl_pathlist *l = cap == PL_PERM_READ ? &parent->read : &parent->write;
     luaL_Buffer b;
     luaL_buffinit(L, &b);
@@ -517,8 +519,9 @@ static void allow_entry(lua_State *L, int base, const pl_perms *parent, unsigned
                         const char *what)
 {
     if (lua_type(L, -2) != LUA_TSTRING)
-        luaL_error(L, "%s: allow's keys are permission names (read, write, run, env, spawn, "
-                      "native, debug, exit), got a %s key",
+        luaL_error(L,
+                   "%s: allow's keys are permission names (read, write, run, env, spawn, "
+                   "native, debug, exit), got a %s key",
                    what, luaL_typename(L, -2));
     const char *name = lua_tostring(L, -2);
     int cap = cap_by_name(name);
@@ -595,7 +598,8 @@ void pl_perms_from_allow(lua_State *L, int allow_idx, const pl_perms *parent, pl
     allow_idx = lua_absindex(L, allow_idx);
     pl_perms_none(out);
     if (lua_type(L, allow_idx) != LUA_TTABLE)
-        luaL_error(L, "%s: allow must be a table of permissions (e.g. {read = {\"/data\"}}), got %s",
+        luaL_error(L,
+                   "%s: allow must be a table of permissions (e.g. {read = {\"/data\"}}), got %s",
                    what, luaL_typename(L, allow_idx));
     luaL_checkstack(L, 8, "allow");
     /* Everything is resolved and checked into Lua values first, so an

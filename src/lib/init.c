@@ -1,7 +1,8 @@
 /*
  * Every library a new VM opens, in order: Lua's standard libraries (debug
  * only with the `debug` permission), then parlua's, then the sandbox's
- * wrappers for what the VM's permissions restrict (sandbox.c). The one place that knows them all (as Lua's linit.c).
+ * wrappers for what the VM's permissions restrict (sandbox.c). The one place that knows them all
+ * (as Lua's linit.c).
  */
 #include <lauxlib.h>
 #include <lualib.h>

@@ -350,7 +350,7 @@ static int attach_vms(pl_runtime *rt, pl_instance *inst, const pl_instance *from
         if (!vm) return -1;
         const pl_vm *orig = from->vm; /* the Actor copied: its VM, if it still has one */
         if (orig ? pl_perms_intersect(&orig->perms, mine, &vm->perms) != PL_OK
-                     : pl_perms_copy(&vm->perms, mine) != PL_OK)
+                 : pl_perms_copy(&vm->perms, mine) != PL_OK)
             return -1;
     }
     const pl_instance *f = from->first_child;
@@ -535,8 +535,9 @@ static int instance_new(lua_State *L)
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
         if (cls != &pl_class_actor)
-            return luaL_error(L, "Instance.new: options (argument 3) are for an Actor only, "
-                                 "not for %s",
+            return luaL_error(L,
+                              "Instance.new: options (argument 3) are for an Actor only, "
+                              "not for %s",
                               cls->name);
         lua_getfield(L, 3, "allow");
         if (lua_isnil(L, -1)) return luaL_error(L, "Instance.new: options need an allow table");

@@ -144,15 +144,15 @@ static int io_lines(lua_State *L)
     const char *name = luaL_checkstring(L, 1);
     if (!open_checked(L, name, "r"))
         return luaL_error(L, "%s: %s", name, strerror(errno)); /* as io.lines words it */
-    lua_replace(L, 1); /* file, formats... */
+    lua_replace(L, 1);                                         /* file, formats... */
     int n = lua_gettop(L);
     luaL_getmetafield(L, 1, "__index");
     lua_getfield(L, -1, "lines");
     lua_remove(L, -2);
-    lua_insert(L, 1);     /* lines, file, formats... */
+    lua_insert(L, 1); /* lines, file, formats... */
     lua_pushvalue(L, 2);
-    lua_insert(L, 1);     /* file, lines, file, formats... */
-    lua_call(L, n, 1);    /* file, iterator */
+    lua_insert(L, 1);  /* file, lines, file, formats... */
+    lua_call(L, n, 1); /* file, iterator */
     lua_pushvalue(L, 1);
     lua_pushcclosure(L, lines_next, 2);
     lua_pushnil(L);
@@ -682,7 +682,10 @@ static void check_scripts(lua_State *L, const pl_instance *inst, const pl_instan
             char *where = actor ? pl_instance_full_name(actor) : NULL;
             lua_pushfstring(L, "Script %s", inst->name);
             lua_pushfstring(L, "it would run in %s%s, which has permissions this VM lacks",
-                            actor ? "actor " : "the main VM", where ? where : actor ? "?" : "");
+                            actor ? "actor " : "the main VM",
+                            where   ? where
+                            : actor ? "?"
+                                    : "");
             free(where);
             luaL_error(L, "permission denied: spawn %s (%s)", lua_tostring(L, -2),
                        lua_tostring(L, -1));

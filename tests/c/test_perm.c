@@ -83,9 +83,9 @@ static void test_resolve(void **state)
     expect_resolved("data/f", 0, "data/f");
     expect_resolved("data/./sub/../f", 0, "data/f");
     expect_resolved("data/../secret", 0, "secret");
-    expect_resolved("data/link", 0, "secret");           /* followed */
-    expect_resolved("data/link", 1, "data/link");        /* os.remove: the link itself */
-    expect_resolved("data/up/secret", 0, "secret");      /* a folder link */
+    expect_resolved("data/link", 0, "secret");            /* followed */
+    expect_resolved("data/link", 1, "data/link");         /* os.remove: the link itself */
+    expect_resolved("data/up/secret", 0, "secret");       /* a folder link */
     expect_resolved("data/new/file", 0, "data/new/file"); /* does not exist yet */
     expect_resolved("data/new/../../secret", 0, "secret");
     expect_resolved("data/up/data/new", 0, "data/new");
