@@ -270,11 +270,13 @@ void parlua_free(parlua_runtime *rt)
         pl_shared_release(&vm->actor->base);
         pl_mailbox_destroy(&vm->mailbox);
         uv_mutex_destroy(&vm->wake_lock);
+        pl_perms_free(&vm->perms);
         free(vm);
     }
     pl_graveyard_drain(&rt->graveyard); /* frees the actor VMs, which unlink themselves */
     pl_mailbox_destroy(&rt->main.mailbox);
     uv_mutex_destroy(&rt->main.wake_lock);
+    pl_perms_free(&rt->main.perms);
     pl_timerheap_free(&rt->timers);
     uv_mutex_destroy(&rt->timer_lock);
     uv_mutex_destroy(&rt->heartbeat_lock);
