@@ -299,9 +299,10 @@ static int load_stream(lua_State *L, file_reader *r, const char *chunkname, cons
             ;
         if (c == '\n') r->buf[r->ahead++] = '\n', c = getc(f);
     }
-    if (c == LUA_SIGNATURE[0] && r->ahead == 0 && !pl_perms_has(L, PL_PERM_NATIVE) &&
-        (!mode || strchr(mode, 'b')))
-        return BINARY_DENIED;
+    if (c == LUA_SIGNATURE[0]) { /* binary, even after a '#' line (as luaL_loadfilex) */
+        if (!pl_perms_has(L, PL_PERM_NATIVE) && (!mode || strchr(mode, 'b'))) return BINARY_DENIED;
+        r->ahead = 0; /* the chunk starts here */
+    }
     if (c != EOF) r->buf[r->ahead++] = (char)c;
     int status = lua_load(L, read_file, r, chunkname, mode);
     if (ferror(f)) {

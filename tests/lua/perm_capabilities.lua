@@ -11,6 +11,7 @@ local T = P.fixture()
 local ok, err = pcall(function()
     -- a precompiled chunk where a sandboxed script may read it
     P.write(T .. "/data/bin.lua", string.dump(function() return "binary ran" end))
+    P.write(T .. "/data/bin2.lua", "#!/usr/bin/env parlua\n" .. string.dump(function() return 2 end))
     P.write(T .. "/data/evil.so", "not really a library")
     local READ = "--allow-read=" .. T .. "/data"
     P.check({ "--sandbox", READ }, [[
@@ -43,6 +44,8 @@ assert(load("return 2")() == 2, "source text still loads")
 local FBIN = "permission denied: native binary chunk " .. T .. "/data/bin.lua (native not granted)"
 denied(FBIN, loadfile, T .. "/data/bin.lua")
 denied(FBIN, dofile, T .. "/data/bin.lua")
+denied("permission denied: native binary chunk " .. T .. "/data/bin2.lua (native not granted)",
+       loadfile, T .. "/data/bin2.lua") -- after a '#' line too
 package.path = T .. "/data/?.lua"
 denied(FBIN, require, "bin")
 assert(require("inside") == "inside")
@@ -82,6 +85,7 @@ local a = Instance.new("Actor")
 assert(a.ClassName == "Actor")
 assert(load(string.dump(function() return 5 end))() == 5)
 assert(loadfile(T .. "/data/bin.lua")() == "binary ran")
+assert(loadfile(T .. "/data/bin2.lua")() == 2)
 assert(debug.getinfo(1, "l").currentline > 0 and require("debug") == debug)
 local p = parlua.permissions()
 assert(p.run and p.env and p.spawn and p.native and p.debug and not p.exit and p.write == false)
