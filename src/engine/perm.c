@@ -627,6 +627,16 @@ void pl_perms_from_allow(lua_State *L, int allow_idx, const pl_perms *parent, pl
     lua_settop(L, base - 1);
 }
 
+void pl_perms_for_lthread(lua_State *L, int allow_idx, pl_perms *out, const char *what)
+{
+    pl_perms_check(L, PL_PERM_SPAWN, "lthread");
+    const pl_perms *mine = pl_perms_of(L);
+    if (allow_idx && !lua_isnoneornil(L, allow_idx))
+        pl_perms_from_allow(L, allow_idx, mine, out, what);
+    else if (pl_perms_inherit(mine, out) != PL_OK)
+        luaL_error(L, "not enough memory");
+}
+
 /* ---- the set as a table ---- */
 
 static void push_list(lua_State *L, const pl_perms *p, int cap)

@@ -76,6 +76,16 @@ PL_MUST_CHECK int pl_perms_add_path(pl_perms *p, int cap, const char *path);
 void pl_perms_from_allow(lua_State *L, int allow_idx, const pl_perms *parent, pl_perms *out,
                          const char *what);
 
+/* The set of a new lthread VM that the running VM starts (go,
+ * parallel.map): raises `permission denied: spawn lthread (...)` unless
+ * the running VM has spawn; then exactly what the allow table at allow_idx
+ * lists (pl_perms_from_allow, `what` naming the option in its messages), or
+ * with allow_idx 0 or nil there, the running VM's set minus spawn. Raises on
+ * any error with nothing allocated; out holds nothing before. Call it in
+ * the parent before making the child's lua_State, store the result in
+ * child->perms (pl_vm_destroy frees it). */
+void pl_perms_for_lthread(lua_State *L, int allow_idx, pl_perms *out, const char *what);
+
 /* The running VM's set. */
 const pl_perms *pl_perms_of(lua_State *L);
 /* 1 if the running VM has the boolean capability cap. */

@@ -23,6 +23,9 @@
 
 #include "core/status.h"
 #include "engine/perm.h"
+#include "engine/vm.h"
+
+#include <lauxlib.h>
 
 static char root[PATH_MAX]; /* a fresh folder, resolved (short: under /tmp) */
 
@@ -208,13 +211,90 @@ static void test_open_refuses_planted_links(void **state)
     assert_int_equal(pl_perms_open_parent("/", &base), -1);
 }
 
+/* pl_perms_for_lthread, as go will call it, in a bare state whose extra
+ * space names a VM holding the parent's set. */
+static pl_vm parent_vm;
+
+static int for_lthread(lua_State *L)
+{
+    pl_perms *out = lua_touserdata(L, 1);
+    pl_perms_for_lthread(L, lua_isnoneornil(L, 2) ? 0 : 2, out, "go");
+    return 0;
+}
+
+/* Runs for_lthread with allow (Lua source of an expression, NULL: none);
+ * returns the error message (static buffer) or NULL. */
+static const char *run_for_lthread(lua_State *L, const char *allow, pl_perms *out)
+{
+    static char msg[1024];
+    lua_settop(L, 0);
+    lua_pushcfunction(L, for_lthread);
+    lua_pushlightuserdata(L, out);
+    if (allow) {
+        char src[PATH_MAX + 64] = "return ";
+        strcat(src, allow);
+        assert_int_equal(luaL_dostring(L, src), 0);
+    }
+    if (lua_pcall(L, allow ? 2 : 1, 0, 0) == LUA_OK) return NULL;
+    snprintf(msg, sizeof msg, "%s", lua_tostring(L, -1));
+    return msg;
+}
+
+static void test_for_lthread(void **state)
+{
+    (void)state;
+    lua_State *L = luaL_newstate();
+    parent_vm.ctx.vm = &parent_vm;
+    *(pl_ctx **)lua_getextraspace(L) = &parent_vm.ctx;
+    pl_perms_none(&parent_vm.perms);
+    char data[PATH_MAX], sub[PATH_MAX], src[PATH_MAX + 64];
+    path(data, "data");
+    path(sub, "data/sub");
+    assert_int_equal(pl_perms_add_path(&parent_vm.perms, PL_PERM_READ, data), PL_OK);
+    parent_vm.perms.flags |= PL_PERM_ENV;
+    pl_perms out;
+    /* no spawn: refused */
+    assert_string_equal(run_for_lthread(L, NULL, &out),
+                        "permission denied: spawn lthread (spawn not granted)");
+    parent_vm.perms.flags |= PL_PERM_SPAWN;
+    /* no allow: the parent's minus spawn */
+    assert_null(run_for_lthread(L, NULL, &out));
+    assert_int_equal(out.flags, PL_PERM_READ | PL_PERM_ENV);
+    assert_string_equal(out.read.prefix[0], data);
+    pl_perms_free(&out);
+    /* allow narrows, exactly */
+    snprintf(src, sizeof src, "{read = {'%s'}, spawn = true}", sub);
+    assert_null(run_for_lthread(L, src, &out));
+    assert_int_equal(out.flags, PL_PERM_READ | PL_PERM_SPAWN);
+    assert_int_equal(out.read.n, 1);
+    assert_string_equal(out.read.prefix[0], sub);
+    pl_perms_free(&out);
+    assert_null(run_for_lthread(L, "{}", &out));
+    assert_int_equal(out.flags, 0);
+    pl_perms_free(&out);
+    /* widening raises, nothing kept */
+    const char *e = run_for_lthread(L, "{run = true}", &out);
+    assert_non_null(e);
+    assert_string_equal(e, "go: allow grants run, which this VM does not have (it lacks it); allow "
+                           "can only narrow permissions");
+    snprintf(src, sizeof src, "{read = '%s/..'}", data);
+    e = run_for_lthread(L, src, &out);
+    assert_non_null(e);
+    assert_non_null(strstr(e, "go: allow grants read under "));
+    assert_non_null(strstr(e, "(it may read only under "));
+    assert_non_null(run_for_lthread(L, "{write = true}", &out));
+    assert_non_null(run_for_lthread(L, "{read = {1}}", &out));
+    assert_non_null(run_for_lthread(L, "5", &out));
+    lua_close(L);
+    pl_perms_free(&parent_vm.perms);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_resolve),
-        cmocka_unit_test(test_prefixes),
-        cmocka_unit_test(test_algebra),
-        cmocka_unit_test(test_open_refuses_planted_links),
+        cmocka_unit_test(test_resolve),     cmocka_unit_test(test_prefixes),
+        cmocka_unit_test(test_algebra),     cmocka_unit_test(test_open_refuses_planted_links),
+        cmocka_unit_test(test_for_lthread),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
