@@ -468,6 +468,7 @@ static int set_source(lua_State *L)
 {
     pl_instance *inst = pl_instance_check(L, 1);
     check_value(L, inst, "Source", LUA_TSTRING);
+    pl_sandbox_check_script_write(L, inst); /* permissions */
     set_string_field(L, &inst->source, &inst->source_len);
     return 0;
 }
@@ -486,6 +487,7 @@ static int set_path(lua_State *L)
 {
     pl_instance *inst = pl_instance_check(L, 1);
     check_value(L, inst, "Path", LUA_TSTRING);
+    pl_sandbox_check_script_write(L, inst); /* permissions */
     set_string_field(L, &inst->path, NULL);
     return 0;
 }

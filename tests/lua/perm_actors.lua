@@ -155,6 +155,22 @@ local s = Instance.new("Script")
 s.Source = HEAD .. "local p = parlua.permissions() assert(p.read[1] == DATA and not p.run and p.spawn) signal('WideCloneDone')"
 s.Parent = wide
 wide.Parent = script:GetActor()
+-- the same out of the game: a Script waiting in a wider actor is not ours to
+-- write, and ours may not go there
+script:GetActor():BindToMessage("holder", function(holder)
+    local waiting = holder:FindFirstChild("Waiting")
+    local NO = "permission denied: spawn Script Waiting (it would run in actor Holder, which has permissions this VM lacks)"
+    denied(NO, function() waiting.Source = "print('injected')" end)
+    denied(NO, function() waiting.Path = DATA .. "/inside.lua" end)
+    local mine2 = Instance.new("Script")
+    mine2.Name = "Waiting"
+    mine2.Source = "print('injected')"
+    denied(NO, function() mine2.Parent = holder end)
+    local f = Instance.new("Folder") -- a folder of ours: its Script goes where it is put
+    mine2.Parent = f
+    denied(NO, function() f.Parent = holder end)
+    signal("HolderChecked")
+end)
 signal("NarrowDone")
 ]==], { allow = { read = { DATA }, spawn = true } })
 
@@ -163,6 +179,15 @@ signal("NarrowDone")
         U.wait_signal(name, 20)
     end
     assert(workspace:FindFirstChild("EvilRan") == nil and not signal_evil, "the injected Script never ran")
+    local holder = Instance.new("Actor")
+    holder.Name = "Holder"
+    local waiting = Instance.new("Script")
+    waiting.Name = "Waiting"
+    waiting.Source = "signal_waiting = 'original'"
+    waiting.Parent = holder
+    workspace.Narrow:SendMessage("holder", holder)
+    U.wait_signal("HolderChecked", 20)
+    assert(waiting.Source == "signal_waiting = 'original'" and #holder:GetChildren() == 1)
 
     -- nothing widens an actor after creation
     local reader = workspace.Reader
