@@ -551,6 +551,13 @@ static int search_c_refused(lua_State *L)
     return 1;
 }
 
+/* package.searchers[4] without `native`: [3] said it already. */
+static int search_croot_refused(lua_State *L)
+{
+    (void)L;
+    return 0;
+}
+
 static int package_loadlib(lua_State *L)
 {
     pl_perms_check(L, PL_PERM_NATIVE, luaL_checkstring(L, 1));
@@ -597,11 +604,12 @@ static void wrap_package(lua_State *L, int restrict_read, int native)
         lua_pushcclosure(L, search_lua, 1);
         lua_rawseti(L, -2, 2);
     }
-    if (!native)
-        for (int i = 3; i <= 4; i++) {
-            lua_pushcfunction(L, search_c_refused);
-            lua_rawseti(L, -2, i);
-        }
+    if (!native) {
+        lua_pushcfunction(L, search_c_refused);
+        lua_rawseti(L, -2, 3);
+        lua_pushcfunction(L, search_croot_refused);
+        lua_rawseti(L, -2, 4);
+    }
     lua_pop(L, 1);
     lua_getfield(L, pkg, "preload");
     if (!pl_perms_has(L, PL_PERM_DEBUG)) {

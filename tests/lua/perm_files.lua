@@ -105,6 +105,13 @@ denied("permission denied: write " .. T .. "/secret.txt (write not granted)", io
 print("OK")
 ]])
     assert(P.read(T .. "/secret.txt") == "secret")
+    -- os.tmpname makes its file under /tmp: allowed with write there
+    P.check({ "--sandbox", "--allow-write=/tmp" }, [[
+local name = os.tmpname()
+assert(name:match("^/tmp/lua_"), name)
+assert(os.remove(name))
+print("OK")
+]])
 end)
 P.cleanup()
 assert(ok, err)
