@@ -34,14 +34,14 @@
 
 #define ORIGINAL lua_upvalueindex(1)
 
-/* Calls the original function with this call's arguments. */
+/* Runs the original function in this call's own frame, on its arguments:
+ * an argument error then names the function as Lua's own would ("bad
+ * argument #2 to 'open'"). The originals are light C functions (no
+ * upvalues: checked by wrap), so running them here is what calling them
+ * would do. */
 static int call_original(lua_State *L)
 {
-    int n = lua_gettop(L);
-    lua_pushvalue(L, ORIGINAL);
-    lua_insert(L, 1);
-    lua_call(L, n, LUA_MULTRET);
-    return lua_gettop(L);
+    return lua_tocfunction(L, ORIGINAL)(L);
 }
 
 /* ---- files ---- */
@@ -142,9 +142,9 @@ static int io_lines(lua_State *L)
 {
     if (lua_isnoneornil(L, 1) || pl_perms_path_all(L, PL_PERM_READ)) return call_original(L);
     const char *name = luaL_checkstring(L, 1);
-    if (!open_checked(L, name, "r"))
-        return luaL_error(L, "%s: %s", name, strerror(errno)); /* as io.lines words it */
-    lua_replace(L, 1);                                         /* file, formats... */
+    if (!open_checked(L, name, "r")) /* as io.lines words it */
+        return luaL_error(L, "cannot open file '%s' (%s)", name, strerror(errno));
+    lua_replace(L, 1); /* file, formats... */
     int n = lua_gettop(L);
     luaL_getmetafield(L, 1, "__index");
     lua_getfield(L, -1, "lines");
@@ -432,18 +432,15 @@ static int base_load(lua_State *L)
         return call_original(L);
     }
     if (lua_type(L, 1) != LUA_TFUNCTION) return call_original(L); /* raises as load does */
-    int n = lua_gettop(L);
-    load_guard *g = lua_newuserdatauv(L, sizeof *g, 0); /* stays on the stack through the call */
+    load_guard *g = lua_newuserdatauv(L, sizeof *g, 0);
     g->first_done = g->binary = 0;
-    lua_pushvalue(L, ORIGINAL);
     lua_pushvalue(L, 1);
-    lua_pushvalue(L, n + 1);
-    lua_pushcclosure(L, guarded_reader, 2);
-    for (int i = 2; i <= n; i++)
-        lua_pushvalue(L, i);
-    lua_call(L, n, LUA_MULTRET);
+    lua_rotate(L, -2, 1);
+    lua_pushcclosure(L, guarded_reader, 2); /* it keeps g alive through the load */
+    lua_replace(L, 1);
+    int n = call_original(L);
     if (g->binary) pl_perms_check(L, PL_PERM_NATIVE, "binary chunk");
-    return lua_gettop(L) - (n + 1);
+    return n;
 }
 
 /* ---- require and package ---- */
@@ -578,6 +575,8 @@ static void wrap(lua_State *L, int idx, const char *name, lua_CFunction f)
 {
     idx = lua_absindex(L, idx);
     lua_getfield(L, idx, name);
+    /* call_original runs it in the wrapper's frame: a light C function only */
+    pl_assert(lua_iscfunction(L, -1) && !lua_getupvalue(L, -1, 1));
     lua_pushcclosure(L, f, 1);
     lua_setfield(L, idx, name);
 }

@@ -32,6 +32,8 @@ denied(no_read("/etc/passwd"), io.open, T .. "/data/up/../../../../../../../../e
 -- a missing file inside: the usual failure, not a denial
 local f, msg, code = io.open(T .. "/data/missing.txt")
 assert(f == nil and msg == T .. "/data/missing.txt: No such file or directory" and code == 2, msg)
+local lok, lmsg = pcall(io.lines, T .. "/data/missing.txt")
+assert(not lok and lmsg:find("cannot open file '" .. T .. "/data/missing.txt' (No such file or directory)", 1, true), lmsg)
 -- io.lines and io.input
 local lines = {}
 for l in io.lines(T .. "/data/f.txt") do lines[#lines + 1] = l end
