@@ -624,6 +624,8 @@ void pl_perms_from_allow(lua_State *L, int allow_idx, const pl_perms *parent, pl
         pl_perms_free(out);
         luaL_error(L, "not enough memory");
     }
+    if (!out->read.all && out->read.n == 0) out->flags &= ~(unsigned)PL_PERM_READ; /* read = {} */
+    if (!out->write.all && out->write.n == 0) out->flags &= ~(unsigned)PL_PERM_WRITE;
     lua_settop(L, base - 1);
 }
 

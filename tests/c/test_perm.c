@@ -272,6 +272,9 @@ static void test_for_lthread(void **state)
     assert_null(run_for_lthread(L, "{}", &out));
     assert_int_equal(out.flags, 0);
     pl_perms_free(&out);
+    assert_null(run_for_lthread(L, "{read = {}, write = false, env = false}", &out));
+    assert_int_equal(out.flags, 0); /* an empty list grants nothing */
+    pl_perms_free(&out);
     /* widening raises, nothing kept */
     const char *e = run_for_lthread(L, "{run = true}", &out);
     assert_non_null(e);
