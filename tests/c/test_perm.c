@@ -24,6 +24,7 @@
 #include "core/status.h"
 #include "engine/perm.h"
 #include "engine/vm.h"
+#include "parlua.h"
 
 #include <lauxlib.h>
 
@@ -292,12 +293,48 @@ static void test_for_lthread(void **state)
     pl_perms_free(&parent_vm.perms);
 }
 
+/* The C API: parlua_config's sandbox, allow bits and path lists set the
+ * main VM's set; an empty path is refused. */
+static void test_config(void **state)
+{
+    (void)state;
+    char data[PATH_MAX], code[3 * PATH_MAX];
+    path(data, "data");
+    const char *const readable[] = {data, NULL};
+    parlua_config cfg;
+    parlua_config_init(&cfg);
+    cfg.workers = 1;
+    cfg.quiet = 1;
+    cfg.sandbox = 1;
+    cfg.allow = PARLUA_ALLOW_ENV;
+    cfg.allow_read = readable;
+    parlua_runtime *rt = parlua_new(&cfg);
+    assert_non_null(rt);
+    snprintf(code, sizeof code,
+             "local p = parlua.permissions() assert(p.read[1] == '%s' and p.env and not p.write "
+             "and not p.exit) assert(io.open('%s/f')) os.getenv('HOME')",
+             data, data);
+    assert_int_equal(parlua_run_string(rt, code, "=ok"), PARLUA_OK);
+    assert_int_equal(parlua_run_string(rt, "io.open('/etc/passwd')", "=no"), PARLUA_ERROR);
+    char want[2 * PATH_MAX];
+    snprintf(want, sizeof want, "permission denied: read /etc/passwd (allowed: read under %s)",
+             data);
+    assert_non_null(strstr(parlua_last_error(rt), want));
+    parlua_free(rt);
+
+    const char *const empty[] = {"", NULL};
+    cfg.allow_read = empty;
+    errno = 0;
+    assert_null(parlua_new(&cfg));
+    assert_int_equal(errno, EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resolve),     cmocka_unit_test(test_prefixes),
         cmocka_unit_test(test_algebra),     cmocka_unit_test(test_open_refuses_planted_links),
-        cmocka_unit_test(test_for_lthread),
+        cmocka_unit_test(test_for_lthread), cmocka_unit_test(test_config),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
