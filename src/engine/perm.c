@@ -257,6 +257,10 @@ static int resolve_abs(const char *abs, char *out)
 static int resolve(const char *path, int nofollow_final, char *out)
 {
     char cwd[PATH_MAX];
+    if (!*path) { /* names no file (fopen fails), never the working directory */
+        errno = ENOENT;
+        return -1;
+    }
     size_t plen = strlen(path);
     if (path[0] != '/' && !getcwd(cwd, sizeof cwd)) return -1;
     size_t clen = path[0] == '/' ? 0 : strlen(cwd);
@@ -298,10 +302,6 @@ static int resolve(const char *path, int nofollow_final, char *out)
 
 int pl_perms_resolve(const char *path, int nofollow_final, char *out)
 {
-    if (!*path) {
-        errno = ENOENT;
-        return -1;
-    }
     return resolve(path, nofollow_final, out);
 }
 

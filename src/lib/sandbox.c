@@ -187,7 +187,8 @@ static int io_output(lua_State *L)
 static int os_remove(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
-    if (pl_perms_path_all(L, PL_PERM_WRITE)) return call_original(L);
+    /* "" names no file: Lua's own fails (ENOENT) without touching anything */
+    if (!*name || pl_perms_path_all(L, PL_PERM_WRITE)) return call_original(L);
     /* the link itself goes, not what it points to: its folder is checked */
     const char *resolved = pl_perms_check_path(L, PL_PERM_WRITE, name, 1);
     const char *base;
@@ -206,7 +207,8 @@ static int os_remove(lua_State *L)
 static int os_rename(lua_State *L)
 {
     const char *from = luaL_checkstring(L, 1), *to = luaL_checkstring(L, 2);
-    if (pl_perms_path_all(L, PL_PERM_WRITE)) return call_original(L);
+    if (!*from || !*to || pl_perms_path_all(L, PL_PERM_WRITE))
+        return call_original(L); /* "": ENOENT */
     const char *rfrom = pl_perms_check_path(L, PL_PERM_WRITE, from, 1);
     const char *rto = pl_perms_check_path(L, PL_PERM_WRITE, to, 1);
     const char *bfrom, *bto;
@@ -334,6 +336,11 @@ static int load_file(lua_State *L, const char *name, const char *mode)
         if (st == BINARY_DENIED) pl_perms_check(L, PL_PERM_NATIVE, "binary chunk stdin");
         lua_remove(L, -2);
         return st;
+    }
+    if (!*name) { /* names no file, as fopen("") */
+        lua_pop(L, 1);
+        lua_pushfstring(L, "cannot open %s: %s", name, strerror(ENOENT));
+        return LUA_ERRFILE;
     }
     const char *resolved = pl_perms_check_path(L, PL_PERM_READ, name, 0);
     lua_pushfstring(L, "@%s", name);
