@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lauxlib.h>
+#include <limits.h>
 #include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,17 +185,50 @@ static int io_output(lua_State *L)
 
 /* ---- os ---- */
 
+/* 1 if name's last component is "." or "..": removing or renaming it
+ * always fails (EINVAL, EBUSY, ENOTEMPTY), so Lua's own may answer. */
+static int ends_in_dots(const char *name)
+{
+    size_t end = strlen(name);
+    while (end > 1 && name[end - 1] == '/')
+        end--;
+    size_t start = end;
+    while (start > 0 && name[start - 1] != '/')
+        start--;
+    return (end - start == 1 && name[start] == '.') ||
+           (end - start == 2 && name[start] == '.' && name[start + 1] == '.');
+}
+
+/* The name to give unlinkat/renameat for the last component base of
+ * name, in buf: with name's trailing slash kept, so the kernel applies its
+ * rule (a trailing slash: a directory) as for Lua's own call. NULL with
+ * errno ENAMETOOLONG if it does not fit (no component can be that long). */
+static const char *last_name(char buf[NAME_MAX + 2], const char *base, const char *name)
+{
+    size_t n = strlen(name), b = strlen(base);
+    if (b > NAME_MAX) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    memcpy(buf, base, b);
+    buf[b] = '/';
+    buf[b + (n && name[n - 1] == '/')] = '\0';
+    return buf;
+}
+
 static int os_remove(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
-    /* "" names no file: Lua's own fails (ENOENT) without touching anything */
-    if (!*name || pl_perms_path_all(L, PL_PERM_WRITE)) return call_original(L);
+    /* "" and "x/.." name nothing removable: Lua's own fails, touching nothing */
+    if (!*name || ends_in_dots(name) || pl_perms_path_all(L, PL_PERM_WRITE))
+        return call_original(L);
     /* the link itself goes, not what it points to: its folder is checked */
     const char *resolved = pl_perms_check_path(L, PL_PERM_WRITE, name, 1);
     const char *base;
+    char buf[NAME_MAX + 2];
     int dir = pl_perms_open_parent(resolved, &base);
     int ok = 0;
-    if (dir >= 0) {
+    if (dir >= 0 && (base = last_name(buf, base, name))) {
         ok = unlinkat(dir, base, 0) == 0;
         if (!ok && errno == EISDIR) ok = unlinkat(dir, base, AT_REMOVEDIR) == 0; /* as remove(3) */
         int saved = errno;
@@ -207,13 +241,16 @@ static int os_remove(lua_State *L)
 static int os_rename(lua_State *L)
 {
     const char *from = luaL_checkstring(L, 1), *to = luaL_checkstring(L, 2);
-    if (!*from || !*to || pl_perms_path_all(L, PL_PERM_WRITE))
-        return call_original(L); /* "": ENOENT */
+    if (!*from || !*to || ends_in_dots(from) || ends_in_dots(to) ||
+        pl_perms_path_all(L, PL_PERM_WRITE))
+        return call_original(L); /* those fail in Lua's own, touching nothing */
     const char *rfrom = pl_perms_check_path(L, PL_PERM_WRITE, from, 1);
     const char *rto = pl_perms_check_path(L, PL_PERM_WRITE, to, 1);
     const char *bfrom, *bto;
+    char buf1[NAME_MAX + 2], buf2[NAME_MAX + 2];
     int dfrom = pl_perms_open_parent(rfrom, &bfrom), dto = -1, ok = 0;
-    if (dfrom >= 0 && (dto = pl_perms_open_parent(rto, &bto)) >= 0)
+    if (dfrom >= 0 && (dto = pl_perms_open_parent(rto, &bto)) >= 0 &&
+        (bfrom = last_name(buf1, bfrom, from)) && (bto = last_name(buf2, bto, to)))
         ok = renameat(dfrom, bfrom, dto, bto) == 0;
     int saved = errno;
     if (dfrom >= 0) close(dfrom);
