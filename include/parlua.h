@@ -96,7 +96,29 @@ typedef struct parlua_config {
      * not call parlua. NULL: none. */
     void (*on_exit)(int status, void *ud);
     void *on_exit_ud; /* passed to on_exit */
+
+    /* The main VM's permissions (docs/permissions.md); actors get theirs
+     * from the VM that creates them. sandbox 0 (the default): every
+     * permission, and the three fields below are ignored. sandbox 1: only
+     * what they grant. */
+    int sandbox;
+    unsigned allow; /* PARLUA_ALLOW_* bits; READ / WRITE here: everywhere */
+    /* NULL-terminated lists of paths the main VM may read / write under
+     * (resolved by parlua_new against the working directory; an empty
+     * path makes parlua_new fail with errno EINVAL). NULL: none. */
+    const char *const *allow_read;
+    const char *const *allow_write;
 } parlua_config;
+
+/* The capabilities of parlua_config.allow (SPEC 8). */
+#define PARLUA_ALLOW_READ (1u << 0)   /* read files everywhere */
+#define PARLUA_ALLOW_WRITE (1u << 1)  /* write files everywhere */
+#define PARLUA_ALLOW_RUN (1u << 2)    /* os.execute, io.popen */
+#define PARLUA_ALLOW_ENV (1u << 3)    /* os.getenv */
+#define PARLUA_ALLOW_SPAWN (1u << 4)  /* new Actors, lthreads */
+#define PARLUA_ALLOW_NATIVE (1u << 5) /* C modules, package.loadlib, binary chunks */
+#define PARLUA_ALLOW_DEBUG (1u << 6)  /* the debug library */
+#define PARLUA_ALLOW_EXIT (1u << 7)   /* os.exit */
 
 /* Fills cfg with the defaults. Any thread. */
 PARLUA_API void parlua_config_init(parlua_config *cfg);

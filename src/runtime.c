@@ -72,6 +72,37 @@ static pl_instance *new_service(pl_runtime *rt, const pl_class *cls, const char 
     return inst;
 }
 
+_Static_assert(PARLUA_ALLOW_READ == PL_PERM_READ && PARLUA_ALLOW_WRITE == PL_PERM_WRITE &&
+                   PARLUA_ALLOW_RUN == PL_PERM_RUN && PARLUA_ALLOW_ENV == PL_PERM_ENV &&
+                   PARLUA_ALLOW_SPAWN == PL_PERM_SPAWN && PARLUA_ALLOW_NATIVE == PL_PERM_NATIVE &&
+                   PARLUA_ALLOW_DEBUG == PL_PERM_DEBUG && PARLUA_ALLOW_EXIT == PL_PERM_EXIT,
+               "parlua.h's PARLUA_ALLOW_* match engine/perm.h");
+
+/* The main VM's permissions from the configuration (before its state is
+ * made: the libraries open according to them). PL_OK, PL_ENOMEM or
+ * PL_EINVAL (an empty path). */
+static int main_perms(pl_runtime *rt)
+{
+    pl_perms *p = &rt->main.perms;
+    const parlua_config *c = &rt->config;
+    if (!c->sandbox) {
+        pl_perms_full(p);
+        return PL_OK;
+    }
+    pl_perms_none(p);
+    p->flags = c->allow & PL_PERM_ALL & ~(unsigned)(PL_PERM_READ | PL_PERM_WRITE);
+    static const int caps[] = {PL_PERM_READ, PL_PERM_WRITE};
+    for (int i = 0; i < 2; i++) {
+        const char *const *paths = i ? c->allow_write : c->allow_read;
+        int rc = PL_OK;
+        if (c->allow & (unsigned)caps[i]) rc = pl_perms_add_path(p, caps[i], NULL);
+        for (size_t k = 0; rc == PL_OK && paths && paths[k]; k++)
+            rc = pl_perms_add_path(p, caps[i], paths[k]);
+        if (rc != PL_OK) return rc;
+    }
+    return PL_OK;
+}
+
 parlua_runtime *parlua_new(const parlua_config *cfg)
 {
     if (cfg && cfg->size < offsetof(parlua_config, workers) + sizeof cfg->workers) {
@@ -118,8 +149,8 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     uv_mutex_init(&rt->heartbeat_lock);
     uv_mutex_init(&rt->vms_lock);
     uv_mutex_init(&rt->error_lock);
-    rt->hooks =
-        (pl_engine_hooks){pl_open_libs, pl_actor_dispatch, pl_actor_flush, pl_heartbeat_fire};
+    rt->hooks = (pl_engine_hooks){pl_open_libs, pl_actor_dispatch, pl_actor_flush,
+                                  pl_heartbeat_fire, pl_sandbox_loadfile};
     pl_timerheap_init(&rt->timers);
     pl_list_init(&rt->heartbeat_vms);
     uv_mutex_init(&rt->parked_lock);
@@ -149,10 +180,13 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
         rt->workspace = new_service(rt, &pl_class_workspace, "Workspace", rt->game);
         rt->runservice = new_service(rt, &pl_class_runservice, "RunService", rt->game);
     }
-    if (!rt->game || !rt->workspace || !rt->runservice || pl_sharedtable_init(rt) != PL_OK ||
-        pl_sched_init(rt) != PL_OK || pl_vm_ensure_state(&rt->main) != 0) {
+    int perms = main_perms(rt);
+    if (perms != PL_OK || !rt->game || !rt->workspace || !rt->runservice ||
+        pl_sharedtable_init(rt) != PL_OK || pl_sched_init(rt) != PL_OK ||
+        pl_vm_ensure_state(&rt->main) != 0) {
         rt->finished = 1; /* nothing to report */
         parlua_free(rt);
+        if (perms == PL_EINVAL) errno = EINVAL;
         return NULL;
     }
     return rt;
@@ -261,11 +295,13 @@ void parlua_free(parlua_runtime *rt)
         pl_shared_release(&vm->actor->base);
         pl_mailbox_destroy(&vm->mailbox);
         uv_mutex_destroy(&vm->wake_lock);
+        pl_perms_free(&vm->perms);
         free(vm);
     }
     pl_graveyard_drain(&rt->graveyard); /* frees the actor VMs, which unlink themselves */
     pl_mailbox_destroy(&rt->main.mailbox);
     uv_mutex_destroy(&rt->main.wake_lock);
+    pl_perms_free(&rt->main.perms);
     pl_timerheap_free(&rt->timers);
     uv_mutex_destroy(&rt->timer_lock);
     uv_mutex_destroy(&rt->heartbeat_lock);

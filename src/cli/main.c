@@ -14,6 +14,7 @@
 
 #include "cli/console.h"
 #include "cli/env.h"
+#include "cli/perm_options.h"
 #include "parlua.h"
 
 static const char *progname = "parlua";
@@ -53,14 +54,15 @@ static void usage(FILE *out)
             "  -             stop handling options and execute stdin\n"
             "Without a script, parlua runs standard input, or opens the console when it is\n"
             "a terminal. LUA_INIT_5_4 or LUA_INIT (a chunk, or @file) runs before -e.\n"
-            "At the console, Ctrl-C interrupts the running chunk; Ctrl-D or os.exit() leaves.\n"
-            "Exit status: 0 on success, 1 if the script failed to load, any runtime thread\n"
-            "died of an uncaught error or the trace file could not be written at exit, 2 on\n"
-            "a bad command line (or a trace file that cannot be created), 130/143 after\n"
-            "SIGINT/SIGTERM (the frame ends, trace and summary are written; a second signal\n"
-            "ends at once).\n"
-            "Documentation: README.md and docs/ in the parlua source tree.\n",
+            "At the console, Ctrl-C interrupts the running chunk; Ctrl-D or os.exit() leaves.\n",
             progname);
+    fputs(perm_options_usage, out); /* cli/perm_options.c */
+    fprintf(out, "Exit status: 0 on success, 1 if the script failed to load, any runtime thread\n"
+                 "died of an uncaught error or the trace file could not be written at exit, 2 on\n"
+                 "a bad command line (or a trace file that cannot be created), 130/143 after\n"
+                 "SIGINT/SIGTERM (the frame ends, trace and summary are written; a second signal\n"
+                 "ends at once).\n"
+                 "Documentation: README.md and docs/ in the parlua source tree.\n");
 }
 
 static int bad_usage(const char *fmt, const char *what)
@@ -89,6 +91,7 @@ typedef struct options {
     int interactive; /* -i */
     int no_env;      /* -E */
     parlua_config config;
+    perm_options perms; /* --sandbox, --allow-* (cli/perm_options.c) */
 } options;
 
 /* Returns -1 when the command line is fine, else the exit status. */
@@ -155,10 +158,17 @@ static int parse(int argc, char **argv, options *o)
             else
                 o->config.fps = v;
         } else {
-            return bad_usage("unrecognized option '%s'", a);
+            /* permissions: cli/perm_options.c */
+            const char *err = NULL;
+            int rc = perm_option(&o->perms, a, &err);
+            if (rc < 0) return bad_usage(err, a);
+            if (rc == 0) return bad_usage("unrecognized option '%s'", a);
         }
     }
     o->script = i < argc ? i : 0;
+    const char *err = NULL;
+    if (perm_options_apply(&o->perms, &o->config, o->script ? argv[o->script] : NULL, &err) != 0)
+        return bad_usage(err, o->perms.first_grant ? o->perms.first_grant : "--sandbox");
     return -1;
 }
 
@@ -282,7 +292,10 @@ int main(int argc, char **argv)
     options o;
     memset(&o, 0, sizeof o);
     int rc = parse(argc, argv, &o);
-    if (rc >= 0) return rc;
+    if (rc >= 0) {
+        perm_options_free(&o.perms);
+        return rc;
+    }
     int has_e = 0;
     for (int i = 1; i < (o.script ? o.script : argc); i++)
         if (strcmp(argv[i], "-e") == 0) has_e = 1;
@@ -296,12 +309,14 @@ int main(int argc, char **argv)
         if (!f) {
             fprintf(stderr, "%s: cannot create trace file '%s': %s\n", progname,
                     o.config.trace_path, strerror(errno));
+            perm_options_free(&o.perms);
             return 2;
         }
         fclose(f);
     }
     if (console) o.config.on_exit = pl_console_on_exit;
     parlua_runtime *rt = parlua_new(&o.config);
+    perm_options_free(&o.perms); /* parlua_new resolved and copied the paths */
     if (!rt) {
         fprintf(stderr, "%s: cannot create the runtime (out of memory or threads)\n", progname);
         return 1;

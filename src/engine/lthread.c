@@ -110,12 +110,16 @@ void pl_lthread_report_unobserved(pl_runtime *rt)
     uv_mutex_unlock(&rt->lthreads_lock);
 }
 
-int pl_lthread_launch(pl_lthread *lt)
+int pl_lthread_launch(pl_lthread *lt, pl_perms *perms)
 {
     pl_runtime *rt = lt->runtime;
     pl_vm *vm = aligned_alloc(PL_CACHE_LINE, sizeof *vm); /* sizeof is a multiple of it */
-    if (!vm) return PL_ENOMEM;
+    if (!vm) {
+        pl_perms_free(perms);
+        return PL_ENOMEM;
+    }
     pl_vm_init(vm, rt, NULL);
+    vm->perms = *perms; /* moved in: before its state opens (docs/permissions.md) */
     vm->kind = PL_VM_LTHREAD;
     vm->lthread = lt;
     vm->lt_body_ref = LUA_NOREF;
@@ -368,7 +372,7 @@ static int open_start(lua_State *L)
     lua_settop(L, 1);
     if (lua_type(L, 1) == LUA_TSTRING) { /* go(path): the module at path */
         const char *path = lua_tostring(L, 1);
-        if (luaL_loadfilex(L, path, "t") != LUA_OK) return lua_error(L);
+        if (vm->runtime->hooks.loadfile(L, path, "t") != LUA_OK) return lua_error(L);
         lua_replace(L, 1);
     }
     return 1;

@@ -30,6 +30,7 @@
 
 #include "core/list.h"
 #include "core/wire.h"
+#include "engine/perm.h"
 #include "engine/vm.h"
 #include "engine/waiter.h"
 
@@ -63,9 +64,10 @@ void pl_lthread_init(pl_lthread *lt, pl_runtime *rt);
  * was never observed is reported on stderr first (SPEC 1.6). Called by
  * the type's destroy when the last reference goes. */
 void pl_lthread_destroy(pl_lthread *lt);
-/* Makes the VM and queues it on the pool. The record must hold its start
+/* Makes the VM with the permission set perms (moved in, freed on
+ * failure too) and queues it on the pool. The record must hold its start
  * wire. Returns PL_OK or PL_ENOMEM (then nothing started). */
-PL_MUST_CHECK int pl_lthread_launch(pl_lthread *lt);
+PL_MUST_CHECK int pl_lthread_launch(pl_lthread *lt, pl_perms *perms);
 /* Asks a running lthread to stop; returns 1 if it was still running. */
 int pl_lthread_cancel(pl_lthread *lt);
 

@@ -42,6 +42,8 @@ typedef struct pl_engine_hooks {
     void (*flush)(pl_vm *vm);
     /* Runs vm's due Heartbeat handlers of phase (the owner). */
     void (*heartbeat)(pl_vm *vm, int phase);
+    /* luaL_loadfilex under the running VM's permissions (go(path)). */
+    int (*loadfile)(lua_State *L, const char *path, const char *mode);
 } pl_engine_hooks;
 
 /* What one thread did: index 0 is the serial thread, 1 + w worker w.

@@ -112,7 +112,7 @@ void pl_vm_unregister(pl_vm *vm)
 
 void pl_vm_init(pl_vm *vm, pl_runtime *runtime, pl_instance *actor)
 {
-    memset(vm, 0, sizeof *vm);
+    memset(vm, 0, sizeof *vm); /* perms: none, until its creator sets them (engine/perm.h) */
     vm->ctx.vm = vm;
     vm->runtime = runtime;
     /* relaxed: only uniqueness matters (Instance.new may run on workers) */
@@ -260,6 +260,7 @@ void pl_vm_close(pl_vm *vm)
 void pl_vm_destroy(pl_vm *vm)
 {
     pl_vm_close(vm);
+    pl_perms_free(&vm->perms);
     uv_mutex_destroy(&vm->wake_lock);
     pl_mailbox_destroy(&vm->mailbox);
 }

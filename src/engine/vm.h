@@ -28,6 +28,7 @@
 #include "core/timerheap.h"
 #include "core/trace.h"
 #include "core/vmheap.h"
+#include "engine/perm.h"
 #include "engine/waiter.h"
 
 #define PL_CACHE_LINE 64
@@ -111,6 +112,9 @@ struct pl_vm {
      * global `script` was last set to, retained (vm.c, switch_script). */
     pl_instance *script_now, *script_global;
     pl_heap heap; /* the Lua state's memory (src/core/vmheap.h) */
+    /* What its code may do (engine/perm.h): set before its lua_State is
+     * made (the libraries open according to it), never changed after. */
+    pl_perms perms;
     pl_vm_stats stats;
     pl_trace_buf *tbuf; /* the running thread's trace buffer; NULL: no trace */
     /* an lthread VM's (engine/lthread.c) */

@@ -113,11 +113,20 @@ static int os_exit(lua_State *L)
     return 0;
 }
 
+/* parlua.permissions(): the running VM's set, so a library can degrade
+ * gracefully (a fresh table each call: changing it changes nothing). */
+static int parlua_permissions(lua_State *L)
+{
+    pl_perms_push(L, pl_perms_of(L));
+    return 1;
+}
+
 static int open_parlua(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
         {"workers", parlua_workers},
         {"phase", parlua_phase},
+        {"permissions", parlua_permissions},
         {NULL, NULL},
     };
     luaL_newlib(L, funcs);

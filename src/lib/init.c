@@ -1,6 +1,8 @@
 /*
- * Every library a new VM opens, in order: Lua's standard libraries, then
- * parlua's. The one place that knows them all (as Lua's linit.c).
+ * Every library a new VM opens, in order: Lua's standard libraries (debug
+ * only with the `debug` permission), then parlua's, then the sandbox's
+ * wrappers for what the VM's permissions restrict (sandbox.c). The one place that knows them all
+ * (as Lua's linit.c).
  */
 #include <lauxlib.h>
 #include <lualib.h>
@@ -15,8 +17,9 @@ static void (*const openers[])(lua_State *L) = {
 
 int pl_open_libs(lua_State *L)
 {
-    luaL_openlibs(L);
+    pl_open_std(L);
     for (size_t i = 0; i < sizeof openers / sizeof openers[0]; i++)
         openers[i](L);
+    pl_open_sandbox(L); /* last: it wraps what the others made (base.c's os.exit) */
     return 0;
 }

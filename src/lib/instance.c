@@ -300,6 +300,7 @@ static int set_parent(lua_State *L)
                               inst->cls->name, luaL_typename(L, 2));
         parent = (pl_instance *)obj;
     }
+    pl_sandbox_check_parent(L, inst, parent); /* permissions: before anything changes */
     pl_instance *old = inst->parent;
     if (old) pl_instance_push(L, old); /* holds it while its signals fire */
     switch (pl_instance_set_parent(inst, parent)) {
@@ -384,12 +385,32 @@ static int m_get_full_name(lua_State *L)
     return 1;
 }
 
-/* Gives every Actor in a freshly cloned tree its own VM. */
-static int attach_vms(pl_runtime *rt, pl_instance *inst)
+/* Gives every Actor in a freshly cloned tree its own VM, with what both
+ * the cloning VM (mine) and the Actor it copies (from, walked in step)
+ * allow: a clone never has more rights than its original or its maker. */
+static int attach_vms(pl_runtime *rt, pl_instance *inst, const pl_instance *from,
+                      const pl_perms *mine)
 {
-    if (inst->cls == &pl_class_actor && !inst->vm && !pl_actor_vm_new(rt, inst)) return -1;
-    for (pl_instance *c = inst->first_child; c; c = c->next_sibling)
-        if (attach_vms(rt, c) != 0) return -1;
+    if (inst->cls == &pl_class_actor && !inst->vm) {
+        pl_vm *vm = pl_actor_vm_new(rt, inst);
+        if (!vm) return -1;
+        const pl_vm *orig = from->vm; /* the Actor copied: its VM, if it still has one */
+        if (orig ? pl_perms_intersect(&orig->perms, mine, &vm->perms) != PL_OK
+                 : pl_perms_copy(&vm->perms, mine) != PL_OK)
+            return -1;
+    }
+    const pl_instance *f = from->first_child;
+    for (pl_instance *c = inst->first_child; c && f; c = c->next_sibling, f = f->next_sibling)
+        if (attach_vms(rt, c, f, mine) != 0) return -1;
+    return 0;
+}
+
+/* 1 if inst's subtree holds an Actor. */
+static int has_actor(const pl_instance *inst)
+{
+    if (inst->cls == &pl_class_actor) return 1;
+    for (const pl_instance *c = inst->first_child; c; c = c->next_sibling)
+        if (has_actor(c)) return 1;
     return 0;
 }
 
@@ -397,8 +418,9 @@ static int m_clone(lua_State *L)
 {
     pl_instance *inst = pl_instance_check(L, 1);
     pl_vm *vm = pl_vm_of(L);
+    if (has_actor(inst)) pl_perms_check(L, PL_PERM_SPAWN, "Actor");
     pl_instance *copy = pl_instance_clone(inst, pl_vm_token(vm));
-    if (copy && attach_vms(vm->runtime, copy) != 0) {
+    if (copy && attach_vms(vm->runtime, copy, inst, &vm->perms) != 0) {
         pl_shared_release(&copy->base);
         copy = NULL;
     }
@@ -599,6 +621,7 @@ static int set_source(lua_State *L)
 {
     pl_instance *inst = pl_instance_check(L, 1);
     check_value(L, inst, "Source", LUA_TSTRING);
+    pl_sandbox_check_script_write(L, inst); /* permissions */
     set_string_field(L, &inst->source, &inst->source_len);
     return 0;
 }
@@ -617,6 +640,7 @@ static int set_path(lua_State *L)
 {
     pl_instance *inst = pl_instance_check(L, 1);
     check_value(L, inst, "Path", LUA_TSTRING);
+    pl_sandbox_check_script_write(L, inst); /* permissions */
     set_string_field(L, &inst->path, NULL);
     return 0;
 }
@@ -652,6 +676,9 @@ const pl_member pl_datamodel_members[] = {
 
 /* ---- Instance.new ---- */
 
+/* Instance.new(class [, parent [, options]]): options.allow narrows a new
+ * Actor's permissions (docs/permissions.md); without it the Actor's VM
+ * gets the creating VM's set. */
 static int instance_new(lua_State *L)
 {
     const char *class_name = luaL_checkstring(L, 1);
@@ -661,12 +688,33 @@ static int instance_new(lua_State *L)
         return luaL_error(L, "Unable to create an Instance of type \"%s\"", class_name);
     pl_instance *parent = lua_isnoneornil(L, 2) ? NULL : pl_instance_check(L, 2);
     pl_vm *vm = pl_vm_of(L);
+    pl_perms perms;
+    pl_perms_none(&perms);
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        if (cls != &pl_class_actor)
+            return luaL_error(L,
+                              "Instance.new: options (argument 3) are for an Actor only, "
+                              "not for %s",
+                              cls->name);
+        lua_getfield(L, 3, "allow");
+        if (lua_isnil(L, -1)) return luaL_error(L, "Instance.new: options need an allow table");
+    }
+    if (cls == &pl_class_actor) {
+        pl_perms_check(L, PL_PERM_SPAWN, "Actor");
+        if (!lua_isnoneornil(L, 3))
+            pl_perms_from_allow(L, -1, &vm->perms, &perms, "Instance.new"); /* raises first */
+        else if (pl_perms_copy(&perms, &vm->perms) != PL_OK)
+            return luaL_error(L, "not enough memory");
+    }
     pl_instance *inst = pl_instance_new(cls, pl_vm_token(vm), &vm->runtime->graveyard);
-    if (!inst) return luaL_error(L, "not enough memory");
-    if (cls == &pl_class_actor && !pl_actor_vm_new(vm->runtime, inst)) {
-        pl_shared_release(&inst->base);
+    pl_vm *avm = inst && cls == &pl_class_actor ? pl_actor_vm_new(vm->runtime, inst) : NULL;
+    if (!inst || (cls == &pl_class_actor && !avm)) {
+        pl_perms_free(&perms);
+        if (inst) pl_shared_release(&inst->base);
         return luaL_error(L, "not enough memory");
     }
+    if (avm) avm->perms = perms; /* fixed from now on: no member changes it */
     pl_instance_push(L, inst);
     pl_shared_release(&inst->base); /* the proxy holds it now */
     if (parent) {

@@ -31,6 +31,24 @@ void pl_open_stats(lua_State *L);
 void pl_open_sync(lua_State *L);
 void pl_open_lthread(lua_State *L);
 
+/* sandbox.c: Lua's standard libraries as luaL_openlibs opens them, debug
+ * only with the `debug` permission; and, once every library is open, the
+ * wrappers that enforce what the running VM's permissions restrict. */
+void pl_open_std(lua_State *L);
+void pl_open_sandbox(lua_State *L);
+/* sandbox.c: luaL_loadfilex with the running VM's permissions: read
+ * checked (raises the denial), no link followed after the check, a binary
+ * chunk refused (raised) without `native`. */
+int pl_sandbox_loadfile(lua_State *L, const char *name, const char *mode);
+/* sandbox.c: raises unless the running VM may make inst a child of parent:
+ * a Script that has not started must not be placed where it would run in a
+ * VM with a permission this VM lacks (in an Actor's VM, in the game or not;
+ * in the main VM, once in the game). */
+void pl_sandbox_check_parent(lua_State *L, pl_instance *inst, pl_instance *parent);
+/* sandbox.c: the same for writing a Script's Source or Path where it waits
+ * to start. */
+void pl_sandbox_check_script_write(lua_State *L, pl_instance *script);
+
 /* actor.c: delivers this phase's messages of vm (the dispatch hook). */
 void pl_actor_dispatch(pl_vm *vm, int phase);
 /* actor.c: routes messages that waited for bindings made since (the flush hook). */

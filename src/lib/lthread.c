@@ -182,6 +182,10 @@ static int go(lua_State *L)
         return luaL_typeerror(L, 1, "function or path of a Lua file");
     check_options(L);
     group_obj *group = lua_isnil(L, 5) ? NULL : pl_sync_check(L, 5, &group_type);
+    /* spawn checked, then exactly what allow lists or the caller's set
+     * minus spawn (SPEC 8, 12); raises before anything is made */
+    pl_perms perms;
+    pl_perms_for_lthread(L, lua_isnil(L, 6) ? 0 : 6, &perms, "go");
     /* What the new VM starts with, checked before anything is made: a value
      * that cannot cross fails here, naming it. */
     pl_wire start;
@@ -194,6 +198,7 @@ static int go(lua_State *L)
     lua_settop(L, 6);
     if (rc != PL_OK) {
         pl_wire_free(&start);
+        pl_perms_free(&perms);
         if (rc == PL_ENOMEM) return luaL_error(L, "not enough memory");
         return luaL_error(L, "go: %s", err);
     }
@@ -201,6 +206,7 @@ static int go(lua_State *L)
     pl_lthread *lt = calloc(1, sizeof *lt);
     if (!lt) {
         pl_wire_free(&start);
+        pl_perms_free(&perms);
         return luaL_error(L, "not enough memory");
     }
     pl_shared_init(&lt->w.base, &lthread_type);
@@ -208,7 +214,13 @@ static int go(lua_State *L)
     lt->start = start; /* moved in */
     set_name(L, lt);
     copy_search_paths(L, lt);
-    if ((group && group_add(group, lt) != PL_OK) || pl_lthread_launch(lt) != PL_OK) {
+    if (group && group_add(group, lt) != PL_OK) {
+        pl_perms_free(&perms);
+        lt->state = PL_LT_CANCELLED; /* never ran: nothing to report */
+        pl_shared_release(&lt->w.base);
+        return luaL_error(L, "not enough memory");
+    }
+    if (pl_lthread_launch(lt, &perms) != PL_OK) {
         lt->state = PL_LT_CANCELLED; /* never ran: nothing to report */
         pl_shared_release(&lt->w.base);
         return luaL_error(L, "not enough memory");

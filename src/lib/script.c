@@ -20,8 +20,8 @@
 #include "lib/lib.h"
 
 /* One rule for Script.Source, Script.Path and the main script: Lua source
- * text only (a precompiled chunk would need the `native` permission, which
- * does not exist yet). Replaces Lua's terse message with one that says so. */
+ * text only, whatever the VM's permissions (load() takes a binary chunk
+ * with `native`). Replaces Lua's terse message with one that says so. */
 static int refuse_binary(lua_State *L, int rc, const char *what)
 {
     if (rc != LUA_OK && lua_type(L, -1) == LUA_TSTRING &&
@@ -57,7 +57,8 @@ static int load_script(lua_State *L, pl_instance *script)
         if (script->source) return load_stdin_text(L, script); /* read by parlua_run_file */
         return refuse_binary(L, luaL_loadfilex(L, NULL, "t"), "stdin");
     }
-    if (script->path) return refuse_binary(L, luaL_loadfilex(L, script->path, "t"), script->path);
+    if (script->path) /* read checked: raises permission denied */
+        return refuse_binary(L, pl_sandbox_loadfile(L, script->path, "t"), script->path);
     char *full = pl_instance_full_name(script);
     const char *name = lua_pushfstring(L, "=%s", full ? full : script->name);
     free(full);
