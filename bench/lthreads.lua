@@ -6,6 +6,10 @@
 --   map_heavy_s        parallel.map over 64 expensive items (a sum of
 --                      sines, a few milliseconds each)
 --   loop_heavy_s       the same work in a plain loop, in the same VM
+--   lthread_cpu_ratio  the CPU time of that loop run inside one lthread
+--                      over its CPU time in the main VM (1.0: Lua code
+--                      runs as fast in an lthread; CPU time, so it holds
+--                      on a loaded machine)
 -- bench/lthreads-plain.lua runs the two loops in lua5.4.
 --   parlua bench/lthreads.lua [lthreads [cheap items [heavy items]]]
 local N = math.tointeger(tonumber(arg[1] or 10000))
@@ -58,3 +62,16 @@ local loop_heavy = clock() - t0
 for i = 1, HEAVY do assert(rh[i] == oh[i], "parallel.map and the loop disagree") end
 print(string.format("RESULT map_heavy_s %.4f", map_heavy))
 print(string.format("RESULT loop_heavy_s %.4f", loop_heavy))
+
+-- 4. the same loop inside one lthread against the main VM, in CPU time
+-- (os.clock counts every thread of the process: only one runs here)
+local function cpu_of(fn)
+  local c0 = os.clock()
+  fn()
+  return os.clock() - c0
+end
+local in_main = cpu_of(function() for i = 1, HEAVY do heavy(seeds[i]) end end)
+local in_lthread = cpu_of(function()
+  go(function() for i = 1, HEAVY do heavy(seeds[i]) end end):result()
+end)
+print(string.format("RESULT lthread_cpu_ratio %.2f", in_lthread / in_main))

@@ -112,6 +112,7 @@ mh=$(fig lthreads map_heavy_s)
 lh=$(fig lthreads loop_heavy_s)
 row "parallel.map, 64 expensive items (lua5.4: a loop)" s "$mh" "$(fig lthreads_plain plain_heavy_s)"
 row "parallel.map, 64 expensive items: speedup over a loop" x "$(ratio "$lh" "$mh")" ""
+row "Lua code in an lthread / in the main VM, CPU time" x "$(fig lthreads lthread_cpu_ratio)" ""
 row "memory per idle actor: Lua heap (lua5.4: a fresh state)" KB "$(fig actors idle_actor_heap_kb)" "$(fig plain_state state_kb)"
 row "memory per idle actor: process RSS growth" KB "$(fig actors idle_actor_rss_kb)" ""
 row "10,000 idle actors: process RSS" MB "$(fig actors total_rss_mb)" ""
