@@ -64,6 +64,8 @@ run actors "$parlua" bench/actors.lua 10000 20000
 run frames "$parlua" bench/actors.lua 0 20000
 run plain_state lua5.4 bench/plain-state.lua
 run sync "$parlua" bench/sync.lua
+run lthreads "$parlua" bench/lthreads.lua
+run lthreads_plain lua5.4 bench/lthreads-plain.lua
 if [ -f bench/sharedtable.lua ]; then
   run sharedtable "$parlua" bench/sharedtable.lua
   [ -f bench/sharedtable-plain.lua ] && run sharedtable_plain lua5.4 bench/sharedtable-plain.lua
@@ -101,6 +103,16 @@ row "sync: Queue put+get, 1 producer / 1 consumer actor" "M/s" "$(fig sync queue
 row "sync: Queue put+get, 4 producers / 4 consumers" "M/s" "$(fig sync queue_4x4_mps)" ""
 row "sync: 100 actors woken by one Event, set to last resumed" "us" "$(fig sync event_wake_us)" ""
 row "actor start-up (create + first script run)" "us" "$(fig actors actor_start_us)" ""
+row "lthread start + join, batch of 10,000 (SPEC: <= 5 us)" "us" "$(fig lthreads lthread_start_us)" ""
+mc=$(fig lthreads map_cheap_ms)
+lc=$(fig lthreads loop_cheap_ms)
+row "parallel.map, 100,000 cheap items (lua5.4: a loop)" "ms" "$mc" "$(fig lthreads_plain plain_cheap_ms)"
+row "parallel.map, 100,000 cheap items / a loop in parlua" x "$(ratio "$mc" "$lc")" ""
+mh=$(fig lthreads map_heavy_s)
+lh=$(fig lthreads loop_heavy_s)
+row "parallel.map, 64 expensive items (lua5.4: a loop)" s "$mh" "$(fig lthreads_plain plain_heavy_s)"
+row "parallel.map, 64 expensive items: speedup over a loop" x "$(ratio "$lh" "$mh")" ""
+row "Lua code in an lthread / in the main VM, CPU time" x "$(fig lthreads lthread_cpu_ratio)" ""
 row "memory per idle actor: Lua heap (lua5.4: a fresh state)" KB "$(fig actors idle_actor_heap_kb)" "$(fig plain_state state_kb)"
 row "memory per idle actor: process RSS growth" KB "$(fig actors idle_actor_rss_kb)" ""
 row "10,000 idle actors: process RSS" MB "$(fig actors total_rss_mb)" ""
