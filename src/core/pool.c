@@ -152,6 +152,12 @@ void pl_pool_submit_background(pl_pool *pool, pl_pool_item *item)
     submit(pool, item);
 }
 
+int pl_pool_has_idle(pl_pool *pool)
+{
+    /* relaxed: a hint (whether to ask running lthreads to give way) */
+    return atomic_load_explicit(&pool->nidle, memory_order_relaxed) != 0;
+}
+
 int pl_pool_has_waiting(pl_pool *pool)
 {
     /* relaxed: a hint read every few thousand Lua instructions */

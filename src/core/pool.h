@@ -43,6 +43,9 @@ void pl_pool_submit_background(pl_pool *pool, pl_pool_item *item);
 /* A hint: 1 when some item waits in a queue for a worker (a background
  * item uses it to decide whether to give its worker up). */
 int pl_pool_has_waiting(pl_pool *pool);
+/* A hint: 1 when some worker is parked or about to park (an item
+ * submitted now will be taken without waiting for a running one). */
+int pl_pool_has_idle(pl_pool *pool);
 void pl_pool_wait_idle(pl_pool *pool);
 /* The same, giving up after about timeout_ns: returns 1 when idle, 0 when
  * items are still running. */

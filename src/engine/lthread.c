@@ -6,7 +6,10 @@
  */
 #include "engine/lthread.h"
 
+#include <errno.h>
 #include <lauxlib.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +20,27 @@
 #include "engine/sched.h"
 #include "engine/transfer.h"
 
-/* VM instructions between two looks at the cancel flag and the time
- * slice: a look costs a C call and a coarse clock read, so at this count
- * it is lost in the noise, and a busy loop still stops within tens of
- * microseconds of a cancel. */
-#define HOOK_COUNT 10000
+/* The count hook (below) is what stops a busy lthread for a cancel or at
+ * the end of its time slice. In Lua 5.4 any count hook, whatever its
+ * count, makes the VM call into the debugger before every instruction,
+ * which doubles the cost of plain Lua code. So the hook is off while an
+ * lthread runs, and armed only when needed: whoever wants the worker
+ * back (a cancel, work waiting for a worker) sends the worker SIGURG
+ * (pl_lthread_poke), whose handler sets the hook on the Lua thread being
+ * resumed there, as lua.c's SIGINT handler does on its own thread. The
+ * hook then looks every HOOK_COUNT instructions until it has nothing left
+ * to watch, and turns itself off.
+ *
+ * ThreadSanitizer delivers a signal only when the thread calls into the C
+ * library, which a busy Lua loop never does: under it the hook stays on
+ * from the VM's start (same decisions, slower code). */
+#if defined(__SANITIZE_THREAD__)
+#define HOOK_ALWAYS 1
+#else
+#define HOOK_ALWAYS 0
+#endif
+#define HOOK_COUNT 1000
+#define POKE_SIGNAL SIGURG /* ignored by default: a stray one does nothing */
 /* An lthread keeps its worker this long when other work waits for one. */
 #define SLICE_NS 2000000u
 
@@ -34,6 +53,79 @@ static uint64_t coarse_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
 #endif
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- poking a worker (see the top) ----
+ * Only the worker itself writes these, and its signal handler reads and
+ * writes them: volatile, with signal fences where the order matters. The
+ * initial-exec model keeps the handler free of TLS allocation. */
+#define TLS static __thread __attribute__((tls_model("initial-exec")))
+TLS lua_State *volatile poke_target;    /* the Lua thread being resumed here */
+TLS volatile sig_atomic_t poke_pending; /* a poke came while none was */
+TLS pl_thread_stats *poke_stats;        /* this worker's slot, while it runs an lthread */
+
+static void lthread_hook(lua_State *L, lua_Debug *ar);
+static struct sigaction previous_action;
+
+static void on_poke(int sig, siginfo_t *info, void *uc)
+{
+    int saved = errno;
+    lua_State *L = poke_target;
+    if (L)
+        lua_sethook(L, lthread_hook, LUA_MASKCOUNT, HOOK_COUNT); /* as lua.c's laction */
+    else if (poke_stats)
+        poke_pending = 1; /* between two resumes: the next one arms itself */
+    else if (previous_action.sa_flags & SA_SIGINFO) /* not ours: the host's */
+        previous_action.sa_sigaction(sig, info, uc);
+    else if (previous_action.sa_handler != SIG_DFL && previous_action.sa_handler != SIG_IGN)
+        previous_action.sa_handler(sig);
+    errno = saved;
+}
+
+static void install_poke_handler(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_poke;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(POKE_SIGNAL, &sa, &previous_action);
+}
+
+void pl_lthread_poke(pl_runtime *rt, int force)
+{
+    if (HOOK_ALWAYS) return;
+    /* relaxed: hints; a poke too many costs a hook look, one too few is
+     * made up by the next submit or resubmit */
+    if (!atomic_load_explicit(&rt->lthreads_active, memory_order_relaxed)) return;
+    if (!force && pl_pool_has_idle(rt->pool)) return; /* an idle worker will take it */
+    for (int i = 1; i <= rt->config.workers; i++) {
+        pl_thread_stats *ts = &rt->threads[i];
+        if (!atomic_load_explicit(&ts->in_lthread, memory_order_acquire)) continue;
+        if (!force && atomic_exchange_explicit(&ts->poked, 1, memory_order_relaxed)) continue;
+        pthread_kill((pthread_t)atomic_load_explicit(&ts->tid, memory_order_relaxed), POKE_SIGNAL);
+    }
+}
+
+/* Before resuming co on this worker: the hook off (what an earlier poke
+ * left), then co the target of the next poke; a poke that came in
+ * between is applied now. */
+static void arm_for(lua_State *co)
+{
+    if (HOOK_ALWAYS) return;
+    lua_sethook(co, NULL, 0, 0);
+    poke_target = co;
+    atomic_signal_fence(memory_order_seq_cst);
+    if (poke_pending) {
+        poke_pending = 0;
+        lua_sethook(co, lthread_hook, LUA_MASKCOUNT, HOOK_COUNT);
+    }
+}
+
+static void disarm(void)
+{
+    poke_target = NULL;
+    atomic_signal_fence(memory_order_seq_cst);
 }
 
 static pl_lthread *record_of(pl_waitobj *obj)
@@ -112,6 +204,8 @@ void pl_lthread_report_unobserved(pl_runtime *rt)
 
 int pl_lthread_launch(pl_lthread *lt, pl_perms *perms)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, install_poke_handler);
     pl_runtime *rt = lt->runtime;
     pl_vm *vm = aligned_alloc(PL_CACHE_LINE, sizeof *vm); /* sizeof is a multiple of it */
     if (!vm) {
@@ -142,6 +236,7 @@ int pl_lthread_cancel(pl_lthread *lt)
         if (lt->vm) pl_sched_mark(lt->vm, PL_PARALLEL); /* it stops even while parked */
     }
     uv_mutex_unlock(&lt->w.lock);
+    if (running) pl_lthread_poke(lt->runtime, 1); /* and while it runs a busy loop */
     return running;
 }
 
@@ -165,7 +260,14 @@ static void lthread_hook(lua_State *L, lua_Debug *ar)
     (void)ar;
     pl_vm *vm = pl_vm_of(L);
     int stop = stop_asked(vm);
-    if (!stop && (coarse_ns() < vm->slice_end || !pl_pool_has_waiting(vm->runtime->pool))) return;
+    if (!stop && !pl_pool_has_waiting(vm->runtime->pool)) {
+        if (!HOOK_ALWAYS) { /* nothing to watch any more: full speed again */
+            lua_sethook(L, NULL, 0, 0);
+            if (poke_stats) atomic_store_explicit(&poke_stats->poked, 0, memory_order_relaxed);
+        }
+        return;
+    }
+    if (!stop && coarse_ns() < vm->slice_end) return; /* its slice is not over yet */
     pl_rthread *th = pl_ctx_of(L)->rt;
     if (th && th->by_runtime && th->state == PL_RT_RUNNING && lua_isyieldable(L)) {
         th->phase = PL_PARALLEL;
@@ -389,7 +491,7 @@ static int open_vm(pl_vm *vm)
         return rc;
     }
     lua_State *L = vm->L;
-    lua_sethook(L, lthread_hook, LUA_MASKCOUNT, HOOK_COUNT); /* new threads inherit it */
+    if (HOOK_ALWAYS) lua_sethook(L, lthread_hook, LUA_MASKCOUNT, HOOK_COUNT); /* inherited */
     lua_pushcfunction(L, open_start);
     if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
         set_failed_text(vm, "cannot start the lthread: ", lua_tostring(L, -1));
@@ -412,22 +514,29 @@ static int open_vm(pl_vm *vm)
     return PL_OK;
 }
 
-int pl_lthread_step(pl_vm *vm)
+int pl_lthread_step(pl_vm *vm, pl_thread_stats *ts)
 {
     if (!vm->L && !vm->lt_done && !stop_asked(vm) && open_vm(vm) != PL_OK)
         return PL_LT_STEP_FINISHED;
     pl_pool *pool = vm->runtime->pool;
     vm->slice_end = coarse_ns() + SLICE_NS;
+    poke_stats = ts;
     for (;;) {
         /* stopped: pl_lthread_finish closes the body, then records it */
-        if (vm->lt_done || stop_asked(vm)) return PL_LT_STEP_FINISHED;
+        if (vm->lt_done || stop_asked(vm)) break;
         pl_park_take_woken(vm);
         pl_rthread *th = pl_sched_next_ready(vm, PL_PARALLEL);
-        if (!th) return PL_LT_STEP_IDLE;
+        if (!th) break;
+        arm_for(th->co);
         pl_rthread_resume(th, NULL);
-        if (!vm->lt_done && coarse_ns() >= vm->slice_end && pl_pool_has_waiting(pool))
+        disarm();
+        if (!vm->lt_done && coarse_ns() >= vm->slice_end && pl_pool_has_waiting(pool)) {
+            poke_stats = NULL;
             return PL_LT_STEP_PREEMPTED;
+        }
     }
+    poke_stats = NULL;
+    return vm->lt_done || stop_asked(vm) ? PL_LT_STEP_FINISHED : PL_LT_STEP_IDLE;
 }
 
 /* Runs the pending to-be-closed variables of the body when it did not

@@ -31,6 +31,7 @@
 #include "core/list.h"
 #include "core/wire.h"
 #include "engine/perm.h"
+#include "engine/runtime.h"
 #include "engine/vm.h"
 #include "engine/waiter.h"
 
@@ -71,8 +72,13 @@ PL_MUST_CHECK int pl_lthread_launch(pl_lthread *lt, pl_perms *perms);
 /* Asks a running lthread to stop; returns 1 if it was still running. */
 int pl_lthread_cancel(pl_lthread *lt);
 
-/* The worker that owns an lthread VM: runs what is ready (PL_LT_STEP_*). */
-int pl_lthread_step(pl_vm *vm);
+/* The worker that owns an lthread VM: runs what is ready (PL_LT_STEP_*).
+ * ts: the worker's slot (its poke flags). */
+int pl_lthread_step(pl_vm *vm, pl_thread_stats *ts);
+/* Asks the workers running lthreads to give way (they stop at the end of
+ * their slice) when no worker is idle; force: at once and whatever the
+ * pool does (a cancel). Any thread. */
+void pl_lthread_poke(pl_runtime *rt, int force);
 /* The same worker, after a step returned PL_LT_STEP_FINISHED: lets every
  * thread of the VM go, closes its state and frees it (or keeps it for the
  * trace's names). The VM must not be touched afterwards. */

@@ -59,6 +59,12 @@ typedef struct pl_thread_stats {
      * (sched.c): run_start is 0 between runs. */
     _Atomic(pl_vm *) run_vm;
     _Atomic uint64_t run_start;
+    /* A worker running an lthread (engine/lthread.c, pl_lthread_poke):
+     * its pthread id, whether it runs one now, and whether it was asked to
+     * give way since its current resume. */
+    atomic_ulong tid;
+    atomic_int in_lthread;
+    atomic_int poked;
 } pl_thread_stats;
 
 struct parlua_runtime {

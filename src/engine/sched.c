@@ -30,6 +30,7 @@
 #include "engine/sched.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 
 #include "core/list.h"
@@ -150,13 +151,16 @@ void pl_sched_mark(pl_vm *vm, int phase)
         /* seq_cst: counted before it can run (and end, counting down) */
         atomic_fetch_add(&rt->lthreads_active, 1);
         pl_pool_submit_background(rt->pool, &vm->pool_item);
+        pl_lthread_poke(rt, 0); /* lthreads take turns */
         return;
     }
     if (atomic_exchange(&vm->scheduled[phase], 1) != 0) return;
-    if (phase == PL_PARALLEL && in_parallel_phase)
+    if (phase == PL_PARALLEL && in_parallel_phase) {
         pl_pool_submit(rt->pool, &vm->pool_item);
-    else
+        pl_lthread_poke(rt, 0); /* the phase needs a worker an lthread holds */
+    } else {
         push_pending(rt, vm, phase);
+    }
 }
 
 void pl_sched_enqueue(pl_vm *vm, pl_rthread *th)
@@ -521,10 +525,15 @@ static void lthread_left(pl_runtime *rt)
 static void run_lthread(pl_vm *vm, int thread)
 {
     pl_runtime *rt = vm->runtime;
+    pl_thread_stats *ts = &rt->threads[thread];
     for (;;) {
         run_mark m;
         run_begin(vm, PL_PARALLEL, thread, &m);
-        int step = pl_lthread_step(vm);
+        atomic_store_explicit(&ts->poked, 0, memory_order_relaxed);
+        /* release: its tid is there for pl_lthread_poke (acquire) */
+        atomic_store_explicit(&ts->in_lthread, 1, memory_order_release);
+        int step = pl_lthread_step(vm, ts);
+        atomic_store_explicit(&ts->in_lthread, 0, memory_order_relaxed);
         run_end(vm, PL_PARALLEL, thread, &m);
         if (step == PL_LT_STEP_FINISHED) {
             pl_lthread_finish(vm); /* frees it; its flag stays set for good */
@@ -533,6 +542,7 @@ static void run_lthread(pl_vm *vm, int thread)
         }
         if (step == PL_LT_STEP_PREEMPTED) { /* to the back of the queue, still counted */
             pl_pool_submit_background(rt->pool, &vm->pool_item);
+            pl_lthread_poke(rt, 0); /* and the other lthreads take their turn too */
             return;
         }
         atomic_store(&vm->scheduled[PL_PARALLEL], 0);
@@ -554,6 +564,9 @@ static void run_pool_item(void *ctx, pl_pool_item *item, int worker)
 {
     (void)ctx;
     pl_vm *vm = pl_container_of(item, pl_vm, pool_item);
+    pl_thread_stats *ts = &vm->runtime->threads[1 + worker];
+    if (!atomic_load_explicit(&ts->tid, memory_order_relaxed)) /* once: who to poke */
+        atomic_store_explicit(&ts->tid, (unsigned long)pthread_self(), memory_order_relaxed);
     if (vm->kind == PL_VM_LTHREAD) {
         run_lthread(vm, 1 + worker);
         return;
@@ -903,6 +916,7 @@ void pl_sched_frame(pl_runtime *rt, double dt)
             pl_pool_submit(rt->pool, &vm->pool_item);
             nparallel++;
         }
+        pl_lthread_poke(rt, 0); /* lthreads holding workers give way after their slice */
         wait_parallel(rt);
     }
     uint64_t t2 = par ? stats_clock(rt) : t1;
