@@ -286,7 +286,10 @@ static int stale(const pl_rthread *th)
     return th->script && th->script_gen != th->script->run_gen;
 }
 
-void pl_park_drop_stale(pl_vm *vm)
+/* Ends the waits of vm's parked threads (only those of stopped Scripts
+ * when only_stale), undoing grants they did not see, and frees their
+ * records (a woken one is freed from its ready queue). */
+static void drop_parked(pl_vm *vm, int only_stale)
 {
     pl_runtime *rt = vm->runtime;
     for (;;) {
@@ -295,7 +298,7 @@ void pl_park_drop_stale(pl_vm *vm)
         pl_list_each(it, &rt->parked)
         {
             pl_waiter *w = pl_container_of(it, pl_waiter, parked_link);
-            if (thread_of(w)->ctx.vm == vm && stale(thread_of(w))) {
+            if (thread_of(w)->ctx.vm == vm && (!only_stale || stale(thread_of(w)))) {
                 mine = w;
                 break;
             }
@@ -310,28 +313,14 @@ void pl_park_drop_stale(pl_vm *vm)
     }
 }
 
+void pl_park_drop_stale(pl_vm *vm)
+{
+    drop_parked(vm, 1);
+}
+
 void pl_park_drop_vm(pl_vm *vm)
 {
-    pl_runtime *rt = vm->runtime;
-    for (;;) {
-        pl_waiter *mine = NULL;
-        uv_mutex_lock(&rt->parked_lock);
-        pl_list_each(it, &rt->parked)
-        {
-            pl_waiter *w = pl_container_of(it, pl_waiter, parked_link);
-            if (thread_of(w)->ctx.vm == vm) {
-                mine = w;
-                break;
-            }
-        }
-        uv_mutex_unlock(&rt->parked_lock);
-        if (!mine) return;
-        pl_rthread *th = thread_of(mine);
-        unpark(mine);
-        if (mine->on->ops->abandon) mine->on->ops->abandon(mine->on, mine);
-        if (th->state == PL_RT_READY) continue; /* woken already: the reaper frees it */
-        pl_rthread_free(th);
-    }
+    drop_parked(vm, 0);
 }
 
 void pl_park_drop_all(pl_runtime *rt)

@@ -567,7 +567,7 @@ static const char map_source[] =
     "  error(('parallel.map: item %d: %s'):format(i, tostring(msg)), 3)\n"
     "end\n"
     "local function serial(list, fn, results, from, to)\n"
-    "  local i = from\n"  /* one pcall for the run: as fast as a plain loop */
+    "  local i = from\n" /* one pcall for the run: as fast as a plain loop */
     "  local ok, err = pcall(function()\n"
     "    local res, f, l = results, fn, list\n"
     "    for j = from, to do i = j; res[j] = f(l[j]) end\n"
@@ -591,7 +591,7 @@ static const char map_source[] =
     "  end\n"
     "  local n, results, i, w = #list, {}, 1, workers()\n"
     "  if opts.probe ~= false then\n"
-    "    local t0, k = now(), 1\n"  /* runs of 1, 2, 4... items, for 1 ms */
+    "    local t0, k = now(), 1\n" /* runs of 1, 2, 4... items, for 1 ms */
     "    while i <= n do\n"
     "      local to = math.min(n, i + k - 1)\n"
     "      serial(list, fn, results, i, to)\n"
