@@ -109,14 +109,17 @@ void pl_lthread_poke(pl_runtime *rt, int force)
 
 /* Before resuming co on this worker: the hook off (what an earlier poke
  * left), then co the target of the next poke; a poke that came in
- * between is applied now. */
+ * between, or one still standing, is applied now. */
 static void arm_for(lua_State *co)
 {
     if (HOOK_ALWAYS) return;
     lua_sethook(co, NULL, 0, 0);
     poke_target = co;
     atomic_signal_fence(memory_order_seq_cst);
-    if (poke_pending) {
+    /* a poke this step that armed a thread which has stopped running since
+     * (its `poked` still set, so no poke comes again) carries over too */
+    if (poke_pending ||
+        (poke_stats && atomic_load_explicit(&poke_stats->poked, memory_order_relaxed))) {
         poke_pending = 0;
         lua_sethook(co, lthread_hook, LUA_MASKCOUNT, HOOK_COUNT);
     }
@@ -520,7 +523,15 @@ int pl_lthread_step(pl_vm *vm, pl_thread_stats *ts)
         return PL_LT_STEP_FINISHED;
     pl_pool *pool = vm->runtime->pool;
     vm->slice_end = coarse_ns() + SLICE_NS;
+    /* The handler must know this worker runs an lthread before any poker
+     * can see it does: a poke it took for someone else's would be lost
+     * (and, with `poked` set, not sent again this step). */
     poke_stats = ts;
+    atomic_signal_fence(memory_order_seq_cst);
+    atomic_store_explicit(&ts->poked, 0, memory_order_relaxed);
+    /* release: its tid is there for pl_lthread_poke (acquire) */
+    atomic_store_explicit(&ts->in_lthread, 1, memory_order_release);
+    int result = PL_LT_STEP_IDLE;
     for (;;) {
         /* stopped: pl_lthread_finish closes the body, then records it */
         if (vm->lt_done || stop_asked(vm)) break;
@@ -531,12 +542,16 @@ int pl_lthread_step(pl_vm *vm, pl_thread_stats *ts)
         pl_rthread_resume(th, NULL);
         disarm();
         if (!vm->lt_done && coarse_ns() >= vm->slice_end && pl_pool_has_waiting(pool)) {
-            poke_stats = NULL;
-            return PL_LT_STEP_PREEMPTED;
+            result = PL_LT_STEP_PREEMPTED;
+            break;
         }
     }
+    if (result != PL_LT_STEP_PREEMPTED && (vm->lt_done || stop_asked(vm)))
+        result = PL_LT_STEP_FINISHED;
+    atomic_store_explicit(&ts->in_lthread, 0, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst);
     poke_stats = NULL;
-    return vm->lt_done || stop_asked(vm) ? PL_LT_STEP_FINISHED : PL_LT_STEP_IDLE;
+    return result;
 }
 
 /* Runs the pending to-be-closed variables of the body when it did not

@@ -529,11 +529,7 @@ static void run_lthread(pl_vm *vm, int thread)
     for (;;) {
         run_mark m;
         run_begin(vm, PL_PARALLEL, thread, &m);
-        atomic_store_explicit(&ts->poked, 0, memory_order_relaxed);
-        /* release: its tid is there for pl_lthread_poke (acquire) */
-        atomic_store_explicit(&ts->in_lthread, 1, memory_order_release);
         int step = pl_lthread_step(vm, ts);
-        atomic_store_explicit(&ts->in_lthread, 0, memory_order_relaxed);
         run_end(vm, PL_PARALLEL, thread, &m);
         if (step == PL_LT_STEP_FINISHED) {
             pl_lthread_finish(vm); /* frees it; its flag stays set for good */
@@ -628,6 +624,9 @@ static void wait_parallel(pl_runtime *rt)
     if (poll > 100000000u) poll = 100000000u;
     int told = 0;
     while (!pl_pool_wait_idle_for(rt->pool, poll)) {
+        /* a backstop: lthreads still holding workers give way, whatever
+         * became of the pokes sent when the phase started */
+        pl_lthread_poke(rt, 1);
         if (rt->config.fps > 0) watch_long_runs(rt);
         if (!told && atomic_load(&rt->interrupted)) {
             told = 1;
