@@ -261,9 +261,7 @@ void *parlua_instance_data(lua_State *L, int idx, const char *class_name)
 void parlua_free(parlua_runtime *rt)
 {
     if (!rt) return;
-    /* seq_cst: every lthread still running stops at its hook's next look,
-     * so the workers can be joined */
-    atomic_store(&rt->lthreads_stop, 1);
+    pl_lthread_stop_all(rt); /* before the workers are joined */
     pl_sched_free(rt);
     /* Only now are the workers' trace buffers and stats settled for sure
      * (a host may free a runtime without waiting for a frame's end). */

@@ -107,6 +107,23 @@ void pl_lthread_poke(pl_runtime *rt, int force)
     }
 }
 
+void pl_lthread_stop_all(pl_runtime *rt)
+{
+    /* seq_cst: read by the hook and by every step (stop_asked) */
+    atomic_store(&rt->lthreads_stop, 1);
+    for (int i = 0; i < 5000 && atomic_load(&rt->lthreads_active) > 0; i++) {
+        pl_lthread_poke(rt, 1);
+        uv_sleep(1); /* ms */
+    }
+}
+
+void pl_lthread_share_workers(pl_runtime *rt)
+{
+    if (atomic_load_explicit(&rt->lthreads_active, memory_order_relaxed) &&
+        pl_pool_has_waiting(rt->pool))
+        pl_lthread_poke(rt, 1);
+}
+
 /* Before resuming co on this worker: the hook off (what an earlier poke
  * left), then co the target of the next poke; a poke that came in
  * between, or one still standing, is applied now. */

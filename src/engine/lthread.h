@@ -84,6 +84,13 @@ void pl_lthread_poke(pl_runtime *rt, int force);
  * trace's names). The VM must not be touched afterwards. */
 void pl_lthread_finish(pl_vm *vm);
 
+/* At shutdown, before the workers are joined: every lthread stops at its
+ * next look (running ones are poked; queued ones end when taken), and
+ * this waits (a few seconds at most) until none is running or queued. */
+void pl_lthread_stop_all(pl_runtime *rt);
+/* The serial thread, between frames: while lthreads wait for a worker,
+ * pokes those that hold one (a backstop for lthreads taking turns). */
+void pl_lthread_share_workers(pl_runtime *rt);
 /* At the end of a run (serial thread, workers idle): reports every
  * lthread that failed and that nobody joined, counting each as an
  * uncaught error. */

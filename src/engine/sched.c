@@ -895,6 +895,7 @@ static void reap_dead_vms(pl_runtime *rt)
 void pl_sched_frame(pl_runtime *rt, double dt)
 {
     uint64_t t0 = stats_clock(rt);
+    pl_lthread_share_workers(rt);
     uint32_t nserial = 0, nparallel = 0;
     rt->frame++;
     sweep_unreachable(rt);
@@ -959,9 +960,18 @@ static int idle_reason(pl_runtime *rt, double until, int lthreads, int wake_on_w
     return next >= 0 && (until < 0 || next < until);
 }
 
+/* While lthreads wait for a worker, the serial thread looks again this
+ * often (pl_lthread_share_workers), however long it would sleep. */
+#define SHARE_PERIOD 0.005
+
 void pl_sched_idle(pl_runtime *rt, double until, int lthreads, int wake_on_work)
 {
     uint64_t start = uv_hrtime();
+    pl_lthread_share_workers(rt);
+    if (lthreads && pl_pool_has_waiting(rt->pool)) {
+        double cap = pl_now(rt) + SHARE_PERIOD;
+        if (until < 0 || until > cap) until = cap;
+    }
     /* seq_cst store, then the look: see pl_sched_wake */
     atomic_store(&rt->serial_sleeping, 1);
     atomic_thread_fence(memory_order_seq_cst);
