@@ -309,7 +309,10 @@ static void drop_parked(pl_vm *vm, int only_stale)
         unpark(mine);
         if (mine->on->ops->abandon) mine->on->ops->abandon(mine->on, mine);
         if (th->state == PL_RT_READY) continue; /* woken already: its ready queue frees it */
-        pl_rthread_free(th);
+        if (only_stale)
+            pl_rthread_close(th); /* a stopped Script's: its <close> variables run */
+        else
+            pl_rthread_free(th);
     }
 }
 

@@ -745,13 +745,17 @@ void pl_vm_stop_stale(pl_vm *vm)
     uv_mutex_lock(&rt->timer_lock);
     if (vm->ntimers) pl_timerheap_remove_if(&rt->timers, stale_timer_of_vm, vm); /* O(timers) */
     uv_mutex_unlock(&rt->timer_lock);
+    /* One at a time from the head: a __close that runs may queue or
+     * stop other threads. */
     for (int p = 0; p < 2; p++) {
-        for (pl_rthread *th = vm->ready[p].head, *next; th; th = next) {
-            next = th->next;
-            if (!stale(th)) continue;
+        for (;;) {
+            pl_rthread *th = vm->ready[p].head;
+            while (th && !stale(th))
+                th = th->next;
+            if (!th) break;
             rq_remove(&vm->ready[p], th);
             th->state = PL_RT_RUNNING;
-            pl_rthread_free(th); /* its coroutine is collected with its pending <close> */
+            pl_rthread_close(th); /* cancelled: its <close> variables run */
         }
     }
 }

@@ -390,6 +390,31 @@ pl_rthread *pl_rthread_current(lua_State *L)
     return th;
 }
 
+void pl_rthread_close(pl_rthread *th)
+{
+    pl_vm *vm = th->ctx.vm;
+    lua_State *L = vm->L, *co = th->co;
+    if (!lua_checkstack(L, 2)) { /* out of memory: forgotten without closing */
+        pl_rthread_free(th);
+        return;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, th->ref); /* anchors co while it closes */
+    pl_rthread_free(th);
+    if (lua_status(co) == LUA_YIELD || lua_gettop(co) > 0) {
+#if LUA_VERSION_RELEASE_NUM >= 50406
+        int status = lua_closethread(co, L);
+#else
+        int status = lua_resetthread(co);
+#endif
+        if (status != LUA_OK) {
+            lua_xmove(co, L, 1);
+            pl_report_error(vm, L, "error in __close");
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+}
+
 void pl_rthread_free(pl_rthread *th)
 {
     pl_vm *vm = th->ctx.vm;

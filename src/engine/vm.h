@@ -221,6 +221,10 @@ void pl_rthread_set_script(pl_rthread *th, pl_instance *script);
  * when it changes, the global `script` (L: the running Lua thread). Used
  * around each resume, and by require(moduleScript) around module code. */
 void pl_vm_switch_script(pl_vm *vm, lua_State *L, pl_instance *script);
+/* Forgets th and closes its coroutine as task.cancel does: pending
+ * to-be-closed variables run (an error in one is reported). The VM's
+ * owner; th in no queue. */
+void pl_rthread_close(pl_rthread *th);
 /* Forgets th (its coroutine stays as Lua left it). */
 void pl_rthread_free(pl_rthread *th);
 /* Warns of runtime threads still suspended by a user's coroutine.yield
