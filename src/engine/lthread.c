@@ -581,11 +581,7 @@ static void close_body(pl_vm *vm)
     lua_sethook(co, NULL, 0, 0); /* a __close must not be stopped in its turn */
     int status = lua_status(co);
     if (status != LUA_YIELD && status != LUA_OK) return; /* died of an error: closed already */
-#if LUA_VERSION_RELEASE_NUM >= 50406
-    status = lua_closethread(co, vm->L);
-#else
-    status = lua_resetthread(co);
-#endif
+    status = pl_close_coroutine(co, vm->L);
     if (status != LUA_OK) {
         lua_xmove(co, vm->L, 1);
         pl_report_error(vm, vm->L, "error in __close");

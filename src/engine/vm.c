@@ -390,6 +390,16 @@ pl_rthread *pl_rthread_current(lua_State *L)
     return th;
 }
 
+int pl_close_coroutine(lua_State *co, lua_State *from)
+{
+#if LUA_VERSION_RELEASE_NUM >= 50406
+    return lua_closethread(co, from);
+#else
+    (void)from;
+    return lua_resetthread(co); /* Lua 5.4.4: the same, named differently */
+#endif
+}
+
 void pl_rthread_close(pl_rthread *th)
 {
     pl_vm *vm = th->ctx.vm;
@@ -401,11 +411,7 @@ void pl_rthread_close(pl_rthread *th)
     lua_rawgeti(L, LUA_REGISTRYINDEX, th->ref); /* anchors co while it closes */
     pl_rthread_free(th);
     if (lua_status(co) == LUA_YIELD || lua_gettop(co) > 0) {
-#if LUA_VERSION_RELEASE_NUM >= 50406
-        int status = lua_closethread(co, L);
-#else
-        int status = lua_resetthread(co);
-#endif
+        int status = pl_close_coroutine(co, L);
         if (status != LUA_OK) {
             lua_xmove(co, L, 1);
             pl_report_error(vm, L, "error in __close");
@@ -595,11 +601,7 @@ static void close_dead_thread(pl_vm *vm, lua_State *co)
     if (!lua_checkstack(L, 2) || !lua_checkstack(co, 1)) return; /* out of memory */
     lua_pushvalue(co, -1);
     lua_xmove(co, L, 1); /* the first error, to tell a new one */
-#if LUA_VERSION_RELEASE_NUM >= 50406
-    int status = lua_closethread(co, L);
-#else
-    int status = lua_resetthread(co);
-#endif
+    int status = pl_close_coroutine(co, L);
     if (status != LUA_OK) {
         lua_xmove(co, L, 1);
         if (!lua_rawequal(L, -1, -2)) pl_report_error(vm, L, "error in __close");

@@ -221,6 +221,9 @@ void pl_rthread_set_script(pl_rthread *th, pl_instance *script);
  * when it changes, the global `script` (L: the running Lua thread). Used
  * around each resume, and by require(moduleScript) around module code. */
 void pl_vm_switch_script(pl_vm *vm, lua_State *L, pl_instance *script);
+/* Closes co as coroutine.close does (its pending to-be-closed variables
+ * run); returns the status, the error on co's stack when not LUA_OK. */
+int pl_close_coroutine(lua_State *co, lua_State *from);
 /* Forgets th and closes its coroutine as task.cancel does: pending
  * to-be-closed variables run (an error in one is reported). The VM's
  * owner; th in no queue. */

@@ -145,7 +145,7 @@ static int task_cancel(lua_State *L)
         pl_rthread_free(ctx->rt);
     }
     /* Close it as coroutine.close does: pending to-be-closed variables run. */
-    if (lua_resetthread(co) != LUA_OK) {
+    if (pl_close_coroutine(co, L) != LUA_OK) {
         lua_xmove(co, L, 1);
         return lua_error(L);
     }
