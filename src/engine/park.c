@@ -288,8 +288,9 @@ static int stale(const pl_rthread *th)
 
 /* Ends the waits of vm's parked threads (only those of stopped Scripts
  * when only_stale), undoing grants they did not see, and frees their
- * records (a woken one is freed from its ready queue). */
-static void drop_parked(pl_vm *vm, int only_stale)
+ * records (a woken one is freed from its ready queue); close: their
+ * coroutines are closed as task.cancel does. */
+static void drop_parked(pl_vm *vm, int only_stale, int close)
 {
     pl_runtime *rt = vm->runtime;
     for (;;) {
@@ -309,8 +310,8 @@ static void drop_parked(pl_vm *vm, int only_stale)
         unpark(mine);
         if (mine->on->ops->abandon) mine->on->ops->abandon(mine->on, mine);
         if (th->state == PL_RT_READY) continue; /* woken already: its ready queue frees it */
-        if (only_stale)
-            pl_rthread_close(th); /* a stopped Script's: its <close> variables run */
+        if (close)
+            pl_rthread_close(th); /* cancelled: its <close> variables run */
         else
             pl_rthread_free(th);
     }
@@ -318,12 +319,12 @@ static void drop_parked(pl_vm *vm, int only_stale)
 
 void pl_park_drop_stale(pl_vm *vm)
 {
-    drop_parked(vm, 1);
+    drop_parked(vm, 1, 1);
 }
 
-void pl_park_drop_vm(pl_vm *vm)
+void pl_park_drop_vm(pl_vm *vm, int close)
 {
-    drop_parked(vm, 0);
+    drop_parked(vm, 0, close);
 }
 
 void pl_park_drop_all(pl_runtime *rt)

@@ -102,10 +102,10 @@ void pl_park_report(pl_runtime *rt, FILE *f);
 /* For a holder description: "main (itself waiting at a.lua:3)", naming the
  * VM and, when the holding coroutine co is parked, where. */
 void pl_park_describe(pl_vm *vm, lua_State *co, char *buf, size_t size);
-/* Serial thread, vm killed (its state still open): ends the waits of
- * vm's parked threads, undoing grants they did not see, and frees their
- * records. */
-void pl_park_drop_vm(pl_vm *vm);
+/* The VM's owner, vm killed or ending (its state still open): ends the
+ * waits of vm's parked threads, undoing grants they did not see, and frees
+ * their records; close: closes their coroutines first (task.cancel). */
+void pl_park_drop_vm(pl_vm *vm, int close);
 /* The VM's owner (serial phase): ends the waits of vm's parked threads
  * whose Script stopped (pl_rthread.script_gen), as pl_park_drop_vm does;
  * those already woken stay on their ready queue for the caller. */

@@ -687,6 +687,24 @@ static int timer_of_vm(void *ud, pl_timer *t)
     return 1;
 }
 
+/* Closes the coroutines of the threads on vm's ready queues (those there
+ * now: a __close that queues more leaves them to the reaper). */
+static void close_queued(pl_vm *vm)
+{
+    size_t n = 0;
+    for (int p = 0; p < 2; p++)
+        for (pl_rthread *th = vm->ready[p].head; th; th = th->next)
+            n++;
+    for (int p = 0; p < 2 && n; p++) {
+        pl_rthread *th;
+        while (n && (th = rq_pop(&vm->ready[p]))) {
+            n--;
+            th->state = PL_RT_RUNNING;
+            pl_rthread_close(th);
+        }
+    }
+}
+
 void pl_vm_kill(pl_vm *vm)
 {
     pl_runtime *rt = vm->runtime;
@@ -699,12 +717,15 @@ void pl_vm_kill(pl_vm *vm)
     for (int p = 0; p < 2; p++)
         queued += atomic_exchange(&vm->scheduled[p], 1) != 0;
     atomic_store_explicit(&vm->queued, queued, memory_order_relaxed); /* serial phase: no runner */
-    /* first: a parked thread's timeout timer is its own (park.c) */
-    pl_park_drop_vm(vm); /* its threads waiting on sync objects wait no more */
+    /* first: a parked thread's timeout timer is its own (park.c). Its
+     * threads are cancelled as task.cancel does: their <close> variables
+     * run now (a lock they hold is released), in its still open state. */
+    pl_park_drop_vm(vm, vm->L != NULL);
     uv_mutex_lock(&rt->timer_lock);
     if (vm->ntimers) pl_timerheap_remove_if(&rt->timers, timer_of_vm, vm); /* O(all timers) */
     vm->ntimers = 0;
     uv_mutex_unlock(&rt->timer_lock);
+    if (vm->L) close_queued(vm);
     uv_mutex_lock(&rt->heartbeat_lock);
     if (pl_list_linked(&vm->heartbeat_link)) pl_list_remove(&vm->heartbeat_link);
     vm->heartbeat_count[0] = vm->heartbeat_count[1] = 0;
@@ -779,7 +800,7 @@ static void forget_queued(pl_vm *vm)
 void pl_sched_forget_threads(pl_vm *vm)
 {
     pl_runtime *rt = vm->runtime;
-    pl_park_drop_vm(vm); /* first: a parked thread's timeout timer is its own */
+    pl_park_drop_vm(vm, 0); /* first: a parked thread's timeout timer is its own */
     uv_mutex_lock(&rt->timer_lock);
     if (vm->ntimers) pl_timerheap_remove_if(&rt->timers, timer_of_vm, vm);
     vm->ntimers = 0;

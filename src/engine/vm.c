@@ -384,7 +384,8 @@ pl_rthread *pl_rthread_current(lua_State *L)
     th->ctx.vm = ctx->vm;
     th->ctx.rt = th;
     th->state = PL_RT_RUNNING;
-    th->nargs = -1;                                 /* started already */
+    th->nargs = -1; /* started already */
+    th->adopted = 1;
     pl_rthread_set_script(th, ctx->vm->script_now); /* the Script of whoever resumed it */
     *(pl_ctx **)lua_getextraspace(L) = &th->ctx;
     return th;
@@ -404,7 +405,7 @@ void pl_rthread_close(pl_rthread *th)
 {
     pl_vm *vm = th->ctx.vm;
     lua_State *L = vm->L, *co = th->co;
-    if (!lua_checkstack(L, 2)) { /* out of memory: forgotten without closing */
+    if (th->adopted || !lua_checkstack(L, 2)) { /* the user's, or out of memory */
         pl_rthread_free(th);
         return;
     }

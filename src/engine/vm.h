@@ -61,6 +61,7 @@ struct pl_rthread {
     int wants_elapsed; /* task.wait: resume with the seconds waited */
     int reusable;      /* a handler thread: may serve the next handler (vm.c) */
     int by_runtime;    /* the runtime resumed it (not user code): task.c's park */
+    int adopted;       /* co is a user's coroutine the runtime adopted (pl_rthread_current) */
     double wait_start;
     pl_instance *script;     /* the Script it belongs to, retained; NULL: none (-e) */
     unsigned script_gen;     /* script->run_gen when it joined: it never resumes once the
@@ -225,8 +226,9 @@ void pl_vm_switch_script(pl_vm *vm, lua_State *L, pl_instance *script);
  * run); returns the status, the error on co's stack when not LUA_OK. */
 int pl_close_coroutine(lua_State *co, lua_State *from);
 /* Forgets th and closes its coroutine as task.cancel does: pending
- * to-be-closed variables run (an error in one is reported). The VM's
- * owner; th in no queue. */
+ * to-be-closed variables run (an error in one is reported). A coroutine
+ * user code created (adopted when it blocked) is only forgotten: it is its
+ * creator's to resume or close. The VM's owner; th in no queue. */
 void pl_rthread_close(pl_rthread *th);
 /* Forgets th (its coroutine stays as Lua left it). */
 void pl_rthread_free(pl_rthread *th);
