@@ -334,24 +334,26 @@ static void set_outcome(pl_vm *vm, int state, pl_wire *values, int n, char *mess
     vm->lt_done = 1;
 }
 
-/* A C string of printf-style text, or NULL when out of memory. */
-static char *format(const char *fmt, const char *a, const char *b)
+/* The text fmt with its one %s replaced by a, malloc'd; NULL when out of
+ * memory. */
+static char *format(const char *fmt, const char *a)
 {
-    size_t n = strlen(fmt) + strlen(a) + (b ? strlen(b) : 0) + 1;
+    size_t n = strlen(fmt) + strlen(a) + 1;
     char *s = malloc(n);
-    if (s) snprintf(s, n, fmt, a, b);
+    if (s) snprintf(s, n, fmt, a);
     return s;
 }
 
-static void set_failed_text(pl_vm *vm, const char *why, const char *detail)
+static void set_failed_text(pl_vm *vm, const char *detail)
 {
-    set_outcome(vm, PL_LT_FAILED, NULL, 0, format("%s%s", why, detail ? detail : ""), NULL);
+    set_outcome(vm, PL_LT_FAILED, NULL, 0,
+                format("cannot start the lthread: %s", detail ? detail : "?"), NULL);
 }
 
 static void set_cancelled(pl_vm *vm)
 {
     set_outcome(vm, PL_LT_CANCELLED, NULL, 0,
-                format("lthread '%s' was cancelled%s", vm->lthread->name, ""), NULL);
+                format("lthread '%s' was cancelled", vm->lthread->name), NULL);
 }
 
 static const char TRACEBACK_KEY[] = "parlua.lthread.traceback";
@@ -482,16 +484,9 @@ static int open_start(lua_State *L)
     if (lua_istable(L, 2)) set_globals(L, 2);
     lua_settop(L, 1);
     /* require finds what it finds in the VM that called go() */
-    static const char *const fields[] = {"path", "cpath"};
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    if (lua_getfield(L, -1, "package") == LUA_TTABLE) {
-        for (int i = 0; i < 2; i++) {
-            if (!lt->search_path[i]) continue;
-            lua_pushstring(L, lt->search_path[i]);
-            lua_setfield(L, -2, fields[i]);
-        }
-    }
-    lua_settop(L, 1);
+    const char *const *paths = (const char *const *)lt->search_path;
+    size_t lens[2] = {paths[0] ? strlen(paths[0]) : 0, paths[1] ? strlen(paths[1]) : 0};
+    pl_set_search_paths(L, paths, lens);
     if (lua_type(L, 1) == LUA_TSTRING) { /* go(path): the module at path */
         const char *path = lua_tostring(L, 1);
         if (vm->runtime->hooks.loadfile(L, path, "t") != LUA_OK) return lua_error(L);
@@ -506,15 +501,14 @@ static int open_vm(pl_vm *vm)
 {
     int rc = pl_vm_ensure_state(vm);
     if (rc != PL_OK) {
-        set_failed_text(vm, "cannot start the lthread: ",
-                        rc == PL_ENOMEM ? "not enough memory" : "the host's open_vm failed");
+        set_failed_text(vm, rc == PL_ENOMEM ? "not enough memory" : "the host's open_vm failed");
         return rc;
     }
     lua_State *L = vm->L;
     if (HOOK_ALWAYS) lua_sethook(L, lthread_hook, LUA_MASKCOUNT, HOOK_COUNT); /* inherited */
     lua_pushcfunction(L, open_start);
     if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
-        set_failed_text(vm, "cannot start the lthread: ", lua_tostring(L, -1));
+        set_failed_text(vm, lua_tostring(L, -1));
         lua_pop(L, 1);
         return PL_EINVAL;
     }
@@ -522,7 +516,7 @@ static int open_vm(pl_vm *vm)
     lua_insert(L, -2);
     pl_rthread *th = pl_rthread_new(L, 1); /* pops body and the function */
     if (!th) {
-        set_failed_text(vm, "cannot start the lthread: ", "not enough memory");
+        set_failed_text(vm, "not enough memory");
         return PL_ENOMEM;
     }
     vm->lt_body = th->co;

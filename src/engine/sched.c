@@ -108,6 +108,12 @@ void pl_sched_wake(pl_runtime *rt)
 
 /* ---- marking VMs for a phase ---- */
 
+/* Set while this thread runs an actor VM in the parallel phase: parallel
+ * work it finds joins the phase. A worker running an lthread is outside
+ * the phases (in_lthread_run), so what it finds waits for the next frame,
+ * and may have to wake the sleeping serial thread. */
+static _Thread_local int in_parallel_phase, in_lthread_run;
+
 static void push_pending(pl_runtime *rt, pl_vm *vm, int phase)
 {
     pl_vm *head = atomic_load_explicit(&rt->pending[phase], memory_order_relaxed);
@@ -117,7 +123,9 @@ static void push_pending(pl_runtime *rt, pl_vm *vm, int phase)
          * visible to the serial thread that takes the stack (acquire). */
     } while (!atomic_compare_exchange_weak_explicit(&rt->pending[phase], &head, vm,
                                                     memory_order_release, memory_order_relaxed));
-    pl_sched_wake(rt); /* an lthread may have found work while the serial thread sleeps */
+    /* Only an lthread runs while the serial thread sleeps: its finds wake
+     * it (the serial thread and a phase's workers need no fence for that) */
+    if (in_lthread_run) pl_sched_wake(rt);
 }
 
 /* Takes the whole stack, oldest first. */
@@ -133,11 +141,6 @@ static pl_vm *take_pending(pl_runtime *rt, int phase)
     }
     return fifo;
 }
-
-/* Set while this thread runs an actor VM in the parallel phase: parallel
- * work it finds joins the phase. A worker running an lthread is outside
- * the phases, so what it finds waits for the next frame. */
-static _Thread_local int in_parallel_phase;
 
 void pl_sched_mark(pl_vm *vm, int phase)
 {
@@ -564,7 +567,9 @@ static void run_pool_item(void *ctx, pl_pool_item *item, int worker)
     if (!atomic_load_explicit(&ts->tid, memory_order_relaxed)) /* once: who to poke */
         atomic_store_explicit(&ts->tid, (unsigned long)pthread_self(), memory_order_relaxed);
     if (vm->kind == PL_VM_LTHREAD) {
+        in_lthread_run = 1;
         run_lthread(vm, 1 + worker);
+        in_lthread_run = 0;
         return;
     }
     in_parallel_phase = 1;

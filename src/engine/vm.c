@@ -132,17 +132,44 @@ void pl_vm_init(pl_vm *vm, pl_runtime *runtime, pl_instance *actor)
     atomic_init(&vm->scheduled[1], 0);
 }
 
-/* Under pcall in the main VM: pushes its package.path and package.cpath
- * (raw reads of the package table require uses, whatever the globals). */
-static int get_search_paths(lua_State *L)
+void pl_push_search_paths(lua_State *L)
 {
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     lua_pushliteral(L, "package");
-    if (lua_rawget(L, -2) != LUA_TTABLE) return 0;
+    if (lua_rawget(L, -2) != LUA_TTABLE) {
+        lua_pop(L, 2);
+        lua_pushnil(L);
+        lua_pushnil(L);
+        return;
+    }
     lua_pushliteral(L, "path");
     lua_rawget(L, -2);
     lua_pushliteral(L, "cpath");
     lua_rawget(L, -3);
+    lua_rotate(L, -4, 2); /* the two values below the two tables */
+    lua_pop(L, 2);
+}
+
+void pl_set_search_paths(lua_State *L, const char *const paths[2], const size_t lens[2])
+{
+    static const char *const fields[] = {"path", "cpath"};
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_pushliteral(L, "package");
+    if (lua_rawget(L, -2) == LUA_TTABLE) {
+        for (int i = 0; i < 2; i++) {
+            if (!paths[i]) continue;
+            lua_pushstring(L, fields[i]);
+            lua_pushlstring(L, paths[i], lens[i]);
+            lua_rawset(L, -3);
+        }
+    }
+    lua_pop(L, 2);
+}
+
+/* Under pcall in the main VM: its package.path and package.cpath. */
+static int get_search_paths(lua_State *L)
+{
+    pl_push_search_paths(L);
     return 2;
 }
 
@@ -150,15 +177,13 @@ static int get_search_paths(lua_State *L)
  * (pointer, length) pairs at 1..4 (NULL: keep the default). */
 static int set_search_paths(lua_State *L)
 {
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    lua_getfield(L, -1, "package");
-    static const char *const fields[] = {"path", "cpath"};
+    const char *paths[2];
+    size_t lens[2];
     for (int i = 0; i < 2; i++) {
-        const char *s = lua_touserdata(L, 1 + 2 * i);
-        if (!s) continue;
-        lua_pushlstring(L, s, (size_t)lua_tointeger(L, 2 + 2 * i));
-        lua_setfield(L, -2, fields[i]);
+        paths[i] = lua_touserdata(L, 1 + 2 * i);
+        lens[i] = (size_t)lua_tointeger(L, 2 + 2 * i);
     }
+    pl_set_search_paths(L, paths, lens);
     return 0;
 }
 

@@ -194,6 +194,12 @@ void pl_vm_destroy(pl_vm *vm); /* frees what pl_vm_init made */
 /* A name for messages: "main" or "actor <full name>"; malloc'd, NULL if
  * out of memory. */
 char *pl_vm_name(pl_vm *vm);
+/* Pushes L's package.path and package.cpath (raw reads of the package
+ * table, as require reads it; nil when absent). May raise (memory). */
+void pl_push_search_paths(lua_State *L);
+/* Sets L's package.path and package.cpath to paths[i] (lens[i] bytes;
+ * NULL: kept), raw. May raise (memory). */
+void pl_set_search_paths(lua_State *L, const char *const paths[2], const size_t lens[2]);
 /* An Actor's VM (no lua_State yet), owned by the Actor instance, which
  * frees it. NULL if out of memory. */
 pl_vm *pl_actor_vm_new(pl_runtime *rt, pl_instance *actor);

@@ -162,15 +162,10 @@ static void set_name(lua_State *L, pl_lthread *lt)
 /* Copies the caller's package.path and package.cpath for the new VM. */
 static void copy_search_paths(lua_State *L, pl_lthread *lt)
 {
-    static const char *const fields[] = {"path", "cpath"};
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    if (lua_getfield(L, -1, "package") == LUA_TTABLE) {
-        for (int i = 0; i < 2; i++) {
-            if (lua_getfield(L, -1, fields[i]) == LUA_TSTRING)
-                lt->search_path[i] = strdup(lua_tostring(L, -1)); /* NULL: the default */
-            lua_pop(L, 1);
-        }
-    }
+    pl_push_search_paths(L);
+    for (int i = 0; i < 2; i++)
+        if (lua_type(L, i - 2) == LUA_TSTRING) /* NULL (no memory too): the default */
+            lt->search_path[i] = strdup(lua_tostring(L, i - 2));
     lua_pop(L, 2);
 }
 
