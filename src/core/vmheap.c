@@ -53,6 +53,7 @@ static void *small_alloc(pl_heap *h, size_t size)
             memcpy(h->bump, &h->free[rc], sizeof(void *));
             h->free[rc] = h->bump;
         }
+        h->bump = h->bump_end; /* filed: never carved again, even if malloc fails below */
         size_t size_chunk = h->next_chunk;
         while (size_chunk < bytes + CHUNK_HEADER)
             size_chunk *= 2;
@@ -105,6 +106,13 @@ void *pl_heap_realloc(pl_heap *h, void *ptr, size_t osize, size_t nsize)
             else
                 free(ptr);
         }
+    }
+    if (!p && ptr && nsize <= old) {
+        /* Lua requires that a shrink never fails (lua_Alloc): keep the old
+         * block, big enough. Lua frees it later with the new size, so it
+         * goes to a smaller class's free list (a malloc'd one too: out of
+         * memory only, it is then kept by the heap instead of freed). */
+        p = ptr;
     }
     if (p) {
         h->in_use += nsize - old;
