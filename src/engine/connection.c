@@ -18,12 +18,32 @@ typedef struct conn {
     unsigned script_gen; /* script->run_gen when it connected */
 } conn;
 
-/* Pushes the array of connections for (kind, name, phase): the registry
- * holds one table per kind and phase, keyed by name. With create unset,
- * pushes nil when there is none and returns 0. */
+static int conn_index(lua_State *L);
+static int conn_gc(lua_State *L);
+
+/* Pushes the VM's lists: one table per kind and phase, keyed by name,
+ * made on the first connection. With create unset, pushes nil when there
+ * are none and returns 0. */
+static int push_lists(lua_State *L, int create)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, LISTS_KEY) == LUA_TTABLE) return 1;
+    if (!create) return 0;
+    lua_pop(L, 1);
+    lua_createtable(L, PL_CONN_KINDS * 2, 0);
+    for (int i = 1; i <= PL_CONN_KINDS * 2; i++) {
+        lua_newtable(L);
+        lua_rawseti(L, -2, i);
+    }
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, LISTS_KEY);
+    return 1;
+}
+
+/* Pushes the array of connections for (kind, name, phase). With create
+ * unset, pushes nil when there is none and returns 0. */
 static int push_list(lua_State *L, int kind, const char *name, size_t len, int phase, int create)
 {
-    lua_rawgetp(L, LUA_REGISTRYINDEX, LISTS_KEY);
+    if (!push_lists(L, create)) return 0;
     lua_rawgeti(L, -1, kind * 2 + phase + 1);
     lua_remove(L, -2);
     lua_pushlstring(L, name, len);
@@ -51,7 +71,15 @@ void pl_conn_add(lua_State *L, int kind, const char *name, size_t len, int phase
     c->ops = ops;
     c->ud = NULL;
     c->script = NULL;
-    luaL_setmetatable(L, CONN_MT);
+    if (luaL_newmetatable(L, CONN_MT)) { /* the VM's first connection */
+        lua_pushcfunction(L, conn_index);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, conn_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushliteral(L, "RBXScriptConnection");
+        lua_setfield(L, -2, "__name");
+    }
+    lua_setmetatable(L, -2);
     c->ud = ud; /* after the metatable: its __gc frees */
     c->script = pl_vm_of(L)->script_now;
     if (c->script) {
@@ -144,7 +172,7 @@ static int conn_disconnect(lua_State *L)
         }
     }
     if (lua_rawlen(L, -1) == 0) { /* forget the name: per-request topics come and go */
-        lua_rawgetp(L, LUA_REGISTRYINDEX, LISTS_KEY);
+        push_lists(L, 1);
         lua_rawgeti(L, -1, c->kind * 2 + c->phase + 1);
         lua_pushlstring(L, name, len);
         lua_pushnil(L);
@@ -180,8 +208,11 @@ int pl_conn_start(lua_State *L, int idx)
 
 int pl_conn_drop_stopped(lua_State *L)
 {
-    lua_rawgetp(L, LUA_REGISTRYINDEX, LISTS_KEY);
-    int lists = lua_gettop(L);
+    int lists = lua_gettop(L) + 1;
+    if (!push_lists(L, 0)) {
+        lua_pop(L, 1);
+        return 0;
+    }
     lua_newtable(L); /* the connections to drop: not while walking the lists */
     int drop = lua_gettop(L);
     lua_Integer n = 0;
@@ -221,22 +252,4 @@ static int conn_index(lua_State *L)
     else
         return luaL_error(L, "%s is not a valid member of RBXScriptConnection", key);
     return 1;
-}
-
-void pl_open_connection(lua_State *L)
-{
-    lua_createtable(L, PL_CONN_KINDS * 2, 0);
-    for (int i = 1; i <= PL_CONN_KINDS * 2; i++) {
-        lua_newtable(L);
-        lua_rawseti(L, -2, i);
-    }
-    lua_rawsetp(L, LUA_REGISTRYINDEX, LISTS_KEY);
-    luaL_newmetatable(L, CONN_MT);
-    lua_pushcfunction(L, conn_index);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, conn_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushliteral(L, "RBXScriptConnection");
-    lua_setfield(L, -2, "__name");
-    lua_pop(L, 1);
 }

@@ -51,6 +51,5 @@ int pl_conn_push_handlers(lua_State *L, int kind, const char *name, size_t len, 
  * Script whose thread connected it (NULL: none), which the handler's
  * threads belong to. */
 struct pl_instance *pl_conn_push_function(lua_State *L, int idx);
-void pl_open_connection(lua_State *L);
 
 #endif

@@ -33,6 +33,25 @@ static void push_cache(lua_State *L)
     lua_rawsetp(L, LUA_REGISTRYINDEX, CACHE_KEY);
 }
 
+/* Makes type's metatable in L, the first object of its type there: the
+ * type's own maker, or the function pl_proxy_lazy_metatable registered
+ * (popped here). */
+static void make_metatable(lua_State *L, const pl_shared_type *type)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, type) == LUA_TFUNCTION) {
+        lua_call(L, 0, 0);
+    } else {
+        lua_pop(L, 1);
+        if (type->make_metatable) type->make_metatable(L, type);
+    }
+}
+
+void pl_proxy_lazy_metatable(lua_State *L, const pl_shared_type *type, lua_CFunction make)
+{
+    lua_pushcfunction(L, make);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, type);
+}
+
 void pl_proxy_push(lua_State *L, pl_shared *obj)
 {
     push_cache(L);
@@ -43,9 +62,9 @@ void pl_proxy_push(lua_State *L, pl_shared *obj)
     lua_pop(L, 1);
     pl_shared **slot = lua_newuserdatauv(L, sizeof *slot, 0);
     *slot = NULL; /* safe state first: a failing setmetatable leaves nothing to release */
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, obj->type) == LUA_TNIL && obj->type->make_metatable) {
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, obj->type) != LUA_TTABLE) {
         lua_pop(L, 1); /* the first object of its type in this VM */
-        obj->type->make_metatable(L, obj->type);
+        make_metatable(L, obj->type);
         lua_rawgetp(L, LUA_REGISTRYINDEX, obj->type);
     }
     lua_setmetatable(L, -2); /* the metatable, by address */
@@ -87,7 +106,8 @@ pl_shared *pl_proxy_to(lua_State *L, int idx)
 int pl_proxy_known(lua_State *L, const pl_shared_type *type)
 {
     if (type->make_metatable) return 1;
-    int known = lua_rawgetp(L, LUA_REGISTRYINDEX, type) == LUA_TTABLE;
+    int t = lua_rawgetp(L, LUA_REGISTRYINDEX, type);
+    int known = t == LUA_TTABLE || t == LUA_TFUNCTION; /* made, or made on first use */
     lua_pop(L, 1);
     return known;
 }

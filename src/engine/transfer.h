@@ -41,4 +41,10 @@ PL_MUST_CHECK int pl_transfer_encode(lua_State *L, int first, int n,
 PL_MUST_CHECK int pl_transfer_decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n,
                                      char *err, size_t errlen);
 
+/* Registers, in L, the function the decoder calls with a library's name
+ * when a C function arrives from a library L has not opened yet: it opens
+ * that library (a light C function of the VM's own libraries, never user
+ * code) and returns it, or nil. */
+void pl_transfer_set_opener(lua_State *L, lua_CFunction open_module);
+
 #endif

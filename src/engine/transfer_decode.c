@@ -182,6 +182,27 @@ static int get_function(dec *d)
     return 0;
 }
 
+static const char OPENER_KEY = 0; /* registry: pl_transfer_set_opener's function */
+
+void pl_transfer_set_opener(lua_State *L, lua_CFunction open_module)
+{
+    lua_pushcfunction(L, open_module);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &OPENER_KEY);
+}
+
+/* Pushes package.loaded[lib] (at loaded), opened now if the VM opens it
+ * on first use (pl_transfer_set_opener). */
+static int push_library(lua_State *L, int loaded, const unsigned char *lib, size_t liblen)
+{
+    lua_pushlstring(L, (const char *)lib, liblen);
+    if (lua_rawget(L, loaded) == LUA_TTABLE) return 1;
+    lua_pop(L, 1);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &OPENER_KEY) != LUA_TFUNCTION) return 0;
+    lua_pushlstring(L, (const char *)lib, liblen);
+    lua_call(L, 1, 1);
+    return lua_type(L, -1) == LUA_TTABLE;
+}
+
 static int get_cfunction(dec *d)
 {
     lua_State *L = d->L;
@@ -193,8 +214,7 @@ static int get_cfunction(dec *d)
     /* raw reads: decoding never runs the receiving VM's code */
     int ok = lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE) == LUA_TTABLE;
     if (ok) {
-        lua_pushlstring(L, (const char *)lib, liblen);
-        ok = lua_rawget(L, -2) == LUA_TTABLE;
+        ok = push_library(L, lua_gettop(L), lib, liblen);
         if (ok) {
             lua_pushlstring(L, (const char *)name, namelen);
             ok = lua_rawget(L, -2) == LUA_TFUNCTION;

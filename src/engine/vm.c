@@ -643,8 +643,9 @@ static int set_global_script(lua_State *L)
 {
     pl_instance *script = lua_touserdata(L, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_pushliteral(L, "script");
     pl_proxy_push(L, &script->base);
-    lua_setfield(L, -2, "script");
+    lua_rawset(L, -3);
     return 0;
 }
 

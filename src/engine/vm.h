@@ -116,6 +116,9 @@ struct pl_vm {
     /* What its code may do (engine/perm.h): set before its lua_State is
      * made (the libraries open according to it), never changed after. */
     pl_perms perms;
+    /* Libraries not opened yet (lib/lazy.c): a bit per pl_lazy_libs entry
+     * whose global, and whose package.loaded module, is still to be made. */
+    uint32_t lazy_global, lazy_module;
     pl_vm_stats stats;
     pl_trace_buf *tbuf; /* the running thread's trace buffer; NULL: no trace */
     /* an lthread VM's (engine/lthread.c) */

@@ -263,8 +263,3 @@ const pl_member pl_actor_members[] = {
      "the same, in the parallel phase"},
     {NULL, 0, NULL, NULL, NULL, 0, NULL},
 };
-
-void pl_open_actor(lua_State *L)
-{
-    pl_open_connection(L); /* the Actor members: pl_builtin_classes (classes.c) */
-}

@@ -4,6 +4,7 @@
  * one call, so lines printed by different workers never interleave.
  */
 #include <lauxlib.h>
+#include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -121,7 +122,7 @@ static int parlua_permissions(lua_State *L)
     return 1;
 }
 
-static int open_parlua(lua_State *L)
+int pl_push_parlua(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
         {"workers", parlua_workers},
@@ -132,30 +133,29 @@ static int open_parlua(lua_State *L)
     luaL_newlib(L, funcs);
     lua_pushliteral(L, PARLUA_VERSION_STRING);
     lua_setfield(L, -2, "version");
+    pl_stats_add_functions(L, lua_gettop(L));
     return 1;
 }
 
-void pl_set_global_lib(lua_State *L, const char *name)
+int pl_push_os(lua_State *L)
 {
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    lua_pushvalue(L, -2);
-    lua_setfield(L, -2, name);
-    lua_pop(L, 1);
-    lua_setglobal(L, name);
+    luaopen_os(L);
+    lua_pushcfunction(L, os_exit);
+    lua_setfield(L, -2, "exit");
+    pl_sandbox_wrap_os(L, lua_gettop(L)); /* after: it wraps this os.exit */
+    return 1;
+}
+
+int pl_push_coroutine(lua_State *L)
+{
+    luaopen_coroutine(L);
+    lua_pushcfunction(L, co_running);
+    lua_setfield(L, -2, "running");
+    return 1;
 }
 
 void pl_open_base(lua_State *L)
 {
     lua_register(L, "time", base_time);
     lua_register(L, "print", base_print);
-    lua_getglobal(L, "os");
-    lua_pushcfunction(L, os_exit);
-    lua_setfield(L, -2, "exit");
-    lua_pop(L, 1);
-    lua_getglobal(L, "coroutine");
-    lua_pushcfunction(L, co_running);
-    lua_setfield(L, -2, "running");
-    lua_pop(L, 1);
-    luaL_requiref(L, "parlua", open_parlua, 1);
-    lua_pop(L, 1);
 }

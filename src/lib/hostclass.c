@@ -1,8 +1,9 @@
 /*
  * Host classes (SPEC 2.4, 10): classes a host program registers through
  * parlua_register_class. Each becomes one more registration table
- * (pl_class_def, lib/instance.h) kept by the runtime, which every VM
- * registers after the built-in ones when it opens (pl_open_instance); its
+ * (pl_class_def, lib/instance.h) kept by the runtime, whose members a VM
+ * registers the first time it indexes an instance of the class (instance.c,
+ * push_class_members), as for a built-in class; its
  * members go through the same access path as built-in members, so levels
  * and the lthread rule are enforced the same way.
  *
@@ -33,11 +34,12 @@ const pl_class *pl_host_class_find(pl_runtime *rt, const char *name)
     return NULL;
 }
 
-void pl_host_classes_register(lua_State *L, pl_runtime *rt)
+const pl_class_def *pl_host_class_def(pl_runtime *rt, const pl_class *cls)
 {
     const pl_host_classes *h = rt->host_classes;
     for (size_t i = 0; h && i < h->n; i++)
-        pl_register_members(L, h->defs[i].cls, h->defs[i].members);
+        if (h->defs[i].cls == cls) return &h->defs[i];
+    return NULL;
 }
 
 static void free_def(pl_class_def *def)
@@ -117,14 +119,6 @@ static char *dup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-/* Under pcall in the main VM: registers the def at 1. */
-static int register_in_main(lua_State *L)
-{
-    const pl_class_def *def = lua_touserdata(L, 1);
-    pl_register_members(L, def->cls, def->members);
-    return 0;
-}
-
 int pl_host_class_add(pl_runtime *rt, const parlua_class *cls)
 {
     const pl_class *base;
@@ -157,16 +151,6 @@ int pl_host_class_add(pl_runtime *rt, const parlua_class *cls)
     c->base = base;
     c->creatable = cls->creatable != 0;
     c->data_size = cls->data_size;
-    lua_State *L = rt->main.L;
-    if (L) {
-        lua_pushcfunction(L, register_in_main);
-        lua_pushlightuserdata(L, &def);
-        if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-            lua_pop(L, 1);
-            free_def(&def); /* the main VM may keep half of its members: unreachable by name */
-            return PARLUA_NOMEM;
-        }
-    }
     h->defs[h->n++] = def;
     return PARLUA_OK;
 }

@@ -1,25 +1,52 @@
 /*
- * Every library a new VM opens, in order: Lua's standard libraries (debug
- * only with the `debug` permission), then parlua's, then the sandbox's
- * wrappers for what the VM's permissions restrict (sandbox.c). The one place that knows them all
- * (as Lua's linit.c).
+ * Every library a VM has, and when it opens (as Lua's linit.c, the one
+ * place that knows them all). A new VM opens Lua's base functions and
+ * package, parlua's few globals that are functions, require's Script
+ * searcher and the sandbox's loader wrappers; every other library opens on
+ * first use (lazy.c), with the sandbox's wrappers for what the VM's
+ * permissions restrict (debug only with the `debug` permission).
  */
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "core/stable.h"
+#include "engine/perm.h"
+#include "engine/proxy.h"
 #include "lib/lib.h"
 
-static void (*const openers[])(lua_State *L) = {
-    pl_open_base,  pl_open_task,       pl_open_instance,    pl_open_signal,
-    pl_open_actor, pl_open_runservice, pl_open_sharedtable, pl_open_stats,
-    pl_open_sync,  pl_open_script,     pl_open_lthread,
+/* name, opener, made as a global, as a module, permission needed */
+const pl_lazy_lib pl_lazy_libs[] = {
+    {LUA_COLIBNAME, pl_push_coroutine, 1, 1, 0},
+    {LUA_TABLIBNAME, luaopen_table, 1, 1, 0},
+    {LUA_IOLIBNAME, pl_push_io, 1, 1, 0},
+    {LUA_OSLIBNAME, pl_push_os, 1, 1, 0},
+    {LUA_STRLIBNAME, luaopen_string, 1, 1, 0},
+    {LUA_MATHLIBNAME, luaopen_math, 1, 1, 0},
+    {LUA_UTF8LIBNAME, luaopen_utf8, 1, 1, 0},
+    {LUA_DBLIBNAME, pl_push_debug, 1, 1, PL_PERM_DEBUG},
+    {"parlua", pl_push_parlua, 1, 1, 0},
+    {"task", pl_push_task, 1, 1, 0},
+    {"Instance", pl_push_instance_lib, 1, 1, 0},
+    {"game", pl_push_game, 1, 0, 0},
+    {"workspace", pl_push_workspace, 1, 0, 0},
+    {"SharedTable", pl_push_sharedtable_lib, 1, 1, 0},
+    {"SharedTableRegistry", pl_push_sharedtable_registry, 1, 1, 0},
+    {"sync", pl_push_sync, 1, 1, 0},
+    {"parallel", pl_push_parallel, 1, 1, 0},
 };
+const int pl_lazy_count = (int)(sizeof pl_lazy_libs / sizeof pl_lazy_libs[0]);
 
 int pl_open_libs(lua_State *L)
 {
-    pl_open_std(L);
-    for (size_t i = 0; i < sizeof openers / sizeof openers[0]; i++)
-        openers[i](L);
-    pl_open_sandbox(L); /* last: it wraps what the others made (base.c's os.exit) */
+    luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
+    luaL_requiref(L, LUA_LOADLIBNAME, luaopen_package, 1);
+    lua_pop(L, 2);
+    pl_open_base(L);
+    pl_open_lthread(L);
+    pl_open_script(L);
+    pl_proxy_lazy_metatable(L, &pl_instance_type, pl_make_instance_mt);
+    pl_proxy_lazy_metatable(L, &pl_stable_type, pl_make_sharedtable_mt);
+    pl_lazy_open(L);
+    pl_sandbox_wrap_loaders(L);
     return 0;
 }

@@ -20,8 +20,6 @@
 #include "lib/lib.h"
 #include "lib/signal.h"
 
-static const char MEMBERS_KEY[] = "parlua.members";
-
 const char *pl_level_name(pl_level level)
 {
     switch (level) {
@@ -132,27 +130,36 @@ static int method_trampoline(lua_State *L)
     return m->call(L);
 }
 
-void pl_register_members(lua_State *L, const pl_class *cls, const pl_member *members)
+/* Adds members (a NULL name ends them) of cls to the member table on top. */
+static void add_members(lua_State *L, const pl_class *cls, const pl_member *members)
 {
-    lua_rawgetp(L, LUA_REGISTRYINDEX, MEMBERS_KEY);
-    if (lua_rawgetp(L, -1, cls) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_pushvalue(L, -1);
-        lua_rawsetp(L, -3, cls);
-    }
     for (const pl_member *m = members; m->name; m++) {
         if (m->call) {
             lua_pushlightuserdata(L, (void *)m);
             lua_pushlightuserdata(L, (void *)cls);
-            lua_rawgetp(L, LUA_REGISTRYINDEX, &pl_instance_type); /* made by pl_open_instance */
+            lua_rawgetp(L, LUA_REGISTRYINDEX, &pl_instance_type); /* pl_make_instance_mt */
             lua_pushcclosure(L, method_trampoline, 3);
         } else {
             lua_pushlightuserdata(L, (void *)m);
         }
         lua_setfield(L, -2, m->name);
     }
-    lua_pop(L, 2);
+}
+
+/* Pushes this VM's member table of cls (members_idx: the members table),
+ * made the first time an instance of cls (or of a class based on it) is
+ * indexed: a VM registers only the classes it meets. */
+static void push_class_members(lua_State *L, int members_idx, const pl_class *cls)
+{
+    if (lua_rawgetp(L, members_idx, cls) == LUA_TTABLE) return;
+    lua_pop(L, 1);
+    lua_newtable(L);
+    for (const pl_class_def *def = pl_builtin_classes; def->cls; def++)
+        if (def->cls == cls && def->members) add_members(L, cls, def->members);
+    const pl_class_def *host = pl_host_class_def(pl_vm_of(L)->runtime, cls);
+    if (host && host->members) add_members(L, cls, host->members);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, members_idx, cls);
 }
 
 /* Finds the key at key_idx along inst's class chain; pushes the entry and
@@ -161,16 +168,14 @@ static int find_member(lua_State *L, int members_idx, const pl_instance *inst, i
                        const pl_class **cls)
 {
     for (const pl_class *c = inst->cls; c; c = c->base) {
-        if (lua_rawgetp(L, members_idx, c) == LUA_TTABLE) {
-            lua_pushvalue(L, key_idx);
-            if (lua_rawget(L, -2) != LUA_TNIL) {
-                lua_remove(L, -2);
-                *cls = c;
-                return 1;
-            }
-            lua_pop(L, 1);
+        push_class_members(L, members_idx, c);
+        lua_pushvalue(L, key_idx);
+        if (lua_rawget(L, -2) != LUA_TNIL) {
+            lua_remove(L, -2);
+            *cls = c;
+            return 1;
         }
-        lua_pop(L, 1);
+        lua_pop(L, 2);
     }
     return 0;
 }
@@ -724,12 +729,9 @@ static int instance_new(lua_State *L)
     return 1;
 }
 
-void pl_open_instance(lua_State *L)
+int pl_make_instance_mt(lua_State *L)
 {
-    pl_runtime *rt = pl_vm_of(L)->runtime;
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, MEMBERS_KEY);
+    lua_newtable(L); /* the member tables, by class (push_class_members) */
     pl_proxy_newmetatable(L, &pl_instance_type); /* before any member: trampolines keep it */
     lua_pushvalue(L, -1);
     lua_pushvalue(L, -3);
@@ -742,16 +744,25 @@ void pl_open_instance(lua_State *L)
     lua_pushcfunction(L, inst_tostring);
     lua_setfield(L, -2, "__tostring");
     lua_pop(L, 2);
-    for (const pl_class_def *def = pl_builtin_classes; def->cls; def++)
-        if (def->members) pl_register_members(L, def->cls, def->members);
-    pl_host_classes_register(L, rt); /* after the built-in ones: bases first */
+    return 0;
+}
 
+int pl_push_instance_lib(lua_State *L)
+{
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, instance_new);
     lua_setfield(L, -2, "new");
-    pl_set_global_lib(L, "Instance");
-    pl_instance_push(L, rt->game);
-    lua_setglobal(L, "game");
-    pl_instance_push(L, rt->workspace);
-    lua_setglobal(L, "workspace");
+    return 1;
+}
+
+int pl_push_game(lua_State *L)
+{
+    pl_instance_push(L, pl_vm_of(L)->runtime->game);
+    return 1;
+}
+
+int pl_push_workspace(lua_State *L)
+{
+    pl_instance_push(L, pl_vm_of(L)->runtime->workspace);
+    return 1;
 }

@@ -61,8 +61,6 @@ extern const pl_member pl_instance_members[], pl_datamodel_members[], pl_script_
     pl_actor_members[], pl_runservice_members[], pl_bindable_members[], pl_signal_members[],
     pl_scriptclass_members[];
 
-/* Registers members of cls (array ends with a NULL name) in this VM. */
-void pl_register_members(lua_State *L, const pl_class *cls, const pl_member *members);
 /* Writes docs/data-model.md's text, generated from pl_builtin_classes. */
 void pl_members_markdown(FILE *f);
 /* The name of a level ("ReadParallel"). */

@@ -10,32 +10,66 @@
 
 #include "engine/runtime.h"
 
-/* Opens the standard libraries and every parlua library in L, in order
- * (the engine's open_libs hook; run protected). */
+/* init.c: opens a new VM's libraries in L (the engine's open_libs hook;
+ * run protected): what every VM needs now, and the rest on first use. */
 int pl_open_libs(lua_State *L);
 
-/* One opener per library: each adds its globals to L. */
-void pl_open_base(lua_State *L);
-/* base.c: pops a library table into global name and package.loaded[name],
- * where lua5.4 finds names for error messages ('Instance.new'), as it does
- * for the standard libraries. */
-void pl_set_global_lib(lua_State *L, const char *name);
-void pl_open_task(lua_State *L);
-void pl_open_instance(lua_State *L);
-void pl_open_actor(lua_State *L);
-void pl_open_runservice(lua_State *L);
-void pl_open_signal(lua_State *L);
-void pl_open_script(lua_State *L);
-void pl_open_sharedtable(lua_State *L);
-void pl_open_stats(lua_State *L);
-void pl_open_sync(lua_State *L);
-void pl_open_lthread(lua_State *L);
+/* Opened with every VM: each adds its globals to L. */
+void pl_open_base(lua_State *L);    /* base.c: time, print */
+void pl_open_lthread(lua_State *L); /* lthread.c: go, LThreadGroup */
+void pl_open_script(lua_State *L);  /* script.c: require finds ModuleScripts */
+/* sandbox_load.c: wraps the functions that load code (load, loadfile,
+ * dofile, require's searchers, package.searchpath and loadlib) as the
+ * running VM's permissions need. */
+void pl_sandbox_wrap_loaders(lua_State *L);
 
-/* sandbox.c: Lua's standard libraries as luaL_openlibs opens them, debug
- * only with the `debug` permission; and, once every library is open, the
- * wrappers that enforce what the running VM's permissions restrict. */
-void pl_open_std(lua_State *L);
-void pl_open_sandbox(lua_State *L);
+/* lazy.c: libraries opened on first use. Each entry of pl_lazy_libs
+ * (init.c) is a global and/or a package.loaded module made by calling
+ * open(name), which returns its value. */
+typedef struct pl_lazy_lib {
+    const char *name;
+    lua_CFunction open;
+    unsigned char global, module; /* made as _G[name], as package.loaded[name] */
+    int perm;                     /* 0, or the permission a VM needs to have it */
+} pl_lazy_lib;
+extern const pl_lazy_lib pl_lazy_libs[];
+extern const int pl_lazy_count; /* at most 32: a bit each in pl_vm */
+/* Installs the first-use metatables on _G, package.loaded and strings. */
+void pl_lazy_open(lua_State *L);
+/* Makes package.loaded[name] now if it is a library still to open;
+ * returns 1 if it made it. */
+int pl_lazy_require(lua_State *L, const char *name);
+/* For getmetatable/setmetatable (base's and debug's) on the value at idx:
+ * a string's makes the string library first; setting _G's (setting != 0)
+ * makes every pending global first. */
+void pl_lazy_before_metatable(lua_State *L, int idx, int setting);
+/* Whether the value at idx is _G with the first-use metatable, which
+ * getmetatable then does not show. */
+int pl_lazy_hides_metatable(lua_State *L, int idx);
+
+/* The openers of pl_lazy_libs: (name) -> the library. */
+int pl_push_coroutine(lua_State *L);            /* base.c: coroutine.running wrapped */
+int pl_push_os(lua_State *L);                   /* base.c: os.exit, then the sandbox's */
+int pl_push_io(lua_State *L);                   /* sandbox.c: with the sandbox's wrappers */
+int pl_push_debug(lua_State *L);                /* lazy.c */
+int pl_push_parlua(lua_State *L);               /* base.c */
+int pl_push_task(lua_State *L);                 /* task.c */
+int pl_push_instance_lib(lua_State *L);         /* instance.c: Instance */
+int pl_push_game(lua_State *L);                 /* instance.c */
+int pl_push_workspace(lua_State *L);            /* instance.c */
+int pl_push_sharedtable_lib(lua_State *L);      /* sharedtable.c: SharedTable */
+int pl_push_sharedtable_registry(lua_State *L); /* sharedtable.c: SharedTableRegistry */
+int pl_push_sync(lua_State *L);                 /* sync.c */
+int pl_push_parallel(lua_State *L);             /* lthread.c */
+/* sandbox.c: wraps what the VM's permissions restrict in the os table at
+ * idx. */
+void pl_sandbox_wrap_os(lua_State *L, int idx);
+/* stats.c: adds parlua.stats and parlua.actors to the table at idx. */
+void pl_stats_add_functions(lua_State *L, int idx);
+/* The metatables made the first time a VM meets an Instance or a
+ * SharedTable (pl_proxy_lazy_metatable). */
+int pl_make_instance_mt(lua_State *L);    /* instance.c */
+int pl_make_sharedtable_mt(lua_State *L); /* sharedtable.c */
 /* sandbox.c: luaL_loadfilex with the running VM's permissions: read
  * checked (raises the denial), no link followed after the check, a binary
  * chunk refused (raised) without `native`. */
@@ -74,7 +108,7 @@ int pl_script_run_chunk(pl_runtime *rt, const char *source, const char *name, in
 int pl_host_class_add(pl_runtime *rt, const parlua_class *cls);
 void *pl_host_instance_data(lua_State *L, int idx, const char *class_name);
 const pl_class *pl_host_class_find(pl_runtime *rt, const char *name);
-void pl_host_classes_register(lua_State *L, pl_runtime *rt);
+const struct pl_class_def *pl_host_class_def(pl_runtime *rt, const pl_class *cls);
 void pl_host_classes_free(pl_runtime *rt);
 
 /* stats.c: prints the --stats summary to f (serial thread, workers idle). */

@@ -665,11 +665,13 @@ static int parallel_map(lua_State *L)
 
 void pl_open_lthread(lua_State *L)
 {
-    lua_pushcfunction(L, go);
-    lua_setglobal(L, "go");
-    lua_pushcfunction(L, new_group);
-    lua_setglobal(L, "LThreadGroup");
+    lua_register(L, "go", go);
+    lua_register(L, "LThreadGroup", new_group);
+}
+
+int pl_push_parallel(lua_State *L)
+{
     static const luaL_Reg parallel[] = {{"map", parallel_map}, {NULL, NULL}};
     luaL_newlib(L, parallel);
-    pl_set_global_lib(L, "parallel");
+    return 1;
 }

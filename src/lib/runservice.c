@@ -58,8 +58,3 @@ const pl_member pl_runservice_members[] = {
      "fires once per frame with the seconds since the previous frame"},
     {NULL, 0, NULL, NULL, NULL, 0, NULL},
 };
-
-void pl_open_runservice(lua_State *L)
-{
-    (void)L; /* RunService's members: pl_builtin_classes (classes.c) */
-}

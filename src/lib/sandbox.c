@@ -306,45 +306,28 @@ void pl_sandbox_wrap_field(lua_State *L, const char *lib, const char *name, lua_
     lua_pop(L, 2);
 }
 
-void pl_open_sandbox(lua_State *L)
+int pl_push_io(lua_State *L)
 {
-    int read_all = pl_perms_path_all(L, PL_PERM_READ);
-    int write_all = pl_perms_path_all(L, PL_PERM_WRITE);
-    if (!read_all || !write_all) {
-        pl_sandbox_wrap_field(L, "io", "open", io_open);
-        pl_sandbox_wrap_field(L, "io", "lines", io_lines);
-        pl_sandbox_wrap_field(L, "io", "input", io_input);
-        pl_sandbox_wrap_field(L, "io", "output", io_output);
+    luaopen_io(L);
+    int io = lua_gettop(L);
+    if (!pl_perms_path_all(L, PL_PERM_READ) || !pl_perms_path_all(L, PL_PERM_WRITE)) {
+        pl_sandbox_wrap(L, io, "open", io_open);
+        pl_sandbox_wrap(L, io, "lines", io_lines);
+        pl_sandbox_wrap(L, io, "input", io_input);
+        pl_sandbox_wrap(L, io, "output", io_output);
     }
-    if (!write_all) {
-        pl_sandbox_wrap_field(L, "os", "remove", os_remove);
-        pl_sandbox_wrap_field(L, "os", "rename", os_rename);
-        pl_sandbox_wrap_field(L, "os", "tmpname", os_tmpname);
-    }
-    if (!pl_perms_has(L, PL_PERM_RUN)) {
-        pl_sandbox_wrap_field(L, "os", "execute", os_execute);
-        pl_sandbox_wrap_field(L, "io", "popen", io_popen);
-    }
-    if (!pl_perms_has(L, PL_PERM_ENV)) pl_sandbox_wrap_field(L, "os", "getenv", os_getenv);
-    if (!pl_perms_has(L, PL_PERM_EXIT)) pl_sandbox_wrap_field(L, "os", "exit", os_exit);
-    pl_sandbox_wrap_loaders(L);
+    if (!pl_perms_has(L, PL_PERM_RUN)) pl_sandbox_wrap(L, io, "popen", io_popen);
+    return 1;
 }
 
-/* Lua's standard libraries, as luaL_openlibs opens them, except debug for
- * a VM without the `debug` permission: it never exists there. */
-void pl_open_std(lua_State *L)
+void pl_sandbox_wrap_os(lua_State *L, int os)
 {
-    static const luaL_Reg libs[] = {
-        {LUA_GNAME, luaopen_base},          {LUA_LOADLIBNAME, luaopen_package},
-        {LUA_COLIBNAME, luaopen_coroutine}, {LUA_TABLIBNAME, luaopen_table},
-        {LUA_IOLIBNAME, luaopen_io},        {LUA_OSLIBNAME, luaopen_os},
-        {LUA_STRLIBNAME, luaopen_string},   {LUA_MATHLIBNAME, luaopen_math},
-        {LUA_UTF8LIBNAME, luaopen_utf8},    {LUA_DBLIBNAME, luaopen_debug},
-    };
-    int debug = pl_perms_has(L, PL_PERM_DEBUG);
-    for (size_t i = 0; i < sizeof libs / sizeof *libs; i++) {
-        if (libs[i].func == luaopen_debug && !debug) continue;
-        luaL_requiref(L, libs[i].name, libs[i].func, 1);
-        lua_pop(L, 1);
+    if (!pl_perms_path_all(L, PL_PERM_WRITE)) {
+        pl_sandbox_wrap(L, os, "remove", os_remove);
+        pl_sandbox_wrap(L, os, "rename", os_rename);
+        pl_sandbox_wrap(L, os, "tmpname", os_tmpname);
     }
+    if (!pl_perms_has(L, PL_PERM_RUN)) pl_sandbox_wrap(L, os, "execute", os_execute);
+    if (!pl_perms_has(L, PL_PERM_ENV)) pl_sandbox_wrap(L, os, "getenv", os_getenv);
+    if (!pl_perms_has(L, PL_PERM_EXIT)) pl_sandbox_wrap(L, os, "exit", os_exit);
 }

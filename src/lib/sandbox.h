@@ -25,9 +25,5 @@ static inline int pl_sandbox_call_original(lua_State *L)
 void pl_sandbox_wrap(lua_State *L, int idx, const char *name, lua_CFunction f);
 /* The same for package.loaded[lib][name]. */
 void pl_sandbox_wrap_field(lua_State *L, const char *lib, const char *name, lua_CFunction f);
-/* sandbox_load.c: wraps the functions that load code (load, loadfile,
- * dofile, require's searchers, package.searchpath and loadlib) as the
- * running VM's set needs. */
-void pl_sandbox_wrap_loaders(lua_State *L);
 
 #endif

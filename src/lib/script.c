@@ -268,7 +268,12 @@ static int require_any(lua_State *L)
         return luaL_error(L, "require: expected a ModuleScript or a module name, got %s \"%s\"",
                           mod->cls->name, mod->name);
     lua_settop(L, 1);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, MODULES_KEY); /* 2 */
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, MODULES_KEY) != LUA_TTABLE) { /* 2: the first */
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, MODULES_KEY);
+    }
     lua_pushvalue(L, 1);
     if (lua_rawget(L, 2) != LUA_TNIL) {
         if (lua_touserdata(L, -1) == &loading)
@@ -295,8 +300,6 @@ static int require_any(lua_State *L)
 
 void pl_open_script(lua_State *L)
 {
-    lua_newtable(L);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, MODULES_KEY);
     lua_getglobal(L, "require");
     lua_pushcclosure(L, require_any, 1);
     lua_setglobal(L, "require");

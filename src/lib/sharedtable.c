@@ -1141,14 +1141,6 @@ static const luaL_Reg registry_methods[] = {
 };
 
 /* Pushes the four shared upvalues. */
-static void push_upvalues(lua_State *L, int mt, int pend, int itermt, int viewmt)
-{
-    lua_pushvalue(L, mt);
-    lua_pushvalue(L, pend);
-    lua_pushvalue(L, itermt);
-    lua_pushvalue(L, viewmt);
-}
-
 int pl_sharedtable_init(pl_runtime *rt)
 {
     /* Made in parlua_new before any VM exists, read by every VM after (the
@@ -1161,7 +1153,20 @@ int pl_sharedtable_init(pl_runtime *rt)
     return PL_OK;
 }
 
-void pl_open_sharedtable(lua_State *L)
+/* Registry key (by address) of the VM's spare hold box (upvalue 2). */
+static const char SPARE_KEY = 0;
+
+/* Pushes the four upvalues of the library's functions: the SharedTable
+ * metatable, the spare hold box, the iterator and view metatables. */
+static void push_upvalues(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &pl_stable_type);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &SPARE_KEY);
+    luaL_getmetatable(L, ITER_MT);
+    luaL_getmetatable(L, VIEW_MT);
+}
+
+int pl_make_sharedtable_mt(lua_State *L)
 {
     int base = lua_gettop(L);
     pl_proxy_newmetatable(L, &pl_stable_type);            /* base+1 */
@@ -1172,6 +1177,8 @@ void pl_open_sharedtable(lua_State *L)
     lua_pushcfunction(L, hold_gc);
     lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &SPARE_KEY);
     luaL_newmetatable(L, ITER_MT); /* base+3 */
     lua_pushcfunction(L, iter_gc);
     lua_setfield(L, -2, "__gc");
@@ -1180,27 +1187,41 @@ void pl_open_sharedtable(lua_State *L)
     luaL_newmetatable(L, VIEW_MT); /* base+4 */
     lua_pushliteral(L, "SharedTableView");
     lua_setfield(L, -2, "__name");
-    int mt = base + 1, pend = base + 2, itermt = base + 3, viewmt = base + 4;
+    lua_settop(L, base);
 
-    lua_pushvalue(L, viewmt);
-    push_upvalues(L, mt, pend, itermt, viewmt);
+    luaL_getmetatable(L, VIEW_MT);
+    push_upvalues(L);
     luaL_setfuncs(L, view_meta, 4);
     lua_pop(L, 1);
 
-    lua_pushvalue(L, mt);
-    push_upvalues(L, mt, pend, itermt, viewmt);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &pl_stable_type);
+    push_upvalues(L);
     luaL_setfuncs(L, meta, 4);
     lua_pop(L, 1);
+    return 0;
+}
 
+/* Pushes the upvalues, the metatables made first if this VM has none. */
+static void push_upvalues_made(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &pl_stable_type) != LUA_TTABLE) pl_make_sharedtable_mt(L);
+    lua_pop(L, 1);
+    push_upvalues(L);
+}
+
+int pl_push_sharedtable_lib(lua_State *L)
+{
     luaL_newlibtable(L, lib);
-    push_upvalues(L, mt, pend, itermt, viewmt);
+    push_upvalues_made(L);
     luaL_setfuncs(L, lib, 4);
-    pl_set_global_lib(L, "SharedTable");
+    return 1;
+}
 
-    lua_newtable(L); /* SharedTableRegistry */
-    push_upvalues(L, mt, pend, itermt, viewmt);
+int pl_push_sharedtable_registry(lua_State *L)
+{
+    lua_newtable(L);
+    push_upvalues_made(L);
     lua_pushvalue(L, -5); /* upvalue 5: the registry table itself, to check self */
     luaL_setfuncs(L, registry_methods, 5);
-    pl_set_global_lib(L, "SharedTableRegistry");
-    lua_settop(L, base);
+    return 1;
 }

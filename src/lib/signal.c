@@ -444,13 +444,32 @@ static int signal_gc(lua_State *L)
     return 0;
 }
 
+static int signal_tostring(lua_State *L);
+static int signal_index(lua_State *L);
+
+/* Sets the Signal metatable on the userdata on top, made the first time. */
+static void set_signal_mt(lua_State *L)
+{
+    if (luaL_newmetatable(L, SIGNAL_MT)) {
+        lua_pushcfunction(L, signal_index);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, signal_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, signal_tostring);
+        lua_setfield(L, -2, "__tostring");
+        lua_pushliteral(L, "RBXScriptSignal");
+        lua_setfield(L, -2, "__name");
+    }
+    lua_setmetatable(L, -2);
+}
+
 void pl_signal_push(lua_State *L, pl_instance *inst, int sig, const char *attr, size_t len)
 {
     lsignal *s = lua_newuserdatauv(L, sizeof *s, 0);
     s->inst = NULL;
     s->attr = NULL;
     s->sig = sig;
-    luaL_setmetatable(L, SIGNAL_MT);
+    set_signal_mt(L);
     if (attr && !(s->attr = pl_sstring_new(attr, len))) luaL_error(L, "not enough memory");
     s->inst = inst;
     if (inst) pl_shared_retain(&inst->base);
@@ -981,17 +1000,3 @@ const pl_member pl_bindable_members[] = {
     {"Event", PL_SAFE, get_event, NULL, NULL, PL_MEMBER_SIGNAL, "fires with Fire's values"},
     {NULL, 0, NULL, NULL, NULL, 0, NULL},
 };
-
-void pl_open_signal(lua_State *L)
-{
-    luaL_newmetatable(L, SIGNAL_MT);
-    lua_pushcfunction(L, signal_index);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, signal_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, signal_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pushliteral(L, "RBXScriptSignal");
-    lua_setfield(L, -2, "__name");
-    lua_pop(L, 1);
-}

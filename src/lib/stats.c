@@ -513,12 +513,10 @@ static int parlua_actors(lua_State *L)
     if (status != LUA_OK) return lua_error(L);
     return 1;
 }
-void pl_open_stats(lua_State *L)
+void pl_stats_add_functions(lua_State *L, int idx)
 {
-    lua_getglobal(L, "parlua");
     lua_pushcfunction(L, parlua_stats);
-    lua_setfield(L, -2, "stats");
+    lua_setfield(L, idx, "stats");
     lua_pushcfunction(L, parlua_actors);
-    lua_setfield(L, -2, "actors");
-    lua_pop(L, 1);
+    lua_setfield(L, idx, "actors");
 }

@@ -948,7 +948,7 @@ static void make_sync_mt(void *state, const pl_shared_type *type)
             new_class(L, type, classes[i].methods, classes[i].close, classes[i].acquire);
 }
 
-void pl_open_sync(lua_State *L)
+int pl_push_sync(lua_State *L)
 {
     static const luaL_Reg constructors[] = {
         {"Mutex", sync_mutex},         {"RLock", sync_rlock},
@@ -964,5 +964,5 @@ void pl_open_sync(lua_State *L)
         lua_setfield(L, -2, error_names[i]);
     }
     pl_open_sync_queue(L); /* adds sync.Queue */
-    pl_set_global_lib(L, "sync");
+    return 1;
 }

@@ -187,7 +187,7 @@ static int task_synchronize(lua_State *L)
     return park(L, th);
 }
 
-static int open_lib(lua_State *L)
+int pl_push_task(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
         {"spawn", task_spawn},
@@ -201,10 +201,4 @@ static int open_lib(lua_State *L)
     };
     luaL_newlib(L, funcs);
     return 1;
-}
-
-void pl_open_task(lua_State *L)
-{
-    luaL_requiref(L, "task", open_lib, 1); /* also package.loaded.task, as the stdlib does */
-    lua_pop(L, 1);
 }

@@ -1,0 +1,311 @@
+/*
+ * Libraries opened on first use. A new VM opens only the base functions
+ * and package; every other library (string, math, io..., task, Instance,
+ * SharedTable, sync...) is made the first time a chunk names its global or
+ * requires it, so a VM that never uses a library never pays for it (a
+ * VM's start and its idle memory are mostly its libraries: docs/design.md,
+ * "Libraries opened on first use").
+ *
+ * How: _G gets a metatable whose __index makes a pending library global,
+ * stores it raw in _G (and in package.loaded), and returns it; from then on
+ * the global is an ordinary field and costs what it costs in lua5.4.
+ * package.loaded gets the same for require and the transfer codec; the
+ * string metatable's __index makes the string library on the first method
+ * call on a string. When nothing is pending, the metatables go, and _G is a
+ * plain table again.
+ *
+ * So that no program can tell, except by rawget or next on _G before a
+ * first use (docs/guide.md): assigning a pending global (or `math = nil`)
+ * cancels it; pairs(_G) makes every pending one first; setmetatable(_G, mt)
+ * makes them all and then sets mt (a strict-mode _G works);
+ * getmetatable(_G) does not show ours, and getmetatable("") makes the
+ * string library first. The pending sets are bits in the VM (pl_vm.lazy_*),
+ * one per entry of pl_lazy_libs (init.c).
+ */
+#include <lauxlib.h>
+#include <lualib.h>
+#include <string.h>
+
+#include "engine/transfer.h"
+#include "engine/vm.h"
+#include "lib/lib.h"
+#include "lib/sandbox.h"
+
+/* Registry keys (by address) of the three metatables. */
+static const char G_MT = 0, LOADED_MT = 0, STRING_MT = 0;
+
+/* The entry named by the string at idx, or -1. */
+static int find(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) != LUA_TSTRING) return -1;
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    for (int i = 0; i < pl_lazy_count; i++) {
+        const char *n = pl_lazy_libs[i].name;
+        if (n[0] == s[0] && strlen(n) == len && memcmp(n, s, len) == 0) return i;
+    }
+    return -1;
+}
+
+/* 1 when the value at idx has the metatable registered at key. */
+static int has_metatable(lua_State *L, int idx, const char *key)
+{
+    if (!lua_getmetatable(L, idx)) return 0;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, key);
+    int ours = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return ours;
+}
+
+/* Removes the metatable registered at key from the table at idx if it is
+ * still there. */
+static void drop_metatable(lua_State *L, int idx, const char *key)
+{
+    idx = lua_absindex(L, idx);
+    if (has_metatable(L, idx, key)) {
+        lua_pushnil(L);
+        lua_setmetatable(L, idx);
+    }
+}
+
+/* Once nothing is pending, _G and package.loaded are plain tables again. */
+static void settle(lua_State *L, pl_vm *vm)
+{
+    if (!vm->lazy_global) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+        drop_metatable(L, -1, &G_MT);
+        lua_pop(L, 1);
+    }
+    if (!vm->lazy_module) {
+        luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+        drop_metatable(L, -1, &LOADED_MT);
+        lua_pop(L, 1);
+    }
+}
+
+/* Makes entry i and pushes its value: stored raw in package.loaded (a
+ * module not already there) and in _G (a global still pending). */
+static void make(lua_State *L, int i)
+{
+    pl_vm *vm = pl_vm_of(L);
+    const pl_lazy_lib *lib = &pl_lazy_libs[i];
+    uint32_t bit = UINT32_C(1) << i;
+    lua_pushcfunction(L, lib->open);
+    lua_pushstring(L, lib->name);
+    lua_call(L, 1, 1); /* raises before any bit changes: the next use tries again */
+    if (vm->lazy_module & bit) {
+        luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+        lua_pushstring(L, lib->name);
+        if (lua_rawget(L, -2) == LUA_TNIL) {
+            lua_pushstring(L, lib->name);
+            lua_pushvalue(L, -4);
+            lua_rawset(L, -4);
+        }
+        lua_pop(L, 2);
+    }
+    if (vm->lazy_global & bit) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+        lua_pushstring(L, lib->name);
+        lua_pushvalue(L, -3);
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+    }
+    vm->lazy_module &= ~bit;
+    vm->lazy_global &= ~bit;
+    settle(L, vm);
+}
+
+/* Makes every pending global (pairs, setmetatable on _G). */
+static void make_all_globals(lua_State *L)
+{
+    pl_vm *vm = pl_vm_of(L);
+    for (int i = 0; i < pl_lazy_count; i++)
+        if (vm->lazy_global & (UINT32_C(1) << i)) {
+            make(L, i);
+            lua_pop(L, 1);
+        }
+}
+
+/* _G's __index(t, k): a pending library, made now; else nil, as without a
+ * metatable. */
+static int g_index(lua_State *L)
+{
+    int i = find(L, 2);
+    if (i < 0 || !(pl_vm_of(L)->lazy_global & (UINT32_C(1) << i))) return 0;
+    make(L, i);
+    return 1;
+}
+
+/* _G's __newindex(t, k, v): a new global; naming a pending one cancels it. */
+static int g_newindex(lua_State *L)
+{
+    int i = find(L, 2);
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    if (i >= 0) {
+        pl_vm *vm = pl_vm_of(L);
+        vm->lazy_global &= ~(UINT32_C(1) << i);
+        settle(L, vm);
+    }
+    return 0;
+}
+
+/* next, for g_pairs (base's own is not reachable from C). */
+static int g_next(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 2);
+    if (lua_next(L, 1)) return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+/* _G's __pairs: every global exists before the walk. */
+static int g_pairs(lua_State *L)
+{
+    make_all_globals(L);
+    lua_pushcfunction(L, g_next);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+/* package.loaded's __index(t, name): require and the codec find a pending
+ * library's module. */
+static int loaded_index(lua_State *L)
+{
+    int i = find(L, 2);
+    if (i < 0 || !(pl_vm_of(L)->lazy_module & (UINT32_C(1) << i))) return 0;
+    make(L, i);
+    return 1;
+}
+
+/* The string metatable's __index(s, k) until the string library exists:
+ * makes it (it sets the real string metatable) and indexes again. */
+static int string_index(lua_State *L)
+{
+    pl_lazy_require(L, "string");
+    if (has_metatable(L, 1, &STRING_MT)) return 0; /* not made after all: no methods */
+    lua_settop(L, 2);
+    lua_gettable(L, 1);
+    return 1;
+}
+
+int pl_lazy_require(lua_State *L, const char *name)
+{
+    lua_pushstring(L, name);
+    int i = find(L, -1);
+    lua_pop(L, 1);
+    if (i < 0 || !(pl_vm_of(L)->lazy_module & (UINT32_C(1) << i))) return 0;
+    make(L, i);
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* The transfer decoder's opener (name) -> package.loaded[name], made now
+ * if it is a pending library, else nil: a C function sent from a VM that
+ * had opened its library. */
+static int open_for_decoder(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    if (!pl_lazy_require(L, name)) return 0;
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_pushvalue(L, 1);
+    lua_rawget(L, -2);
+    return 1;
+}
+
+/* 1 when the value at idx is a table with our _G metatable (this VM's _G
+ * while globals are pending). */
+static int is_lazy_g(lua_State *L, int idx)
+{
+    return pl_vm_of(L)->lazy_global && lua_type(L, idx) == LUA_TTABLE &&
+           has_metatable(L, idx, &G_MT);
+}
+
+void pl_lazy_before_metatable(lua_State *L, int idx, int setting)
+{
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        if (pl_vm_of(L)->lazy_module)
+            pl_lazy_require(L, "string"); /* the metatable the program asks for is the real one */
+    } else if (setting && is_lazy_g(L, idx)) {
+        make_all_globals(L); /* and ours goes: the program's own replaces nothing */
+        pl_vm *vm = pl_vm_of(L);
+        vm->lazy_global = 0;
+        settle(L, vm);
+    }
+}
+
+int pl_lazy_hides_metatable(lua_State *L, int idx)
+{
+    return is_lazy_g(L, idx);
+}
+
+/* getmetatable and setmetatable of base and of debug (wrapping the
+ * originals, pl_sandbox_wrap): as lua5.4's, over the pending libraries. */
+static int wrap_getmetatable(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    if (pl_lazy_hides_metatable(L, 1)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    pl_lazy_before_metatable(L, 1, 0);
+    return pl_sandbox_call_original(L);
+}
+
+static int wrap_setmetatable(lua_State *L)
+{
+    pl_lazy_before_metatable(L, 1, 1);
+    return pl_sandbox_call_original(L);
+}
+
+int pl_push_debug(lua_State *L)
+{
+    luaopen_debug(L);
+    pl_sandbox_wrap(L, -1, "getmetatable", wrap_getmetatable);
+    pl_sandbox_wrap(L, -1, "setmetatable", wrap_setmetatable);
+    return 1;
+}
+
+/* Pushes a new metatable with funcs, registered at key. */
+static void new_metatable(lua_State *L, const char *key, const luaL_Reg *funcs)
+{
+    lua_newtable(L);
+    luaL_setfuncs(L, funcs, 0);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+}
+
+void pl_lazy_open(lua_State *L)
+{
+    pl_vm *vm = pl_vm_of(L);
+    vm->lazy_global = vm->lazy_module = 0;
+    for (int i = 0; i < pl_lazy_count; i++) {
+        const pl_lazy_lib *lib = &pl_lazy_libs[i];
+        if (lib->perm && !pl_perms_has(L, lib->perm)) continue;
+        if (lib->global) vm->lazy_global |= UINT32_C(1) << i;
+        if (lib->module) vm->lazy_module |= UINT32_C(1) << i;
+    }
+    static const luaL_Reg g_meta[] = {
+        {"__index", g_index}, {"__newindex", g_newindex}, {"__pairs", g_pairs}, {NULL, NULL}};
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    pl_sandbox_wrap(L, -1, "getmetatable", wrap_getmetatable);
+    pl_sandbox_wrap(L, -1, "setmetatable", wrap_setmetatable);
+    new_metatable(L, &G_MT, g_meta);
+    lua_setmetatable(L, -2);
+    lua_pop(L, 1);
+
+    static const luaL_Reg loaded_meta[] = {{"__index", loaded_index}, {NULL, NULL}};
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    new_metatable(L, &LOADED_MT, loaded_meta);
+    lua_setmetatable(L, -2);
+    lua_pop(L, 1);
+
+    static const luaL_Reg string_meta[] = {{"__index", string_index}, {NULL, NULL}};
+    lua_pushliteral(L, "");
+    new_metatable(L, &STRING_MT, string_meta);
+    lua_setmetatable(L, -2);
+    lua_pop(L, 1);
+    pl_transfer_set_opener(L, open_for_decoder);
+}
