@@ -432,10 +432,10 @@ void pl_remote_report(pl_runtime *rt)
     if (!s) return;
     if (s->undelivered)
         fprintf(stderr,
-                "%s: %zu message%s from parlua.remote never delivered: no Actor at the path on "
-                "this rank (e.g. %s)\n",
-                pl_report_name(rt), s->undelivered, s->undelivered == 1 ? " was" : "s were",
-                s->example);
+                "%s: %zu message%s sent with parlua.remote %s never delivered: no Actor at the "
+                "path on this rank (e.g. %s)\n",
+                pl_report_name(rt), s->undelivered, s->undelivered == 1 ? "" : "s",
+                s->undelivered == 1 ? "was" : "were", s->example);
     if (s->dropped)
         fprintf(stderr, "%s: %zu message%s from other ranks dropped: malformed or out of memory\n",
                 pl_report_name(rt), s->dropped, s->dropped == 1 ? "" : "s");

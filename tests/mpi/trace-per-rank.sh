@@ -1,0 +1,20 @@
+#!/bin/sh
+# `--trace FILE --stats` in a 2-rank job: FILE.rank0 and FILE.rank1 (the
+# rank before the extension), each a trace, no FILE itself; each rank's
+# --stats names it.
+#   trace-per-rank.sh MPIEXEC PARLUA SCRIPT
+mpiexec=$1 parlua=$2 script=$3
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
+"$mpiexec" --oversubscribe -np 2 "$parlua" --stats --trace "$dir/t.json" "$script" \
+  >"$dir/out" 2>"$dir/err" || { echo "FAIL: the job failed"; cat "$dir/err"; exit 1; }
+fail=0
+for r in 0 1; do
+  grep -q traceEvents "$dir/t.rank$r.json" || { echo "FAIL: no trace t.rank$r.json"; fail=1; }
+  grep -q "^parlua\[rank $r\]: rank $r of 2" "$dir/err" || { echo "FAIL: no stats of rank $r"; fail=1; }
+done
+[ -e "$dir/t.json" ] && { echo "FAIL: t.json was written"; fail=1; }
+[ $fail = 0 ] && echo OK || { ls "$dir"; cat "$dir/err"; }
+exit $fail
