@@ -194,8 +194,7 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     int perms = main_perms(rt);
     if (perms != PL_OK || !rt->game || !rt->workspace || !rt->runservice ||
         pl_sharedtable_init(rt) != PL_OK || pl_remote_init(rt) != PL_OK ||
-        pl_sched_init(rt) != PL_OK ||
-        pl_vm_ensure_state(&rt->main) != 0) {
+        pl_sched_init(rt) != PL_OK || pl_vm_ensure_state(&rt->main) != 0) {
         rt->finished = 1; /* nothing to report */
         parlua_free(rt);
         if (perms == PL_EINVAL) errno = EINVAL;
@@ -450,7 +449,8 @@ static void report_undelivered(pl_runtime *rt)
         fprintf(stderr,
                 "%s: %zu message%s never delivered to %zu actor%s: no callback was bound "
                 "(e.g. %s)\n",
-                pl_report_name(rt), total, total == 1 ? " was" : "s were", actors, actors == 1 ? "" : "s", example);
+                pl_report_name(rt), total, total == 1 ? " was" : "s were", actors,
+                actors == 1 ? "" : "s", example);
 }
 
 static void interrupt_hook(lua_State *L, lua_Debug *ar)
@@ -485,7 +485,7 @@ int parlua_run(parlua_runtime *rt)
             /* nothing can happen any more; in a distributed job, on any rank */
             if (when < 0 && lthreads == 0 && (!rt->dist || pl_remote_idle(rt))) break;
             if (when < 0 && lthreads == 0) continue;
-            if (when < 0 || when > pl_now(rt)) {  /* wait for a timer, or the lthreads */
+            if (when < 0 || when > pl_now(rt)) { /* wait for a timer, or the lthreads */
                 pl_sched_idle(rt, when, lthreads, 1);
                 continue;
             }

@@ -107,8 +107,7 @@ static void *allreduce_sum(const uint64_t *in, uint64_t *out, int n)
 {
     handle *h = malloc(sizeof *h);
     if (!h) return NULL;
-    if (MPI_Iallreduce(in, out, n, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD, &h->req) !=
-        MPI_SUCCESS) {
+    if (MPI_Iallreduce(in, out, n, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD, &h->req) != MPI_SUCCESS) {
         free(h);
         return NULL;
     }

@@ -324,7 +324,9 @@ int pl_dist_start(pl_runtime *rt)
                 "Open MPI installed (scripts/install-deps), or name the module with "
                 "PARLUA_MPI_MODULE=/path/to/" MODULE_NAME "\n",
                 want > 0 ? "--mpi was given" : "started by an MPI launcher (mpirun)", MODULE_NAME,
-                !module ? why : !tp ? "no " PL_TRANSPORT_SYMBOL " in it" : "another version");
+                !module ? why
+                : !tp   ? "no " PL_TRANSPORT_SYMBOL " in it"
+                        : "another version");
         if (module) dlclose(module);
         return PL_EINVAL;
     }

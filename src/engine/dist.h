@@ -45,10 +45,10 @@ typedef struct pl_dist {
     int started; /* init finished (successfully or not) */
     int init_ok;
     int stop;
-    int terminated;     /* the waves said the job is over: finalize, do not abort */
-    int wave_state;     /* 0 none, 1 asked, 2 running, 3 result ready */
+    int terminated; /* the waves said the job is over: finalize, do not abort */
+    int wave_state; /* 0 none, 1 asked, 2 running, 3 result ready */
     uint64_t wave_in[2], wave_out[2];
-    int failed;         /* a transport call failed: the job is aborted */
+    int failed; /* a transport call failed: the job is aborted */
     char err[256];
     atomic_int wake_fd; /* the serial thread's eventfd, -1 until set */
     /* counters of the termination waves: messages handed to the transport

@@ -237,7 +237,7 @@ static int parlua_remote(lua_State *L)
     if (!lua_checkstack(L, 4)) return luaL_error(L, "not enough memory");
     pl_remote_ref *ref = pl_remote_ref_new((int)rank, path, len);
     if (!ref) return luaL_error(L, "not enough memory");
-    pl_proxy_push(L, &ref->base); /* may raise only for memory: ref then leaks */
+    pl_proxy_push(L, &ref->base);  /* may raise only for memory: ref then leaks */
     pl_shared_release(&ref->base); /* the proxy holds it now */
     return 1;
 }
@@ -275,8 +275,8 @@ static void note_undelivered(pl_remote_state *s, int rank, int from, const char 
     if (!s->undelivered++) {
         char quoted[128];
         pl_topic_quote(quoted, sizeof quoted, topic, tlen);
-        snprintf(s->example, sizeof s->example, "topic \"%s\" from rank %d to \"%.*s\": %s",
-                 quoted, from, (int)(plen > 200 ? 200 : plen), path, why);
+        snprintf(s->example, sizeof s->example, "topic \"%s\" from rank %d to \"%.*s\": %s", quoted,
+                 from, (int)(plen > 200 ? 200 : plen), path, why);
     }
     (void)rank;
 }
@@ -307,7 +307,7 @@ static void receive_one(pl_runtime *rt, int from, const unsigned char *p, size_t
         return;
     }
     pl_instance *inst = pl_remote_find_path(rt, (const char *)path, plen);
-    const char *why = !inst                                      ? "no instance has that path"
+    const char *why = !inst                                    ? "no instance has that path"
                       : !pl_instance_is(inst, &pl_class_actor) ? "that instance is not an Actor"
                                                                : NULL;
     pl_vm *vm = why ? NULL : inst->vm;

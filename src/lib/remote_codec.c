@@ -58,9 +58,8 @@ static int enc_sval(enc *e, const pl_sval *v, int depth)
         return pl_wire_put_u8(w, SV_INT) != 0 || pl_wire_put_int(w, v->u.i) != 0 ? PL_ENOMEM
                                                                                  : PL_OK;
     case PL_SV_FLOAT:
-        return pl_wire_put_u8(w, SV_FLOAT) != 0 || pl_wire_put_double(w, v->u.n) != 0
-                   ? PL_ENOMEM
-                   : PL_OK;
+        return pl_wire_put_u8(w, SV_FLOAT) != 0 || pl_wire_put_double(w, v->u.n) != 0 ? PL_ENOMEM
+                                                                                      : PL_OK;
     case PL_SV_STR:
         return pl_wire_put_u8(w, SV_STR) != 0 ||
                        pl_wire_put_bytes(w, v->u.s->data, v->u.s->len) != 0
