@@ -17,6 +17,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,10 @@
 #define PARLUA_MPI_MODULE_DIR "/usr/local/lib/parlua"
 #endif
 #define MODULE_NAME "parlua_mpi.so"
+
+/* How long the thread keeps looking after its last activity before it
+ * sleeps (see comm_main). */
+#define SPIN_NS 200000u
 
 /* The largest batch one send carries (MPI counts are int). */
 #define BATCH_MAX ((size_t)INT_MAX / 2)
@@ -222,7 +227,7 @@ static void comm_main(void *arg)
         return;
     }
     void *wave = NULL;
-    uint64_t sleep_ns = 0;
+    uint64_t sleep_ns = 0, last_busy = uv_hrtime();
     for (;;) {
         uv_mutex_lock(&d->lock);
         pl_dist_buf *out = d->out_head;
@@ -237,11 +242,20 @@ static void comm_main(void *arg)
             if (!terminated) leave_early(d);
             break;
         }
+        uint64_t now = uv_hrtime();
         if (busy) {
             sleep_ns = 0;
+            last_busy = now;
             continue;
         }
-        /* Nothing happened: sleep, longer each idle round, until a post. */
+        /* Nothing happened: for SPIN_NS after the last activity keep
+         * looking, giving the core away between looks (an answer often
+         * comes that soon); then sleep, longer each idle round, until a
+         * post. */
+        if (now - last_busy < SPIN_NS) {
+            sched_yield();
+            continue;
+        }
         sleep_ns = sleep_ns ? (sleep_ns * 2 > 1000000 ? 1000000 : sleep_ns * 2) : 50000;
         uv_mutex_lock(&d->lock);
         if (!d->out_head && !d->stop && d->wave_state != 1) {
