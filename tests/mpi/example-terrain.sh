@@ -3,8 +3,7 @@
 # run of examples/terrain.lua (same seed and size).
 #   example-terrain.sh MPIEXEC PARLUA EXAMPLES RANKS
 mpiexec=$1 parlua=$2 examples=$3 ranks=$4
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
+. "$(dirname "$0")/env.sh"
 serial=$("$parlua" --workers 2 --frame-budget 0 "$examples/terrain.lua" 777 3 2 |
   sed -n 's/^serial checksum: *//p')
 out=$("$mpiexec" --oversubscribe -np "$ranks" "$parlua" --workers 2 "$examples/terrain_mpi.lua" 777 3 2)

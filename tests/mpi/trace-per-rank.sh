@@ -6,8 +6,7 @@
 mpiexec=$1 parlua=$2 script=$3
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl=self,vader,tcp OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
+. "$(dirname "$0")/env.sh"
 "$mpiexec" --oversubscribe -np 2 "$parlua" --stats --trace "$dir/t.json" "$script" \
   >"$dir/out" 2>"$dir/err" || { echo "FAIL: the job failed"; cat "$dir/err"; exit 1; }
 fail=0
