@@ -79,13 +79,8 @@ static void fail(pl_dist *d, const char *what)
 
 static void push_inbound(pl_dist *d, pl_dist_buf *b)
 {
-    b->next = NULL;
     uv_mutex_lock(&d->lock);
-    if (d->in_tail)
-        d->in_tail->next = b;
-    else
-        d->in_head = b;
-    d->in_tail = b;
+    pl_dist_buf_append(&d->in_head, &d->in_tail, b);
     uv_mutex_unlock(&d->lock);
 }
 
@@ -379,6 +374,15 @@ int pl_dist_start(pl_runtime *rt)
     return PL_OK;
 }
 
+void pl_dist_buf_free_all(pl_dist_buf *b)
+{
+    while (b) {
+        pl_dist_buf *next = b->next;
+        free(b);
+        b = next;
+    }
+}
+
 void pl_dist_set_wake_fd(pl_dist *d, int fd)
 {
     atomic_store_explicit(&d->wake_fd, fd, memory_order_relaxed); /* see wake_serial */
@@ -386,17 +390,12 @@ void pl_dist_set_wake_fd(pl_dist *d, int fd)
 
 void pl_dist_post(pl_dist *d, pl_dist_buf *buf)
 {
-    buf->next = NULL;
     /* relaxed: the counter is read by the serial thread only while this
      * rank is idle (no VM runs), after the pool's hand-over or the post's
      * own lock ordered this increment before the read */
     atomic_fetch_add_explicit(&d->sent, 1, memory_order_relaxed);
     uv_mutex_lock(&d->lock);
-    if (d->out_tail)
-        d->out_tail->next = buf;
-    else
-        d->out_head = buf;
-    d->out_tail = buf;
+    pl_dist_buf_append(&d->out_head, &d->out_tail, buf);
     if (d->comm_sleeping) uv_cond_signal(&d->cond);
     uv_mutex_unlock(&d->lock);
 }
@@ -450,12 +449,7 @@ void pl_dist_stop(pl_dist *d)
     uv_cond_signal(&d->cond);
     uv_mutex_unlock(&d->lock);
     uv_thread_join(&d->thread);
-    pl_dist_buf *b = d->in_head;
-    while (b) {
-        pl_dist_buf *next = b->next;
-        free(b);
-        b = next;
-    }
+    pl_dist_buf_free_all(d->in_head);
     uv_cond_destroy(&d->cond);
     uv_mutex_destroy(&d->lock);
     free(d->trace_path);

@@ -58,6 +58,19 @@ typedef struct pl_dist {
     char *trace_path; /* config.trace_path with ".rankN" inserted, or NULL */
 } pl_dist;
 
+/* Appends b to the list head..tail (the caller holds the list's lock). */
+static inline void pl_dist_buf_append(pl_dist_buf **head, pl_dist_buf **tail, pl_dist_buf *b)
+{
+    b->next = NULL;
+    if (*tail)
+        (*tail)->next = b;
+    else
+        *head = b;
+    *tail = b;
+}
+/* Frees a list of buffers. */
+void pl_dist_buf_free_all(pl_dist_buf *b);
+
 /* Whether to start one (config.mpi, or the launcher's environment) and, if
  * so, loads the module, starts the communication thread and waits for its
  * init. PL_OK (rt->dist set, or NULL when not under MPI), or PL_EINVAL

@@ -89,14 +89,9 @@ static void post(pl_runtime *rt, pl_dist_buf *b)
         return;
     }
     pl_remote_state *s = rt->remote;
-    b->next = NULL;
     uv_mutex_lock(&s->lock);
     int was_empty = !s->head;
-    if (s->tail)
-        s->tail->next = b;
-    else
-        s->head = b;
-    s->tail = b;
+    pl_dist_buf_append(&s->head, &s->tail, b);
     uv_mutex_unlock(&s->lock);
     /* The serial thread takes the whole list after every sleep: writing on
      * each empty-to-full change (not only while it sleeps) loses no wake. */
@@ -415,12 +410,7 @@ void pl_remote_free(pl_runtime *rt)
 {
     pl_remote_state *s = rt->remote;
     if (!s) return;
-    pl_dist_buf *b = s->head;
-    while (b) {
-        pl_dist_buf *next = b->next;
-        free(b);
-        b = next;
-    }
+    pl_dist_buf_free_all(s->head);
     uv_mutex_destroy(&s->lock);
     free(s);
     rt->remote = NULL;
