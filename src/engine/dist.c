@@ -60,9 +60,9 @@ typedef struct comm {
 
 static void wake_serial(pl_dist *d)
 {
-    /* relaxed: the fd is set once before any batch can arrive to matter;
-     * the serial thread drains inbound after its sleep, under the lock */
-    int fd = atomic_load_explicit(&d->wake_fd, memory_order_relaxed);
+    /* acquire: pairs with the release in pl_dist_set_wake_fd, so the
+     * eventfd's creation happens before this write to it */
+    int fd = atomic_load_explicit(&d->wake_fd, memory_order_acquire);
     if (fd < 0) return;
     uint64_t one = 1;
     ssize_t rc = write(fd, &one, sizeof one);
@@ -385,7 +385,7 @@ void pl_dist_buf_free_all(pl_dist_buf *b)
 
 void pl_dist_set_wake_fd(pl_dist *d, int fd)
 {
-    atomic_store_explicit(&d->wake_fd, fd, memory_order_relaxed); /* see wake_serial */
+    atomic_store_explicit(&d->wake_fd, fd, memory_order_release); /* see wake_serial */
 }
 
 void pl_dist_post(pl_dist *d, pl_dist_buf *buf)
