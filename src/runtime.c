@@ -149,6 +149,9 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
         if (!rt->trace) {
             if (f) fclose(f);
             free(rt->threads);
+            if (rt->dist) /* stopping aborts the job: say why first */
+                fprintf(stderr, "%s: cannot create trace file '%s': %s\n", pl_report_name(rt),
+                        rt->config.trace_path, strerror(f ? ENOMEM : saved));
             pl_dist_stop(rt->dist);
             free(rt);
             errno = f ? ENOMEM : saved;

@@ -333,7 +333,15 @@ int main(int argc, char **argv)
     parlua_runtime *rt = parlua_new(&o.config);
     perm_options_free(&o.perms); /* parlua_new resolved and copied the paths */
     if (!rt) {
-        fprintf(stderr, "%s: cannot create the runtime (out of memory or threads)\n", progname);
+        int e = errno;
+        if (mpi_job(o.config.mpi) && e == EINVAL) /* engine/dist.c said why */
+            fprintf(stderr, "%s: cannot join the MPI job (the reason is above)\n", progname);
+        else if (mpi_job(o.config.mpi) && o.config.trace_path && e != ENOMEM)
+            fprintf(stderr,
+                    "%s: cannot create this rank's trace file ('%s', its rank inserted): %s\n",
+                    progname, o.config.trace_path, strerror(e));
+        else
+            fprintf(stderr, "%s: cannot create the runtime (out of memory or threads)\n", progname);
         return 1;
     }
     catch_signals(rt);
