@@ -27,8 +27,9 @@
 #include "engine/dist.h"
 #include "engine/runtime.h"
 
-#ifndef PARLUA_MPI_MODULE_DIR
+#ifndef PARLUA_MPI_MODULE_DIR /* set by CMake: LIBDIR/parlua, absolute and relative */
 #define PARLUA_MPI_MODULE_DIR "/usr/local/lib/parlua"
+#define PARLUA_MPI_MODULE_RELDIR "lib/parlua"
 #endif
 #define MODULE_NAME "parlua_mpi.so"
 
@@ -279,8 +280,11 @@ static int launcher_env(void)
     return 0;
 }
 
-/* dlopen of the module: PARLUA_MPI_MODULE, else beside the executable (a
- * build tree), else the installed folder. */
+/* dlopen of the module (RTLD_GLOBAL: Open MPI's own plugins look up
+ * libmpi's symbols): PARLUA_MPI_MODULE, else beside the running executable
+ * (a build tree), else in LIBDIR/parlua relative to it (an installed
+ * prefix, wherever it was moved), else LIBDIR/parlua of the configured
+ * prefix. */
 static void *load_module(char *why, size_t whylen)
 {
     const char *env = getenv("PARLUA_MPI_MODULE");
@@ -291,15 +295,15 @@ static void *load_module(char *why, size_t whylen)
     }
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash && (size_t)(slash - exe) + sizeof "/" MODULE_NAME <= sizeof exe) {
-            strcpy(slash + 1, MODULE_NAME);
-            /* RTLD_GLOBAL: Open MPI's own plugins look up libmpi's symbols */
-            void *h = access(exe, R_OK) == 0 ? dlopen(exe, RTLD_NOW | RTLD_GLOBAL) : NULL;
-            if (h) return h;
-        }
+    char *slash = n > 0 ? (exe[n] = '\0', strrchr(exe, '/')) : NULL;
+    static const char *const rel[] = {"/" MODULE_NAME,
+                                      "/../" PARLUA_MPI_MODULE_RELDIR "/" MODULE_NAME};
+    for (size_t i = 0; slash && i < sizeof rel / sizeof rel[0]; i++) {
+        char path[PATH_MAX];
+        int len = snprintf(path, sizeof path, "%.*s%s", (int)(slash - exe), exe, rel[i]);
+        if (len <= 0 || (size_t)len >= sizeof path || access(path, R_OK) != 0) continue;
+        void *h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+        if (h) return h;
     }
     void *h = dlopen(PARLUA_MPI_MODULE_DIR "/" MODULE_NAME, RTLD_NOW | RTLD_GLOBAL);
     if (!h) snprintf(why, whylen, "%s", dlerror());
