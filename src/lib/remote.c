@@ -114,6 +114,8 @@ static int ref_send(lua_State *L)
     const char *topic = luaL_checklstring(L, 2, &tlen);
     pl_vm *me = pl_vm_of(L);
     pl_runtime *rt = me->runtime;
+    if (ref->rank >= ranks_of(rt)) /* a reference from a bigger job, kept somewhere */
+        return send_error(L, ref, "no such rank in this job (parlua.ranks() says how many)");
     char err[512];
     pl_wire vals, msg;
     pl_wire_init(&vals);

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <lauxlib.h>
 
+#include "engine/proxy.h"
 #include "engine/runtime.h"
 #include "engine/transfer.h"
 #include "lib/remote.h"
@@ -156,6 +157,27 @@ static void refusals(void **state)
     parlua_free(rt);
 }
 
+/* A reference to a rank this job does not have (made in a bigger job and
+ * kept) refuses to send, naming the rank. */
+static void rank_out_of_job(void **state)
+{
+    (void)state;
+    parlua_runtime *rt = new_runtime();
+    lua_State *L = parlua_main_state(rt);
+    pl_remote_ref *ref = pl_remote_ref_new(5, "Workspace.X", 11);
+    assert_non_null(ref);
+    pl_proxy_push(L, &ref->base);
+    pl_shared_release(&ref->base);
+    lua_setglobal(L, "far");
+    run(rt,
+        "local ok, err = pcall(far.SendMessage, far, 'x', 1)\n"
+        "assert(not ok and err:find('SendMessage to actor \"Workspace.X\" on rank 5: no such rank "
+        "in this job', 1, true), err)\n"
+        "far = nil",
+        0);
+    parlua_free(rt);
+}
+
 /* Random mutations of a real message: decoding fails cleanly or succeeds. */
 static void mutations(void **state)
 {
@@ -201,6 +223,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(shape_and_frozen),
         cmocka_unit_test(refusals),
+        cmocka_unit_test(rank_out_of_job),
         cmocka_unit_test(mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
