@@ -230,12 +230,13 @@ static void report_long_runs(pl_runtime *rt)
     if (worst) name = pl_vm_name(worst);
     uv_mutex_unlock(&rt->vms_lock);
     fprintf(stderr,
-            "parlua: warning: %d actor%s had parallel runs over the %.0f ms budget (%llu run%s; "
+            "%s: warning: %d actor%s had parallel runs over the %.0f ms budget (%llu run%s; "
             "longest: %s, %.0f ms): in a frame-paced program a long parallel run blocks the "
             "frame; split the work (task.wait() between pieces, or more actors), or pass "
             "--frame-budget 0 in a batch program\n",
-            actors, actors == 1 ? "" : "s", (double)rt->long_run_ns / 1e6, (unsigned long long)runs,
-            runs == 1 ? "" : "s", name ? name : "?", (double)longest / 1e6);
+            pl_report_name(rt), actors, actors == 1 ? "" : "s", (double)rt->long_run_ns / 1e6,
+            (unsigned long long)runs, runs == 1 ? "" : "s", name ? name : "?",
+            (double)longest / 1e6);
     free(name);
 }
 
@@ -258,9 +259,9 @@ int parlua_finish(parlua_runtime *rt)
     }
     if (dropped)
         fprintf(stderr,
-                "parlua: the trace file '%s' lacks %llu events: a thread recorded more than "
-                "%u\n",
-                rt->config.trace_path, (unsigned long long)dropped, PL_TRACE_MAX_EVENTS);
+                "%s: the trace file '%s' lacks %llu events: a thread recorded more than %u\n",
+                pl_report_name(rt), rt->config.trace_path, (unsigned long long)dropped,
+                PL_TRACE_MAX_EVENTS);
     return PARLUA_OK;
 }
 
@@ -283,7 +284,7 @@ void parlua_free(parlua_runtime *rt)
     /* Only now are the workers' trace buffers and stats settled for sure
      * (a host may free a runtime without waiting for a frame's end). */
     if (!rt->finished && parlua_finish(rt) != PARLUA_OK)
-        fprintf(stderr, "parlua: %s\n", rt->last_error);
+        fprintf(stderr, "%s: %s\n", pl_report_name(rt), rt->last_error);
     pl_sched_drop_parked(rt);
     /* Close every Lua state and drop every message: their proxies and
      * arguments release instances. Releases only fill the graveyard, so no
