@@ -3,6 +3,8 @@
 --
 --   mpirun -np 3 parlua examples/terrain_mpi.lua [seed [size [actors]]]
 --   parlua examples/terrain_mpi.lua ...           (one rank: the same program)
+--   mpirun --hostfile hosts -np 8 parlua --workers 2 examples/terrain_mpi.lua
+--                                  (several machines: docs/distributed.md)
 --
 -- Every rank runs this file, as in any MPI program. Each rank makes
 -- `actors` worker actors (default 8) and generates its share of the chunks
