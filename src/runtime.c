@@ -120,15 +120,17 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
         errno = EINVAL;
         return NULL;
     }
-    if (rt->config.workers <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        rt->config.workers = n <= 0 ? 1 : n > PARLUA_MAX_WORKERS ? PARLUA_MAX_WORKERS : (int)n;
-    }
     /* Under mpirun: MPI starts now, so the trace file's name has the rank. */
     if (pl_dist_start(rt) != PL_OK) {
         free(rt);
         errno = EINVAL;
         return NULL;
+    }
+    if (rt->config.workers <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        /* in a job, the ranks on one machine share its cores */
+        if (rt->dist && n > 0) n = n / rt->dist->local_size > 0 ? n / rt->dist->local_size : 1;
+        rt->config.workers = n <= 0 ? 1 : n > PARLUA_MAX_WORKERS ? PARLUA_MAX_WORKERS : (int)n;
     }
     rt->t0 = uv_hrtime();
     rt->precise_clock = rt->config.stats || rt->config.trace_path;

@@ -16,16 +16,17 @@
 #include <stdint.h>
 
 /* Bumped when the table changes: a module of another version is refused. */
-#define PL_TRANSPORT_ABI 1
+#define PL_TRANSPORT_ABI 2
 /* The symbol the module exports: const pl_transport *parlua_transport(void). */
 #define PL_TRANSPORT_SYMBOL "parlua_transport"
 
 typedef struct pl_transport {
     int abi;          /* PL_TRANSPORT_ABI */
     const char *name; /* "Open MPI 4.1.4", for --stats and errors */
-    /* Starts the transport (MPI_Init_thread): this process's rank and the
-     * number of ranks. 0, or -1 with a reason in err. */
-    int (*init)(int *rank, int *size, char *err, size_t errlen);
+    /* Starts the transport (MPI_Init_thread): this process's rank, the
+     * number of ranks, and how many of them run on this machine. 0, or -1
+     * with a reason in err. */
+    int (*init)(int *rank, int *size, int *local_size, char *err, size_t errlen);
     /* Starts sending len bytes (len <= INT_MAX) at buf to dest; buf must
      * stay untouched until test says done. A handle, or NULL on failure. */
     void *(*isend)(int dest, const void *buf, size_t len);

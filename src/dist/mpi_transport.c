@@ -23,7 +23,7 @@ typedef struct handle {
 
 static char version[64] = "MPI";
 
-static int init(int *rank, int *size, char *err, size_t errlen)
+static int init(int *rank, int *size, int *local_size, char *err, size_t errlen)
 {
     int provided = 0;
     int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
@@ -43,6 +43,14 @@ static int init(int *rank, int *size, char *err, size_t errlen)
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, rank);
     MPI_Comm_size(MPI_COMM_WORLD, size);
+    /* the ranks that share this machine (they share its cores) */
+    MPI_Comm node;
+    *local_size = 1;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) ==
+        MPI_SUCCESS) {
+        MPI_Comm_size(node, local_size);
+        MPI_Comm_free(&node);
+    }
     char lib[MPI_MAX_LIBRARY_VERSION_STRING];
     int len = 0;
     if (MPI_Get_library_version(lib, &len) == MPI_SUCCESS) {

@@ -209,7 +209,7 @@ static void comm_main(void *arg)
 {
     pl_dist *d = arg;
     char err[256] = "";
-    int ok = d->tp->init(&d->rank, &d->size, err, sizeof err) == 0;
+    int ok = d->tp->init(&d->rank, &d->size, &d->local_size, err, sizeof err) == 0;
     comm c = {d, ok ? calloc((size_t)d->size, sizeof(outbuf)) : NULL, NULL, 0, 0};
     uv_mutex_lock(&d->lock);
     d->init_ok = ok && c.batch;

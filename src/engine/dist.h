@@ -36,6 +36,7 @@ typedef struct pl_dist {
     const pl_transport *tp;
     void *module; /* dlopen handle */
     int rank, size;
+    int local_size; /* ranks on this machine, this one included */
     uv_thread_t thread;
     uv_mutex_t lock; /* guards everything below up to the counters */
     uv_cond_t cond;  /* the communication thread's sleep */
