@@ -83,6 +83,20 @@ static int decode_push(parlua_runtime *rt, lua_State *L, const unsigned char *p,
     return rc;
 }
 
+/* The value on top of L's stack, popped, crosses "ranks" into the global
+ * got. */
+static void cross_to_got(parlua_runtime *rt, lua_State *L)
+{
+    pl_wire out;
+    pl_wire_init(&out);
+    char err[512];
+    assert_int_equal(encode_top(L, &out, err, sizeof err), PL_OK);
+    lua_pop(L, 1);
+    assert_int_equal(decode_push(rt, L, out.data, out.len), PL_OK);
+    lua_setglobal(L, "got");
+    pl_wire_free(&out);
+}
+
 static void shape_and_frozen(void **state)
 {
     (void)state;
@@ -95,13 +109,7 @@ static void shape_and_frozen(void **state)
                        "st.who = parlua.remote(0, 'Workspace.Somebody')\n"
                        "return {t = st, u = sub}",
                        1);
-    pl_wire out;
-    pl_wire_init(&out);
-    char err[512];
-    assert_int_equal(encode_top(L, &out, err, sizeof err), PL_OK);
-    lua_pop(L, 1);
-    assert_int_equal(decode_push(rt, L, out.data, out.len), PL_OK);
-    lua_setglobal(L, "got");
+    cross_to_got(rt, L);
     run(rt,
         "local st, sub = got.t, got.u\n"
         "assert(SharedTable.isFrozen(st) and SharedTable.isFrozen(sub))\n"
@@ -112,7 +120,6 @@ static void shape_and_frozen(void **state)
         "assert(not pcall(function() st.x = 1 end))\n"
         "got = nil",
         0);
-    pl_wire_free(&out);
     parlua_free(rt);
 }
 
@@ -145,15 +152,8 @@ static void refusals(void **state)
                        "local a = Instance.new('Actor'); a.Name = 'In'; a.Parent = workspace;"
                        "return a",
                        1);
-    pl_wire out;
-    pl_wire_init(&out);
-    char err[512];
-    assert_int_equal(encode_top(L, &out, err, sizeof err), PL_OK);
-    lua_pop(L, 1);
-    assert_int_equal(decode_push(rt, L, out.data, out.len), PL_OK);
-    lua_setglobal(L, "got");
+    cross_to_got(rt, L);
     run(rt, "assert(got.Rank == 3 and got.Path == 'Workspace.In', tostring(got)); got = nil", 0);
-    pl_wire_free(&out);
     parlua_free(rt);
 }
 
