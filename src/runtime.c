@@ -122,6 +122,7 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     }
     /* Under mpirun: MPI starts now, so the trace file's name has the rank. */
     if (pl_dist_start(rt) != PL_OK) {
+        pl_dist_stop(rt->dist); /* set if only the trace's name failed */
         free(rt);
         errno = EINVAL;
         return NULL;

@@ -371,7 +371,7 @@ int pl_dist_start(pl_runtime *rt)
     rt->dist = d;
     if (rt->config.trace_path) {
         d->trace_path = ranked_path(rt->config.trace_path, d->rank);
-        if (!d->trace_path) return PL_ENOMEM; /* parlua_free stops it */
+        if (!d->trace_path) return PL_ENOMEM; /* the caller stops it */
         rt->config.trace_path = d->trace_path;
     }
     snprintf(rt->report_name, sizeof rt->report_name, "parlua[rank %d]", d->rank);
