@@ -8,9 +8,9 @@
 mpiexec=$1 parlua=$2
 . "$(dirname "$0")/env.sh"
 fail=0
-out=$("$parlua" --mpi -e 'io.write(parlua.rank(), "/", parlua.ranks())' 2>&1)
+out=$("$parlua" --mpi -e 'io.write(parlua.rank(), "/", parlua.ranks())')
 [ "$out" = "0/1" ] || { echo "FAIL: --mpi alone: '$out'"; fail=1; }
-out=$("$mpiexec" --oversubscribe -np 2 "$parlua" --no-mpi -e 'io.write(parlua.rank(), "/", parlua.ranks(), " ")' 2>&1)
+out=$("$mpiexec" --oversubscribe -np 2 "$parlua" --no-mpi -e 'io.write(parlua.rank(), "/", parlua.ranks(), " ")')
 [ "$out" = "0/1 0/1 " ] || { echo "FAIL: --no-mpi under mpirun: '$out'"; fail=1; }
 out=$(PARLUA_MPI_MODULE=/nonexistent/parlua_mpi.so "$parlua" --mpi -e 'print(1)' 2>&1)
 status=$?
@@ -20,9 +20,9 @@ echo "$out" | grep -q "^parlua: --mpi was given, but the MPI module parlua_mpi.s
 # the ranks of one machine share its cores: the default workers per rank
 share=$(($(nproc) / 2))
 [ $share -ge 1 ] || share=1
-out=$("$mpiexec" --oversubscribe -np 2 "$parlua" -e 'io.write(parlua.workers(), " ")' 2>&1)
+out=$("$mpiexec" --oversubscribe -np 2 "$parlua" -e 'io.write(parlua.workers(), " ")')
 [ "$out" = "$share $share " ] || { echo "FAIL: default workers of 2 ranks: '$out', expected $share each"; fail=1; }
-out=$("$mpiexec" --oversubscribe -np 2 "$parlua" --workers 3 -e 'io.write(parlua.workers(), " ")' 2>&1)
+out=$("$mpiexec" --oversubscribe -np 2 "$parlua" --workers 3 -e 'io.write(parlua.workers(), " ")')
 [ "$out" = "3 3 " ] || { echo "FAIL: --workers 3 in a job: '$out'"; fail=1; }
 [ $fail = 0 ] && echo OK
 exit $fail
