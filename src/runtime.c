@@ -250,8 +250,15 @@ int parlua_finish(parlua_runtime *rt)
     pl_warn_suspended(rt);
     report_long_runs(rt);
     if (rt->config.stats) {
-        pl_stats_print(rt, stderr);
-        pl_remote_stats(rt, stderr);
+        /* In a job the ranks share one stderr: one write keeps each
+         * rank's summary in one piece. */
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = rt->dist ? open_memstream(&buf, &len) : NULL;
+        pl_stats_print(rt, f ? f : stderr);
+        pl_remote_stats(rt, f ? f : stderr);
+        if (f && fclose(f) == 0) fwrite(buf, 1, len, stderr);
+        free(buf);
     }
     if (!rt->trace) return PARLUA_OK;
     uint64_t dropped = 0;

@@ -13,6 +13,10 @@ fail=0
 for r in 0 1; do
   grep -q traceEvents "$dir/t.rank$r.json" || { echo "FAIL: no trace t.rank$r.json"; fail=1; }
   grep -q "^parlua\[rank $r\]: rank $r of 2" "$dir/err" || { echo "FAIL: no stats of rank $r"; fail=1; }
+  # each rank's summary in one piece: its title, then its lines up to its rank line
+  awk -v r="$r" '$0 == "parlua[rank " r "] --stats" {on = 1; next}
+    on && /^parlua\[rank/ {exit !($0 ~ "^parlua\\[rank " r "\\]: rank " r " of 2")}
+    END {if (!on) exit 1}' "$dir/err" || { echo "FAIL: the summary of rank $r is not in one piece"; fail=1; }
 done
 [ -e "$dir/t.json" ] && { echo "FAIL: t.json was written"; fail=1; }
 [ $fail = 0 ] && echo OK || { ls "$dir"; cat "$dir/err"; }
