@@ -66,6 +66,12 @@ run plain_state lua5.4 bench/plain-state.lua
 run sync "$parlua" bench/sync.lua
 run lthreads "$parlua" bench/lthreads.lua
 run lthreads_plain lua5.4 bench/lthreads-plain.lua
+# across the ranks of an MPI job on this machine (docs/distributed.md),
+# when parlua was built with MPI
+if [ -f "$build/parlua_mpi.so" ] && command -v mpirun >/dev/null; then
+  run remote env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    mpirun --oversubscribe -np 2 "$parlua" bench/remote.lua
+fi
 if [ -f bench/sharedtable.lua ]; then
   run sharedtable "$parlua" bench/sharedtable.lua
   [ -f bench/sharedtable-plain.lua ] && run sharedtable_plain lua5.4 bench/sharedtable-plain.lua
@@ -86,6 +92,9 @@ row "terrain: speedup over lua5.4 (x cores: $(nproc))" x "$(ratio "$ser" "$par")
 row "messages, one sender to one actor: send" "M/s" "$(fig messages send_mps)" ""
 row "messages, one sender to one actor: handled" "M/s" "$(fig messages messages_mps)" ""
 row "message round trip between two actors" "us" "$(fig roundtrip roundtrip_us)" ""
+row "messages to another rank (MPI, 2 ranks): send" "M/s" "$(fig remote remote_send_mps)" ""
+row "messages to another rank (MPI, 2 ranks): handled" "M/s" "$(fig remote remote_mps)" ""
+row "message round trip between actors on two ranks (MPI)" "us" "$(fig remote remote_roundtrip_us)" ""
 if [ -f bench/sharedtable.lua ]; then
   row "SharedTable: get" "M/s" "$(fig sharedtable get_mps)" "$(fig sharedtable_plain plain_get_mps)"
   row "SharedTable: set" "M/s" "$(fig sharedtable set_mps)" "$(fig sharedtable_plain plain_set_mps)"

@@ -108,6 +108,11 @@ typedef struct parlua_config {
      * path makes parlua_new fail with errno EINVAL). NULL: none. */
     const char *const *allow_read;
     const char *const *allow_write;
+    /* A distributed job over MPI (docs/distributed.md): 0 (default) joins
+     * one when an MPI launcher started the process (mpirun sets
+     * OMPI_COMM_WORLD_SIZE, MPICH's PMI_SIZE), 1 always (parlua --mpi;
+     * parlua_new fails without the MPI module), -1 never. */
+    int mpi;
 } parlua_config;
 
 /* The capabilities of parlua_config.allow (SPEC 8). */

@@ -15,12 +15,14 @@
 #include <unistd.h>
 
 #include "core/status.h"
+#include "engine/dist.h"
 #include "engine/lthread.h"
 #include "engine/park.h"
 #include "engine/proxy.h"
 #include "engine/runtime.h"
 #include "engine/sched.h"
 #include "lib/lib.h"
+#include "lib/remote.h"
 
 /* ---- creating and freeing a runtime ---- */
 
@@ -118,8 +120,17 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
         errno = EINVAL;
         return NULL;
     }
+    /* Under mpirun: MPI starts now, so the trace file's name has the rank. */
+    if (pl_dist_start(rt) != PL_OK) {
+        pl_dist_stop(rt->dist); /* set if only the trace's name failed */
+        free(rt);
+        errno = EINVAL;
+        return NULL;
+    }
     if (rt->config.workers <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
+        /* in a job, the ranks on one machine share its cores */
+        if (rt->dist && n > 0) n = n / rt->dist->local_size > 0 ? n / rt->dist->local_size : 1;
         rt->config.workers = n <= 0 ? 1 : n > PARLUA_MAX_WORKERS ? PARLUA_MAX_WORKERS : (int)n;
     }
     rt->t0 = uv_hrtime();
@@ -129,6 +140,7 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     rt->threads =
         aligned_alloc(PL_CACHE_LINE, sizeof(pl_thread_stats) * (size_t)(1 + rt->config.workers));
     if (!rt->threads) {
+        pl_dist_stop(rt->dist);
         free(rt);
         return NULL;
     }
@@ -140,6 +152,10 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
         if (!rt->trace) {
             if (f) fclose(f);
             free(rt->threads);
+            if (rt->dist) /* stopping aborts the job: say why first */
+                fprintf(stderr, "%s: cannot create trace file '%s': %s\n", pl_report_name(rt),
+                        rt->config.trace_path, strerror(f ? ENOMEM : saved));
+            pl_dist_stop(rt->dist);
             free(rt);
             errno = f ? ENOMEM : saved;
             return NULL;
@@ -169,6 +185,7 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     pl_list_init(&rt->lthreads);
     /* -1 (no eventfd): the sleep then ends only at its deadline or a signal */
     rt->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (rt->dist) pl_dist_set_wake_fd(rt->dist, rt->wake_fd);
     pl_vm_init(&rt->main, rt, NULL);
     pl_vm_register(&rt->main);
     pl_graveyard_init(&rt->graveyard);
@@ -182,8 +199,8 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     }
     int perms = main_perms(rt);
     if (perms != PL_OK || !rt->game || !rt->workspace || !rt->runservice ||
-        pl_sharedtable_init(rt) != PL_OK || pl_sched_init(rt) != PL_OK ||
-        pl_vm_ensure_state(&rt->main) != 0) {
+        pl_sharedtable_init(rt) != PL_OK || pl_remote_init(rt) != PL_OK ||
+        pl_sched_init(rt) != PL_OK || pl_vm_ensure_state(&rt->main) != 0) {
         rt->finished = 1; /* nothing to report */
         parlua_free(rt);
         if (perms == PL_EINVAL) errno = EINVAL;
@@ -216,12 +233,13 @@ static void report_long_runs(pl_runtime *rt)
     if (worst) name = pl_vm_name(worst);
     uv_mutex_unlock(&rt->vms_lock);
     fprintf(stderr,
-            "parlua: warning: %d actor%s had parallel runs over the %.0f ms budget (%llu run%s; "
+            "%s: warning: %d actor%s had parallel runs over the %.0f ms budget (%llu run%s; "
             "longest: %s, %.0f ms): in a frame-paced program a long parallel run blocks the "
             "frame; split the work (task.wait() between pieces, or more actors), or pass "
             "--frame-budget 0 in a batch program\n",
-            actors, actors == 1 ? "" : "s", (double)rt->long_run_ns / 1e6, (unsigned long long)runs,
-            runs == 1 ? "" : "s", name ? name : "?", (double)longest / 1e6);
+            pl_report_name(rt), actors, actors == 1 ? "" : "s", (double)rt->long_run_ns / 1e6,
+            (unsigned long long)runs, runs == 1 ? "" : "s", name ? name : "?",
+            (double)longest / 1e6);
     free(name);
 }
 
@@ -231,7 +249,17 @@ int parlua_finish(parlua_runtime *rt)
     rt->finished = 1;
     pl_warn_suspended(rt);
     report_long_runs(rt);
-    if (rt->config.stats) pl_stats_print(rt, stderr);
+    if (rt->config.stats) {
+        /* In a job the ranks share one stderr: one write keeps each
+         * rank's summary in one piece. */
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = rt->dist ? open_memstream(&buf, &len) : NULL;
+        pl_stats_print(rt, f ? f : stderr);
+        pl_remote_stats(rt, f ? f : stderr);
+        if (f && fclose(f) == 0) fwrite(buf, 1, len, stderr);
+        free(buf);
+    }
     if (!rt->trace) return PARLUA_OK;
     uint64_t dropped = 0;
     if (pl_trace_write(rt->trace, trace_vm_name, rt, &dropped) != 0) {
@@ -241,9 +269,9 @@ int parlua_finish(parlua_runtime *rt)
     }
     if (dropped)
         fprintf(stderr,
-                "parlua: the trace file '%s' lacks %llu events: a thread recorded more than "
-                "%u\n",
-                rt->config.trace_path, (unsigned long long)dropped, PL_TRACE_MAX_EVENTS);
+                "%s: the trace file '%s' lacks %llu events: a thread recorded more than %u\n",
+                pl_report_name(rt), rt->config.trace_path, (unsigned long long)dropped,
+                PL_TRACE_MAX_EVENTS);
     return PARLUA_OK;
 }
 
@@ -266,7 +294,7 @@ void parlua_free(parlua_runtime *rt)
     /* Only now are the workers' trace buffers and stats settled for sure
      * (a host may free a runtime without waiting for a frame's end). */
     if (!rt->finished && parlua_finish(rt) != PARLUA_OK)
-        fprintf(stderr, "parlua: %s\n", rt->last_error);
+        fprintf(stderr, "%s: %s\n", pl_report_name(rt), rt->last_error);
     pl_sched_drop_parked(rt);
     /* Close every Lua state and drop every message: their proxies and
      * arguments release instances. Releases only fill the graveyard, so no
@@ -310,6 +338,8 @@ void parlua_free(parlua_runtime *rt)
     if (rt->wake_fd >= 0) close(rt->wake_fd);
     pl_trace_free(rt->trace);
     pl_host_classes_free(rt);
+    pl_remote_free(rt);
+    pl_dist_stop(rt->dist); /* last: it owns the ranked trace path */
     free(rt->threads);
     free(rt);
 }
@@ -327,23 +357,6 @@ int parlua_run_chunk(parlua_runtime *rt, const char *source, const char *name, i
 int parlua_run_string(parlua_runtime *rt, const char *source, const char *name)
 {
     return pl_script_run_chunk(rt, source, name, 0);
-}
-
-/* The instance at a dotted path from game ("Workspace.Worker"), or NULL. */
-static pl_instance *find_path(pl_runtime *rt, const char *path)
-{
-    pl_instance *inst = rt->game;
-    if (strncmp(path, "game.", 5) == 0) path += 5;
-    char name[256];
-    while (inst && *path) {
-        size_t len = strcspn(path, ".");
-        if (len == 0 || len >= sizeof name) return NULL;
-        memcpy(name, path, len);
-        name[len] = '\0';
-        inst = pl_instance_find_child(inst, name, 0);
-        path += len + (path[len] == '.');
-    }
-    return inst;
 }
 
 /* Under lua_pcall in the main VM: [1] the Actor, [2] the topic (both light
@@ -366,7 +379,7 @@ static int host_send(lua_State *L)
 int parlua_send_message(parlua_runtime *rt, const char *actor_path, const char *topic, int nargs)
 {
     lua_State *L = rt->main.L;
-    pl_instance *actor = find_path(rt, actor_path);
+    pl_instance *actor = pl_remote_find_path(rt, actor_path, strlen(actor_path));
     if (!actor || !pl_instance_is(actor, &pl_class_actor)) {
         lua_pop(L, nargs);
         pl_runtime_set_error(rt,
@@ -408,6 +421,7 @@ int parlua_error_count(parlua_runtime *rt)
 
 int parlua_step(parlua_runtime *rt, double dt)
 {
+    pl_remote_receive(rt); /* messages from other ranks */
     pl_sched_frame(rt, dt);
     int lthreads = atomic_load(&rt->lthreads_active); /* first: see parlua_run */
     return pl_sched_has_work(rt) || pl_sched_next_timer(rt) >= 0 || lthreads > 0;
@@ -447,9 +461,10 @@ static void report_undelivered(pl_runtime *rt)
     uv_mutex_unlock(&rt->vms_lock);
     if (total)
         fprintf(stderr,
-                "parlua: %zu message%s never delivered to %zu actor%s: no callback was bound "
+                "%s: %zu message%s never delivered to %zu actor%s: no callback was bound "
                 "(e.g. %s)\n",
-                total, total == 1 ? " was" : "s were", actors, actors == 1 ? "" : "s", example);
+                pl_report_name(rt), total, total == 1 ? " was" : "s were", actors,
+                actors == 1 ? "" : "s", example);
 }
 
 static void interrupt_hook(lua_State *L, lua_Debug *ar)
@@ -478,10 +493,13 @@ int parlua_run(parlua_runtime *rt)
         /* Read before looking for work: an lthread publishes what it did
          * (a message, a woken thread) before it counts itself out. */
         int lthreads = atomic_load(&rt->lthreads_active);
+        pl_remote_receive(rt); /* messages from other ranks (and to this one) */
         if (!pl_sched_has_work(rt)) {
             double when = pl_sched_next_timer(rt);
-            if (when < 0 && lthreads == 0) break; /* nothing can happen any more */
-            if (when < 0 || when > pl_now(rt)) {  /* wait for a timer, or the lthreads */
+            /* nothing can happen any more; in a distributed job, on any rank */
+            if (when < 0 && lthreads == 0 && (!rt->dist || pl_remote_idle(rt))) break;
+            if (when < 0 && lthreads == 0) continue;
+            if (when < 0 || when > pl_now(rt)) { /* wait for a timer, or the lthreads */
                 pl_sched_idle(rt, when, lthreads, 1);
                 continue;
             }
@@ -505,6 +523,7 @@ int parlua_run(parlua_runtime *rt)
     }
     if (atomic_load(&rt->interrupted)) return PARLUA_INTERRUPTED; /* messages may still come */
     report_undelivered(rt);
+    pl_remote_report(rt);
     pl_lthread_report_unobserved(rt);
     if (pl_park_count(rt) > 0) { /* threads wait on sync objects nobody can release */
         pl_park_report(rt, stderr);

@@ -49,6 +49,9 @@ static void usage(FILE *out)
             "                per actor, at once; without, one summary line at exit\n"
             "  --mailbox-limit MIB  memory that messages waiting for a binding may hold,\n"
             "                per actor, in MiB (default 256); past it SendMessage raises\n"
+            "  --mpi         join an MPI job even when no launcher's variables say so;\n"
+            "                under mpirun parlua joins by itself (docs/distributed.md)\n"
+            "  --no-mpi      run alone even under mpirun\n"
             "  --help        show this help\n"
             "  --            stop handling options\n"
             "  -             stop handling options and execute stdin\n"
@@ -123,6 +126,8 @@ static int parse(int argc, char **argv, options *o)
             if (++i >= argc) return bad_usage("'%s' needs an argument", a);
         } else if (strcmp(a, "--stats") == 0) {
             o->config.stats = 1;
+        } else if (strcmp(a, "--mpi") == 0 || strcmp(a, "--no-mpi") == 0) {
+            o->config.mpi = a[2] == 'm' ? 1 : -1;
         } else if (strcmp(a, "--trace") == 0) {
             if (++i >= argc) return bad_usage("'%s' needs a file name", a);
             o->config.trace_path = argv[i];
@@ -178,6 +183,14 @@ static int parse(int argc, char **argv, options *o)
  * The handler only stores and calls parlua_interrupt (async-signal-safe). */
 static volatile sig_atomic_t caught_signal;
 static parlua_runtime *signal_rt;
+
+/* Whether the runtime will join an MPI job (engine/dist.c decides the
+ * same way): --mpi, or a launcher's variables without --no-mpi. */
+static int mpi_job(int mpi)
+{
+    return mpi > 0 || (mpi == 0 && (getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") ||
+                                    getenv("PMIX_RANK")));
+}
 
 static void on_signal(int sig)
 {
@@ -303,8 +316,10 @@ int main(int argc, char **argv)
      * console; nothing to run and anything else on stdin runs it. */
     int console = o.interactive || (!o.script && !has_e && !o.show_version && isatty(0));
     if (o.show_version || console) print_version();
-    if (o.config.trace_path) {
-        /* Fail now, with the reason, rather than after the whole run. */
+    /* Fail now, with the reason, rather than after the whole run; in an
+     * MPI job each rank writes its own file, its rank in the name, which
+     * the runtime creates. */
+    if (o.config.trace_path && !mpi_job(o.config.mpi)) {
         FILE *f = fopen(o.config.trace_path, "w");
         if (!f) {
             fprintf(stderr, "%s: cannot create trace file '%s': %s\n", progname,
@@ -318,7 +333,15 @@ int main(int argc, char **argv)
     parlua_runtime *rt = parlua_new(&o.config);
     perm_options_free(&o.perms); /* parlua_new resolved and copied the paths */
     if (!rt) {
-        fprintf(stderr, "%s: cannot create the runtime (out of memory or threads)\n", progname);
+        int e = errno;
+        if (mpi_job(o.config.mpi) && e == EINVAL) /* engine/dist.c said why */
+            fprintf(stderr, "%s: cannot join the MPI job (the reason is above)\n", progname);
+        else if (mpi_job(o.config.mpi) && o.config.trace_path && e != ENOMEM)
+            fprintf(stderr,
+                    "%s: cannot create this rank's trace file ('%s', its rank inserted): %s\n",
+                    progname, o.config.trace_path, strerror(e));
+        else
+            fprintf(stderr, "%s: cannot create the runtime (out of memory or threads)\n", progname);
         return 1;
     }
     catch_signals(rt);

@@ -186,9 +186,10 @@ static void report_unobserved(pl_lthread *lt)
     snprintf(rt->last_error, sizeof rt->last_error, "%s", lt->message ? lt->message : "?");
     if (!rt->config.quiet)
         fprintf(stderr,
-                "parlua: lthread '%s' failed and nobody joined it (call wait_result() or "
+                "%s: lthread '%s' failed and nobody joined it (call wait_result() or "
                 "result() on its handle): %s\n%s\n",
-                lt->name, lt->message ? lt->message : "?", lt->traceback ? lt->traceback : "");
+                pl_report_name(rt), lt->name, lt->message ? lt->message : "?",
+                lt->traceback ? lt->traceback : "");
     uv_mutex_unlock(&rt->error_lock);
     atomic_fetch_add_explicit(&rt->errors, 1, memory_order_relaxed); /* a counter only */
 }

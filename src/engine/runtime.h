@@ -119,7 +119,18 @@ struct parlua_runtime {
     atomic_int serial_sleeping;           /* the serial thread sleeps in pl_sched_idle */
     int wake_fd;                          /* an eventfd that ends that sleep */
     struct pl_host_classes *host_classes; /* parlua_register_class (lib/hostclass.c) */
+    /* A distributed job (engine/dist.h, lib/remote.c), or NULL; the name
+     * error reports start with ("parlua[rank 1]"; empty: "parlua"). */
+    struct pl_dist *dist;
+    struct pl_remote_state *remote;
+    char report_name[32];
 };
+
+/* The name that starts a report line on stderr. */
+static inline const char *pl_report_name(const pl_runtime *rt)
+{
+    return rt->report_name[0] ? rt->report_name : "parlua";
+}
 
 typedef struct pl_host_classes pl_host_classes;
 

@@ -493,7 +493,8 @@ static void report_line(pl_vm *vm, const char *what, const char *msg, const char
     const char *kind, *name = vm_label(vm, owned, &kind);
     uv_mutex_lock(&rt->error_lock);
     snprintf(rt->last_error, sizeof rt->last_error, "%s", msg);
-    if (!rt->config.quiet) fprintf(stderr, "parlua: %s in %s%s: %s\n", what, kind, name, text);
+    if (!rt->config.quiet)
+        fprintf(stderr, "%s: %s in %s%s: %s\n", pl_report_name(rt), what, kind, name, text);
     uv_mutex_unlock(&rt->error_lock);
     free(owned);
 }

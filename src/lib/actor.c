@@ -226,6 +226,11 @@ static int deliver_batch(lua_State *L)
     return 0;
 }
 
+void pl_actor_mark(pl_vm *vm, int mask)
+{
+    mark_phases(vm, mask);
+}
+
 void pl_actor_flush(pl_vm *vm)
 {
     vm->flush_mailbox = 0;

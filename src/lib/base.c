@@ -12,6 +12,7 @@
 #include "engine/runtime.h"
 #include "engine/sched.h"
 #include "lib/lib.h"
+#include "lib/remote.h"
 
 static int base_time(lua_State *L)
 {
@@ -131,6 +132,7 @@ int pl_push_parlua(lua_State *L)
         {NULL, NULL},
     };
     luaL_newlib(L, funcs);
+    pl_remote_add_funcs(L); /* rank, ranks, remote: lib/remote.c */
     lua_pushliteral(L, PARLUA_VERSION_STRING);
     lua_setfield(L, -2, "version");
     pl_stats_add_functions(L, lua_gettop(L));

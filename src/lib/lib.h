@@ -118,5 +118,9 @@ void pl_stats_print(pl_runtime *rt, FILE *f);
  * frees the registry and every table (at shutdown, VMs closed). */
 int pl_sharedtable_init(pl_runtime *rt);
 void pl_sharedtable_free(pl_runtime *rt);
+/* The runtime's list of live tables (every table made in it goes there). */
+struct pl_stable_list *pl_sharedtable_live(pl_runtime *rt);
+/* actor.c: marks vm for the phases in a mask from pl_mailbox_post. */
+void pl_actor_mark(pl_vm *vm, int mask);
 
 #endif

@@ -109,6 +109,11 @@ void pl_sharedtable_free(pl_runtime *rt)
     rt->st_registry = NULL;
 }
 
+pl_stable_list *pl_sharedtable_live(pl_runtime *rt)
+{
+    return &rt->st_registry->live;
+}
+
 /* ---- hold boxes: one C reference parked while Lua may raise ---- */
 
 typedef struct hold {

@@ -217,7 +217,9 @@ void pl_stats_print(pl_runtime *rt, FILE *f)
         fprintf(f, "parlua --stats: not enough memory for the summary\n");
         return;
     }
-    print_summary(rt, &s, "parlua --stats", f);
+    char title[64]; /* in a job, the rank: "parlua[rank 1] --stats" */
+    snprintf(title, sizeof title, "%s --stats", pl_report_name(rt));
+    print_summary(rt, &s, title, f);
     snapshot_free(&s);
 }
 

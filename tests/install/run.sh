@@ -32,4 +32,11 @@ for t in terrain_pc cmake/host_terrain_cmake; do
   grep -q '^host_terrain: .* 8000 voxels written, 0 uncaught errors$' "$tmp/out_t" ||
     { echo "install: $t did not write every voxel:"; tail -n 3 "$tmp/out_t"; exit 1; }
 done
+# The MPI module (docs/distributed.md) is installed in LIBDIR/parlua and
+# found from the installed command, wherever the prefix is.
+if [ -f "$build/parlua_mpi.so" ] && command -v mpirun >/dev/null; then
+  . "$src/tests/mpi/env.sh"
+  out=$(mpirun --oversubscribe -np 2 "$tmp/prefix/bin/parlua" -e 'io.write(parlua.ranks(), " ")')
+  [ "$out" = "2 2 " ] || { echo "install: the installed parlua did not join the MPI job: $out"; exit 1; }
+fi
 echo "install: host and host_terrain built against the installed library (pkg-config, find_package) and ran"

@@ -6,14 +6,16 @@
 #   -- expect-stdout: ERE    a line of stdout must match (may repeat)
 #   -- expect-stderr: ERE    a line of stderr must match (may repeat)
 #   -- expect-no-stderr      stderr must be empty
+# PARLUA_LAUNCH, if set, is put before the command (tests/mpi/run-test.sh:
+# mpirun and its options).
 # With status 0 and no expect-stdout line, the last line of stdout must be
 # "OK": a script that stops early, or whose checks never ran, fails.
 parlua=$1 script=$2
 hdr() { sed -n "s/^-- $1: *//p" "$script"; }
 out=$(mktemp) err=$(mktemp)
 trap 'rm -f "$out" "$err"' EXIT
-# shellcheck disable=SC2046
-"$parlua" $(hdr options) "$script" $(hdr args) >"$out" 2>"$err"
+# shellcheck disable=SC2046,SC2086
+$PARLUA_LAUNCH "$parlua" $(hdr options) "$script" $(hdr args) >"$out" 2>"$err"
 status=$?
 want=$(hdr expect-status); want=${want:-0}
 fail=0
