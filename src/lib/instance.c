@@ -9,6 +9,7 @@
  * in Roblox (workspace.Baseplate).
  */
 #include <lauxlib.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,6 +121,27 @@ static void check_level(lua_State *L, const pl_instance *inst, const pl_class *o
 
 /* ---- member tables ---- */
 
+/* The methods __index found last, by (class, key): `actor:SendMessage(...)`
+ * in a loop looks its method up once instead of walking the class chain
+ * through two table lookups each time. A full userdata; entry i's key
+ * string is its user value 2i+1 (anchored, so the address in `key` cannot
+ * be reused by another string while cached: the same address is the same
+ * string) and its method user value 2i+2. Methods only: their level is
+ * checked when called (method_trampoline); properties are checked on every
+ * read. pl_register_members empties it. */
+#define MCACHE_SLOTS 4
+typedef struct mcache {
+    struct {
+        const pl_class *cls;
+        const char *key;
+    } e[MCACHE_SLOTS];
+} mcache;
+
+static unsigned mcache_slot(const pl_class *cls, const char *key)
+{
+    return (unsigned)(((uintptr_t)key >> 4) ^ ((uintptr_t)cls >> 4)) & (MCACHE_SLOTS - 1);
+}
+
 static int method_trampoline(lua_State *L)
 {
     const pl_member *m = lua_touserdata(L, lua_upvalueindex(1));
@@ -132,8 +154,23 @@ static int method_trampoline(lua_State *L)
     return m->call(L);
 }
 
+/* Empties __index's method cache (members are being registered). */
+static void clear_mcache(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &pl_instance_type) == LUA_TTABLE) {
+        if (lua_getfield(L, -1, "__index") == LUA_TFUNCTION && lua_getupvalue(L, -1, 3)) {
+            mcache *mc = lua_touserdata(L, -1);
+            if (mc) memset(mc, 0, sizeof *mc); /* the anchored strings go with later stores */
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
 void pl_register_members(lua_State *L, const pl_class *cls, const pl_member *members)
 {
+    clear_mcache(L);
     lua_rawgetp(L, LUA_REGISTRYINDEX, MEMBERS_KEY);
     if (lua_rawgetp(L, -1, cls) != LUA_TTABLE) {
         lua_pop(L, 1);
@@ -181,17 +218,32 @@ static int not_a_member(lua_State *L, const pl_instance *inst, const char *key)
 }
 
 /* __index and __newindex have two upvalues: the Instance metatable and
- * this VM's members table. */
+ * this VM's members table; __index a third, its method cache. */
 #define UV_INSTANCE_MT lua_upvalueindex(1)
 #define UV_MEMBERS lua_upvalueindex(2)
+#define UV_MCACHE lua_upvalueindex(3)
 
 static int inst_index(lua_State *L)
 {
     pl_instance *inst = check_fast(L, 1, UV_INSTANCE_MT);
     const char *key = luaL_checkstring(L, 2);
+    mcache *mc = lua_touserdata(L, UV_MCACHE);
+    unsigned slot = mcache_slot(inst->cls, key);
+    if (mc->e[slot].key == key && mc->e[slot].cls == inst->cls) {
+        lua_getiuservalue(L, UV_MCACHE, (int)(2 * slot + 2));
+        return 1;
+    }
     const pl_class *cls;
     if (find_member(L, UV_MEMBERS, inst, 2, &cls)) {
-        if (lua_isfunction(L, -1)) return 1; /* a method */
+        if (lua_isfunction(L, -1)) { /* a method */
+            mc->e[slot].cls = inst->cls;
+            mc->e[slot].key = key;
+            lua_pushvalue(L, 2);
+            lua_setiuservalue(L, UV_MCACHE, (int)(2 * slot + 1));
+            lua_pushvalue(L, -1);
+            lua_setiuservalue(L, UV_MCACHE, (int)(2 * slot + 2));
+            return 1;
+        }
         const pl_member *m = lua_touserdata(L, -1);
         check_level(L, inst, cls, m, 0);
         lua_settop(L, 2);
@@ -733,7 +785,8 @@ void pl_open_instance(lua_State *L)
     pl_proxy_newmetatable(L, &pl_instance_type); /* before any member: trampolines keep it */
     lua_pushvalue(L, -1);
     lua_pushvalue(L, -3);
-    lua_pushcclosure(L, inst_index, 2);
+    memset(lua_newuserdatauv(L, sizeof(mcache), 2 * MCACHE_SLOTS), 0, sizeof(mcache));
+    lua_pushcclosure(L, inst_index, 3);
     lua_setfield(L, -2, "__index");
     lua_pushvalue(L, -1);
     lua_pushvalue(L, -3);
