@@ -10,6 +10,15 @@
  * sleeper holds until it is inside uv_cond_wait, so the signal cannot be
  * lost.
  *
+ * Spinning: a worker that runs out of items looks again for a while before
+ * parking (find_item_spinning), counted in `nspinning`. A submit wakes a
+ * sleeper only when nobody spins: a spinner will find the item. The same
+ * store-then-load argument covers it: a spinner decrements nspinning and
+ * then re-checks queued (when it parks, or as the last spinner leaving
+ * with an item, which then wakes a sleeper for what is still queued), and
+ * a submitter increments queued and then reads nspinning; one of them
+ * sees the other.
+ *
  * One counter for all queues keeps an idle worker's check O(1): a new
  * worker parks at once, so starting N workers costs O(N), not O(N^2).
  *
