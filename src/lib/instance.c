@@ -129,7 +129,7 @@ static void check_level(lua_State *L, const pl_instance *inst, const pl_class *o
  * be reused by another string while cached: the same address is the same
  * string) and its method user value 2i+2. Methods only: their level is
  * checked when called (method_trampoline); properties are checked on every
- * read. pl_register_members empties it. */
+ * read. Made on the first lookup; pl_register_members empties it. */
 #define MCACHE_SLOTS 4
 typedef struct mcache {
     struct {
@@ -229,6 +229,11 @@ static int inst_index(lua_State *L)
     pl_instance *inst = check_fast(L, 1, UV_INSTANCE_MT);
     const char *key = luaL_checkstring(L, 2);
     mcache *mc = lua_touserdata(L, UV_MCACHE);
+    if (!mc) { /* made on the first lookup: an idle VM does not pay for it */
+        mc = lua_newuserdatauv(L, sizeof *mc, 2 * MCACHE_SLOTS);
+        memset(mc, 0, sizeof *mc);
+        lua_replace(L, UV_MCACHE);
+    }
     unsigned slot = mcache_slot(inst->cls, key);
     if (mc->e[slot].key == key && mc->e[slot].cls == inst->cls) {
         lua_getiuservalue(L, UV_MCACHE, (int)(2 * slot + 2));
@@ -786,7 +791,7 @@ void pl_open_instance(lua_State *L)
     pl_proxy_newmetatable(L, &pl_instance_type); /* before any member: trampolines keep it */
     lua_pushvalue(L, -1);
     lua_pushvalue(L, -3);
-    memset(lua_newuserdatauv(L, sizeof(mcache), 2 * MCACHE_SLOTS), 0, sizeof(mcache));
+    lua_pushnil(L); /* the method cache, made on first use */
     lua_pushcclosure(L, inst_index, 3);
     lua_setfield(L, -2, "__index");
     lua_pushvalue(L, -1);
