@@ -270,7 +270,9 @@ static int deliver_batch(lua_State *L)
         }
         int n;
         char err[512];
-        if (pl_transfer_decode(L, &body->wire, 1, &n, err, sizeof err) != 0) {
+        b->current = msg; /* out of memory may raise here: the message is dropped */
+        if (pl_transfer_decode_raising(L, &body->wire, 1, &n, err, sizeof err) != 0) {
+            b->current = NULL;
             char quoted[128];
             pl_topic_quote(quoted, sizeof quoted, body->topic, body->topic_len);
             lua_pushfstring(L, "cannot deliver message \"%s\": %s", quoted, err);
