@@ -195,7 +195,9 @@ static void deliver_signal(lua_State *L, batch *b, pl_msg *msg)
     lua_pushnil(L);
     int n;
     char err[512];
-    if (pl_transfer_decode(L, &msg->body->wire, 1, &n, err, sizeof err) != 0) {
+    b->current = msg; /* out of memory may raise here: the message is dropped */
+    if (pl_transfer_decode_raising(L, &msg->body->wire, 1, &n, err, sizeof err) != 0) {
+        b->current = NULL;
         lua_pushfstring(L, "cannot deliver a signal: %s", err);
         pl_report_error(vm, L, "signal delivery failed");
         lua_settop(L, B_TOPIC);
