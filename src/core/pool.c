@@ -10,6 +10,15 @@
  * sleeper holds until it is inside uv_cond_wait, so the signal cannot be
  * lost.
  *
+ * Spinning: a worker that runs out of items looks again for a while before
+ * parking (find_item_spinning), counted in `nspinning`. A submit wakes a
+ * sleeper only when nobody spins: a spinner will find the item. The same
+ * store-then-load argument covers it: a spinner decrements nspinning and
+ * then re-checks queued (when it parks, or as the last spinner leaving
+ * with an item, which then wakes a sleeper for what is still queued), and
+ * a submitter increments queued and then reads nspinning; one of them
+ * sees the other.
+ *
  * One counter for all queues keeps an idle worker's check O(1): a new
  * worker parks at once, so starting N workers costs O(N), not O(N^2).
  *
@@ -45,6 +54,7 @@ struct pl_pool {
     atomic_size_t pending; /* submitted and not yet finished */
     atomic_size_t queued;  /* in the queues, not yet taken */
     atomic_int nidle;      /* workers parked or about to park */
+    atomic_int nspinning;  /* workers looking for items before parking */
     atomic_uint next;      /* round-robin target for outside submits */
     atomic_bool stop;
     uv_mutex_t park_lock;
@@ -65,10 +75,23 @@ int pl_pool_size(const pl_pool *pool)
     return pool->n;
 }
 
+/* Takes a queue lock, trying a little before blocking: the lock is held
+ * for a few instructions only, but a spinning thief (find_item_spinning)
+ * takes it often, and blocking on it then costs a futex wait here and a
+ * futex wake in the thief, microseconds each. */
+static void lock_queue(worker *w)
+{
+    for (int i = 0; i < 64; i++) {
+        if (uv_mutex_trylock(&w->lock) == 0) return;
+        pl_cpu_relax();
+    }
+    uv_mutex_lock(&w->lock);
+}
+
 static void push(worker *w, pl_pool_item *item)
 {
     item->next = NULL;
-    uv_mutex_lock(&w->lock);
+    lock_queue(w);
     if (w->tail)
         w->tail->next = item;
     else
@@ -92,7 +115,7 @@ static pl_pool_item *pop(worker *w, int steal)
     if (steal) {
         if (uv_mutex_trylock(&w->lock) != 0) return NULL;
     } else {
-        uv_mutex_lock(&w->lock);
+        lock_queue(w);
     }
     pl_pool_item *item = w->head;
     if (item) {
@@ -123,6 +146,13 @@ static int anything_queued(pl_pool *pool)
     return atomic_load(&pool->queued) != 0; /* seq_cst: see top */
 }
 
+static void wake_one(pl_pool *pool)
+{
+    uv_mutex_lock(&pool->park_lock);
+    uv_cond_signal(&pool->park_cond);
+    uv_mutex_unlock(&pool->park_lock);
+}
+
 static void submit(pl_pool *pool, pl_pool_item *item)
 {
     int w = (current_pool == pool)
@@ -130,11 +160,14 @@ static void submit(pl_pool *pool, pl_pool_item *item)
                 : (int)(atomic_fetch_add_explicit(&pool->next, 1, memory_order_relaxed) %
                         (unsigned)pool->n);
     push(&pool->workers[w], item);
-    if (atomic_load(&pool->nidle) > 0) { /* seq_cst: see top */
-        uv_mutex_lock(&pool->park_lock);
-        uv_cond_signal(&pool->park_cond);
-        uv_mutex_unlock(&pool->park_lock);
-    }
+    /* A spinning worker will find the item: waking a parked one would cost
+     * a futex call here (microseconds, more than a message round trip) for
+     * a thread that most likely finds nothing. seq_cst, both loads: the
+     * push's increment of queued comes first; a spinner that stops after
+     * we read nspinning re-checks queued when it parks (see
+     * find_item_spinning and the top), and the last spinner to find an
+     * item wakes a sleeper for whatever is still queued. */
+    if (atomic_load(&pool->nidle) > 0 && atomic_load(&pool->nspinning) == 0) wake_one(pool);
 }
 
 void pl_pool_submit(pl_pool *pool, pl_pool_item *item)
@@ -173,14 +206,25 @@ int pl_pool_has_waiting(pl_pool *pool)
 
 static pl_pool_item *find_item_spinning(pl_pool *pool, int self)
 {
+    pl_pool_item *item = NULL;
+    /* seq_cst: submit reads nspinning after publishing its item; see there */
+    atomic_fetch_add(&pool->nspinning, 1);
     for (int round = 0; round < SPIN_ROUNDS; round++) {
-        pl_pool_item *item = find_item(pool, self);
-        if (item) return item;
+        item = find_item(pool, self);
+        if (item) break;
         /* relaxed: only a hint whether spinning is still worth it */
         if (atomic_load_explicit(&pool->pending, memory_order_relaxed) == 0) break;
         pl_cpu_relax();
     }
-    return NULL;
+    /* seq_cst: a submitter that saw this spinner did not wake anyone. The
+     * last spinner to leave with an item passes the duty on: more items
+     * queued and a sleeper wake one (which spins in its turn), so a burst
+     * of submits still spreads over every worker. One leaving without an
+     * item parks, and parking re-checks queued (see the top). */
+    if (atomic_fetch_sub(&pool->nspinning, 1) == 1 && item && anything_queued(pool) &&
+        atomic_load(&pool->nidle) > 0)
+        wake_one(pool);
+    return item;
 }
 
 /* Asynchronous signals go to the host's threads, never to a worker: a
@@ -265,6 +309,7 @@ pl_pool *pl_pool_new(int nworkers, pl_pool_run_fn run, void *ctx)
     atomic_init(&pool->pending, 0);
     atomic_init(&pool->queued, 0);
     atomic_init(&pool->nidle, 0);
+    atomic_init(&pool->nspinning, 0);
     atomic_init(&pool->next, 0);
     atomic_init(&pool->stop, 0);
     uv_mutex_init(&pool->park_lock);

@@ -119,13 +119,6 @@ int pl_conn_push_handlers(lua_State *L, int kind, const char *name, size_t len, 
     return n;
 }
 
-pl_instance *pl_conn_push_function(lua_State *L, int idx)
-{
-    conn *c = lua_touserdata(L, idx);
-    lua_getiuservalue(L, idx, 1);
-    return c->script;
-}
-
 static int conn_gc(lua_State *L)
 {
     conn *c = lua_touserdata(L, 1);
@@ -191,7 +184,7 @@ void pl_conn_disconnect(lua_State *L, int idx)
     lua_call(L, 1, 0);
 }
 
-int pl_conn_start(lua_State *L, int idx)
+int pl_conn_start(lua_State *L, int idx, pl_instance **script)
 {
     idx = lua_absindex(L, idx);
     conn *c = lua_touserdata(L, idx);
@@ -202,6 +195,10 @@ int pl_conn_start(lua_State *L, int idx)
         lua_pushcfunction(L, conn_disconnect);
         lua_pushvalue(L, idx);
         lua_call(L, 1, 0);
+    }
+    if (run) {
+        lua_getiuservalue(L, idx, 1);
+        *script = c->script;
     }
     return run;
 }

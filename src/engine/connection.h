@@ -9,6 +9,8 @@
 
 #include <lua.h>
 
+struct pl_instance;
+
 /* Kinds of handler lists: message topics, RunService signals (Heartbeat),
  * and connections to an instance's signals (named by their id: lib/signal.c). */
 enum { PL_CONN_MESSAGE = 0, PL_CONN_SIGNAL = 1, PL_CONN_INSTANCE = 2, PL_CONN_KINDS = 3 };
@@ -34,8 +36,10 @@ void pl_conn_add(lua_State *L, int kind, const char *name, size_t len, int phase
 /* Before a handler of the connection at idx runs (pl_run_handlers): 0 when
  * it must not run (disconnected since the list was read, its source let
  * go of it, or its Script stopped); a once-connection is disconnected
- * here, then runs. */
-int pl_conn_start(lua_State *L, int idx);
+ * here, then runs. When it runs, pushes its handler function and sets
+ * *script to the Script whose thread connected it (NULL: none), which the
+ * handler's threads belong to. */
+int pl_conn_start(lua_State *L, int idx, struct pl_instance **script);
 /* Disconnects the connection at idx (as conn:Disconnect()). */
 void pl_conn_disconnect(lua_State *L, int idx);
 /* Disconnects every connection of this VM whose Script stopped
@@ -47,9 +51,5 @@ int pl_conn_drop_stopped(lua_State *L);
  * array (so handlers may disconnect while they run); with none, pushes
  * nothing. pl_run_handlers takes what it pushes. */
 int pl_conn_push_handlers(lua_State *L, int kind, const char *name, size_t len, int phase);
-/* Pushes the handler function of the connection at idx and returns the
- * Script whose thread connected it (NULL: none), which the handler's
- * threads belong to. */
-struct pl_instance *pl_conn_push_function(lua_State *L, int idx);
 
 #endif

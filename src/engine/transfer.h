@@ -40,6 +40,13 @@ PL_MUST_CHECK int pl_transfer_encode(lua_State *L, int first, int n,
  * randomised tests). */
 PL_MUST_CHECK int pl_transfer_decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n,
                                      char *err, size_t errlen);
+/* As pl_transfer_decode, for a caller that runs protected (under lua_pcall)
+ * and drops what it decodes for if an error is raised (message delivery):
+ * out of memory may raise instead of returning PL_ENOMEM, which lets
+ * numbers, booleans and strings be pushed without a protected call of
+ * their own. */
+PL_MUST_CHECK int pl_transfer_decode_raising(lua_State *L, const pl_wire *w, int trust_bytecode,
+                                             int *n, char *err, size_t errlen);
 
 /* Registers, in L, the function the decoder calls with a library's name
  * when a C function arrives from a library L has not opened yet: it opens

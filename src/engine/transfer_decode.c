@@ -331,7 +331,10 @@ static int decode_main(lua_State *L)
 /* Unprotected attempt for messages of nil, booleans and numbers, whose
  * pushes cannot raise. Returns 1 when it decoded everything, 0 when the
  * message needs the full decoder (nothing left pushed either way). */
-static int decode_simple(lua_State *L, const pl_wire *w, int *n)
+/* Values that need no protected call: nil, booleans, numbers, and with
+ * may_raise strings too (lua_pushlstring raises when out of memory).
+ * Returns 0, having pushed nothing, at anything else. */
+static int decode_simple(lua_State *L, const pl_wire *w, int *n, int may_raise)
 {
     pl_wire_reader r;
     pl_wire_reader_init(&r, w);
@@ -361,6 +364,13 @@ static int decode_simple(lua_State *L, const pl_wire *w, int *n)
             if (pl_wire_get_double(&r, &fv) != 0) goto slow;
             lua_pushnumber(L, (lua_Number)fv);
             break;
+        case PL_WIRE_STRING: {
+            const unsigned char *bytes;
+            size_t len;
+            if (!may_raise || pl_wire_get_bytes(&r, &bytes, &len) != 0) goto slow;
+            lua_pushlstring(L, (const char *)bytes, len);
+            break;
+        }
         default:
             goto slow;
         }
@@ -373,11 +383,11 @@ slow:
     return 0;
 }
 
-int pl_transfer_decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n, char *err,
-                       size_t errlen)
+static int decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n, char *err,
+                  size_t errlen, int may_raise)
 {
     *n = 0;
-    if (decode_simple(L, w, n)) return PL_OK;
+    if (decode_simple(L, w, n, may_raise)) return PL_OK;
     int top = lua_gettop(L);
     if (!lua_checkstack(L, 4)) {
         setmsg(err, errlen, "cannot decode transferred values: out of stack space");
@@ -409,4 +419,16 @@ int pl_transfer_decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *
     }
     lua_settop(L, top);
     return d.failed ? PL_EMALFORMED : PL_ENOMEM;
+}
+
+int pl_transfer_decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n, char *err,
+                       size_t errlen)
+{
+    return decode(L, w, trust_bytecode, n, err, errlen, 0);
+}
+
+int pl_transfer_decode_raising(lua_State *L, const pl_wire *w, int trust_bytecode, int *n,
+                               char *err, size_t errlen)
+{
+    return decode(L, w, trust_bytecode, n, err, errlen, 1);
 }

@@ -376,16 +376,15 @@ void pl_run_handlers(lua_State *L, int handlers_idx, int n, int first_arg, int n
     pl_vm *vm = pl_vm_of(L);
     luaL_checkstack(L, nargs + 2, "too many handler arguments");
     for (int i = 1; i <= n; i++) {
-        if (n == 1)
-            lua_pushvalue(L, handlers_idx);
-        else
+        int at = handlers_idx; /* one handler: the connection itself */
+        if (n > 1) {
             lua_rawgeti(L, handlers_idx, i);
-        if (!pl_conn_start(L, -1)) { /* disconnected meanwhile, or its Script stopped */
-            lua_pop(L, 1);
-            continue;
+            at = lua_gettop(L);
         }
-        pl_instance *script = pl_conn_push_function(L, -1);
-        lua_remove(L, -2); /* the connection */
+        pl_instance *script = NULL;
+        int run = pl_conn_start(L, at, &script); /* pushes its function */
+        if (n > 1) lua_remove(L, run ? -2 : -1); /* the connection */
+        if (!run) continue;                      /* disconnected meanwhile, or its Script stopped */
         for (int a = 0; a < nargs; a++)
             lua_pushvalue(L, first_arg + a);
         if (pl_vm_dead(vm)) return; /* a handler destroyed this VM's Actor */

@@ -100,7 +100,6 @@ struct pl_vm {
     pl_instance *actor;     /* NULL for the main VM; retained once L exists */
     int phase;              /* the phase the VM runs in now */
     int flush_mailbox;      /* a binding found waiting messages */
-    unsigned bind_version;  /* bumped by every (un)binding: dispatch's handler cache */
     pl_rqueue ready[2];     /* by phase */
     pl_rthread *spare;      /* a finished handler thread kept for reuse */
     size_t ntimers;         /* its threads in the timer heap (changed under timer_lock) */

@@ -80,6 +80,47 @@ static int actor_send(lua_State *L)
     return 0;
 }
 
+/* The handlers of the last topic delivered in each phase, kept from one
+ * dispatch to the next (a message at a time, as in a round trip, would
+ * otherwise look them up and intern the topic again for every message).
+ * A full userdata in the registry, made on the first delivery: user values
+ * 2p+1 the handlers (pl_conn_push_handlers: a connection or an array of
+ * them), 2p+2 the topic string. Every binding and unbinding empties it
+ * (on_bind_change), so it never hands out a stale list nor keeps a
+ * disconnected handler alive. Owner only, like the handler lists. */
+typedef struct hcache {
+    int n[2]; /* handlers cached per phase; -1: none cached */
+} hcache;
+
+static const char HCACHE_KEY[] = "parlua.hcache";
+
+/* Pushes this VM's handler cache, made if missing. */
+static hcache *push_hcache(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, HCACHE_KEY) == LUA_TUSERDATA)
+        return lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    hcache *hc = lua_newuserdatauv(L, sizeof *hc, 4);
+    hc->n[0] = hc->n[1] = -1;
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, HCACHE_KEY);
+    return hc;
+}
+
+/* Empties the handler cache, if this VM has one (a binding changed). */
+static void clear_hcache(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, HCACHE_KEY) == LUA_TUSERDATA) {
+        hcache *hc = lua_touserdata(L, -1);
+        for (int i = 1; i <= 4; i++) {
+            lua_pushnil(L);
+            lua_setiuservalue(L, -2, i);
+        }
+        hc->n[0] = hc->n[1] = -1;
+    }
+    lua_pop(L, 1);
+}
+
 static void on_bind_change(lua_State *L, const char *topic, size_t len, int phase, int delta,
                            void *ud)
 {
@@ -89,7 +130,7 @@ static void on_bind_change(lua_State *L, const char *topic, size_t len, int phas
     /* messages of a phase that lost its last binding moved: mark where
      * they went; a flush comes when this VM's threads have yielded */
     mark_phases(vm, rc);
-    vm->bind_version++;
+    clear_hcache(L);
 }
 
 static int bind_topic(lua_State *L, int phase, const char *fn)
@@ -135,42 +176,72 @@ typedef struct batch {
     uint64_t taken;  /* when the batch was taken (trace flows) */
 } batch;
 
+/* Stack layout of deliver_batch: */
+enum {
+    B_BATCH = 1,    /* the batch (light userdata) */
+    B_CACHE = 2,    /* the handler cache */
+    B_HANDLERS = 3, /* the handlers of the topic at B_TOPIC (nil if none) */
+    B_TOPIC = 4,    /* nil until a topic was looked up */
+    B_ARGS = 5      /* each message's decoded values */
+};
+
 /* A signal fired for a connection in this VM (lib/signal.c): runs its
- * handler. The handler cache (2, 3) is dropped. */
+ * handler. The handler cache (B_HANDLERS, B_TOPIC) is dropped. */
 static void deliver_signal(lua_State *L, batch *b, pl_msg *msg)
 {
     pl_vm *vm = b->vm;
-    lua_settop(L, 1);
+    lua_settop(L, B_CACHE);
     lua_pushnil(L);
     lua_pushnil(L);
     int n;
     char err[512];
-    if (pl_transfer_decode(L, &msg->body->wire, 1, &n, err, sizeof err) != 0) {
+    b->current = msg; /* out of memory may raise here: the message is dropped */
+    if (pl_transfer_decode_raising(L, &msg->body->wire, 1, &n, err, sizeof err) != 0) {
+        b->current = NULL;
         lua_pushfstring(L, "cannot deliver a signal: %s", err);
         pl_report_error(vm, L, "signal delivery failed");
-        lua_settop(L, 3);
+        lua_settop(L, B_TOPIC);
         pl_msg_done(msg);
         return;
     }
     b->current = msg;
     pl_msg_delivered(msg);
-    pl_signal_deliver(L, b->phase, 4, n);
+    pl_signal_deliver(L, b->phase, B_ARGS, n);
     b->current = NULL;
-    lua_settop(L, 3);
+    lua_settop(L, B_TOPIC);
     pl_msg_done(msg);
 }
 
-/* Stack: 1 the batch, 2 the handlers of the topic at 3 (a function, an
- * array, or nil), cached while the topic and vm->bind_version stay the
- * same (a run of messages on one topic looks its handlers up once), then
- * each message's decoded values from 4. */
+/* Looks up the handlers of body's topic into B_HANDLERS and B_TOPIC and
+ * records them in the cache; returns how many there are. */
+static int lookup_handlers(lua_State *L, hcache *hc, int phase, const pl_msgbody *body)
+{
+    lua_settop(L, B_CACHE);
+    int n = pl_conn_push_handlers(L, PL_CONN_MESSAGE, body->topic, body->topic_len, phase);
+    if (!n) lua_pushnil(L);
+    lua_pushlstring(L, body->topic, body->topic_len);
+    lua_pushvalue(L, B_HANDLERS);
+    lua_setiuservalue(L, B_CACHE, 2 * phase + 1);
+    lua_pushvalue(L, B_TOPIC);
+    lua_setiuservalue(L, B_CACHE, 2 * phase + 2);
+    hc->n[phase] = n;
+    return n;
+}
+
 static int deliver_batch(lua_State *L)
 {
-    batch *b = lua_touserdata(L, 1);
+    batch *b = lua_touserdata(L, B_BATCH);
     pl_vm *vm = b->vm;
+    lua_settop(L, B_BATCH);
+    hcache *hc = push_hcache(L);
     int nhandlers = 0;
-    unsigned version = vm->bind_version;
-    lua_settop(L, 3);
+    if (hc->n[b->phase] >= 0) {
+        lua_getiuservalue(L, B_CACHE, 2 * b->phase + 1);
+        lua_getiuservalue(L, B_CACHE, 2 * b->phase + 2);
+        nhandlers = hc->n[b->phase];
+    } else {
+        lua_settop(L, B_TOPIC);
+    }
     pl_msg *msg;
     while (!pl_vm_dead(vm) && (msg = pl_mailbox_next(&vm->mailbox, b->phase))) {
         b->current = msg;
@@ -181,16 +252,11 @@ static int deliver_batch(lua_State *L)
             continue;
         }
         size_t len;
-        const char *topic = lua_tolstring(L, 3, &len);
-        if (!topic || len != body->topic_len || memcmp(topic, body->topic, len) != 0 ||
-            version != vm->bind_version) {
-            lua_settop(L, 1);
-            nhandlers =
-                pl_conn_push_handlers(L, PL_CONN_MESSAGE, body->topic, body->topic_len, b->phase);
-            if (!nhandlers) lua_pushnil(L);
-            lua_pushlstring(L, body->topic, body->topic_len);
-            version = vm->bind_version;
-        }
+        const char *topic = lua_tolstring(L, B_TOPIC, &len);
+        /* hc->n < 0: a handler bound or unbound since the lookup */
+        if (hc->n[b->phase] < 0 || !topic || len != body->topic_len ||
+            memcmp(topic, body->topic, len) != 0)
+            nhandlers = lookup_handlers(L, hc, b->phase, body);
         b->current = NULL;
         if (!nhandlers) { /* the mailbox keeps it (I2 makes this rare) */
             int mask = pl_mailbox_reroute(&vm->mailbox, msg, b->phase);
@@ -199,27 +265,29 @@ static int deliver_batch(lua_State *L)
                 pl_topic_quote(quoted, sizeof quoted, body->topic, body->topic_len);
                 lua_pushfstring(L, "message \"%s\" dropped: not enough memory to keep it", quoted);
                 pl_report_error(vm, L, "message delivery failed");
-                lua_settop(L, 3);
+                lua_settop(L, B_TOPIC);
             }
             mark_phases(vm, mask);
             continue;
         }
         int n;
         char err[512];
-        if (pl_transfer_decode(L, &body->wire, 1, &n, err, sizeof err) != 0) {
+        b->current = msg; /* out of memory may raise here: the message is dropped */
+        if (pl_transfer_decode_raising(L, &body->wire, 1, &n, err, sizeof err) != 0) {
+            b->current = NULL;
             char quoted[128];
             pl_topic_quote(quoted, sizeof quoted, body->topic, body->topic_len);
             lua_pushfstring(L, "cannot deliver message \"%s\": %s", quoted, err);
             pl_report_error(vm, L, "message delivery failed");
-            lua_settop(L, 3);
+            lua_settop(L, B_TOPIC);
             pl_msg_done(msg);
             continue;
         }
         b->current = msg;
         pl_msg_delivered(msg); /* before a handler can unbind the other phase (I3) */
-        pl_run_handlers(L, 2, nhandlers, 4, n);
+        pl_run_handlers(L, B_HANDLERS, nhandlers, B_ARGS, n);
         b->current = NULL;
-        lua_settop(L, 3);
+        lua_settop(L, B_TOPIC);
         vm->stats.delivered++;
         pl_msg_done(msg);
     }

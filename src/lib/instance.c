@@ -9,6 +9,7 @@
  * in Roblox (workspace.Baseplate).
  */
 #include <lauxlib.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,10 +54,11 @@ pl_instance *pl_instance_check(lua_State *L, int idx)
  * of the caller: two pointer compares, no registry lookup), else raises. */
 static pl_instance *check_fast(lua_State *L, int idx, int mt_idx)
 {
-    /* the metatable first: only then is the userdata known to hold a slot */
+    /* the metatable first: only then is the userdata known to hold a slot
+     * (two tables are one when their addresses are: cheaper than rawequal) */
     int ok = lua_type(L, idx) == LUA_TUSERDATA && lua_getmetatable(L, idx);
     if (ok) {
-        ok = lua_rawequal(L, -1, mt_idx);
+        ok = lua_topointer(L, -1) == lua_topointer(L, mt_idx);
         lua_pop(L, 1);
     }
     pl_instance **slot = ok ? lua_touserdata(L, idx) : NULL;
@@ -117,6 +119,29 @@ static void check_level(lua_State *L, const pl_instance *inst, const pl_class *o
 }
 
 /* ---- member tables ---- */
+
+/* The methods __index found last, by (class, key): `actor:SendMessage(...)`
+ * in a loop looks its method up once instead of walking the class chain
+ * through two table lookups each time. A full userdata; entry i's key
+ * string is its user value 2i+1 (anchored, so the address in `key` cannot
+ * be reused by another string while cached: the same address is the same
+ * string) and its method user value 2i+2. Methods only: their level is
+ * checked when called (method_trampoline); properties are checked on every
+ * read. Made on the first lookup. Never emptied: a class's member table is
+ * whole when made (push_class_members), so what (class, key) finds never
+ * changes. */
+#define MCACHE_SLOTS 4
+typedef struct mcache {
+    struct {
+        const pl_class *cls;
+        const char *key;
+    } e[MCACHE_SLOTS];
+} mcache;
+
+static unsigned mcache_slot(const pl_class *cls, const char *key)
+{
+    return (unsigned)(((uintptr_t)key >> 4) ^ ((uintptr_t)cls >> 4)) & (MCACHE_SLOTS - 1);
+}
 
 static int method_trampoline(lua_State *L)
 {
@@ -186,17 +211,37 @@ static int not_a_member(lua_State *L, const pl_instance *inst, const char *key)
 }
 
 /* __index and __newindex have two upvalues: the Instance metatable and
- * this VM's members table. */
+ * this VM's members table; __index a third, its method cache. */
 #define UV_INSTANCE_MT lua_upvalueindex(1)
 #define UV_MEMBERS lua_upvalueindex(2)
+#define UV_MCACHE lua_upvalueindex(3)
 
 static int inst_index(lua_State *L)
 {
     pl_instance *inst = check_fast(L, 1, UV_INSTANCE_MT);
     const char *key = luaL_checkstring(L, 2);
+    mcache *mc = lua_touserdata(L, UV_MCACHE);
+    if (!mc) { /* made on the first lookup: an idle VM does not pay for it */
+        mc = lua_newuserdatauv(L, sizeof *mc, 2 * MCACHE_SLOTS);
+        memset(mc, 0, sizeof *mc);
+        lua_replace(L, UV_MCACHE);
+    }
+    unsigned slot = mcache_slot(inst->cls, key);
+    if (mc->e[slot].key == key && mc->e[slot].cls == inst->cls) {
+        lua_getiuservalue(L, UV_MCACHE, (int)(2 * slot + 2));
+        return 1;
+    }
     const pl_class *cls;
     if (find_member(L, UV_MEMBERS, inst, 2, &cls)) {
-        if (lua_isfunction(L, -1)) return 1; /* a method */
+        if (lua_isfunction(L, -1)) { /* a method */
+            mc->e[slot].cls = inst->cls;
+            mc->e[slot].key = key;
+            lua_pushvalue(L, 2);
+            lua_setiuservalue(L, UV_MCACHE, (int)(2 * slot + 1));
+            lua_pushvalue(L, -1);
+            lua_setiuservalue(L, UV_MCACHE, (int)(2 * slot + 2));
+            return 1;
+        }
         const pl_member *m = lua_touserdata(L, -1);
         check_level(L, inst, cls, m, 0);
         lua_settop(L, 2);
@@ -735,7 +780,8 @@ int pl_make_instance_mt(lua_State *L)
     pl_proxy_newmetatable(L, &pl_instance_type); /* before any member: trampolines keep it */
     lua_pushvalue(L, -1);
     lua_pushvalue(L, -3);
-    lua_pushcclosure(L, inst_index, 2);
+    lua_pushnil(L); /* the method cache, made on first use */
+    lua_pushcclosure(L, inst_index, 3);
     lua_setfield(L, -2, "__index");
     lua_pushvalue(L, -1);
     lua_pushvalue(L, -3);

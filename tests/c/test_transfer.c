@@ -876,6 +876,43 @@ static void test_decode_rejects_bad_upvalues(void **state)
 }
 
 /* Hand-made bad wires: each is refused with a message, nothing pushed. */
+/* pl_transfer_decode_raising (message delivery) gives the same values as
+ * pl_transfer_decode: scalars and strings through its own pass, anything
+ * else through the protected one. */
+static void test_decode_raising(void **state)
+{
+    vms *v = *state;
+    static const char *const sources[] = {
+        "return 'a\\0b', '', 42, -0.0, 0.5, true, false, nil, ('x'):rep(5000), math.mininteger",
+        "return 'k', {1, 'two', t = {}}, 3",
+    };
+    static const char *const checks[] = {
+        "local a, e, i, z, h, t, f, n, big, m = ...\n"
+        "assert(select('#', ...) == 10 and a == 'a\\0b' and #a == 3 and e == '')\n"
+        "assert(math.type(i) == 'integer' and i == 42 and 1 / z < 0 and h == 0.5)\n"
+        "assert(t == true and f == false and n == nil and big == ('x'):rep(5000))\n"
+        "assert(m == math.mininteger)",
+        "local k, t, three = ...\n"
+        "assert(k == 'k' and t[1] == 1 and t[2] == 'two' and next(t.t) == nil and three == 3)",
+    };
+    for (size_t i = 0; i < sizeof sources / sizeof *sources; i++) {
+        int n = run(v->A, sources[i]);
+        pl_wire w;
+        char err[512];
+        pl_wire_init(&w);
+        if (pl_transfer_encode(v->A, -n, n, &SEND, &w, err, sizeof err) != 0)
+            fail_msg("encode: %s", err);
+        lua_pop(v->A, n);
+        int got = -1, top = lua_gettop(v->B);
+        if (pl_transfer_decode_raising(v->B, &w, 1, &got, err, sizeof err) != 0)
+            fail_msg("decode: %s", err);
+        assert_int_equal(got, n);
+        assert_int_equal(lua_gettop(v->B), top + n);
+        check(v->B, n, checks[i]);
+        pl_wire_free(&w);
+    }
+}
+
 static void test_decode_rejects(void **state)
 {
     vms *v = *state;
@@ -902,13 +939,17 @@ static void test_decode_rejects(void **state)
         {"\x01\x0c\x02_G\x05nopee", 11, "'nopee' is not available"},
         {"\x01\x04\x00\x00", 4, "truncated"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    /* both decoders: the raising one has its own pass for strings */
+    for (size_t k = 0; k < 2 * (sizeof cases / sizeof *cases); k++) {
+        size_t i = k / 2;
         pl_wire w;
         pl_wire_init(&w);
         assert_int_equal(pl_wire_put_raw(&w, cases[i].bytes, cases[i].n), PL_OK);
         char err[256] = "";
         int got = 9;
-        assert_int_equal(pl_transfer_decode(v->B, &w, 0, &got, err, sizeof err), PL_EMALFORMED);
+        int rc = k % 2 ? pl_transfer_decode_raising(v->B, &w, 0, &got, err, sizeof err)
+                       : pl_transfer_decode(v->B, &w, 0, &got, err, sizeof err);
+        assert_int_equal(rc, PL_EMALFORMED);
         if (!strstr(err, cases[i].msg))
             fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].msg);
         assert_int_equal(got, 0);
@@ -1162,6 +1203,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_depth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_untrusted_refuses_functions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_rejects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decode_raising, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_rejects_bad_upvalues, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scalars_do_not_allocate, setup, teardown),
         cmocka_unit_test(test_memory_errors),
