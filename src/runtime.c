@@ -21,6 +21,7 @@
 #include "engine/proxy.h"
 #include "engine/runtime.h"
 #include "engine/sched.h"
+#include "engine/vmpool.h"
 #include "lib/lib.h"
 #include "lib/remote.h"
 
@@ -165,8 +166,8 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     uv_mutex_init(&rt->heartbeat_lock);
     uv_mutex_init(&rt->vms_lock);
     uv_mutex_init(&rt->error_lock);
-    rt->hooks = (pl_engine_hooks){pl_open_libs, pl_actor_dispatch, pl_actor_flush,
-                                  pl_heartbeat_fire, pl_sandbox_loadfile};
+    rt->hooks = (pl_engine_hooks){pl_open_libs,      pl_actor_dispatch,   pl_actor_flush,
+                                  pl_heartbeat_fire, pl_sandbox_loadfile, pl_reset_state};
     pl_timerheap_init(&rt->timers);
     pl_list_init(&rt->heartbeat_vms);
     uv_mutex_init(&rt->parked_lock);
@@ -182,6 +183,7 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     atomic_init(&rt->lthreads_stop, 0);
     atomic_init(&rt->serial_sleeping, 0);
     uv_mutex_init(&rt->lthreads_lock);
+    uv_mutex_init(&rt->spare_lock);
     pl_list_init(&rt->lthreads);
     /* -1 (no eventfd): the sleep then ends only at its deadline or a signal */
     rt->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -304,6 +306,7 @@ void parlua_free(parlua_runtime *rt)
         pl_mailbox_drop_all(&vm->mailbox);
     }
     pl_lthread_free_vms(rt); /* their records may hold instances: before the graveyard */
+    pl_vmpool_free(rt);
     pl_sharedtable_free(rt); /* tables may hold instances: before the graveyard */
     if (rt->runservice) pl_shared_release(&rt->runservice->base);
     if (rt->workspace) pl_shared_release(&rt->workspace->base);
@@ -335,6 +338,7 @@ void parlua_free(parlua_runtime *rt)
     uv_mutex_destroy(&rt->parked_lock);
     uv_mutex_destroy(&rt->error_lock);
     uv_mutex_destroy(&rt->lthreads_lock);
+    uv_mutex_destroy(&rt->spare_lock);
     if (rt->wake_fd >= 0) close(rt->wake_fd);
     pl_trace_free(rt->trace);
     pl_host_classes_free(rt);

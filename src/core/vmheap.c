@@ -61,6 +61,7 @@ static void *small_alloc(pl_heap *h, size_t size)
         if (!c) return NULL;
         c->next = h->chunks;
         c->size = size_chunk;
+        h->chunk_bytes += size_chunk;
         h->chunks = c;
         h->bump = (char *)c + CHUNK_HEADER;
         h->bump_end = (char *)c + size_chunk;

@@ -33,6 +33,7 @@ typedef struct pl_heap {
     char *bump, *bump_end;       /* the unused rest of the newest chunk */
     size_t next_chunk;           /* size of the next chunk */
     size_t in_use;               /* bytes handed out (small and large) */
+    size_t chunk_bytes;          /* bytes of every chunk */
     size_t peak;                 /* the most in_use ever was (stats) */
 } pl_heap;
 

@@ -19,6 +19,7 @@
 #include "engine/runtime.h"
 #include "engine/sched.h"
 #include "engine/transfer.h"
+#include "engine/vmpool.h"
 
 /* The count hook (below) is what stops a busy lthread for a cancel or at
  * the end of its time slice. In Lua 5.4 any count hook, whatever its
@@ -599,7 +600,7 @@ void pl_lthread_finish(pl_vm *vm)
     uv_mutex_unlock(&lt->w.lock);
     atomic_store_explicit(&vm->dead, 1, memory_order_relaxed); /* its flag stays set: no queue */
     vm->tbuf = NULL; /* the run has ended: finalizers below are not traced (thread 0's buffer) */
-    pl_vm_close(vm); /* finalizers run here, on this worker */
+    if (!pl_vmpool_put(vm)) pl_vm_close(vm); /* finalizers run here, on this worker */
     pl_vm_unregister(vm);
     if (rt->trace) { /* the trace names its events by this VM at exit */
         uv_mutex_lock(&rt->lthreads_lock);

@@ -92,6 +92,20 @@ int pl_perms_copy(pl_perms *dst, const pl_perms *src)
     return PL_OK;
 }
 
+static int list_equal(const pl_pathlist *a, const pl_pathlist *b)
+{
+    if (a->all != b->all || a->n != b->n) return 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->prefix[i], b->prefix[i]) != 0) return 0;
+    return 1;
+}
+
+int pl_perms_equal(const pl_perms *a, const pl_perms *b)
+{
+    return a->flags == b->flags && list_equal(&a->read, &b->read) &&
+           list_equal(&a->write, &b->write);
+}
+
 int pl_perms_inherit(const pl_perms *parent, pl_perms *child)
 {
     int rc = pl_perms_copy(child, parent);

@@ -52,6 +52,9 @@ void pl_perms_free(pl_perms *p);
 /* dst = a copy of src (dst holds nothing before). PL_OK or PL_ENOMEM
  * (then dst holds no permission). */
 PL_MUST_CHECK int pl_perms_copy(pl_perms *dst, const pl_perms *src);
+/* 1 when a and b grant the same (the same bits, the same path lists in
+ * the same order). */
+int pl_perms_equal(const pl_perms *a, const pl_perms *b);
 /* What a child VM gets without `allow` (SPEC 8): the parent's set minus
  * spawn. PL_OK or PL_ENOMEM (then child holds no permission). */
 PL_MUST_CHECK int pl_perms_inherit(const pl_perms *parent, pl_perms *child);

@@ -44,6 +44,9 @@ typedef struct pl_engine_hooks {
     void (*heartbeat)(pl_vm *vm, int phase);
     /* luaL_loadfilex under the running VM's permissions (go(path)). */
     int (*loadfile)(lua_State *L, const char *path, const char *mode);
+    /* Puts an ended lthread's state back as it was after its libraries
+     * opened (engine/vmpool.h); 0 when it cannot. The VM's owner. */
+    int (*reset_state)(lua_State *L);
 } pl_engine_hooks;
 
 /* What one thread did: index 0 is the serial thread, 1 + w worker w.
@@ -116,6 +119,9 @@ struct parlua_runtime {
     pl_list lthreads;           /* every live record (pl_lthread.link) */
     uint64_t lthread_seq;
     pl_vm *lthread_zombies;               /* ended lthread VMs kept for the trace (all_next) */
+    uv_mutex_t spare_lock;                /* guards spares (engine/vmpool.c), a leaf */
+    struct pl_spare *spares;              /* states kept for the next lthreads */
+    atomic_int nspares;                   /* how many: written under spare_lock */
     atomic_int serial_sleeping;           /* the serial thread sleeps in pl_sched_idle */
     int wake_fd;                          /* an eventfd that ends that sleep */
     struct pl_host_classes *host_classes; /* parlua_register_class (lib/hostclass.c) */

@@ -17,10 +17,11 @@
 #include "engine/proxy.h"
 #include "engine/runtime.h"
 #include "engine/sched.h"
+#include "engine/vmpool.h"
 
-static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+void *pl_vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
-    return pl_heap_realloc(&((pl_vm *)ud)->heap, ptr, osize, nsize);
+    return pl_heap_realloc(ud, ptr, osize, nsize);
 }
 
 /* How reports name vm when pl_vm_name returned name (NULL: out of memory):
@@ -226,7 +227,11 @@ static int open_host(lua_State *L)
 int pl_vm_ensure_state(pl_vm *vm)
 {
     if (vm->L) return PL_OK;
-    lua_State *L = lua_newstate(vm_alloc, vm);
+    if (vm->kind == PL_VM_LTHREAD && pl_vmpool_take(vm)) { /* libraries open already */
+        lua_setwarnf(vm->L, vm_warn, vm);
+        return PL_OK;
+    }
+    lua_State *L = lua_newstate(pl_vm_alloc, &vm->heap);
     if (!L) return PL_ENOMEM;
     *(pl_ctx **)lua_getextraspace(L) = &vm->ctx;
     lua_setwarnf(L, vm_warn, vm);

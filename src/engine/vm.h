@@ -118,6 +118,9 @@ struct pl_vm {
     /* Libraries not opened yet (lib/lazy.c): a bit per pl_lazy_libs entry
      * whose global, and whose package.loaded module, is still to be made. */
     uint32_t lazy_global, lazy_module;
+    /* Its state must not be kept for another lthread (engine/vmpool.h):
+     * the debug library was opened, or a finalizer of the program's set. */
+    int no_reuse;
     pl_vm_stats stats;
     pl_trace_buf *tbuf; /* the running thread's trace buffer; NULL: no trace */
     /* an lthread VM's (engine/lthread.c) */
@@ -191,7 +194,9 @@ static inline int pl_vm_dead(pl_vm *vm)
  * through the runtime's open_libs hook and the host's open_vm; returns
  * PL_OK, PL_ENOMEM, or PL_EHOST when open_vm raised (reported). */
 PL_MUST_CHECK int pl_vm_ensure_state(pl_vm *vm);
-void pl_vm_close(pl_vm *vm);   /* closes the lua_State */
+void pl_vm_close(pl_vm *vm); /* closes the lua_State */
+/* The lua_Alloc of every VM's state: ud is the pl_heap it allocates from. */
+void *pl_vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
 void pl_vm_destroy(pl_vm *vm); /* frees what pl_vm_init made */
 /* A name for messages: "main" or "actor <full name>"; malloc'd, NULL if
  * out of memory. */

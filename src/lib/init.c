@@ -48,5 +48,7 @@ int pl_open_libs(lua_State *L)
     pl_proxy_lazy_metatable(L, &pl_stable_type, pl_make_sharedtable_mt);
     pl_lazy_open(L);
     pl_sandbox_wrap_loaders(L);
+    pl_vm *vm = pl_vm_of(L);
+    if (pl_vm_is_lthread(vm) && !vm->runtime->config.open_vm) pl_reuse_snapshot(L);
     return 0;
 }

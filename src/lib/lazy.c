@@ -257,11 +257,18 @@ static int wrap_getmetatable(lua_State *L)
 static int wrap_setmetatable(lua_State *L)
 {
     pl_lazy_before_metatable(L, 1, 1);
+    /* a finalizer of the program's: its state is never reused (reuse.c) */
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL) pl_vm_of(L)->no_reuse = 1;
+        lua_pop(L, 1);
+    }
     return pl_sandbox_call_original(L);
 }
 
 int pl_push_debug(lua_State *L)
 {
+    pl_vm_of(L)->no_reuse = 1; /* it reaches everything: reuse.c */
     luaopen_debug(L);
     pl_sandbox_wrap(L, -1, "getmetatable", wrap_getmetatable);
     pl_sandbox_wrap(L, -1, "setmetatable", wrap_setmetatable);
@@ -277,7 +284,7 @@ static void new_metatable(lua_State *L, const char *key, const luaL_Reg *funcs)
     lua_rawsetp(L, LUA_REGISTRYINDEX, key);
 }
 
-void pl_lazy_open(lua_State *L)
+void pl_lazy_reset_masks(lua_State *L)
 {
     pl_vm *vm = pl_vm_of(L);
     vm->lazy_global = vm->lazy_module = 0;
@@ -287,6 +294,11 @@ void pl_lazy_open(lua_State *L)
         if (lib->global) vm->lazy_global |= UINT32_C(1) << i;
         if (lib->module) vm->lazy_module |= UINT32_C(1) << i;
     }
+}
+
+void pl_lazy_open(lua_State *L)
+{
+    pl_lazy_reset_masks(L);
     static const luaL_Reg g_meta[] = {
         {"__index", g_index}, {"__newindex", g_newindex}, {"__pairs", g_pairs}, {NULL, NULL}};
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);

@@ -36,6 +36,13 @@ extern const pl_lazy_lib pl_lazy_libs[];
 extern const int pl_lazy_count; /* at most 32: a bit each in pl_vm */
 /* Installs the first-use metatables on _G, package.loaded and strings. */
 void pl_lazy_open(lua_State *L);
+/* Marks every library of pl_lazy_libs the VM may have as not made yet. */
+void pl_lazy_reset_masks(lua_State *L);
+/* reuse.c: keeps copies of the tables a program can change (an lthread
+ * VM, after its libraries opened), and the engine's reset_state hook that
+ * puts them back (engine/vmpool.h). */
+void pl_reuse_snapshot(lua_State *L);
+int pl_reset_state(lua_State *L);
 /* Makes package.loaded[name] now if it is a library still to open;
  * returns 1 if it made it. */
 int pl_lazy_require(lua_State *L, const char *name);

@@ -1,0 +1,168 @@
+/*
+ * Putting an ended lthread's state back as it was after its libraries
+ * opened, so the next lthread can take it (engine/vmpool.h). What a
+ * program can change without the debug library lives in a few tables: the
+ * registry, _G, package.loaded, package, package.preload,
+ * package.searchers, the first-use metatables (lazy.c) and the string
+ * metatable. When an lthread VM opens, a shallow copy of each is kept
+ * (with each one's metatable); the reset makes each table hold exactly its
+ * copy again, then a full collection frees everything the program made.
+ *
+ * Only C finalizers can run in that collection: a state where a program
+ * set a metatable with __gc (lazy.c's setmetatable), opened the debug
+ * library (which reaches everything: upvalues, the registry, any
+ * metatable) or loaded a C module (_CLIBS not empty) is never reset: it
+ * is closed as before (pl_vm.no_reuse). So no code of the previous
+ * program runs in the next one's time, and nothing it made is reachable.
+ */
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "engine/vm.h"
+#include "lib/lib.h"
+
+static const char SNAP_KEY = 0; /* registry: the copies */
+
+/* The tables a program can change, pushed (nil where absent). */
+enum { R_REGISTRY, R_G, R_LOADED, R_PACKAGE, R_PRELOAD, R_SEARCHERS, R_MT_G, R_MT_LOADED, NROOTS };
+
+static void push_roots(lua_State *L)
+{
+    lua_pushvalue(L, LUA_REGISTRYINDEX);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_pushliteral(L, LUA_LOADLIBNAME);
+    lua_rawget(L, -2);
+    int pkg = lua_gettop(L);
+    int is_table = lua_istable(L, pkg);
+    if (is_table) lua_getfield(L, pkg, "preload");
+    if (is_table) lua_getfield(L, pkg, "searchers");
+    if (!is_table) {
+        lua_pushnil(L);
+        lua_pushnil(L);
+    }
+    if (!lua_getmetatable(L, pkg - 2)) lua_pushnil(L); /* _G's */
+    if (!lua_getmetatable(L, pkg - 1)) lua_pushnil(L); /* package.loaded's */
+}
+
+/* Pushes a shallow copy of the table at idx. */
+static void push_copy(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    lua_newtable(L);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -4);
+    }
+}
+
+/* Under pcall: keeps the copies (the state as its libraries left it). */
+static int take_snapshot(lua_State *L)
+{
+    lua_settop(L, 0);
+    lua_createtable(L, 2 * NROOTS + 2, 0); /* 1: roots, copies, metatables, string mt */
+    lua_pushvalue(L, 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &SNAP_KEY); /* first: the registry's copy has it */
+    push_roots(L);                                /* 2 .. NROOTS + 1 */
+    for (int i = 0; i < NROOTS; i++) {
+        int root = 2 + i;
+        if (!lua_istable(L, root)) continue;
+        lua_pushvalue(L, root);
+        lua_rawseti(L, 1, 1 + i);
+        push_copy(L, root);
+        lua_rawseti(L, 1, 1 + NROOTS + i);
+        if (!lua_getmetatable(L, root)) lua_pushboolean(L, 0);
+        lua_rawseti(L, 1, 1 + 2 * NROOTS + i);
+    }
+    lua_pushliteral(L, "");
+    if (!lua_getmetatable(L, -1)) lua_pushboolean(L, 0);
+    lua_rawseti(L, 1, 1 + 3 * NROOTS);
+    return 0;
+}
+
+void pl_reuse_snapshot(lua_State *L)
+{
+    lua_pushcfunction(L, take_snapshot);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK) { /* out of memory: this state is not kept */
+        lua_pop(L, 1);
+        pl_vm_of(L)->no_reuse = 1;
+    }
+}
+
+/* Makes the table at t hold exactly the pairs of the table at copy. */
+static void restore(lua_State *L, int t, int copy)
+{
+    lua_pushnil(L);
+    while (lua_next(L, t)) { /* changing existing keys only: next stays valid */
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, copy);
+        lua_rawset(L, t);
+    }
+    lua_pushnil(L);
+    while (lua_next(L, copy)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, t);
+    }
+}
+
+/* Under pcall: every table back to its copy, the string metatable back,
+ * no hook, the collector as a new state has it. */
+static int reset_tables(lua_State *L)
+{
+    lua_settop(L, 0);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &SNAP_KEY) != LUA_TTABLE)
+        return luaL_error(L, "no snapshot");
+    for (int i = 0; i < NROOTS; i++) {
+        if (lua_rawgeti(L, 1, 1 + i) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_rawgeti(L, 1, 1 + NROOTS + i);
+        restore(L, 2, 3);
+        if (lua_rawgeti(L, 1, 1 + 2 * NROOTS + i) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            lua_pushnil(L);
+        }
+        lua_setmetatable(L, 2);
+        lua_settop(L, 1);
+    }
+    lua_pushliteral(L, "");
+    if (lua_rawgeti(L, 1, 1 + 3 * NROOTS) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+    }
+    lua_setmetatable(L, -2);
+    lua_settop(L, 0);
+    return 0;
+}
+
+/* Lua's defaults for the incremental collector (lgc.h: LUAI_GCPAUSE,
+ * LUAI_GCMUL, and LUAI_GCSTEPSIZE as a power of 2 of KB). */
+enum { GC_PAUSE = 200, GC_STEPMUL = 100, GC_STEPSIZE = 13 };
+
+int pl_reset_state(lua_State *L)
+{
+    pl_vm *vm = pl_vm_of(L);
+    if (vm->no_reuse) return 0;
+    lua_settop(L, 0);
+    if (!lua_checkstack(L, 8)) return 0;
+    /* a C module loaded (its own state, dlclose'd by _CLIBS's __gc): no */
+    lua_getfield(L, LUA_REGISTRYINDEX, "_CLIBS");
+    int clibs = lua_istable(L, -1) && (lua_pushnil(L), lua_next(L, -2));
+    lua_settop(L, 0);
+    if (clibs) return 0;
+    lua_sethook(L, NULL, 0, 0);
+    lua_pushcfunction(L, reset_tables);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK) return 0; /* half reset: the caller closes it */
+    lua_gc(L, LUA_GCRESTART);
+    lua_gc(L, LUA_GCINC, GC_PAUSE, GC_STEPMUL, GC_STEPSIZE);
+    lua_gc(L, LUA_GCCOLLECT); /* only C finalizers left to run (see the top) */
+    pl_lazy_reset_masks(L);
+    vm->warn_on = vm->warn_cont = 0;
+    return 1;
+}

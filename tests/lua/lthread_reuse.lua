@@ -1,0 +1,86 @@
+-- options: --workers 1
+-- An lthread's Lua state is reused by the next lthread (docs/lthreads.md,
+-- "Start-up cost"), and nothing of the previous one shows: its globals,
+-- its modules in package.loaded, the libraries it changed, the string
+-- metatable, package.path, registry references, the collector's mode. A
+-- state whose program set a finalizer or opened the debug library is
+-- closed instead, so a finalizer never runs in another lthread's time.
+-- One worker: consecutive lthreads run on it one after another, so each
+-- takes the state the one before left (when it could be kept).
+local function run(fn, opts) return go(fn, opts):result() end
+
+-- 1. a program that changes everything it can reach without debug
+run(function()
+    leaked_global = "from the first lthread"
+    math.leaked = 1
+    string.leaked = function() return "leak" end
+    table.insert = nil
+    package.loaded.leaked_module = { secret = 42 }
+    package.preload.leaked_preload = function() return "leak" end
+    package.path = "/leaked/?.lua"
+    package.searchers[#package.searchers + 1] = function() return "leak" end
+    setmetatable(package.loaded, { __index = function() return "leak" end })
+    collectgarbage("stop")
+    coroutine.wrap(function() coroutine.yield() end)() -- a suspended coroutine left behind
+    _G.print = function() error("leaked print") end
+    getmetatable("").__index = { upper = function() return "leak" end }
+end)
+
+-- 2. the next one sees a state as new
+local seen = run(function()
+    local out = {}
+    local function check(name, ok) if not ok then out[#out + 1] = name end end
+    check("global", rawget(_G, "leaked_global") == nil)
+    check("math", math.leaked == nil)
+    check("string", string.leaked == nil and ("ab"):upper() == "AB")
+    check("table.insert", type(table.insert) == "function")
+    check("package.loaded", package.loaded.leaked_module == nil)
+    check("package.preload", package.preload.leaked_preload == nil)
+    check("package.path", not package.path:find("/leaked/", 1, true))
+    check("searchers", #package.searchers == 4)
+    check("loaded metatable", getmetatable(package.loaded) == nil or
+        getmetatable(package.loaded).__index ~= nil and package.loaded.nothing_here == nil)
+    check("collector", collectgarbage("isrunning"))
+    check("print", not pcall(string.dump, print))
+    return table.concat(out, ", ")
+end)
+assert(seen == "", "the second lthread saw the first one's: " .. seen)
+
+-- 3. states are reused at all (one worker: the same state each time), and
+--    a state that was kept still runs a full program
+local firsts = {}
+for i = 1, 20 do
+    firsts[i] = run(function() return tostring(_G) end)
+end
+local distinct = {}
+for _, s in ipairs(firsts) do distinct[s] = true end
+local n = 0
+for _ in pairs(distinct) do n = n + 1 end
+assert(n < 20, "no state was reused: " .. n .. " different _G for 20 lthreads")
+
+-- 4. a finalizer of a program's never runs in the next lthread: its state
+--    is closed (the finalizer runs then, in its own time)
+local log = SharedTable.new({ n = 0 })
+local marks = {}
+for i = 1, 5 do
+    marks[i] = run(function()
+        local me = args_i
+        setmetatable({}, { __gc = function()
+            SharedTable.increment(log, "n", 1)
+            log["in" .. me] = rawget(_G, "running_lthread")
+        end })
+        running_lthread = me
+        return me
+    end, { globals = { args_i = i, log = log } })
+end
+collectgarbage()
+assert(log.n == 5, "finalizers ran " .. tostring(log.n) .. " times, expected 5")
+for i = 1, 5 do
+    local v = log["in" .. i]
+    assert(v == nil or v == i, "lthread " .. i .. "'s finalizer ran in lthread " .. tostring(v))
+end
+
+-- 5. after debug was opened, the state is not kept either
+run(function() debug.sethook(function() end, "l") end)
+assert(run(function() return debug.gethook() end) == nil, "a hook survived into the next lthread")
+print("OK")
