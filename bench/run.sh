@@ -91,6 +91,7 @@ if [ -f bench/sharedtable.lua ]; then
   row "SharedTable: set" "M/s" "$(fig sharedtable set_mps)" "$(fig sharedtable_plain plain_set_mps)"
   row "SharedTable: increment, 1 worker" "M/s" "$(fig sharedtable increment_mps_1)" ""
   row "SharedTable: increment, every worker on one key" "M/s" "$(fig sharedtable increment_mps_all)" ""
+  row "SharedTable: update of a number, per call (<= 0.2)" "us" "$(fig sharedtable update_us)" ""
   row "SharedTable: clone of a 1,000,000-key table" "us" "$(fig sharedtable clone_1m_us)" ""
   row "SharedTable: transactions of 10 keys" "tx/s" "$(fig sharedtable transaction10_tps)" ""
 fi

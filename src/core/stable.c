@@ -845,8 +845,12 @@ static void retire_root(pl_snode *old)
     if (old) pl_epoch_retire(old, release_root_fn);
 }
 
-int pl_stable_set(pl_stable *t, const pl_skey *k, const pl_sval *v)
+/* st[k] = v; with expect, only while st[k] holds a value the same as
+ * *expect (pl_sval_same; a NIL expect: the key is absent), else
+ * PL_ECONFLICT. */
+static int write_key(pl_stable *t, const pl_skey *k, const pl_sval *v, const pl_sval *expect)
 {
+    static const pl_sval nil = {PL_SV_NIL, {0}};
     if (t->frozen) return PL_EFROZEN;
     /* A long string key without a shared string: an existing entry's is
      * reused (most writes replace a value), one is made only for a new key. */
@@ -860,8 +864,13 @@ int pl_stable_set(pl_stable *t, const pl_skey *k, const pl_sval *v)
         wait_excl(t);
         pl_epoch_enter();
         pl_snode *old = pl_stable_root(t), *nw;
+        const pl_sentry *e = expect || (need_string && !made) ? find_entry(old, k) : NULL;
+        if (expect && !pl_sval_same(e ? &e->v : &nil, expect)) {
+            pl_epoch_exit();
+            rc = PL_ECONFLICT;
+            break;
+        }
         if (need_string && !made) {
-            const pl_sentry *e = find_entry(old, k);
             if (!e) {
                 pl_epoch_exit();
                 made = pl_sstring_new_hashed(k->str, k->len, (uint32_t)k->ik);
@@ -894,6 +903,16 @@ int pl_stable_set(pl_stable *t, const pl_skey *k, const pl_sval *v)
     }
     if (made) pl_sstring_release(made); /* the nodes hold their own references */
     return rc;
+}
+
+int pl_stable_set(pl_stable *t, const pl_skey *k, const pl_sval *v)
+{
+    return write_key(t, k, v, NULL);
+}
+
+int pl_stable_cas(pl_stable *t, const pl_skey *k, const pl_sval *expect, const pl_sval *v)
+{
+    return write_key(t, k, v, expect);
 }
 
 static int add_numbers(const pl_sval *a, const pl_sval *b, pl_sval *out)
