@@ -63,6 +63,8 @@ run roundtrip "$parlua" bench/roundtrip.lua
 run actors "$parlua" bench/actors.lua 10000 20000
 run frames "$parlua" bench/actors.lua 0 20000
 run plain_state lua5.4 bench/plain-state.lua
+run busy1000 "$parlua" bench/frame-busy.lua 1000
+run busy2000 "$parlua" bench/frame-busy.lua 2000
 run sync "$parlua" bench/sync.lua
 run lthreads "$parlua" bench/lthreads.lua
 run lthreads_plain lua5.4 bench/lthreads-plain.lua
@@ -122,6 +124,11 @@ f1=$(fig actors frame_us)
 row "empty Heartbeat frame, no actors" "us" "$f0" ""
 row "empty Heartbeat frame, 10,000 idle actors" "us" "$f1" ""
 row "frame time, 10,000 idle actors / no actors" x "$(ratio "$f1" "$f0")" ""
+b1=$(fig busy1000 busy_frame_us)
+b2=$(fig busy2000 busy_frame_us)
+row "frame, 1,000 busy actors (Heartbeat, <= 1000 us)" "us" "$b1" ""
+row "frame, 2,000 busy actors" "us" "$b2" ""
+row "frame, 2,000 / 1,000 busy actors (linear: 2)" x "$(ratio "$b2" "$b1")" ""
 tpar=$(line terrain_trace '/^parallel time:/ {print $3}')
 row "terrain with --trace: wall time" s "$tpar" ""
 row "--trace overhead: terrain" "%" "$(overhead "$tpar" "$par")" ""

@@ -146,6 +146,44 @@ void pl_pool_submit(pl_pool *pool, pl_pool_item *item)
     submit(pool, item);
 }
 
+void pl_pool_submit_chain(pl_pool *pool, pl_pool_item *first, size_t n)
+{
+    if (n == 0) return;
+    atomic_fetch_add(&pool->pending, n); /* before any is visible, as pl_pool_submit */
+    /* contiguous runs, one per queue; idle workers steal from the others */
+    size_t per = (n + (size_t)pool->n - 1) / (size_t)pool->n;
+    unsigned start = atomic_fetch_add_explicit(&pool->next, 1, memory_order_relaxed);
+    pl_pool_item *it = first;
+    for (int k = 0; k < pool->n && n > 0; k++) {
+        size_t len = per < n ? per : n;
+        pl_pool_item *head = it, *tail = it;
+        tail->background = 0;
+        for (size_t i = 1; i < len; i++) {
+            tail = tail->next;
+            tail->background = 0;
+        }
+        it = tail->next;
+        tail->next = NULL;
+        n -= len;
+        worker *w = &pool->workers[(start + (unsigned)k) % (unsigned)pool->n];
+        uv_mutex_lock(&w->lock);
+        if (w->tail)
+            w->tail->next = head;
+        else
+            w->head = head;
+        w->tail = tail;
+        atomic_fetch_add_explicit(&w->len, len, memory_order_relaxed); /* a hint for thieves */
+        /* seq_cst: pairs with the nidle check, as in push */
+        atomic_fetch_add(&pool->queued, len);
+        uv_mutex_unlock(&w->lock);
+    }
+    if (atomic_load(&pool->nidle) > 0) { /* seq_cst: see top */
+        uv_mutex_lock(&pool->park_lock);
+        uv_cond_broadcast(&pool->park_cond);
+        uv_mutex_unlock(&pool->park_lock);
+    }
+}
+
 void pl_pool_submit_background(pl_pool *pool, pl_pool_item *item)
 {
     item->background = 1;

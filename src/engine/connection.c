@@ -5,7 +5,6 @@
 
 #include "engine/runtime.h"
 
-static const char LISTS_KEY[] = "parlua.handlers";
 static const char CONN_MT[] = "parlua.Connection";
 
 typedef struct conn {
@@ -18,14 +17,40 @@ typedef struct conn {
     unsigned script_gen; /* script->run_gen when it connected */
 } conn;
 
+/* Pushes the VM's table of handler lists (one table per kind and phase),
+ * kept in the registry's array part under a reference the VM records: a
+ * busy VM reads it at every delivery, and a reference is one array slot
+ * where a registry key is a hash chain. */
+static void push_lists(lua_State *L)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, pl_vm_of(L)->conn_lists_ref);
+}
+
+/* Heartbeat's lists (kind SIGNAL, one per phase) are also kept at fixed
+ * slots of the lists table, after the kinds' tables, and never forgotten:
+ * every frame fires Heartbeat in every busy VM, most of them not run since
+ * the last frame, and an array slot is one cache miss where interning the
+ * name and looking it up are several. */
+#define HEARTBEAT_SLOT(phase) (PL_CONN_KINDS * 2 + (phase) + 1)
+static int is_heartbeat(int kind, const char *name, size_t len)
+{
+    return kind == PL_CONN_SIGNAL && len == 9 && memcmp(name, "Heartbeat", 9) == 0;
+}
+
 /* Pushes the array of connections for (kind, name, phase): the registry
  * holds one table per kind and phase, keyed by name. With create unset,
  * pushes nil when there is none and returns 0. */
 static int push_list(lua_State *L, int kind, const char *name, size_t len, int phase, int create)
 {
-    lua_rawgetp(L, LUA_REGISTRYINDEX, LISTS_KEY);
-    lua_rawgeti(L, -1, kind * 2 + phase + 1);
-    lua_remove(L, -2);
+    push_lists(L);
+    if (is_heartbeat(kind, name, len)) {
+        if (lua_rawgeti(L, -1, HEARTBEAT_SLOT(phase)) != LUA_TNIL || !create) {
+            lua_remove(L, -2);
+            return !lua_isnil(L, -1);
+        }
+        lua_pop(L, 1); /* the first connection: made below, then kept in its slot */
+    }
+    lua_rawgeti(L, -1, kind * 2 + phase + 1); /* lists, kind's table */
     lua_pushlstring(L, name, len);
     if (lua_rawget(L, -2) == LUA_TNIL && create) {
         lua_pop(L, 1);
@@ -33,7 +58,12 @@ static int push_list(lua_State *L, int kind, const char *name, size_t len, int p
         lua_pushlstring(L, name, len);
         lua_pushvalue(L, -2);
         lua_rawset(L, -4);
+        if (is_heartbeat(kind, name, len)) {
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, -4, HEARTBEAT_SLOT(phase));
+        }
     }
+    lua_remove(L, -2);
     lua_remove(L, -2);
     return !lua_isnil(L, -1);
 }
@@ -143,8 +173,9 @@ static int conn_disconnect(lua_State *L)
             break;
         }
     }
-    if (lua_rawlen(L, -1) == 0) { /* forget the name: per-request topics come and go */
-        lua_rawgetp(L, LUA_REGISTRYINDEX, LISTS_KEY);
+    if (lua_rawlen(L, -1) == 0 && !is_heartbeat(c->kind, name, len)) {
+        /* forget the name: per-request topics come and go */
+        push_lists(L);
         lua_rawgeti(L, -1, c->kind * 2 + c->phase + 1);
         lua_pushlstring(L, name, len);
         lua_pushnil(L);
@@ -180,7 +211,7 @@ int pl_conn_start(lua_State *L, int idx)
 
 int pl_conn_drop_stopped(lua_State *L)
 {
-    lua_rawgetp(L, LUA_REGISTRYINDEX, LISTS_KEY);
+    push_lists(L);
     int lists = lua_gettop(L);
     lua_newtable(L); /* the connections to drop: not while walking the lists */
     int drop = lua_gettop(L);
@@ -225,12 +256,12 @@ static int conn_index(lua_State *L)
 
 void pl_open_connection(lua_State *L)
 {
-    lua_createtable(L, PL_CONN_KINDS * 2, 0);
+    lua_createtable(L, PL_CONN_KINDS * 2 + 2, 0); /* + Heartbeat's slots */
     for (int i = 1; i <= PL_CONN_KINDS * 2; i++) {
         lua_newtable(L);
         lua_rawseti(L, -2, i);
     }
-    lua_rawsetp(L, LUA_REGISTRYINDEX, LISTS_KEY);
+    pl_vm_of(L)->conn_lists_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     luaL_newmetatable(L, CONN_MT);
     lua_pushcfunction(L, conn_index);
     lua_setfield(L, -2, "__index");
