@@ -63,6 +63,8 @@ run roundtrip "$parlua" bench/roundtrip.lua
 run actors "$parlua" bench/actors.lua 10000 20000
 run frames "$parlua" bench/actors.lua 0 20000
 run plain_state lua5.4 bench/plain-state.lua
+run serial "$parlua" bench/serial.lua
+run serial_plain lua5.4 bench/serial.lua
 run busy1000 "$parlua" bench/frame-busy.lua 1000
 run busy2000 "$parlua" bench/frame-busy.lua 2000
 run sync "$parlua" bench/sync.lua
@@ -124,6 +126,9 @@ f1=$(fig actors frame_us)
 row "empty Heartbeat frame, no actors" "us" "$f0" ""
 row "empty Heartbeat frame, 10,000 idle actors" "us" "$f1" ""
 row "frame time, 10,000 idle actors / no actors" x "$(ratio "$f1" "$f0")" ""
+sp=$(fig serial_plain serial_plain_s)
+row "plain serial Lua (globals), main VM, CPU time (<= 1.03)" s "$(fig serial serial_main_s)" "$sp"
+row "plain serial Lua (globals), in an actor, CPU time" s "$(fig serial serial_actor_s)" "$sp"
 b1=$(fig busy1000 busy_frame_us)
 b2=$(fig busy2000 busy_frame_us)
 row "frame, 1,000 busy actors (Heartbeat, <= 1000 us)" "us" "$b1" ""
