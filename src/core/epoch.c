@@ -215,9 +215,20 @@ void pl_epoch_barrier(void)
     if (r) barrier_record(r);
 }
 
+/* relaxed: set before the threads that use it run (stable.c sets it before
+ * caching anything, on the thread that caches), and only ever to one value */
+static _Atomic(void (*)(void)) exit_hook;
+
+void pl_epoch_set_exit_hook(void (*fn)(void))
+{
+    atomic_store_explicit(&exit_hook, fn, memory_order_relaxed);
+}
+
 static void unregister(pl_epoch_record *r)
 {
     barrier_record(r);
+    void (*hook)(void) = atomic_load_explicit(&exit_hook, memory_order_relaxed);
+    if (hook) hook();
     pthread_mutex_lock(&lock);
     pl_epoch_record **p = &records;
     while (*p != r)
