@@ -7,7 +7,10 @@
 -- doing a tiny amount of work (a few additions), waits for them to start,
 -- then times `frames` frames of the Heartbeat loop (one serial handler in
 -- the main VM counts them): RESULT busy_frame_us, the time of one frame,
--- and RESULT busy_frame_us_per_1000, the same per 1,000 actors.
+-- and RESULT busy_frame_us_per_1000, the same per 1,000 actors;
+-- RESULT busy_frame_cpu_us, the CPU time of the process per frame (every
+-- thread: on a machine other jobs share, the work a frame costs, where
+-- the wall time also counts waiting for a core).
 local nactors = math.tointeger(tonumber(arg[1] or 1000))
 local nframes = math.tointeger(tonumber(arg[2] or 200))
 
@@ -28,17 +31,19 @@ end
 task.wait() -- the scripts run (and connect) before this thread resumes
 
 local RunService = game:GetService("RunService")
-local n, t0 = 0, nil
+local n, t0, c0 = 0, nil, nil
 local done = false
 local conn
 conn = RunService.Heartbeat:Connect(function()
   n = n + 1
   if n == 20 then
-    t0 = time() -- warmed up
+    t0, c0 = time(), os.clock() -- warmed up
   elseif n == 20 + nframes then
     local us = (time() - t0) / nframes * 1e6
+    local cpu = (os.clock() - c0) / nframes * 1e6
     print(string.format("RESULT busy_frame_us %.1f", us))
     print(string.format("RESULT busy_frame_us_per_1000 %.1f", us / nactors * 1000))
+    print(string.format("RESULT busy_frame_cpu_us %.1f", cpu))
     conn:Disconnect()
     done = true
   end

@@ -134,6 +134,10 @@ b2=$(fig busy2000 busy_frame_us)
 row "frame, 1,000 busy actors (Heartbeat, <= 1000 us)" "us" "$b1" ""
 row "frame, 2,000 busy actors" "us" "$b2" ""
 row "frame, 2,000 / 1,000 busy actors (linear: 2)" x "$(ratio "$b2" "$b1")" ""
+c1=$(fig busy1000 busy_frame_cpu_us)
+c2=$(fig busy2000 busy_frame_cpu_us)
+row "frame CPU time, 1,000 busy actors (every thread)" "us" "$c1" ""
+row "frame CPU time, 2,000 / 1,000 busy actors" x "$(ratio "$c2" "$c1")" ""
 tpar=$(line terrain_trace '/^parallel time:/ {print $3}')
 row "terrain with --trace: wall time" s "$tpar" ""
 row "--trace overhead: terrain" "%" "$(overhead "$tpar" "$par")" ""

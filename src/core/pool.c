@@ -123,6 +123,20 @@ static int anything_queued(pl_pool *pool)
     return atomic_load(&pool->queued) != 0; /* seq_cst: see top */
 }
 
+/* After publishing items: wakes one parked worker (all: every one), if
+ * any is parked or about to park. */
+static void wake_parked(pl_pool *pool, int all)
+{
+    if (atomic_load(&pool->nidle) > 0) { /* seq_cst: see top */
+        uv_mutex_lock(&pool->park_lock);
+        if (all)
+            uv_cond_broadcast(&pool->park_cond);
+        else
+            uv_cond_signal(&pool->park_cond);
+        uv_mutex_unlock(&pool->park_lock);
+    }
+}
+
 static void submit(pl_pool *pool, pl_pool_item *item)
 {
     int w = (current_pool == pool)
@@ -130,11 +144,7 @@ static void submit(pl_pool *pool, pl_pool_item *item)
                 : (int)(atomic_fetch_add_explicit(&pool->next, 1, memory_order_relaxed) %
                         (unsigned)pool->n);
     push(&pool->workers[w], item);
-    if (atomic_load(&pool->nidle) > 0) { /* seq_cst: see top */
-        uv_mutex_lock(&pool->park_lock);
-        uv_cond_signal(&pool->park_cond);
-        uv_mutex_unlock(&pool->park_lock);
-    }
+    wake_parked(pool, 0);
 }
 
 void pl_pool_submit(pl_pool *pool, pl_pool_item *item)
@@ -177,11 +187,7 @@ void pl_pool_submit_chain(pl_pool *pool, pl_pool_item *first, size_t n)
         atomic_fetch_add(&pool->queued, len);
         uv_mutex_unlock(&w->lock);
     }
-    if (atomic_load(&pool->nidle) > 0) { /* seq_cst: see top */
-        uv_mutex_lock(&pool->park_lock);
-        uv_cond_broadcast(&pool->park_cond);
-        uv_mutex_unlock(&pool->park_lock);
-    }
+    wake_parked(pool, 1);
 }
 
 void pl_pool_submit_background(pl_pool *pool, pl_pool_item *item)
