@@ -938,21 +938,41 @@ static int update_attempt(lua_State *L)
  * transaction: a scalar needs no reference kept) and its result is stored
  * by pl_stable_cas, which succeeds only while the key still holds that
  * value; on a conflict fn runs again, and after FALLBACK_AFTER attempts
- * the table's fallback flag is taken as run_attempts does. fn's error
- * propagates with nothing changed. Function at 3, the key k (from
- * argument 2) made by the caller. Returns 1 when done, 0 when the key
- * holds something else (the general path then runs; nothing was called). */
+ * the table's fallback flag is taken as run_attempts does. */
+typedef struct fast_call {
+    conv cx;
+    pl_sval v; /* fn's result, converted (one reference) */
+    int bad;   /* the result could not be stored: cx.err says why */
+} fast_call;
+
+/* Under lua_pcall: fn at 1, the old value at 2, the fast_call at 3. Calls
+ * fn and converts its result; nothing raises after the conversion, so a
+ * raise (fn's error, or out of memory) leaves nothing to release. */
+static int fast_attempt(lua_State *L)
+{
+    fast_call *fc = lua_touserdata(L, 3);
+    lua_settop(L, 2);
+    lua_call(L, 1, 1);
+    conv_init(&fc->cx, L);
+    fc->bad = conv_value(&fc->cx, -1, &fc->v);
+    pl_ptrmap_free(&fc->cx.memo);
+    return 0;
+}
+
+/* Function at 3, the key k (from argument 2). Returns 1 when done, 0 when
+ * the key holds something else (the general path then runs; nothing was
+ * called). fn's error propagates with nothing changed. */
 static int update_fast(lua_State *L, pl_stable *t, const pl_skey *k)
 {
     enum { GENERAL, DONE, FN_ERROR, BAD_VALUE, FAILED } out = GENERAL;
     if (pl_stable_txn_open(t))
         return st_error(L, "a SharedTable transaction or update is already running on this "
                            "table in this thread");
-    luaL_checkstack(L, 4, NULL);
+    luaL_checkstack(L, 5, NULL);
     if (pl_stable_txn_push(t) != 0)
         return st_error(L, "SharedTable transactions nested too deeply");
     int held = 0, rc = PL_OK;
-    conv cx;
+    fast_call fc;
     for (int attempts = 1;; attempts++) {
         pl_sval old = {PL_SV_NIL, {0}};
         pl_epoch_enter();
@@ -960,23 +980,20 @@ static int update_fast(lua_State *L, pl_stable *t, const pl_skey *k)
         if (cur) old = *cur;
         pl_epoch_exit();
         if (old.tag >= PL_SV_STR) break; /* a value with a reference: the general path */
+        lua_pushcfunction(L, fast_attempt);
         lua_pushvalue(L, 3);
         push_live(L, &old); /* a scalar: pushing it allocates nothing */
-        if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        lua_pushlightuserdata(L, &fc);
+        if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
             out = FN_ERROR;
             break;
         }
-        pl_sval v;
-        conv_init(&cx, L);
-        int bad = conv_value(&cx, -1, &v);
-        pl_ptrmap_free(&cx.memo);
-        if (bad) {
+        if (fc.bad) {
             out = BAD_VALUE;
             break;
         }
-        rc = pl_stable_cas(t, k, &old, &v);
-        pl_sval_release(&v);
-        lua_pop(L, 1);
+        rc = pl_stable_cas(t, k, &old, &fc.v);
+        pl_sval_release(&fc.v);
         if (rc != PL_ECONFLICT) {
             out = rc == PL_OK ? DONE : FAILED;
             break;
@@ -989,10 +1006,10 @@ static int update_fast(lua_State *L, pl_stable *t, const pl_skey *k)
     case FN_ERROR:
         return lua_error(L); /* fn's own error */
     case BAD_VALUE:
-        if (cx.path[0])
-            return st_error(L, "SharedTable.update: %s (at key %s)", cx.err,
-                            cx.path[0] == '.' ? cx.path + 1 : cx.path);
-        return st_error(L, "SharedTable.update: %s", cx.err);
+        if (fc.cx.path[0])
+            return st_error(L, "SharedTable.update: %s (at key %s)", fc.cx.err,
+                            fc.cx.path[0] == '.' ? fc.cx.path + 1 : fc.cx.path);
+        return st_error(L, "SharedTable.update: %s", fc.cx.err);
     case FAILED:
         raise_rc(L, rc);
         return 0;
