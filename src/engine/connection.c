@@ -45,7 +45,7 @@ static int push_list(lua_State *L, int kind, const char *name, size_t len, int p
     push_lists(L);
     if (is_heartbeat(kind, name, len)) {
         if (lua_rawgeti(L, -1, HEARTBEAT_SLOT(phase)) != LUA_TNIL || !create) {
-            lua_remove(L, -2);
+            lua_replace(L, -2); /* as lua_remove(L, -2), without a rotation */
             return !lua_isnil(L, -1);
         }
         lua_pop(L, 1); /* the first connection: made below, then kept in its slot */
@@ -63,8 +63,8 @@ static int push_list(lua_State *L, int kind, const char *name, size_t len, int p
             lua_rawseti(L, -4, HEARTBEAT_SLOT(phase));
         }
     }
-    lua_remove(L, -2);
-    lua_remove(L, -2);
+    lua_replace(L, -3); /* the list where the lists were; the kind's table above it */
+    lua_pop(L, 1);
     return !lua_isnil(L, -1);
 }
 
