@@ -215,8 +215,10 @@ void pl_epoch_barrier(void)
     if (r) barrier_record(r);
 }
 
-/* relaxed: set before the threads that use it run (stable.c sets it before
- * caching anything, on the thread that caches), and only ever to one value */
+/* relaxed: a thread that needs the hook at its exit has stored it itself
+ * before (stable.c stores it before caching anything, on the caching
+ * thread), so program order makes its own later load see it; the value is
+ * only ever one function */
 static _Atomic(void (*)(void)) exit_hook;
 
 void pl_epoch_set_exit_hook(void (*fn)(void))
