@@ -46,6 +46,14 @@ ratio() {
 overhead() {
   awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b + 0 != 0) printf "%.1f", (a / b - 1) * 100 }'
 }
+# target NAME VALUE OP LIMIT: one line saying whether VALUE OP LIMIT holds
+# (OP: <= or >=); "not measured" when VALUE is empty
+target() {
+  awk -v n="$1" -v v="$2" -v op="$3" -v l="$4" 'BEGIN {
+    if (v == "") { printf "  %-58s not measured\n", n; exit }
+    ok = (op == "<=") ? (v + 0 <= l + 0) : (v + 0 >= l + 0)
+    printf "  %-58s %10s %s %-8s %s\n", n, v, op, l, ok ? "met" : "NOT met" }'
+}
 row() { # figure unit parlua lua5.4
   awk -v f="$1" -v u="$2" -v p="$3" -v l="$4" 'BEGIN {
     r = (p != "" && l != "" && l + 0 != 0) ? sprintf("%.2f", p / l) : "-"
@@ -146,3 +154,15 @@ m1=$(fig messages_trace messages_mps)
 row "messages handled (200,000), --trace off" "M/s" "$m0" ""
 row "messages handled (200,000), --trace on" "M/s" "$m1" ""
 row "--trace overhead: messages" "%" "$(overhead "$m0" "$m1")" ""
+
+# ---- targets (issue 12 rows measured above) ----
+echo
+echo "targets:"
+if [ -f bench/sharedtable.lua ]; then
+  target "SharedTable.update of a number, us per call" "$(fig sharedtable update_us)" "<=" 0.2
+  target "shared counter, every worker on one key, M/s" "$(fig sharedtable increment_mps_all)" ">=" 10
+fi
+target "frame with 1,000 busy actors, us" "$b1" "<=" 1000
+target "frame, 2,000 / 1,000 busy actors (linear: 2)" "$(ratio "$b2" "$b1")" "<=" 2.2
+target "plain serial Lua, main VM / lua5.4, CPU time" "$(ratio "$(fig serial serial_main_s)" "$sp")" "<=" 1.03
+target "plain serial Lua, actor / lua5.4, CPU time" "$(ratio "$(fig serial serial_actor_s)" "$sp")" "<=" 1.03

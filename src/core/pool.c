@@ -65,20 +65,26 @@ int pl_pool_size(const pl_pool *pool)
     return pool->n;
 }
 
+/* Appends the run head..tail (len items, tail->next NULL) to w's queue. */
+static void push_run(worker *w, pl_pool_item *head, pl_pool_item *tail, size_t len)
+{
+    uv_mutex_lock(&w->lock);
+    if (w->tail)
+        w->tail->next = head;
+    else
+        w->head = head;
+    w->tail = tail;
+    atomic_fetch_add_explicit(&w->len, len, memory_order_relaxed); /* a hint for thieves */
+    /* seq_cst: pairs with the nidle check. Under the lock, so the pop that
+     * takes these items (and decrements) comes after it: never below zero. */
+    atomic_fetch_add(&w->pool->queued, len);
+    uv_mutex_unlock(&w->lock);
+}
+
 static void push(worker *w, pl_pool_item *item)
 {
     item->next = NULL;
-    uv_mutex_lock(&w->lock);
-    if (w->tail)
-        w->tail->next = item;
-    else
-        w->head = item;
-    w->tail = item;
-    atomic_fetch_add_explicit(&w->len, 1, memory_order_relaxed); /* a hint for thieves */
-    /* seq_cst: pairs with the nidle check. Under the lock, so the pop that
-     * takes this item (and decrements) comes after it: never below zero. */
-    atomic_fetch_add(&w->pool->queued, 1);
-    uv_mutex_unlock(&w->lock);
+    push_run(w, item, item, 1);
 }
 
 /* Takes the oldest item of w's queue. A thief (steal set) only tries the
@@ -175,17 +181,7 @@ void pl_pool_submit_chain(pl_pool *pool, pl_pool_item *first, size_t n)
         it = tail->next;
         tail->next = NULL;
         n -= len;
-        worker *w = &pool->workers[(start + (unsigned)k) % (unsigned)pool->n];
-        uv_mutex_lock(&w->lock);
-        if (w->tail)
-            w->tail->next = head;
-        else
-            w->head = head;
-        w->tail = tail;
-        atomic_fetch_add_explicit(&w->len, len, memory_order_relaxed); /* a hint for thieves */
-        /* seq_cst: pairs with the nidle check, as in push */
-        atomic_fetch_add(&pool->queued, len);
-        uv_mutex_unlock(&w->lock);
+        push_run(&pool->workers[(start + (unsigned)k) % (unsigned)pool->n], head, tail, len);
     }
     wake_parked(pool, 1);
 }
