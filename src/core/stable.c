@@ -221,23 +221,25 @@ static int entry_cmp(const void *pa, const void *pb)
 /* Node memory is cached per thread. Every write allocates the nodes of a
  * path and, once they are reclaimed, frees the ones it replaced, on the
  * same thread (epoch.c frees a retired root on the thread that retired
- * it), in batches of about POLL_EVERY roots: more than glibc's per-thread
- * cache keeps (7 blocks of a size), so most frees and allocations went
- * through malloc's locked bins (a quarter of the time of an increment
- * contended by two threads). Blocks of up to NODE_CLASSES * NODE_GRAIN
- * bytes are kept in size classes of NODE_GRAIN bytes, at most NODE_KEEP per
- * class; only a thread registered with epoch.c keeps any (its exit hook
- * frees them when the thread unregisters). A block is reused by the thread
- * that freed it, after the grace period or the last release that let it
- * go, exactly as free and malloc would reuse it. */
+ * it), in batches of POLL_EVERY roots or, when another thread held the
+ * epoch back (preempted inside a section), of thousands: more than
+ * glibc's per-thread cache keeps (7 blocks of a size), so most frees and
+ * allocations went through malloc's locked bins (a quarter of the time of
+ * an increment contended by two threads). Blocks of up to
+ * NODE_CLASSES * NODE_GRAIN bytes are kept in size classes of NODE_GRAIN
+ * bytes, up to NODE_KEEP_BYTES in all per thread; only a thread registered
+ * with epoch.c keeps any (its exit hook frees them when the thread
+ * unregisters). A block is reused by the thread that freed it, after the
+ * grace period or the last release that let it go, exactly as free and
+ * malloc would reuse it. */
 #define NODE_GRAIN 16
 #define NODE_CLASSES 24
-#define NODE_KEEP 256
+#define NODE_KEEP_BYTES (256 * 1024)
 typedef struct node_block {
     struct node_block *next;
 } node_block;
 static _Thread_local node_block *node_cache[NODE_CLASSES];
-static _Thread_local unsigned node_cached[NODE_CLASSES];
+static _Thread_local size_t node_cached_bytes;
 
 static void node_cache_flush(void)
 {
@@ -247,8 +249,8 @@ static void node_cache_flush(void)
             node_cache[c] = b->next;
             free(b);
         }
-        node_cached[c] = 0;
     }
+    node_cached_bytes = 0;
 }
 
 static inline size_t node_class(unsigned nd, unsigned nc)
@@ -264,7 +266,7 @@ static pl_snode *node_alloc(unsigned nd, unsigned nc)
     if (c < NODE_CLASSES && node_cache[c]) {
         node_block *b = node_cache[c];
         node_cache[c] = b->next;
-        node_cached[c]--;
+        node_cached_bytes -= c * NODE_GRAIN;
         n = (pl_snode *)b;
     } else {
         n = malloc(c * NODE_GRAIN);
@@ -296,12 +298,12 @@ static void node_free(pl_snode *n)
     for (unsigned i = 0; i < nc; i++)
         pl_snode_release(k[i]);
     size_t c = node_class(nd, nc);
-    if (c < NODE_CLASSES && node_cached[c] < NODE_KEEP && pl_epoch_self) {
+    if (c < NODE_CLASSES && node_cached_bytes < NODE_KEEP_BYTES && pl_epoch_self) {
         pl_epoch_set_exit_hook(node_cache_flush);
         node_block *b = (node_block *)n;
         b->next = node_cache[c];
         node_cache[c] = b;
-        node_cached[c]++;
+        node_cached_bytes += c * NODE_GRAIN;
         return;
     }
     free(n);
