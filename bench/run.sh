@@ -78,6 +78,9 @@ run busy2000 "$parlua" bench/frame-busy.lua 2000
 run sync "$parlua" bench/sync.lua
 run lthreads "$parlua" bench/lthreads.lua
 run lthreads_plain lua5.4 bench/lthreads-plain.lua
+if [ -x "$build/bench/bench-stable-increment" ]; then
+  run stable_c "$build/bench/bench-stable-increment" "$(nproc)"
+fi
 if [ -f bench/sharedtable.lua ]; then
   run sharedtable "$parlua" bench/sharedtable.lua
   [ -f bench/sharedtable-plain.lua ] && run sharedtable_plain lua5.4 bench/sharedtable-plain.lua
@@ -103,6 +106,7 @@ if [ -f bench/sharedtable.lua ]; then
   row "SharedTable: set" "M/s" "$(fig sharedtable set_mps)" "$(fig sharedtable_plain plain_set_mps)"
   row "SharedTable: increment, 1 worker" "M/s" "$(fig sharedtable increment_mps_1)" ""
   row "SharedTable: increment, every worker on one key" "M/s" "$(fig sharedtable increment_mps_all)" ""
+  row "SharedTable core in C, every thread on one key (no Lua)" "M/s" "$(fig stable_c "c_increment_mps_$(nproc)")" ""
   row "SharedTable: update of a number, per call (<= 0.2)" "us" "$(fig sharedtable update_us)" ""
   row "SharedTable: clone of a 1,000,000-key table" "us" "$(fig sharedtable clone_1m_us)" ""
   row "SharedTable: transactions of 10 keys" "tx/s" "$(fig sharedtable transaction10_tps)" ""
