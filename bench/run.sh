@@ -46,6 +46,14 @@ ratio() {
 overhead() {
   awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b + 0 != 0) printf "%.1f", (a / b - 1) * 100 }'
 }
+# target NAME VALUE OP LIMIT: one line saying whether VALUE OP LIMIT holds
+# (OP: <= or >=); "not measured" when VALUE is empty
+target() {
+  awk -v n="$1" -v v="$2" -v op="$3" -v l="$4" 'BEGIN {
+    if (v == "") { printf "  %-58s not measured\n", n; exit }
+    ok = (op == "<=") ? (v + 0 <= l + 0) : (v + 0 >= l + 0)
+    printf "  %-58s %10s %s %-8s %s\n", n, v, op, l, ok ? "met" : "NOT met" }'
+}
 row() { # figure unit parlua lua5.4
   awk -v f="$1" -v u="$2" -v p="$3" -v l="$4" 'BEGIN {
     r = (p != "" && l != "" && l + 0 != 0) ? sprintf("%.2f", p / l) : "-"
@@ -63,6 +71,10 @@ run roundtrip "$parlua" bench/roundtrip.lua
 run actors "$parlua" bench/actors.lua 10000 20000
 run frames "$parlua" bench/actors.lua 0 20000
 run plain_state lua5.4 bench/plain-state.lua
+run serial "$parlua" bench/serial.lua
+run serial_plain lua5.4 bench/serial.lua
+run busy1000 "$parlua" bench/frame-busy.lua 1000
+run busy2000 "$parlua" bench/frame-busy.lua 2000
 run sync "$parlua" bench/sync.lua
 run lthreads "$parlua" bench/lthreads.lua
 run lthreads_plain lua5.4 bench/lthreads-plain.lua
@@ -71,6 +83,9 @@ run lthreads_plain lua5.4 bench/lthreads-plain.lua
 if [ -f "$build/parlua_mpi.so" ] && command -v mpirun >/dev/null; then
   run remote env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
     mpirun --oversubscribe -np 2 "$parlua" bench/remote.lua
+fi
+if [ -x "$build/bench/bench-stable-increment" ]; then
+  run stable_c "$build/bench/bench-stable-increment" "$(nproc)"
 fi
 if [ -f bench/sharedtable.lua ]; then
   run sharedtable "$parlua" bench/sharedtable.lua
@@ -100,6 +115,8 @@ if [ -f bench/sharedtable.lua ]; then
   row "SharedTable: set" "M/s" "$(fig sharedtable set_mps)" "$(fig sharedtable_plain plain_set_mps)"
   row "SharedTable: increment, 1 worker" "M/s" "$(fig sharedtable increment_mps_1)" ""
   row "SharedTable: increment, every worker on one key" "M/s" "$(fig sharedtable increment_mps_all)" ""
+  row "SharedTable core in C, every thread on one key (no Lua)" "M/s" "$(fig stable_c "c_increment_mps_$(nproc)")" ""
+  row "SharedTable: update of a number, per call (<= 0.2)" "us" "$(fig sharedtable update_us)" ""
   row "SharedTable: clone of a 1,000,000-key table" "us" "$(fig sharedtable clone_1m_us)" ""
   row "SharedTable: transactions of 10 keys" "tx/s" "$(fig sharedtable transaction10_tps)" ""
 fi
@@ -130,6 +147,18 @@ f1=$(fig actors frame_us)
 row "empty Heartbeat frame, no actors" "us" "$f0" ""
 row "empty Heartbeat frame, 10,000 idle actors" "us" "$f1" ""
 row "frame time, 10,000 idle actors / no actors" x "$(ratio "$f1" "$f0")" ""
+sp=$(fig serial_plain serial_plain_s)
+row "plain serial Lua (globals), main VM, CPU time (<= 1.03)" s "$(fig serial serial_main_s)" "$sp"
+row "plain serial Lua (globals), in an actor, CPU time" s "$(fig serial serial_actor_s)" "$sp"
+b1=$(fig busy1000 busy_frame_us)
+b2=$(fig busy2000 busy_frame_us)
+row "frame, 1,000 busy actors (Heartbeat, <= 1000 us)" "us" "$b1" ""
+row "frame, 2,000 busy actors" "us" "$b2" ""
+row "frame, 2,000 / 1,000 busy actors (linear: 2)" x "$(ratio "$b2" "$b1")" ""
+c1=$(fig busy1000 busy_frame_cpu_us)
+c2=$(fig busy2000 busy_frame_cpu_us)
+row "frame CPU time, 1,000 busy actors (every thread)" "us" "$c1" ""
+row "frame CPU time, 2,000 / 1,000 busy actors" x "$(ratio "$c2" "$c1")" ""
 tpar=$(line terrain_trace '/^parallel time:/ {print $3}')
 row "terrain with --trace: wall time" s "$tpar" ""
 row "--trace overhead: terrain" "%" "$(overhead "$tpar" "$par")" ""
@@ -138,3 +167,15 @@ m1=$(fig messages_trace messages_mps)
 row "messages handled (200,000), --trace off" "M/s" "$m0" ""
 row "messages handled (200,000), --trace on" "M/s" "$m1" ""
 row "--trace overhead: messages" "%" "$(overhead "$m0" "$m1")" ""
+
+# ---- targets (issue 12 rows measured above) ----
+echo
+echo "targets:"
+if [ -f bench/sharedtable.lua ]; then
+  target "SharedTable.update of a number, us per call" "$(fig sharedtable update_us)" "<=" 0.2
+  target "shared counter, every worker on one key, M/s" "$(fig sharedtable increment_mps_all)" ">=" 10
+fi
+target "frame with 1,000 busy actors, us" "$b1" "<=" 1000
+target "frame, 2,000 / 1,000 busy actors (linear: 2)" "$(ratio "$b2" "$b1")" "<=" 2.2
+target "plain serial Lua, main VM / lua5.4, CPU time" "$(ratio "$(fig serial serial_main_s)" "$sp")" "<=" 1.03
+target "plain serial Lua, actor / lua5.4, CPU time" "$(ratio "$(fig serial serial_actor_s)" "$sp")" "<=" 1.03

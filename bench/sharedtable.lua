@@ -9,6 +9,8 @@
 --   increment_mps_all       the counter from every worker at once (one
 --                           actor per worker, one parallel phase), M/s in
 --                           total
+--   update_us               SharedTable.update of a number (v + 1), one VM,
+--                           us per call (SPEC 4; issue 12: <= 0.2 us)
 --   clone_1m_us             SharedTable.clone of a 1,000,000-key table, us
 --   clone_10_us             ... of a 10-key table, us (the same: O(1))
 --   transaction10_tps       transactions reading and writing 10 keys, per s
@@ -44,6 +46,16 @@ do -- increment, one VM: a counter (a table of one key), and a key of st
     t0 = os.clock()
     for _ = 1, n do inc(st, "x", 1) end
     print(string.format("RESULT increment_mps_1_201keys %.2f", rate(n, os.clock() - t0)))
+end
+
+do -- update of a number, one VM (a word count's merge: (v or 0) + 1)
+    local update, counter = SharedTable.update, SharedTable.new({ counter = 0 })
+    local function add1(v) return (v or 0) + 1 end
+    local n = N // 4
+    local t0 = os.clock()
+    for _ = 1, n do update(counter, "counter", add1) end
+    print(string.format("RESULT update_us %.3f", (os.clock() - t0) / n * 1e6))
+    assert(counter.counter == n)
 end
 
 do -- clone: a 1,000,000-key table and a 10-key table, same cost

@@ -70,6 +70,8 @@
 #include <time.h>
 
 #define POLL_EVERY 32
+#define RECORD_ALIGN 64 /* a cache line */
+#define RECORD_SIZE ((sizeof(pl_epoch_record) + RECORD_ALIGN - 1) / RECORD_ALIGN * RECORD_ALIGN)
 
 _Atomic uint64_t pl_epoch_global = 1;
 _Thread_local pl_epoch_record *pl_epoch_self;
@@ -89,7 +91,10 @@ static void make_key(void)
 pl_epoch_record *pl_epoch_register(void)
 {
     pthread_once(&exit_key_once, make_key);
-    pl_epoch_record *r = calloc(1, sizeof *r);
+    /* a cache line of its own: the owner writes state twice per section,
+     * and nothing else of another thread's may share that line */
+    pl_epoch_record *r = aligned_alloc(RECORD_ALIGN, RECORD_SIZE);
+    if (r) memset(r, 0, sizeof *r);
     if (!r) {
         fputs("parlua: out of memory registering a thread for epoch reclamation\n", stderr);
         abort();
@@ -215,9 +220,22 @@ void pl_epoch_barrier(void)
     if (r) barrier_record(r);
 }
 
+/* relaxed: a thread that needs the hook at its exit has stored it itself
+ * before (stable.c stores it before caching anything, on the caching
+ * thread), so program order makes its own later load see it; the value is
+ * only ever one function */
+static _Atomic(void (*)(void)) exit_hook;
+
+void pl_epoch_set_exit_hook(void (*fn)(void))
+{
+    atomic_store_explicit(&exit_hook, fn, memory_order_relaxed);
+}
+
 static void unregister(pl_epoch_record *r)
 {
     barrier_record(r);
+    void (*hook)(void) = atomic_load_explicit(&exit_hook, memory_order_relaxed);
+    if (hook) hook();
     pthread_mutex_lock(&lock);
     pl_epoch_record **p = &records;
     while (*p != r)

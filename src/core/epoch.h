@@ -104,6 +104,12 @@ void pl_epoch_barrier(void);
  * nothing behind. The next use registers the thread again. */
 void pl_epoch_thread_exit(void);
 
+/* A function run when a registered thread unregisters (its exit, or
+ * pl_epoch_thread_exit), after its retired objects were freed: a module
+ * empties its per-thread caches there (stable.c: node memory). One hook for
+ * the process; setting it again with the same function changes nothing. */
+void pl_epoch_set_exit_hook(void (*fn)(void));
+
 /* Statistics for tests: the global epoch, and objects retired but not yet
  * freed by the calling thread. */
 uint64_t pl_epoch_now(void);

@@ -88,20 +88,26 @@ static void lock_queue(worker *w)
     uv_mutex_lock(&w->lock);
 }
 
+/* Appends the run head..tail (len items, tail->next NULL) to w's queue. */
+static void push_run(worker *w, pl_pool_item *head, pl_pool_item *tail, size_t len)
+{
+    lock_queue(w);
+    if (w->tail)
+        w->tail->next = head;
+    else
+        w->head = head;
+    w->tail = tail;
+    atomic_fetch_add_explicit(&w->len, len, memory_order_relaxed); /* a hint for thieves */
+    /* seq_cst: pairs with the nidle check. Under the lock, so the pop that
+     * takes these items (and decrements) comes after it: never below zero. */
+    atomic_fetch_add(&w->pool->queued, len);
+    uv_mutex_unlock(&w->lock);
+}
+
 static void push(worker *w, pl_pool_item *item)
 {
     item->next = NULL;
-    lock_queue(w);
-    if (w->tail)
-        w->tail->next = item;
-    else
-        w->head = item;
-    w->tail = item;
-    atomic_fetch_add_explicit(&w->len, 1, memory_order_relaxed); /* a hint for thieves */
-    /* seq_cst: pairs with the nidle check. Under the lock, so the pop that
-     * takes this item (and decrements) comes after it: never below zero. */
-    atomic_fetch_add(&w->pool->queued, 1);
-    uv_mutex_unlock(&w->lock);
+    push_run(w, item, item, 1);
 }
 
 /* Takes the oldest item of w's queue. A thief (steal set) only tries the
@@ -146,10 +152,14 @@ static int anything_queued(pl_pool *pool)
     return atomic_load(&pool->queued) != 0; /* seq_cst: see top */
 }
 
-static void wake_one(pl_pool *pool)
+/* Wakes one parked worker (all: every one). */
+static void wake_parked(pl_pool *pool, int all)
 {
     uv_mutex_lock(&pool->park_lock);
-    uv_cond_signal(&pool->park_cond);
+    if (all)
+        uv_cond_broadcast(&pool->park_cond);
+    else
+        uv_cond_signal(&pool->park_cond);
     uv_mutex_unlock(&pool->park_lock);
 }
 
@@ -167,7 +177,7 @@ static void submit(pl_pool *pool, pl_pool_item *item)
      * we read nspinning re-checks queued when it parks (see
      * find_item_spinning and the top), and the last spinner to find an
      * item wakes a sleeper for whatever is still queued. */
-    if (atomic_load(&pool->nidle) > 0 && atomic_load(&pool->nspinning) == 0) wake_one(pool);
+    if (atomic_load(&pool->nidle) > 0 && atomic_load(&pool->nspinning) == 0) wake_parked(pool, 0);
 }
 
 void pl_pool_submit(pl_pool *pool, pl_pool_item *item)
@@ -177,6 +187,30 @@ void pl_pool_submit(pl_pool *pool, pl_pool_item *item)
     atomic_fetch_add(&pool->pending, 1);
     item->background = 0;
     submit(pool, item);
+}
+
+void pl_pool_submit_chain(pl_pool *pool, pl_pool_item *first, size_t n)
+{
+    if (n == 0) return;
+    atomic_fetch_add(&pool->pending, n); /* before any is visible, as pl_pool_submit */
+    /* contiguous runs, one per queue; idle workers steal from the others */
+    size_t per = (n + (size_t)pool->n - 1) / (size_t)pool->n;
+    unsigned start = atomic_fetch_add_explicit(&pool->next, 1, memory_order_relaxed);
+    pl_pool_item *it = first;
+    for (int k = 0; k < pool->n && n > 0; k++) {
+        size_t len = per < n ? per : n;
+        pl_pool_item *head = it, *tail = it;
+        tail->background = 0;
+        for (size_t i = 1; i < len; i++) {
+            tail = tail->next;
+            tail->background = 0;
+        }
+        it = tail->next;
+        tail->next = NULL;
+        n -= len;
+        push_run(&pool->workers[(start + (unsigned)k) % (unsigned)pool->n], head, tail, len);
+    }
+    if (atomic_load(&pool->nidle) > 0) wake_parked(pool, 1); /* seq_cst: see top */
 }
 
 void pl_pool_submit_background(pl_pool *pool, pl_pool_item *item)
@@ -223,7 +257,7 @@ static pl_pool_item *find_item_spinning(pl_pool *pool, int self)
      * item parks, and parking re-checks queued (see the top). */
     if (atomic_fetch_sub(&pool->nspinning, 1) == 1 && item && anything_queued(pool) &&
         atomic_load(&pool->nidle) > 0)
-        wake_one(pool);
+        wake_parked(pool, 0);
     return item;
 }
 

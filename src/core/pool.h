@@ -22,6 +22,7 @@
 #ifndef PL_POOL_H
 #define PL_POOL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct pl_pool_item {
@@ -36,6 +37,11 @@ typedef void (*pl_pool_run_fn)(void *ctx, pl_pool_item *item, int worker);
 pl_pool *pl_pool_new(int nworkers, pl_pool_run_fn run, void *ctx);
 void pl_pool_free(pl_pool *pool); /* joins the workers */
 void pl_pool_submit(pl_pool *pool, pl_pool_item *item);
+/* Submits n items chained through their next fields (the last one's next
+ * is ignored), in order, as n calls of pl_pool_submit would, but with one
+ * lock per worker queue and one wake-up for all of them: a frame's
+ * parallel phase submits every busy actor at once. */
+void pl_pool_submit_chain(pl_pool *pool, pl_pool_item *first, size_t n);
 /* Queues an item that runs beside the phases (an lthread): the same
  * queues, so phase items and background items take turns in FIFO order,
  * but pl_pool_wait_idle does not wait for it. */

@@ -218,9 +218,59 @@ static int entry_cmp(const void *pa, const void *pb)
 
 /* ---- nodes ---- */
 
+/* Node memory is cached per thread. Every write allocates the nodes of a
+ * path and, once they are reclaimed, frees the ones it replaced, on the
+ * same thread (epoch.c frees a retired root on the thread that retired
+ * it), in batches of POLL_EVERY roots or, when another thread held the
+ * epoch back (preempted inside a section), of thousands: more than
+ * glibc's per-thread cache keeps (7 blocks of a size), so most frees and
+ * allocations went through malloc's locked bins (a quarter of the time of
+ * an increment contended by two threads). Blocks of up to
+ * NODE_CLASSES * NODE_GRAIN bytes are kept in size classes of NODE_GRAIN
+ * bytes, up to NODE_KEEP_BYTES in all per thread; only a thread registered
+ * with epoch.c keeps any (its exit hook frees them when the thread
+ * unregisters). A block is reused by the thread that freed it, after the
+ * grace period or the last release that let it go, exactly as free and
+ * malloc would reuse it. */
+#define NODE_GRAIN 16
+#define NODE_CLASSES 24
+#define NODE_KEEP_BYTES (256 * 1024)
+typedef struct node_block {
+    struct node_block *next;
+} node_block;
+static _Thread_local node_block *node_cache[NODE_CLASSES];
+static _Thread_local size_t node_cached_bytes;
+
+static void node_cache_flush(void)
+{
+    for (int c = 0; c < NODE_CLASSES; c++) {
+        while (node_cache[c]) {
+            node_block *b = node_cache[c];
+            node_cache[c] = b->next;
+            free(b);
+        }
+    }
+    node_cached_bytes = 0;
+}
+
+static inline size_t node_class(unsigned nd, unsigned nc)
+{
+    size_t size = sizeof(pl_snode) + nd * sizeof(pl_sentry) + nc * sizeof(pl_snode *);
+    return (size + NODE_GRAIN - 1) / NODE_GRAIN;
+}
+
 static pl_snode *node_alloc(unsigned nd, unsigned nc)
 {
-    pl_snode *n = malloc(sizeof *n + nd * sizeof(pl_sentry) + nc * sizeof(pl_snode *));
+    size_t c = node_class(nd, nc);
+    pl_snode *n;
+    if (c < NODE_CLASSES && node_cache[c]) {
+        node_block *b = node_cache[c];
+        node_cache[c] = b->next;
+        node_cached_bytes -= c * NODE_GRAIN;
+        n = (pl_snode *)b;
+    } else {
+        n = malloc(c * NODE_GRAIN);
+    }
     if (n) {
         atomic_init(&n->refs, 1);
         n->has_table = 0;
@@ -247,6 +297,15 @@ static void node_free(pl_snode *n)
         entry_release(&n->e[i]);
     for (unsigned i = 0; i < nc; i++)
         pl_snode_release(k[i]);
+    size_t c = node_class(nd, nc);
+    if (c < NODE_CLASSES && node_cached_bytes < NODE_KEEP_BYTES && pl_epoch_self) {
+        pl_epoch_set_exit_hook(node_cache_flush);
+        node_block *b = (node_block *)n;
+        b->next = node_cache[c];
+        node_cache[c] = b;
+        node_cached_bytes += c * NODE_GRAIN;
+        return;
+    }
     free(n);
 }
 
@@ -415,6 +474,39 @@ size_t pl_snode_count(const pl_snode *root)
     return root ? (size_t)root->count : 0;
 }
 
+/* A copy of the (non-collision) node n with every entry and child
+ * retained, for changing one slot: cheaper than widen + make_node, which
+ * spread all 32 slots out and back. NULL if out of memory. */
+static pl_snode *copy_node(const pl_snode *n)
+{
+    unsigned nd = popc(n->datamap), nc = popc(n->nodemap);
+    pl_snode *c = node_alloc(nd, nc);
+    if (!c) return NULL;
+    /* everything after the reference count: the header, entries, children */
+    size_t from = offsetof(pl_snode, shift);
+    memcpy((char *)c + from, (const char *)n + from,
+           sizeof(pl_snode) - from + nd * sizeof(pl_sentry) + nc * sizeof(pl_snode *));
+    for (unsigned i = 0; i < nd; i++)
+        entry_retain(&c->e[i]);
+    pl_snode **k = kids(c);
+    for (unsigned i = 0; i < nc; i++)
+        pl_snode_retain(k[i]);
+    return c;
+}
+
+/* Recomputes has_table of a node made by copy_node and then changed. */
+static void copy_has_table(pl_snode *c)
+{
+    int has_table = 0;
+    unsigned nd = popc(c->datamap), nc = popc(c->nodemap);
+    for (unsigned i = 0; i < nd; i++)
+        has_table |= c->e[i].v.tag == PL_SV_TABLE;
+    pl_snode **k = kids(c);
+    for (unsigned i = 0; i < nc; i++)
+        has_table |= k[i]->has_table;
+    c->has_table = (uint8_t)has_table;
+}
+
 /* The subtree n (may be NULL) with ne set; ne's key string and value are
  * retained by the new nodes. *added: whether the key is new. NULL if out of
  * memory. */
@@ -477,6 +569,36 @@ static pl_snode *assoc(const pl_snode *n, const pl_sentry *ne, int *added)
     } else if (((ne->ik ^ n->u.prefix) >> n->shift) >> BITS == 0) {
         unsigned c = chunk(ne->ik, n->shift);
         uint32_t bit = 1u << c;
+        if (n->datamap & bit) { /* the key is here: a new value (the common write) */
+            unsigned at = popc(n->datamap & (bit - 1));
+            if (entries_same_key(&n->e[at], ne)) {
+                pl_snode *cp = copy_node(n);
+                if (!cp) return NULL;
+                int was_table = cp->e[at].v.tag == PL_SV_TABLE;
+                pl_sval_release(&cp->e[at].v); /* n still holds it */
+                cp->e[at].v = ne->v;           /* keeps the old key */
+                pl_sval_retain(&ne->v);
+                if (was_table || ne->v.tag == PL_SV_TABLE) copy_has_table(cp);
+                *added = 0;
+                return cp;
+            }
+        } else if (n->nodemap & bit) { /* below a child: the path is copied */
+            unsigned at = popc(n->nodemap & (bit - 1));
+            const pl_snode *child = kids(n)[at];
+            pl_snode *sub = assoc(child, ne, added);
+            if (!sub) return NULL;
+            pl_snode *cp = copy_node(n);
+            if (!cp) {
+                pl_snode_release(sub);
+                return NULL;
+            }
+            pl_snode **k = kids(cp);
+            pl_snode_release(k[at]); /* n still holds it */
+            k[at] = sub;
+            cp->count = n->count - child->count + sub->count;
+            if (child->has_table != sub->has_table) copy_has_table(cp);
+            return cp;
+        }
         wide w;
         widen(&w, n);
         if (w.dm & bit) {
@@ -845,8 +967,12 @@ static void retire_root(pl_snode *old)
     if (old) pl_epoch_retire(old, release_root_fn);
 }
 
-int pl_stable_set(pl_stable *t, const pl_skey *k, const pl_sval *v)
+/* st[k] = v; with expect, only while st[k] holds a value the same as
+ * *expect (pl_sval_same; a NIL expect: the key is absent), else
+ * PL_ECONFLICT. */
+static int write_key(pl_stable *t, const pl_skey *k, const pl_sval *v, const pl_sval *expect)
 {
+    static const pl_sval nil = {PL_SV_NIL, {0}};
     if (t->frozen) return PL_EFROZEN;
     /* A long string key without a shared string: an existing entry's is
      * reused (most writes replace a value), one is made only for a new key. */
@@ -860,8 +986,13 @@ int pl_stable_set(pl_stable *t, const pl_skey *k, const pl_sval *v)
         wait_excl(t);
         pl_epoch_enter();
         pl_snode *old = pl_stable_root(t), *nw;
+        const pl_sentry *e = expect || (need_string && !made) ? find_entry(old, k) : NULL;
+        if (expect && !pl_sval_same(e ? &e->v : &nil, expect)) {
+            pl_epoch_exit();
+            rc = PL_ECONFLICT;
+            break;
+        }
         if (need_string && !made) {
-            const pl_sentry *e = find_entry(old, k);
             if (!e) {
                 pl_epoch_exit();
                 made = pl_sstring_new_hashed(k->str, k->len, (uint32_t)k->ik);
@@ -894,6 +1025,16 @@ int pl_stable_set(pl_stable *t, const pl_skey *k, const pl_sval *v)
     }
     if (made) pl_sstring_release(made); /* the nodes hold their own references */
     return rc;
+}
+
+int pl_stable_set(pl_stable *t, const pl_skey *k, const pl_sval *v)
+{
+    return write_key(t, k, v, NULL);
+}
+
+int pl_stable_cas(pl_stable *t, const pl_skey *k, const pl_sval *expect, const pl_sval *v)
+{
+    return write_key(t, k, v, expect);
 }
 
 static int add_numbers(const pl_sval *a, const pl_sval *b, pl_sval *out)

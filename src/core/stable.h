@@ -213,6 +213,12 @@ size_t pl_stable_size(pl_stable *t);
 /* st[k] = v (v NIL removes k). For a string key, k->s may be NULL: a
  * shared string is made if the key is new. */
 PL_MUST_CHECK int pl_stable_set(pl_stable *t, const pl_skey *k, const pl_sval *v);
+/* st[k] = v if st[k] still holds a value the same as *expect
+ * (pl_sval_same; NIL: the key is absent), else PL_ECONFLICT and nothing
+ * changes. Other keys may change meanwhile without a conflict. k->s as
+ * for pl_stable_set. */
+PL_MUST_CHECK int pl_stable_cas(pl_stable *t, const pl_skey *k, const pl_sval *expect,
+                                const pl_sval *v);
 /* st[k] += delta (numbers: integer + integer wraps around as in Lua, a
  * float on either side gives a float); *old receives the previous value. */
 PL_MUST_CHECK int pl_stable_increment(pl_stable *t, const pl_skey *k, const pl_sval *delta,

@@ -5,7 +5,6 @@
 
 #include "engine/runtime.h"
 
-static const char LISTS_KEY[] = "parlua.handlers";
 static const char CONN_MT[] = "parlua.Connection";
 
 typedef struct conn {
@@ -21,22 +20,41 @@ typedef struct conn {
 static int conn_index(lua_State *L);
 static int conn_gc(lua_State *L);
 
-/* Pushes the VM's lists: one table per kind and phase, keyed by name,
- * made on the first connection. With create unset, pushes nil when there
- * are none and returns 0. */
+/* Pushes the VM's table of handler lists (one table per kind and phase),
+ * made on the first connection and kept in the registry's array part
+ * under a reference the VM records: a busy VM reads it at every delivery,
+ * and a reference is one array slot where a registry key is a hash chain.
+ * With create unset, pushes nil when there are none and returns 0. */
 static int push_lists(lua_State *L, int create)
 {
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, LISTS_KEY) == LUA_TTABLE) return 1;
-    if (!create) return 0;
-    lua_pop(L, 1);
-    lua_createtable(L, PL_CONN_KINDS * 2, 0);
+    pl_vm *vm = pl_vm_of(L);
+    if (vm->conn_lists_ref > 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->conn_lists_ref);
+        return 1;
+    }
+    if (!create) {
+        lua_pushnil(L);
+        return 0;
+    }
+    lua_createtable(L, PL_CONN_KINDS * 2 + 2, 0); /* + Heartbeat's slots */
     for (int i = 1; i <= PL_CONN_KINDS * 2; i++) {
         lua_newtable(L);
         lua_rawseti(L, -2, i);
     }
     lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, LISTS_KEY);
+    vm->conn_lists_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 1;
+}
+
+/* Heartbeat's lists (kind SIGNAL, one per phase) are also kept at fixed
+ * slots of the lists table, after the kinds' tables, and never forgotten:
+ * every frame fires Heartbeat in every busy VM, most of them not run since
+ * the last frame, and an array slot is one cache miss where interning the
+ * name and looking it up are several. */
+#define HEARTBEAT_SLOT(phase) (PL_CONN_KINDS * 2 + (phase) + 1)
+static int is_heartbeat(int kind, const char *name, size_t len)
+{
+    return kind == PL_CONN_SIGNAL && len == 9 && memcmp(name, "Heartbeat", 9) == 0;
 }
 
 /* Pushes the array of connections for (kind, name, phase). With create
@@ -44,8 +62,14 @@ static int push_lists(lua_State *L, int create)
 static int push_list(lua_State *L, int kind, const char *name, size_t len, int phase, int create)
 {
     if (!push_lists(L, create)) return 0;
-    lua_rawgeti(L, -1, kind * 2 + phase + 1);
-    lua_remove(L, -2);
+    if (is_heartbeat(kind, name, len)) {
+        if (lua_rawgeti(L, -1, HEARTBEAT_SLOT(phase)) != LUA_TNIL || !create) {
+            lua_replace(L, -2); /* as lua_remove(L, -2), without a rotation */
+            return !lua_isnil(L, -1);
+        }
+        lua_pop(L, 1); /* the first connection: made below, then kept in its slot */
+    }
+    lua_rawgeti(L, -1, kind * 2 + phase + 1); /* lists, kind's table */
     lua_pushlstring(L, name, len);
     if (lua_rawget(L, -2) == LUA_TNIL && create) {
         lua_pop(L, 1);
@@ -53,8 +77,13 @@ static int push_list(lua_State *L, int kind, const char *name, size_t len, int p
         lua_pushlstring(L, name, len);
         lua_pushvalue(L, -2);
         lua_rawset(L, -4);
+        if (is_heartbeat(kind, name, len)) {
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, -4, HEARTBEAT_SLOT(phase));
+        }
     }
-    lua_remove(L, -2);
+    lua_replace(L, -3); /* the list where the lists were; the kind's table above it */
+    lua_pop(L, 1);
     return !lua_isnil(L, -1);
 }
 
@@ -164,7 +193,8 @@ static int conn_disconnect(lua_State *L)
             break;
         }
     }
-    if (lua_rawlen(L, -1) == 0) { /* forget the name: per-request topics come and go */
+    if (lua_rawlen(L, -1) == 0 && !is_heartbeat(c->kind, name, len)) {
+        /* forget the name: per-request topics come and go */
         push_lists(L, 1);
         lua_rawgeti(L, -1, c->kind * 2 + c->phase + 1);
         lua_pushlstring(L, name, len);

@@ -941,11 +941,15 @@ void pl_sched_frame(pl_runtime *rt, double dt)
     uint64_t t1 = stats_clock(rt);
     pl_vm *par = take_pending(rt, PL_PARALLEL);
     if (par) {
-        for (pl_vm *vm = par, *next; vm; vm = next) {
-            next = vm->pending_next[PL_PARALLEL];
-            pl_pool_submit(rt->pool, &vm->pool_item);
+        /* one chain, submitted at once: one lock per queue and one wake-up
+         * for the whole phase (its workers start on it while this thread
+         * would still be submitting one by one) */
+        for (pl_vm *vm = par; vm; vm = vm->pending_next[PL_PARALLEL]) {
+            pl_vm *next = vm->pending_next[PL_PARALLEL];
+            vm->pool_item.next = next ? &next->pool_item : NULL;
             nparallel++;
         }
+        pl_pool_submit_chain(rt->pool, &par->pool_item, nparallel);
         pl_lthread_poke(rt, 0); /* lthreads holding workers give way after their slice */
         wait_parallel(rt);
     }

@@ -938,6 +938,91 @@ static int update_attempt(lua_State *L)
     return 0;
 }
 
+/* update's fast path, for a key holding nil, a boolean or a number (a
+ * counter, a flag): fn runs directly on the value read (no view, no
+ * transaction: a scalar needs no reference kept) and its result is stored
+ * by pl_stable_cas, which succeeds only while the key still holds that
+ * value; on a conflict fn runs again, and after FALLBACK_AFTER attempts
+ * the table's fallback flag is taken as run_attempts does. */
+typedef struct fast_call {
+    conv cx;
+    pl_sval v; /* fn's result, converted (one reference) */
+    int bad;   /* the result could not be stored: cx.err says why */
+} fast_call;
+
+/* Under lua_pcall: fn at 1, the old value at 2, the fast_call at 3. Calls
+ * fn and converts its result; nothing raises after the conversion, so a
+ * raise (fn's error, or out of memory) leaves nothing to release. */
+static int fast_attempt(lua_State *L)
+{
+    fast_call *fc = lua_touserdata(L, 3);
+    lua_settop(L, 2);
+    lua_call(L, 1, 1);
+    conv_init(&fc->cx, L);
+    fc->bad = conv_value(&fc->cx, -1, &fc->v);
+    pl_ptrmap_free(&fc->cx.memo);
+    return 0;
+}
+
+/* Function at 3, the key k (from argument 2). Returns 1 when done, 0 when
+ * the key holds something else (the general path then runs; nothing was
+ * called). fn's error propagates with nothing changed. */
+static int update_fast(lua_State *L, pl_stable *t, const pl_skey *k)
+{
+    enum { GENERAL, DONE, FN_ERROR, BAD_VALUE, FAILED } out = GENERAL;
+    if (pl_stable_txn_open(t))
+        return st_error(L, "a SharedTable transaction or update is already running on this "
+                           "table in this thread");
+    luaL_checkstack(L, 5, NULL);
+    if (pl_stable_txn_push(t) != 0)
+        return st_error(L, "SharedTable transactions nested too deeply");
+    int held = 0, rc = PL_OK;
+    fast_call fc;
+    for (int attempts = 1;; attempts++) {
+        pl_sval old = {PL_SV_NIL, {0}};
+        pl_epoch_enter();
+        const pl_sval *cur = pl_snode_find(pl_stable_root(t), k);
+        if (cur) old = *cur;
+        pl_epoch_exit();
+        if (old.tag >= PL_SV_STR) break; /* a value with a reference: the general path */
+        lua_pushcfunction(L, fast_attempt);
+        lua_pushvalue(L, 3);
+        push_live(L, &old); /* a scalar: pushing it allocates nothing */
+        lua_pushlightuserdata(L, &fc);
+        if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+            out = FN_ERROR;
+            break;
+        }
+        if (fc.bad) {
+            out = BAD_VALUE;
+            break;
+        }
+        rc = pl_stable_cas(t, k, &old, &fc.v);
+        pl_sval_release(&fc.v);
+        if (rc != PL_ECONFLICT) {
+            out = rc == PL_OK ? DONE : FAILED;
+            break;
+        }
+        if (attempts == FALLBACK_AFTER) held = pl_stable_excl_acquire(t);
+    }
+    pl_stable_txn_pop();
+    if (held) pl_stable_excl_release(t);
+    switch (out) {
+    case FN_ERROR:
+        return lua_error(L); /* fn's own error */
+    case BAD_VALUE:
+        if (fc.cx.path[0])
+            return st_error(L, "SharedTable.update: %s (at key %s)", fc.cx.err,
+                            fc.cx.path[0] == '.' ? fc.cx.path + 1 : fc.cx.path);
+        return st_error(L, "SharedTable.update: %s", fc.cx.err);
+    case FAILED:
+        raise_rc(L, rc);
+        return 0;
+    default:
+        return out == DONE;
+    }
+}
+
 static int st_update(lua_State *L)
 {
     pl_stable *t = check_st(L, 1);
@@ -946,6 +1031,7 @@ static int st_update(lua_State *L)
     luaL_checktype(L, 3, LUA_TFUNCTION);
     lua_settop(L, 3);
     check_writable(L, t);
+    if (update_fast(L, t, &k)) return 0;
     view *vw = new_view(L, t); /* 4 */
     if (k.str && k.len > PL_SKEY_INLINE &&
         !(vw->key = pl_sstring_new_hashed(k.str, k.len, (uint32_t)k.ik)))

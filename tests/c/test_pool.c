@@ -196,6 +196,47 @@ static void test_worker_chains(void **state)
     free(items);
 }
 
+/* pl_pool_submit_chain: n items chained through their links, submitted at
+ * once while the workers are busy with items submitted before and with
+ * children the chained items submit: each runs exactly once per phase, and
+ * wait_idle waits for all of them. Chains of 1, fewer than the workers,
+ * and many per worker (the runs split across the queues). */
+static void test_submit_chain(void **state)
+{
+    (void)state;
+    ctx c;
+    init_ctx(&c);
+    c.pool = pl_pool_new(nworkers, run_item, &c);
+    assert_non_null(c.pool);
+    int n = nitems < 4 ? 4 : nitems & ~1;
+    item *items = make_items(n);
+    int half = n / 2;
+    for (int i = 0; i < half; i++)
+        items[i].child = &items[half + i];
+    int sizes[] = {1, nworkers > 1 ? nworkers - 1 : 1, half};
+    int phase = 0;
+    for (int round = 0; round < nphases / 3 + 1; round++) {
+        int len = sizes[round % 3];
+        c.phase = ++phase;
+        for (int i = 0; i < len; i++) /* a stale next on the last one must not matter */
+            items[i].link.next = &items[(i + 1) % half].link;
+        pl_pool_submit_chain(c.pool, &items[0].link, (size_t)len);
+        pl_pool_wait_idle(c.pool);
+        for (int i = 0; i < n; i++) {
+            int want = (i < len || (i >= half && i - half < len)) ? 1 : 0;
+            int runs = atomic_exchange(&items[i].runs, 0);
+            if (runs != want)
+                fail_msg("chain of %d, phase %d: item %d ran %d times", len, phase, i, runs);
+        }
+    }
+    pl_pool_submit_chain(c.pool, &items[0].link, 0); /* nothing: no phase */
+    pl_pool_wait_idle(c.pool);
+    assert_false(atomic_load(&c.overlap));
+    assert_false(atomic_load(&c.bad_worker));
+    pl_pool_free(c.pool);
+    free(items);
+}
+
 /* Slow items: wait_idle must block until the last one finished. */
 static void test_wait_idle_blocks(void **state)
 {
@@ -256,6 +297,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_basics),
         cmocka_unit_test(test_phases_outside_and_worker_submits),
         cmocka_unit_test(test_worker_chains),
+        cmocka_unit_test(test_submit_chain),
         cmocka_unit_test(test_wait_idle_blocks),
         cmocka_unit_test(test_create_free),
     };

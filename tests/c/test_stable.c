@@ -261,6 +261,44 @@ static int64_t get_int(pl_snode *root, const char *key)
     return v && v->tag == PL_SV_INT ? v->u.i : -1;
 }
 
+/* pl_stable_cas writes only while the key holds the expected value: a
+ * conflict changes nothing, a NIL expectation means "absent", a NIL value
+ * removes, a long key gets its shared string, other keys may change. */
+static void test_cas(void **state)
+{
+    (void)state;
+    pl_stable *t = pl_stable_new(NULL, 0, NULL);
+    set_int(t, "n", 5);
+    pl_skey k = {PL_SKEY_STR | pl_str_hash("n", 1), "n", 1, NULL};
+    pl_sval five = {PL_SV_INT, {.i = 5}}, six = {PL_SV_INT, {.i = 6}}, nil = {PL_SV_NIL, {0}};
+    pl_sval fl = {PL_SV_FLOAT, {.n = 5.0}};
+    assert_int_equal(pl_stable_cas(t, &k, &fl, &six), PL_ECONFLICT); /* 5.0 is not 5 */
+    assert_int_equal(pl_stable_cas(t, &k, &nil, &six), PL_ECONFLICT);
+    pl_snode *r = pl_stable_snapshot(t);
+    assert_int_equal(get_int(r, "n"), 5);
+    pl_snode_release(r);
+    set_int(t, "other", 1); /* another key changing is no conflict */
+    assert_int_equal(pl_stable_cas(t, &k, &five, &six), PL_OK);
+    assert_int_equal(pl_stable_cas(t, &k, &five, &six), PL_ECONFLICT);
+    const char *lk = "a key longer than sixteen bytes";
+    pl_skey longk = {PL_SKEY_STR | pl_str_hash(lk, strlen(lk)), lk, strlen(lk), NULL};
+    assert_int_equal(pl_stable_cas(t, &longk, &six, &five), PL_ECONFLICT);
+    assert_int_equal(pl_stable_cas(t, &longk, &nil, &five), PL_OK);
+    r = pl_stable_snapshot(t);
+    assert_int_equal(get_int(r, "n"), 6);
+    assert_int_equal(get_int(r, lk), 5);
+    assert_int_equal(pl_snode_check(r), 0);
+    pl_snode_release(r);
+    assert_int_equal(pl_stable_cas(t, &longk, &five, &nil), PL_OK); /* removes */
+    assert_int_equal(pl_stable_cas(t, &longk, &nil, &nil), PL_OK);  /* absent stays absent */
+    assert_int_equal(pl_stable_size(t), 2);
+    pl_stable *f = pl_stable_clone(t, 0, 1);
+    assert_int_equal(pl_stable_cas(f, &k, &six, &five), PL_EFROZEN);
+    pl_stable_release(f);
+    pl_stable_release(t);
+    pl_epoch_barrier();
+}
+
 static void test_increment_values(void **state)
 {
     (void)state;
@@ -735,13 +773,10 @@ int main(int argc, char **argv)
     if (argc > 1) nthreads = atoi(argv[1]);
     if (argc > 2) iterations = atoi(argv[2]);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_model),
-        cmocka_unit_test(test_increment_values),
-        cmocka_unit_test(test_deep_clone),
-        cmocka_unit_test(test_list_shutdown),
-        cmocka_unit_test(test_transaction),
-        cmocka_unit_test(test_stress),
-        cmocka_unit_test(test_stress_deep_clone),
+        cmocka_unit_test(test_model),         cmocka_unit_test(test_increment_values),
+        cmocka_unit_test(test_cas),           cmocka_unit_test(test_deep_clone),
+        cmocka_unit_test(test_list_shutdown), cmocka_unit_test(test_transaction),
+        cmocka_unit_test(test_stress),        cmocka_unit_test(test_stress_deep_clone),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     pl_epoch_thread_exit();

@@ -80,6 +80,20 @@ U.raises("SharedTable.update: cannot store a value of type 'function' in a Share
     function() SharedTable.update(st, "n", function(v) return print end) end)
 U.raises("SharedTable.update: cannot store a value of type 'function' in a SharedTable (at key x[1])",
     function() SharedTable.update(st, "n", function(v) return { x = { print } } end) end)
+-- the same for a key holding a string (update's general path: a view)
+-- and for nil (its fast path, as for numbers)
+ok, got = pcall(SharedTable.update, st, "s", function(v) assert(v == "text"); error(err) end)
+assert(not ok and got == err, "update of a string: the original error object did not propagate")
+U.raises("SharedTable.update: cannot store a value of type 'function' in a SharedTable",
+    function() SharedTable.update(st, "s", function(v) return print end) end)
+ok, got = pcall(SharedTable.update, st, "absent", function(v) assert(v == nil); error(err) end)
+assert(not ok and got == err, "update of nil: the original error object did not propagate")
+U.raises_with("cannot write to a SharedTable directly inside its own transaction or update",
+    function() SharedTable.update(st, "n", function(v) SharedTable.update(st, "n", print) end) end)
+U.raises_with("cannot write to a SharedTable directly inside its own transaction or update",
+    function() SharedTable.update(st, "s", function(v) SharedTable.update(st, "n", print) end) end)
+U.raises_with("cannot write to a SharedTable directly inside its own transaction or update",
+    function() SharedTable.update(st, "n", function(v) SharedTable.increment(st, "n", 1); return v end) end)
 ok, got = pcall(SharedTable.transaction, st, function(view)
     view.n = 100
     view.new = "key"

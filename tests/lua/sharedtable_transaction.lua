@@ -34,6 +34,18 @@ assert(st.missing == nil)
 SharedTable.update(st, 5, function(v) return { 1, 2 } end)
 assert(st[5][2] == 2)
 assert(select("#", SharedTable.update(st, "a", function(v) return v end)) == 0)
+-- keys holding nil, booleans and numbers (update's fast path): removal,
+-- a nil key left nil, a boolean flipped, a number turned into a string
+SharedTable.update(st, "a", function(v) assert(v == 11); return nil end)
+assert(st.a == nil)
+SharedTable.update(st, "never", function(v) assert(v == nil); return nil end)
+assert(st.never == nil)
+st.flag = false
+SharedTable.update(st, "flag", function(v) return not v end)
+assert(st.flag == true)
+st.num = 1.5
+SharedTable.update(st, "num", function(v) assert(math.type(v) == "float"); return "x" .. v end)
+assert(st.num == "x1.5")
 
 -- contention
 local ACTORS, N, TOTAL = 4, 2000, 1000000
