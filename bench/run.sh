@@ -171,6 +171,13 @@ row "--trace overhead: messages" "%" "$(overhead "$m0" "$m1")" ""
 # ---- targets (issue 12 rows measured above) ----
 echo
 echo "targets:"
+target "actor start-up, us per actor" "$(fig actors actor_start_us)" "<=" 10
+target "memory per idle actor, Lua heap, KB" "$(fig actors idle_actor_heap_kb)" "<=" 10
+target "message round trip between two actors, us" "$(fig roundtrip roundtrip_us)" "<=" 0.8
+target "one-way small messages, handled, M/s" "$(fig messages messages_mps)" ">=" 10
+target "CPU-bound speedup (terrain) over lua5.4, x" "$(ratio "$ser" "$par")" ">=" 1.95
+target "lthread start + join, us per lthread (issue 15)" "$(fig lthreads lthread_start_us)" "<=" 10
+target "lthread start + join, us per lthread (SPEC 11)" "$(fig lthreads lthread_start_us)" "<=" 5
 if [ -f bench/sharedtable.lua ]; then
   target "SharedTable.update of a number, us per call" "$(fig sharedtable update_us)" "<=" 0.2
   target "shared counter, every worker on one key, M/s" "$(fig sharedtable increment_mps_all)" ">=" 10

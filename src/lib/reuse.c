@@ -45,24 +45,27 @@ static void push_roots(lua_State *L)
     if (!lua_getmetatable(L, pkg - 1)) lua_pushnil(L); /* package.loaded's */
 }
 
-/* Pushes a shallow copy of the table at idx. */
-static void push_copy(lua_State *L, int idx)
+/* Pushes a shallow copy of the table at idx; returns its size. */
+static lua_Integer push_copy(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
     lua_newtable(L);
+    lua_Integer n = 0;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         lua_pushvalue(L, -2);
         lua_insert(L, -2);
         lua_rawset(L, -4);
+        n++;
     }
+    return n;
 }
 
 /* Under pcall: keeps the copies (the state as its libraries left it). */
 static int take_snapshot(lua_State *L)
 {
     lua_settop(L, 0);
-    lua_createtable(L, 2 * NROOTS + 2, 0); /* 1: roots, copies, metatables, string mt */
+    lua_createtable(L, 4 * NROOTS + 1, 0); /* 1: roots, copies, metatables, string mt, sizes */
     lua_pushvalue(L, 1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &SNAP_KEY); /* first: the registry's copy has it */
     push_roots(L);                                /* 2 .. NROOTS + 1 */
@@ -71,8 +74,10 @@ static int take_snapshot(lua_State *L)
         if (!lua_istable(L, root)) continue;
         lua_pushvalue(L, root);
         lua_rawseti(L, 1, 1 + i);
-        push_copy(L, root);
+        lua_Integer size = push_copy(L, root);
         lua_rawseti(L, 1, 1 + NROOTS + i);
+        lua_pushinteger(L, size);
+        lua_rawseti(L, 1, 2 + 3 * NROOTS + i);
         if (!lua_getmetatable(L, root)) lua_pushboolean(L, 0);
         lua_rawseti(L, 1, 1 + 2 * NROOTS + i);
     }
@@ -91,17 +96,20 @@ void pl_reuse_snapshot(lua_State *L)
     }
 }
 
-/* Makes the table at t hold exactly the pairs of the table at copy. */
-static void restore(lua_State *L, int t, int copy)
+/* Makes the table at t hold exactly the pairs of the table at copy
+ * (size pairs). */
+static void restore(lua_State *L, int t, int copy, lua_Integer size)
 {
+    lua_Integer kept = 0; /* keys of copy that t has: now with copy's values */
     lua_pushnil(L);
     while (lua_next(L, t)) { /* changing existing keys only: next stays valid */
         lua_pop(L, 1);
         lua_pushvalue(L, -1);
         lua_pushvalue(L, -1);
-        lua_rawget(L, copy);
+        if (lua_rawget(L, copy) != LUA_TNIL) kept++;
         lua_rawset(L, t);
     }
+    if (kept == size) return; /* nothing of copy's was removed from t */
     lua_pushnil(L);
     while (lua_next(L, copy)) {
         lua_pushvalue(L, -2);
@@ -123,7 +131,8 @@ static int reset_tables(lua_State *L)
             continue;
         }
         lua_rawgeti(L, 1, 1 + NROOTS + i);
-        restore(L, 2, 3);
+        lua_rawgeti(L, 1, 2 + 3 * NROOTS + i);
+        restore(L, 2, 3, lua_tointeger(L, 4));
         if (lua_rawgeti(L, 1, 1 + 2 * NROOTS + i) != LUA_TTABLE) {
             lua_pop(L, 1);
             lua_pushnil(L);

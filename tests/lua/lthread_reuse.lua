@@ -23,6 +23,7 @@ run(function()
     collectgarbage("stop")
     coroutine.wrap(function() coroutine.yield() end)() -- a suspended coroutine left behind
     _G.print = function() error("leaked print") end
+    _G.assert, package.config = nil, nil -- removed keys come back too
     getmetatable("").__index = { upper = function() return "leak" end }
 end)
 
@@ -42,6 +43,7 @@ local seen = run(function()
         getmetatable(package.loaded).__index ~= nil and package.loaded.nothing_here == nil)
     check("collector", collectgarbage("isrunning"))
     check("print", not pcall(string.dump, print))
+    check("assert", type(assert) == "function" and type(package.config) == "string")
     return table.concat(out, ", ")
 end)
 assert(seen == "", "the second lthread saw the first one's: " .. seen)
