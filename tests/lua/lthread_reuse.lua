@@ -86,7 +86,11 @@ for i = 1, 5 do
     assert(v == nil or v == i, "lthread " .. i .. "'s finalizer ran in lthread " .. tostring(v))
 end
 
--- 5. after debug was opened, the state is not kept either
-run(function() debug.sethook(function() end, "l") end)
-assert(run(function() return debug.gethook() end) == nil, "a hook survived into the next lthread")
+-- 5. after debug was opened, the state is not kept either: a hook set on
+--    the state's main thread (which new coroutines inherit) does not reach
+--    the next lthread's body (under ThreadSanitizer the runtime's own hook
+--    shows as "external hook": not a function)
+run(function() debug.sethook(debug.getregistry()[1], function() end, "l") end)
+assert(type(run(function() return debug.gethook() end)) ~= "function",
+    "a hook survived into the next lthread")
 print("OK")
