@@ -155,18 +155,13 @@ static int method_trampoline(lua_State *L)
     return m->call(L);
 }
 
-/* Adds members (a NULL name ends them) of cls to the member table on top. */
-static void add_members(lua_State *L, const pl_class *cls, const pl_member *members)
+/* Adds members (a NULL name ends them) of cls to the member table on top:
+ * each as its pl_member; a method's closure is made when first read
+ * (find_member), so a VM pays only for the methods it uses. */
+static void add_members(lua_State *L, const pl_member *members)
 {
     for (const pl_member *m = members; m->name; m++) {
-        if (m->call) {
-            lua_pushlightuserdata(L, (void *)m);
-            lua_pushlightuserdata(L, (void *)cls);
-            lua_rawgetp(L, LUA_REGISTRYINDEX, &pl_instance_type); /* pl_make_instance_mt */
-            lua_pushcclosure(L, method_trampoline, 3);
-        } else {
-            lua_pushlightuserdata(L, (void *)m);
-        }
+        lua_pushlightuserdata(L, (void *)m);
         lua_setfield(L, -2, m->name);
     }
 }
@@ -180,9 +175,9 @@ static void push_class_members(lua_State *L, int members_idx, const pl_class *cl
     lua_pop(L, 1);
     lua_newtable(L);
     for (const pl_class_def *def = pl_builtin_classes; def->cls; def++)
-        if (def->cls == cls && def->members) add_members(L, cls, def->members);
+        if (def->cls == cls && def->members) add_members(L, def->members);
     const pl_class_def *host = pl_host_class_def(pl_vm_of(L)->runtime, cls);
-    if (host && host->members) add_members(L, cls, host->members);
+    if (host && host->members) add_members(L, host->members);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, members_idx, cls);
 }
@@ -196,6 +191,17 @@ static int find_member(lua_State *L, int members_idx, const pl_instance *inst, i
         push_class_members(L, members_idx, c);
         lua_pushvalue(L, key_idx);
         if (lua_rawget(L, -2) != LUA_TNIL) {
+            const pl_member *m = lua_touserdata(L, -1);
+            if (lua_type(L, -1) == LUA_TLIGHTUSERDATA && m->call) { /* first read: its closure */
+                lua_pop(L, 1);
+                lua_pushlightuserdata(L, (void *)m);
+                lua_pushlightuserdata(L, (void *)c);
+                lua_rawgetp(L, LUA_REGISTRYINDEX, &pl_instance_type); /* pl_make_instance_mt */
+                lua_pushcclosure(L, method_trampoline, 3);
+                lua_pushvalue(L, key_idx);
+                lua_pushvalue(L, -2);
+                lua_rawset(L, -4); /* kept in the class's table */
+            }
             lua_remove(L, -2);
             *cls = c;
             return 1;
