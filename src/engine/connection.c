@@ -100,11 +100,9 @@ void pl_conn_add(lua_State *L, int kind, const char *name, size_t len, int phase
     c->ops = ops;
     c->ud = NULL;
     c->script = NULL;
+    static const luaL_Reg meta[] = {{"__index", conn_index}, {"__gc", conn_gc}, {NULL, NULL}};
     if (luaL_newmetatable(L, CONN_MT)) { /* the VM's first connection */
-        lua_pushcfunction(L, conn_index);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, conn_gc);
-        lua_setfield(L, -2, "__gc");
+        luaL_setfuncs(L, meta, 0);
         lua_pushliteral(L, "RBXScriptConnection");
         lua_setfield(L, -2, "__name");
     }

@@ -126,14 +126,20 @@ static void make_all_globals(lua_State *L)
         }
 }
 
-/* _G's __index(t, k): a pending library, made now; else nil, as without a
- * metatable. */
-static int g_index(lua_State *L)
+/* An __index(t, k) over the pending set: the library named k, made now,
+ * if it is pending in set; else nil, as without a metatable. */
+static int index_pending(lua_State *L, uint32_t set)
 {
     int i = find(L, 2);
-    if (i < 0 || !(pl_vm_of(L)->lazy_global & (UINT32_C(1) << i))) return 0;
+    if (i < 0 || !(set & (UINT32_C(1) << i))) return 0;
     make(L, i);
     return 1;
+}
+
+/* _G's __index: a pending global. */
+static int g_index(lua_State *L)
+{
+    return index_pending(L, pl_vm_of(L)->lazy_global);
 }
 
 /* _G's __newindex(t, k, v): a new global; naming a pending one cancels it. */
@@ -170,14 +176,10 @@ static int g_pairs(lua_State *L)
     return 3;
 }
 
-/* package.loaded's __index(t, name): require and the codec find a pending
- * library's module. */
+/* package.loaded's __index: require and the codec find a pending module. */
 static int loaded_index(lua_State *L)
 {
-    int i = find(L, 2);
-    if (i < 0 || !(pl_vm_of(L)->lazy_module & (UINT32_C(1) << i))) return 0;
-    make(L, i);
-    return 1;
+    return index_pending(L, pl_vm_of(L)->lazy_module);
 }
 
 /* The string metatable's __index(s, k) until the string library exists:

@@ -450,13 +450,12 @@ static int signal_index(lua_State *L);
 /* Sets the Signal metatable on the userdata on top, made the first time. */
 static void set_signal_mt(lua_State *L)
 {
+    static const luaL_Reg meta[] = {{"__index", signal_index},
+                                    {"__gc", signal_gc},
+                                    {"__tostring", signal_tostring},
+                                    {NULL, NULL}};
     if (luaL_newmetatable(L, SIGNAL_MT)) {
-        lua_pushcfunction(L, signal_index);
-        lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, signal_gc);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, signal_tostring);
-        lua_setfield(L, -2, "__tostring");
+        luaL_setfuncs(L, meta, 0);
         lua_pushliteral(L, "RBXScriptSignal");
         lua_setfield(L, -2, "__name");
     }
