@@ -115,12 +115,12 @@ static void make(lua_State *L, int i)
     settle(L, vm);
 }
 
-/* Makes every pending global (pairs, setmetatable on _G). */
-static void make_all_globals(lua_State *L)
+/* Makes every library pending in *set (pl_vm.lazy_global: pairs and
+ * setmetatable on _G; lazy_module: setmetatable on package.loaded). */
+static void make_all(lua_State *L, const uint32_t *set)
 {
-    pl_vm *vm = pl_vm_of(L);
     for (int i = 0; i < pl_lazy_count; i++)
-        if (vm->lazy_global & (UINT32_C(1) << i)) {
+        if (*set & (UINT32_C(1) << i)) {
             make(L, i);
             lua_pop(L, 1);
         }
@@ -169,7 +169,7 @@ static int g_next(lua_State *L)
 /* _G's __pairs: every global exists before the walk. */
 static int g_pairs(lua_State *L)
 {
-    make_all_globals(L);
+    make_all(L, &pl_vm_of(L)->lazy_global);
     lua_pushcfunction(L, g_next);
     lua_pushvalue(L, 1);
     lua_pushnil(L);
@@ -225,22 +225,34 @@ static int is_lazy_g(lua_State *L, int idx)
            has_metatable(L, idx, &G_MT);
 }
 
+/* The same for package.loaded with its first-use metatable. */
+static int is_lazy_loaded(lua_State *L, int idx)
+{
+    return pl_vm_of(L)->lazy_module && lua_type(L, idx) == LUA_TTABLE &&
+           has_metatable(L, idx, &LOADED_MT);
+}
+
 void pl_lazy_before_metatable(lua_State *L, int idx, int setting)
 {
     if (lua_type(L, idx) == LUA_TSTRING) {
         if (pl_vm_of(L)->lazy_module)
             pl_lazy_require(L, "string"); /* the metatable the program asks for is the real one */
     } else if (setting && is_lazy_g(L, idx)) {
-        make_all_globals(L); /* and ours goes: the program's own replaces nothing */
         pl_vm *vm = pl_vm_of(L);
+        make_all(L, &vm->lazy_global); /* and ours goes: the program's own replaces nothing */
         vm->lazy_global = 0;
+        settle(L, vm);
+    } else if (setting && is_lazy_loaded(L, idx)) {
+        pl_vm *vm = pl_vm_of(L);
+        make_all(L, &vm->lazy_module); /* require still finds every library */
+        vm->lazy_module = 0;
         settle(L, vm);
     }
 }
 
 int pl_lazy_hides_metatable(lua_State *L, int idx)
 {
-    return is_lazy_g(L, idx);
+    return is_lazy_g(L, idx) || is_lazy_loaded(L, idx);
 }
 
 /* getmetatable and setmetatable of base and of debug (wrapping the

@@ -47,11 +47,12 @@ int pl_reset_state(lua_State *L);
  * returns 1 if it made it. */
 int pl_lazy_require(lua_State *L, const char *name);
 /* For getmetatable/setmetatable (base's and debug's) on the value at idx:
- * a string's makes the string library first; setting _G's (setting != 0)
- * makes every pending global first. */
+ * a string's makes the string library first; setting _G's or
+ * package.loaded's (setting != 0) makes every pending global or module
+ * first. */
 void pl_lazy_before_metatable(lua_State *L, int idx, int setting);
-/* Whether the value at idx is _G with the first-use metatable, which
- * getmetatable then does not show. */
+/* Whether the value at idx is _G or package.loaded with its first-use
+ * metatable, which getmetatable then does not show. */
 int pl_lazy_hides_metatable(lua_State *L, int idx);
 
 /* The openers of pl_lazy_libs: (name) -> the library. */

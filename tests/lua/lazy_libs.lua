@@ -63,6 +63,14 @@ assert(fresh(function()
         and task ~= nil and getmetatable(_G).__index ~= nil
 end))
 
+-- package.loaded shows no metatable either, and a program's own keeps
+-- require finding every library
+assert(fresh(function()
+    local hidden = getmetatable(package.loaded) == nil
+    setmetatable(package.loaded, { __index = function() return nil end })
+    return hidden and require("utf8").char(65) == "A" and require("sync") == sync
+end))
+
 -- a C function sent to a VM that has not opened its library yet
 local fmt, floor = string.format, math.floor
 assert(fresh(function() return fmt("%03d", floor(7.9)) end) == "007")
