@@ -552,6 +552,7 @@ static int chunk_run(lua_State *L)
 static void cancel_chunk(console *c)
 {
     lua_State *L = c->L;
+    if (c->cancel_ref == LUA_NOREF) return; /* no task.cancel: the chunk waits on */
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->cancel_ref);
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->co_ref);
     lua_State *co = c->co;
@@ -614,21 +615,25 @@ static int run_chunk(console *c)
 
 /* ---- the session ---- */
 
+/* Under pcall: task.cancel (task opens on first use: a plain read). */
+static int get_cancel(lua_State *L)
+{
+    lua_getglobal(L, "task");
+    lua_getfield(L, -1, "cancel");
+    return 1;
+}
+
 /* Keeps the original task.cancel, whatever the user does to `task`. */
 static int find_cancel(console *c)
 {
     lua_State *L = c->L;
     if (!lua_checkstack(L, 3)) return -1;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
-    lua_pushliteral(L, "task");
-    if (lua_rawget(L, -2) != LUA_TTABLE) {
-        lua_pop(L, 2);
+    lua_pushcfunction(L, get_cancel);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK || !lua_isfunction(L, -1)) {
+        lua_pop(L, 1);
         return -1;
     }
-    lua_pushliteral(L, "cancel");
-    lua_rawget(L, -2);
     c->cancel_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_pop(L, 2);
     return 0;
 }
 

@@ -103,12 +103,15 @@ static void make(lua_State *L, int i)
         }
         lua_pop(L, 2);
     }
-    if (vm->lazy_global & bit) {
+    if (vm->lazy_global & bit) { /* not over a global the program set raw */
         lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
         lua_pushstring(L, lib->name);
-        lua_pushvalue(L, -3);
-        lua_rawset(L, -3);
-        lua_pop(L, 1);
+        if (lua_rawget(L, -2) == LUA_TNIL) {
+            lua_pushstring(L, lib->name);
+            lua_pushvalue(L, -4);
+            lua_rawset(L, -4);
+        }
+        lua_pop(L, 2);
     }
     vm->lazy_module &= ~bit;
     vm->lazy_global &= ~bit;
@@ -117,13 +120,25 @@ static void make(lua_State *L, int i)
 
 /* Makes every library pending in *set (pl_vm.lazy_global: pairs and
  * setmetatable on _G; lazy_module: setmetatable on package.loaded). */
-static void make_all(lua_State *L, const uint32_t *set)
+static void make_all(lua_State *L, uint32_t *set)
 {
-    for (int i = 0; i < pl_lazy_count; i++)
-        if (*set & (UINT32_C(1) << i)) {
-            make(L, i);
-            lua_pop(L, 1);
+    for (int i = 0; i < pl_lazy_count; i++) {
+        uint32_t bit = UINT32_C(1) << i;
+        if (!(*set & bit)) continue;
+        if (set == &pl_vm_of(L)->lazy_global) { /* a global the program set raw stays */
+            lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+            lua_pushstring(L, pl_lazy_libs[i].name);
+            int set_raw = lua_rawget(L, -2) != LUA_TNIL;
+            lua_pop(L, 2);
+            if (set_raw) {
+                *set &= ~bit;
+                continue;
+            }
         }
+        make(L, i);
+        lua_pop(L, 1);
+    }
+    settle(L, pl_vm_of(L));
 }
 
 /* An __index(t, k) over the pending set: the library named k, made now,
@@ -180,6 +195,46 @@ static int g_pairs(lua_State *L)
 static int loaded_index(lua_State *L)
 {
     return index_pending(L, pl_vm_of(L)->lazy_module);
+}
+
+/* package.loaded's __newindex: `package.loaded.math = nil` forgets math
+ * for good (require then searches, as in lua5.4). */
+static int loaded_newindex(lua_State *L)
+{
+    int i = find(L, 2);
+    lua_settop(L, 3);
+    lua_rawset(L, 1);
+    if (i >= 0) {
+        pl_vm *vm = pl_vm_of(L);
+        vm->lazy_module &= ~(UINT32_C(1) << i);
+        settle(L, vm);
+    }
+    return 0;
+}
+
+/* package.loaded's __pairs: every module exists before the walk. */
+static int loaded_pairs(lua_State *L)
+{
+    make_all(L, &pl_vm_of(L)->lazy_module);
+    lua_pushcfunction(L, g_next);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+/* The string metatable's arithmetic (Lua 5.4 converts "10" + 1 through
+ * it) until the string library exists: makes it (it sets the real string
+ * metatable) and does the operation (upvalue 1) again. */
+static int string_arith(lua_State *L)
+{
+    int op = (int)lua_tointeger(L, lua_upvalueindex(1));
+    pl_lazy_require(L, "string");
+    lua_settop(L, op == LUA_OPUNM ? 1 : 2);
+    int s = lua_type(L, 1) == LUA_TSTRING ? 1 : 2;
+    if (has_metatable(L, s, &STRING_MT)) /* not made after all */
+        return luaL_error(L, "attempt to perform arithmetic on a string value");
+    lua_arith(L, op);
+    return 1;
 }
 
 /* The string metatable's __index(s, k) until the string library exists:
@@ -265,7 +320,16 @@ static int wrap_getmetatable(lua_State *L)
         return 1;
     }
     pl_lazy_before_metatable(L, 1, 0);
-    return pl_sandbox_call_original(L);
+    int n = pl_sandbox_call_original(L);
+    /* A metatable made in C (luaL_newmetatable names it): the program could
+     * give its objects a finalizer of its own; such a state is never
+     * reused (reuse.c). */
+    if (n == 1 && lua_type(L, -1) == LUA_TTABLE) {
+        lua_pushliteral(L, "__name");
+        if (lua_rawget(L, -2) != LUA_TNIL) pl_vm_of(L)->no_reuse = 1;
+        lua_pop(L, 1);
+    }
+    return n;
 }
 
 static int wrap_setmetatable(lua_State *L)
@@ -322,15 +386,29 @@ void pl_lazy_open(lua_State *L)
     lua_setmetatable(L, -2);
     lua_pop(L, 1);
 
-    static const luaL_Reg loaded_meta[] = {{"__index", loaded_index}, {NULL, NULL}};
+    static const luaL_Reg loaded_meta[] = {{"__index", loaded_index},
+                                           {"__newindex", loaded_newindex},
+                                           {"__pairs", loaded_pairs},
+                                           {NULL, NULL}};
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     new_metatable(L, &LOADED_MT, loaded_meta);
     lua_setmetatable(L, -2);
     lua_pop(L, 1);
 
     static const luaL_Reg string_meta[] = {{"__index", string_index}, {NULL, NULL}};
+    static const struct {
+        const char *name;
+        int op;
+    } arith[] = {{"__add", LUA_OPADD},   {"__sub", LUA_OPSUB}, {"__mul", LUA_OPMUL},
+                 {"__mod", LUA_OPMOD},   {"__pow", LUA_OPPOW}, {"__div", LUA_OPDIV},
+                 {"__idiv", LUA_OPIDIV}, {"__unm", LUA_OPUNM}}; /* lstrlib's own */
     lua_pushliteral(L, "");
     new_metatable(L, &STRING_MT, string_meta);
+    for (size_t i = 0; i < sizeof arith / sizeof arith[0]; i++) {
+        lua_pushinteger(L, arith[i].op);
+        lua_pushcclosure(L, string_arith, 1);
+        lua_setfield(L, -2, arith[i].name);
+    }
     lua_setmetatable(L, -2);
     lua_pop(L, 1);
     pl_transfer_set_opener(L, open_for_decoder);

@@ -9,11 +9,13 @@
  * copy again, then a full collection frees everything the program made.
  *
  * Only C finalizers can run in that collection: a state where a program
- * set a metatable with __gc (lazy.c's setmetatable), opened the debug
- * library (which reaches everything: upvalues, the registry, any
- * metatable) or loaded a C module (_CLIBS not empty) is never reset: it
- * is closed as before (pl_vm.no_reuse). So no code of the previous
- * program runs in the next one's time, and nothing it made is reachable.
+ * set a metatable with __gc (lazy.c's setmetatable), got hold of a
+ * metatable made in C (getmetatable returning one with a __name: it could
+ * change its __gc), opened the debug library (which reaches everything:
+ * upvalues, the registry, any metatable) or loaded a C module (_CLIBS not
+ * empty) is never reset: it is closed as before (pl_vm.no_reuse). So no
+ * code of the previous program runs in the next one's time, and nothing
+ * it made is reachable.
  */
 #include <lauxlib.h>
 #include <lualib.h>
@@ -125,34 +127,82 @@ static int reset_tables(lua_State *L)
     lua_settop(L, 0);
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, &SNAP_KEY) != LUA_TTABLE)
         return luaL_error(L, "no snapshot");
+    /* 2: the metatables registered since (luaL_newmetatable: a __name),
+     * kept registered through the collection (see pl_reset_state) */
+    lua_newtable(L);
+    lua_rawgeti(L, 1, 1 + NROOTS + R_REGISTRY);
+    lua_pushnil(L);
+    while (lua_next(L, LUA_REGISTRYINDEX)) {
+        lua_pushliteral(L, "__name");
+        int named = lua_istable(L, -2) && lua_rawget(L, -2) != LUA_TNIL;
+        lua_pop(L, 1);
+        lua_pushvalue(L, -2);
+        int same = lua_rawget(L, 3) != LUA_TNIL && lua_rawequal(L, -1, -2);
+        lua_pop(L, 1);
+        if (named && !same) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, 2);
+        } else {
+            lua_pop(L, 1);
+        }
+    }
+    lua_settop(L, 2);
+    lua_insert(L, 1); /* 1: the stash, 2: the copies */
     for (int i = 0; i < NROOTS; i++) {
-        if (lua_rawgeti(L, 1, 1 + i) != LUA_TTABLE) {
+        if (lua_rawgeti(L, 2, 1 + i) != LUA_TTABLE) {
             lua_pop(L, 1);
             continue;
         }
-        lua_rawgeti(L, 1, 1 + NROOTS + i);
-        lua_rawgeti(L, 1, 2 + 3 * NROOTS + i);
-        restore(L, 2, 3, lua_tointeger(L, 4));
-        if (lua_rawgeti(L, 1, 1 + 2 * NROOTS + i) != LUA_TTABLE) {
+        lua_rawgeti(L, 2, 1 + NROOTS + i);
+        lua_rawgeti(L, 2, 2 + 3 * NROOTS + i);
+        restore(L, 3, 4, lua_tointeger(L, 5));
+        if (lua_rawgeti(L, 2, 1 + 2 * NROOTS + i) != LUA_TTABLE) {
             lua_pop(L, 1);
             lua_pushnil(L);
         }
-        lua_setmetatable(L, 2);
-        lua_settop(L, 1);
+        lua_setmetatable(L, 3);
+        lua_settop(L, 2);
     }
     lua_pushliteral(L, "");
-    if (lua_rawgeti(L, 1, 1 + 3 * NROOTS) != LUA_TTABLE) {
+    if (lua_rawgeti(L, 2, 1 + 3 * NROOTS) != LUA_TTABLE) {
         lua_pop(L, 1);
         lua_pushnil(L);
     }
     lua_setmetatable(L, -2);
-    lua_settop(L, 0);
-    return 0;
+    lua_settop(L, 1);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) { /* registered again, for the collection only */
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, LUA_REGISTRYINDEX);
+    }
+    return 1;
 }
 
-/* Lua's defaults for the incremental collector (lgc.h: LUAI_GCPAUSE,
- * LUAI_GCMUL, and LUAI_GCSTEPSIZE as a power of 2 of KB). */
-enum { GC_PAUSE = 200, GC_STEPMUL = 100, GC_STEPSIZE = 13 };
+/* After the collection: the stash's keys back to the registry's copy
+ * (nil, or what the copy holds: a first-use maker). Sets existing keys
+ * only: no memory. */
+static void unstash(lua_State *L, int stash)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &SNAP_KEY);
+    lua_rawgeti(L, -1, 1 + NROOTS + R_REGISTRY);
+    int copy = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, stash)) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, copy);
+        lua_rawset(L, LUA_REGISTRYINDEX);
+    }
+    lua_pop(L, 2);
+}
+
+/* Lua's defaults for the collector (lgc.h: LUAI_GCPAUSE, LUAI_GCMUL,
+ * LUAI_GCSTEPSIZE as a power of 2 of bytes, LUAI_GENMINORMUL,
+ * LUAI_GENMAJORMUL). */
+enum { GC_PAUSE = 200, GC_STEPMUL = 100, GC_STEPSIZE = 13, GC_MINORMUL = 20, GC_MAJORMUL = 100 };
 
 int pl_reset_state(lua_State *L)
 {
@@ -167,10 +217,17 @@ int pl_reset_state(lua_State *L)
     if (clibs) return 0;
     lua_sethook(L, NULL, 0, 0);
     lua_pushcfunction(L, reset_tables);
-    if (lua_pcall(L, 0, 0, 0) != LUA_OK) return 0; /* half reset: the caller closes it */
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) return 0; /* half reset: the caller closes it */
     lua_gc(L, LUA_GCRESTART);
+    lua_gc(L, LUA_GCGEN, GC_MINORMUL, GC_MAJORMUL); /* generational settings back too */
     lua_gc(L, LUA_GCINC, GC_PAUSE, GC_STEPMUL, GC_STEPSIZE);
-    lua_gc(L, LUA_GCCOLLECT); /* only C finalizers left to run (see the top) */
+    /* Only C finalizers are left to run (see the top). Some check their
+     * object's metatable against the registry (liolib's files: "FILE*"),
+     * so the metatables registered since stay registered until they ran. */
+    lua_gc(L, LUA_GCCOLLECT);
+    unstash(L, 1);
+    lua_settop(L, 0);
+    if (vm->no_reuse) return 0; /* belt and braces: nothing of the program's ran */
     pl_lazy_reset_masks(L);
     vm->warn_on = vm->warn_cont = 0;
     return 1;

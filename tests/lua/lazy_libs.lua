@@ -71,6 +71,17 @@ assert(fresh(function()
     return hidden and require("utf8").char(65) == "A" and require("sync") == sync
 end))
 
+-- strings convert in arithmetic before `string` was named (Lua 5.4 does it
+-- through the string metatable)
+assert(fresh(function() return "10" + 1 == 11 and -"3" == -3 and 7 // "2" == 3 end))
+
+-- a global the program set raw is not replaced by the library
+assert(fresh(function() rawset(_G, "math", 5) for _ in pairs(_G) do end return math end) == 5)
+assert(go(function() for _ in pairs(_G) do end return math end, { globals = { math = 5 } }):result() == 5)
+
+-- `package.loaded.math = nil` forgets math, as in lua5.4
+assert(fresh(function() package.loaded.math = nil return not pcall(require, "math") end))
+
 -- a C function sent to a VM that has not opened its library yet
 local fmt, floor = string.format, math.floor
 assert(fresh(function() return fmt("%03d", floor(7.9)) end) == "007")

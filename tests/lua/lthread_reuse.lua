@@ -86,6 +86,43 @@ for i = 1, 5 do
     assert(v == nil or v == i, "lthread " .. i .. "'s finalizer ran in lthread " .. tostring(v))
 end
 
+-- 4b. a finalizer given through a metatable made in C (getmetatable of a
+--     SharedTable, a file): the state is not kept, so the finalizer never
+--     runs in a later lthread (it re-armed itself there forever)
+run(function()
+    local ST, G = SharedTable, _G
+    local function arm()
+        rawset(G, "leaked", (rawget(G, "leaked") or 0) + 1)
+        getmetatable(ST.new()).__gc = arm
+    end
+    arm()
+end)
+for _ = 1, 5 do
+    task.wait(0.02) -- the state is back in the pool (when it was kept)
+    local leaked = run(function() return rawget(_G, "leaked") end)
+    assert(leaked == nil, "a finalizer of an earlier lthread ran here: leaked = " .. tostring(leaked))
+end
+
+-- 4c. files an lthread left open are closed (and flushed) when it ends
+local path = os.tmpname()
+run(function() local f = io.open(path, "w") f:write("written") end, { globals = { path = path } })
+for _ = 1, 100 do
+    local f = io.open(path)
+    local got = f:read("a")
+    f:close()
+    if got == "written" then break end
+    task.wait(0.01)
+end
+local f = io.open(path)
+assert(f:read("a") == "written", "a file left open by an lthread was not flushed")
+f:close()
+os.remove(path)
+
+-- 4d. the collector's settings do not carry over
+run(function() collectgarbage("generational", 50, 300) end)
+assert(run(function() return collectgarbage("incremental") end) == "incremental",
+    "the collector's mode carried over into the next lthread")
+
 -- 5. after debug was opened, the state is not kept either: a hook set on
 --    the state's main thread (which new coroutines inherit) does not reach
 --    the next lthread's body (under ThreadSanitizer the runtime's own hook
