@@ -171,21 +171,11 @@ static int g_newindex(lua_State *L)
     return 0;
 }
 
-/* next, for g_pairs (base's own is not reachable from C). */
-static int g_next(lua_State *L)
-{
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 2);
-    if (lua_next(L, 1)) return 2;
-    lua_pushnil(L);
-    return 1;
-}
-
 /* _G's __pairs: every global exists before the walk. */
 static int g_pairs(lua_State *L)
 {
     make_all(L, &pl_vm_of(L)->lazy_global);
-    lua_pushcfunction(L, g_next);
+    lua_pushvalue(L, lua_upvalueindex(1)); /* base's next: pairs(_G) == next, as in lua5.4 */
     lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;
@@ -216,7 +206,7 @@ static int loaded_newindex(lua_State *L)
 static int loaded_pairs(lua_State *L)
 {
     make_all(L, &pl_vm_of(L)->lazy_module);
-    lua_pushcfunction(L, g_next);
+    lua_pushvalue(L, lua_upvalueindex(1)); /* base's next: pairs(_G) == next, as in lua5.4 */
     lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;
@@ -378,20 +368,26 @@ void pl_lazy_open(lua_State *L)
 {
     pl_lazy_reset_masks(L);
     static const luaL_Reg g_meta[] = {
-        {"__index", g_index}, {"__newindex", g_newindex}, {"__pairs", g_pairs}, {NULL, NULL}};
+        {"__index", g_index}, {"__newindex", g_newindex}, {NULL, NULL}};
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
     pl_sandbox_wrap(L, -1, "getmetatable", wrap_getmetatable);
     pl_sandbox_wrap(L, -1, "setmetatable", wrap_setmetatable);
     new_metatable(L, &G_MT, g_meta);
+    lua_getfield(L, -2, "next"); /* base's, raw (it is there): the __pairs' upvalue */
+    lua_pushcclosure(L, g_pairs, 1);
+    lua_setfield(L, -2, "__pairs");
     lua_setmetatable(L, -2);
     lua_pop(L, 1);
 
-    static const luaL_Reg loaded_meta[] = {{"__index", loaded_index},
-                                           {"__newindex", loaded_newindex},
-                                           {"__pairs", loaded_pairs},
-                                           {NULL, NULL}};
+    static const luaL_Reg loaded_meta[] = {
+        {"__index", loaded_index}, {"__newindex", loaded_newindex}, {NULL, NULL}};
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     new_metatable(L, &LOADED_MT, loaded_meta);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_getfield(L, -1, "next");
+    lua_remove(L, -2);
+    lua_pushcclosure(L, loaded_pairs, 1);
+    lua_setfield(L, -2, "__pairs");
     lua_setmetatable(L, -2);
     lua_pop(L, 1);
 

@@ -51,6 +51,9 @@ for _, lib in ipairs({ "string", "math", "table", "io", "os", "coroutine", "utf8
     assert((" " .. names .. " "):find(" " .. lib .. " ", 1, true), lib .. " missing from pairs(_G)")
 end
 
+-- pairs(_G) hands out base's next, as in lua5.4
+assert(fresh(function() return pairs(_G) == next and pairs(package.loaded) == next end))
+
 -- _G shows no metatable, and a program's own (strict mode) replaces nothing
 assert(fresh(function() return getmetatable(_G) == nil end))
 assert(fresh(function()
