@@ -39,7 +39,17 @@ static void push_cache(lua_State *L)
 static void make_metatable(lua_State *L, const pl_shared_type *type)
 {
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, type) == LUA_TFUNCTION) {
-        lua_call(L, 0, 0);
+        lua_pushvalue(L, -1);
+        if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+            /* out of memory half way: the maker stays registered, not a
+             * half-made metatable (the name too: luaL_newmetatable's) */
+            lua_pushvalue(L, -2);
+            lua_rawsetp(L, LUA_REGISTRYINDEX, type);
+            lua_pushnil(L);
+            lua_setfield(L, LUA_REGISTRYINDEX, type->metatable);
+            lua_error(L);
+        }
+        lua_pop(L, 1);
     } else {
         lua_pop(L, 1);
         if (type->make_metatable) type->make_metatable(L, type);

@@ -1173,6 +1173,62 @@ static void test_concurrent_decode(void **state)
     assert_int_equal(atomic_load(&destroyed), before + 1);
 }
 
+/* A maker for tobj_type's metatable that opens on first use: registers
+ * it, then fills it in several steps (each may run out of memory). */
+static int make_tobj_mt(lua_State *L)
+{
+    pl_proxy_newmetatable(L, &tobj_type);
+    for (int i = 0; i < 8; i++) {
+        lua_pushinteger(L, i);
+        lua_setfield(L, -2, i % 2 ? "field_a_long_name_one" : "field_b_long_name_two");
+    }
+    lua_pushliteral(L, "complete");
+    lua_setfield(L, -2, "made");
+    lua_pop(L, 1);
+    return 0;
+}
+
+static int push_tobj(lua_State *L)
+{
+    pl_proxy_push(L, lua_touserdata(L, 1));
+    return 1;
+}
+
+/* Out of memory while a first-use metatable is made: the push fails, and
+ * the next one (with memory) makes the whole metatable, never keeping a
+ * half-made one (engine/proxy.c, make_metatable). */
+static void test_lazy_metatable_out_of_memory(void **state)
+{
+    (void)state;
+    tobj *o = tobj_new(3);
+    int failed = 0;
+    for (int limit = 0; limit < 200; limit++) {
+        budget b = {-1};
+        lua_State *L = lua_newstate(limited_alloc, &b);
+        assert_non_null(L);
+        luaL_openlibs(L);
+        pl_proxy_lazy_metatable(L, &tobj_type, make_tobj_mt);
+        b.left = limit;
+        lua_pushcfunction(L, push_tobj);
+        lua_pushlightuserdata(L, &o->base);
+        int rc = lua_pcall(L, 1, 1, 0);
+        b.left = -1;
+        if (rc != LUA_OK) {
+            failed++;
+            lua_pop(L, 1);
+            lua_pushcfunction(L, push_tobj); /* again, with memory */
+            lua_pushlightuserdata(L, &o->base);
+            assert_int_equal(lua_pcall(L, 1, 1, 0), LUA_OK);
+        }
+        assert_true(lua_getmetatable(L, -1));
+        assert_int_equal(lua_getfield(L, -1, "made"), LUA_TSTRING); /* whole */
+        lua_close(L);
+        if (rc == LUA_OK) break;
+    }
+    assert_true(failed > 0);
+    pl_shared_release(&o->base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1207,6 +1263,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_decode_rejects_bad_upvalues, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scalars_do_not_allocate, setup, teardown),
         cmocka_unit_test(test_memory_errors),
+        cmocka_unit_test(test_lazy_metatable_out_of_memory),
         cmocka_unit_test(test_concurrent_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
