@@ -78,6 +78,12 @@ print(string.format("after %d actors: %d VMs, %d bytes, %d KB rss; after %d more
     ROUNDS * BATCH, vms1, bytes1, rss1, 2 * ROUNDS * BATCH, vms2, bytes2, rss2))
 assert(vms2 <= vms1 and vms2 < BATCH, "destroyed actors' VMs stay alive: " .. vms2)
 assert(bytes2 <= bytes1 * 1.25 + 65536, "actor VM memory grows with destroyed actors")
-assert(sanitized or rss2 < rss1 * 1.25, "memory grows with destroyed actors")
+-- Resident memory: a VM kept alive per destroyed actor would add well over
+-- 12 KB each (an idle actor's heap alone is about 16 KB); what glibc's
+-- arenas keep from one round to the next stays far below that. Smaller C
+-- leaks are ASan's job (this test runs under it too).
+local per_actor = (rss2 - rss1) / (2 * ROUNDS * BATCH)
+assert(sanitized or per_actor < 12,
+    string.format("memory grows with destroyed actors: %.1f KB each", per_actor))
 assert(st.got == (1 + 3 * ROUNDS) * BATCH, "messages after Destroy were delivered: " .. st.got)
 print("OK")
