@@ -29,7 +29,8 @@ pl_shared *pl_proxy_test(lua_State *L, int idx, const pl_shared_type *type);
 int pl_proxy_known(lua_State *L, const pl_shared_type *type);
 /* Registers make (a light C function, called with no arguments) to make
  * type's metatable, with pl_proxy_newmetatable, the first time the VM
- * meets an object of type (a library opened on first use). */
+ * meets an object of type (a library opened on first use). If make raises
+ * (out of memory), it stays registered and its error propagates. */
 void pl_proxy_lazy_metatable(lua_State *L, const pl_shared_type *type, lua_CFunction make);
 /* Creates the metatable for a type in this VM (with __gc and the marker);
  * leaves it on the stack so the caller can add metamethods. */
