@@ -40,12 +40,12 @@ typedef struct pl_member {
 /* The registration table of a class: the class (its name and base class
  * are in pl_class, src/core/instance_tree.h) and its own members (not its
  * base class's), an array ended by a NULL name; NULL: none. Plain C data,
- * the same for every VM: each VM builds its Lua lookup tables from it
- * when it opens (pl_open_instance), and docs/data-model.md is generated
- * from it (pl_members_markdown), so the docs cannot drift from the code.
- * A host class (SPEC 2.4, 10) is one more pl_class_def: the C API will add
- * it to the runtime's list, which pl_open_instance registers after the
- * built-in ones. */
+ * the same for every VM: each VM builds a class's Lua lookup table from it
+ * the first time it indexes an instance of the class (instance.c,
+ * push_class_members), and docs/data-model.md is generated from it
+ * (pl_members_markdown), so the docs cannot drift from the code. A host
+ * class (SPEC 2.4, 10) is one more pl_class_def, in the runtime's list
+ * (hostclass.c), looked up the same way. */
 typedef struct pl_class_def {
     const pl_class *cls;
     const pl_member *members;

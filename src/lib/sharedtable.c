@@ -22,8 +22,9 @@
  *   attempts) is released on every path out, and the original error of the
  *   user's function is re-raised.
  *
- * Upvalues shared by every function of the library (set in
- * pl_open_sharedtable): 1 the SharedTable metatable, 2 the VM's spare hold box,
+ * Upvalues shared by every function of the library (made by
+ * pl_make_sharedtable_mt, the first time a VM meets a SharedTable or names
+ * the library): 1 the SharedTable metatable, 2 the VM's spare hold box,
  * 3 the iterator metatable, 4 the view metatable.
  */
 #include <lauxlib.h>
