@@ -119,6 +119,7 @@ struct pl_vm {
     /* Libraries not opened yet (lib/lazy.c): a bit per pl_lazy_libs entry
      * whose global, and whose package.loaded module, is still to be made. */
     uint32_t lazy_global, lazy_module;
+    unsigned lazy_misses; /* reads of absent globals through _G's __index */
     /* Its state must not be kept for another lthread (engine/vmpool.h):
      * the debug library was opened, or a finalizer of the program's set. */
     int no_reuse;
