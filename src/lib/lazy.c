@@ -270,84 +270,98 @@ static int open_for_decoder(lua_State *L)
     return 1;
 }
 
-/* 1 when the value at idx is a table with our _G metatable (this VM's _G
- * while globals are pending). */
-static int is_lazy_g(lua_State *L, int idx)
+/* The wrappers of getmetatable and setmetatable (base's and debug's) hold
+ * the original (upvalue 1, pl_sandbox_call_original) and the two
+ * first-use metatables (2: _G's, 3: package.loaded's): telling them apart
+ * costs a compare, not a registry lookup, on every call. */
+#define UV_G_MT lua_upvalueindex(2)
+#define UV_LOADED_MT lua_upvalueindex(3)
+
+/* Which first-use metatable the value at idx has: &vm->lazy_global for
+ * _G's, &vm->lazy_module for package.loaded's, else NULL. */
+static uint32_t *lazy_set_of(lua_State *L, pl_vm *vm, int idx)
 {
-    return pl_vm_of(L)->lazy_global && lua_type(L, idx) == LUA_TTABLE &&
-           has_metatable(L, idx, &G_MT);
+    if (!(vm->lazy_global | vm->lazy_module) || lua_type(L, idx) != LUA_TTABLE ||
+        !lua_getmetatable(L, idx))
+        return NULL;
+    uint32_t *set = lua_rawequal(L, -1, UV_G_MT)        ? &vm->lazy_global
+                    : lua_rawequal(L, -1, UV_LOADED_MT) ? &vm->lazy_module
+                                                        : NULL;
+    lua_pop(L, 1);
+    return set && *set ? set : NULL;
 }
 
-/* The same for package.loaded with its first-use metatable. */
-static int is_lazy_loaded(lua_State *L, int idx)
-{
-    return pl_vm_of(L)->lazy_module && lua_type(L, idx) == LUA_TTABLE &&
-           has_metatable(L, idx, &LOADED_MT);
-}
-
-void pl_lazy_before_metatable(lua_State *L, int idx, int setting)
-{
-    if (lua_type(L, idx) == LUA_TSTRING) {
-        if (pl_vm_of(L)->lazy_module)
-            pl_lazy_require(L, "string"); /* the metatable the program asks for is the real one */
-    } else if (setting && is_lazy_g(L, idx)) {
-        pl_vm *vm = pl_vm_of(L);
-        make_all(L, &vm->lazy_global); /* and ours goes: the program's own replaces nothing */
-        vm->lazy_global = 0;
-        settle(L, vm);
-    } else if (setting && is_lazy_loaded(L, idx)) {
-        pl_vm *vm = pl_vm_of(L);
-        make_all(L, &vm->lazy_module); /* require still finds every library */
-        vm->lazy_module = 0;
-        settle(L, vm);
-    }
-}
-
-int pl_lazy_hides_metatable(lua_State *L, int idx)
-{
-    return is_lazy_g(L, idx) || is_lazy_loaded(L, idx);
-}
-
-/* getmetatable and setmetatable of base and of debug (wrapping the
- * originals, pl_sandbox_wrap): as lua5.4's, over the pending libraries. */
+/* As lua5.4's getmetatable, over the pending libraries: a string's is the
+ * real string metatable (the library is made first); _G's and
+ * package.loaded's first-use ones are not shown. */
 static int wrap_getmetatable(lua_State *L)
 {
     luaL_checkany(L, 1);
-    if (pl_lazy_hides_metatable(L, 1)) {
+    lua_settop(L, 1);
+    pl_vm *vm = pl_vm_of(L);
+    if (lua_type(L, 1) == LUA_TSTRING && vm->lazy_module) pl_lazy_require(L, "string");
+    if (!lua_getmetatable(L, 1)) { /* 2 */
         lua_pushnil(L);
         return 1;
     }
-    pl_lazy_before_metatable(L, 1, 0);
-    int n = pl_sandbox_call_original(L);
+    if ((vm->lazy_global | vm->lazy_module) &&
+        ((vm->lazy_global && lua_rawequal(L, 2, UV_G_MT)) ||
+         (vm->lazy_module && lua_rawequal(L, 2, UV_LOADED_MT)))) {
+        lua_pushnil(L);
+        return 1;
+    }
     /* A metatable made in C (luaL_newmetatable names it): the program could
      * give its objects a finalizer of its own; such a state is never
-     * reused (reuse.c). */
-    if (n == 1 && lua_type(L, -1) == LUA_TTABLE) {
+     * reused (reuse.c). Only lthread states are reused. */
+    if (pl_vm_is_lthread(vm) && !vm->no_reuse) {
         lua_pushliteral(L, "__name");
-        if (lua_rawget(L, -2) != LUA_TNIL) pl_vm_of(L)->no_reuse = 1;
+        if (lua_rawget(L, 2) != LUA_TNIL) vm->no_reuse = 1;
         lua_pop(L, 1);
     }
-    return n;
+    lua_pushliteral(L, "__metatable"); /* then as base's: a protected one's field */
+    if (lua_rawget(L, 2) != LUA_TNIL) return 1;
+    lua_pop(L, 1);
+    return 1;
 }
 
+/* As lua5.4's setmetatable: on _G or package.loaded, every pending global
+ * or module is made first (the program's metatable replaces nothing). */
 static int wrap_setmetatable(lua_State *L)
 {
-    pl_lazy_before_metatable(L, 1, 1);
+    pl_vm *vm = pl_vm_of(L);
+    uint32_t *set = lazy_set_of(L, vm, 1);
+    if (set) {
+        make_all(L, set);
+        *set = 0;
+        settle(L, vm);
+    }
     /* a finalizer of the program's: its state is never reused (reuse.c) */
-    if (lua_type(L, 2) == LUA_TTABLE) {
+    if (pl_vm_is_lthread(vm) && !vm->no_reuse && lua_type(L, 2) == LUA_TTABLE) {
         lua_pushliteral(L, "__gc");
-        if (lua_rawget(L, 2) != LUA_TNIL) pl_vm_of(L)->no_reuse = 1;
+        if (lua_rawget(L, 2) != LUA_TNIL) vm->no_reuse = 1;
         lua_pop(L, 1);
     }
     return pl_sandbox_call_original(L);
+}
+
+/* Replaces t[name] (t at idx) by f holding the original and the two
+ * first-use metatables (registered by pl_lazy_open). */
+static void wrap(lua_State *L, int idx, const char *name, lua_CFunction f)
+{
+    idx = lua_absindex(L, idx);
+    lua_getfield(L, idx, name);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &G_MT);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &LOADED_MT);
+    lua_pushcclosure(L, f, 3);
+    lua_setfield(L, idx, name);
 }
 
 int pl_push_debug(lua_State *L)
 {
     pl_vm_of(L)->no_reuse = 1; /* it reaches everything: reuse.c */
     luaopen_debug(L);
-    pl_sandbox_wrap(L, -1, "getmetatable", wrap_getmetatable);
-    pl_sandbox_wrap(L, -1, "setmetatable", wrap_setmetatable);
+    wrap(L, -1, "getmetatable", wrap_getmetatable);
+    wrap(L, -1, "setmetatable", wrap_setmetatable);
     return 1;
 }
 
@@ -378,8 +392,6 @@ void pl_lazy_open(lua_State *L)
     static const luaL_Reg g_meta[] = {
         {"__index", g_index}, {"__newindex", g_newindex}, {NULL, NULL}};
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
-    pl_sandbox_wrap(L, -1, "getmetatable", wrap_getmetatable);
-    pl_sandbox_wrap(L, -1, "setmetatable", wrap_setmetatable);
     new_metatable(L, &G_MT, g_meta);
     lua_getfield(L, -2, "next"); /* base's, raw (it is there): the __pairs' upvalue */
     lua_pushcclosure(L, g_pairs, 1);
@@ -414,6 +426,10 @@ void pl_lazy_open(lua_State *L)
         lua_setfield(L, -2, arith[i].name);
     }
     lua_setmetatable(L, -2);
+    lua_pop(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    wrap(L, -1, "getmetatable", wrap_getmetatable);
+    wrap(L, -1, "setmetatable", wrap_setmetatable);
     lua_pop(L, 1);
     pl_transfer_set_opener(L, open_for_decoder);
 }

@@ -46,14 +46,6 @@ int pl_reset_state(lua_State *L);
 /* Makes package.loaded[name] now if it is a library still to open;
  * returns 1 if it made it. */
 int pl_lazy_require(lua_State *L, const char *name);
-/* For getmetatable/setmetatable (base's and debug's) on the value at idx:
- * a string's makes the string library first; setting _G's or
- * package.loaded's (setting != 0) makes every pending global or module
- * first. */
-void pl_lazy_before_metatable(lua_State *L, int idx, int setting);
-/* Whether the value at idx is _G or package.loaded with its first-use
- * metatable, which getmetatable then does not show. */
-int pl_lazy_hides_metatable(lua_State *L, int idx);
 
 /* The openers of pl_lazy_libs: (name) -> the library. */
 int pl_push_coroutine(lua_State *L);            /* base.c: coroutine.running wrapped */
