@@ -83,6 +83,19 @@ static void settle(lua_State *L, pl_vm *vm)
     }
 }
 
+/* Stack: value, table. Pops the table, after t[name] = value (raw) if
+ * t[name] was nil. */
+static void store_if_absent(lua_State *L, const char *name)
+{
+    lua_pushstring(L, name);
+    if (lua_rawget(L, -2) == LUA_TNIL) {
+        lua_pushstring(L, name);
+        lua_pushvalue(L, -4);
+        lua_rawset(L, -4);
+    }
+    lua_pop(L, 2);
+}
+
 /* Makes entry i and pushes its value: stored raw in package.loaded (a
  * module not already there) and in _G (a global still pending). */
 static void make(lua_State *L, int i)
@@ -95,23 +108,11 @@ static void make(lua_State *L, int i)
     lua_call(L, 1, 1); /* raises before any bit changes: the next use tries again */
     if (vm->lazy_module & bit) {
         luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-        lua_pushstring(L, lib->name);
-        if (lua_rawget(L, -2) == LUA_TNIL) {
-            lua_pushstring(L, lib->name);
-            lua_pushvalue(L, -4);
-            lua_rawset(L, -4);
-        }
-        lua_pop(L, 2);
+        store_if_absent(L, lib->name);
     }
     if (vm->lazy_global & bit) { /* not over a global the program set raw */
         lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
-        lua_pushstring(L, lib->name);
-        if (lua_rawget(L, -2) == LUA_TNIL) {
-            lua_pushstring(L, lib->name);
-            lua_pushvalue(L, -4);
-            lua_rawset(L, -4);
-        }
-        lua_pop(L, 2);
+        store_if_absent(L, lib->name);
     }
     vm->lazy_module &= ~bit;
     vm->lazy_global &= ~bit;
@@ -165,59 +166,58 @@ static int g_index(lua_State *L)
     return 0;
 }
 
-/* _G's __newindex(t, k, v): a new global; naming a pending one cancels it. */
-static int g_newindex(lua_State *L)
+/* A __newindex(t, k, v) over the pending set: stores raw; naming a
+ * pending library cancels it (`math = nil` removes math for good). */
+static int newindex_pending(lua_State *L, uint32_t *set)
 {
     int i = find(L, 2);
     lua_settop(L, 3);
     lua_rawset(L, 1);
     if (i >= 0) {
-        pl_vm *vm = pl_vm_of(L);
-        vm->lazy_global &= ~(UINT32_C(1) << i);
-        settle(L, vm);
+        *set &= ~(UINT32_C(1) << i);
+        settle(L, pl_vm_of(L));
     }
     return 0;
 }
 
-/* _G's __pairs: every global exists before the walk. */
-static int g_pairs(lua_State *L)
+/* A __pairs over the pending set: every library exists before the walk,
+ * which uses base's next (upvalue 1: pairs(_G) == next, as in lua5.4). */
+static int pairs_pending(lua_State *L, uint32_t *set)
 {
-    make_all(L, &pl_vm_of(L)->lazy_global);
-    lua_pushvalue(L, lua_upvalueindex(1)); /* base's next: pairs(_G) == next, as in lua5.4 */
+    make_all(L, set);
+    lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;
 }
 
-/* package.loaded's __index: require and the codec find a pending module. */
+/* _G's: a new global; every global for pairs. */
+static int g_newindex(lua_State *L)
+{
+    return newindex_pending(L, &pl_vm_of(L)->lazy_global);
+}
+
+static int g_pairs(lua_State *L)
+{
+    return pairs_pending(L, &pl_vm_of(L)->lazy_global);
+}
+
+/* package.loaded's: require and the codec find a pending module;
+ * `package.loaded.math = nil` forgets math (require then searches, as in
+ * lua5.4); pairs lists every module. */
 static int loaded_index(lua_State *L)
 {
     return index_pending(L, pl_vm_of(L)->lazy_module);
 }
 
-/* package.loaded's __newindex: `package.loaded.math = nil` forgets math
- * for good (require then searches, as in lua5.4). */
 static int loaded_newindex(lua_State *L)
 {
-    int i = find(L, 2);
-    lua_settop(L, 3);
-    lua_rawset(L, 1);
-    if (i >= 0) {
-        pl_vm *vm = pl_vm_of(L);
-        vm->lazy_module &= ~(UINT32_C(1) << i);
-        settle(L, vm);
-    }
-    return 0;
+    return newindex_pending(L, &pl_vm_of(L)->lazy_module);
 }
 
-/* package.loaded's __pairs: every module exists before the walk. */
 static int loaded_pairs(lua_State *L)
 {
-    make_all(L, &pl_vm_of(L)->lazy_module);
-    lua_pushvalue(L, lua_upvalueindex(1)); /* base's next: pairs(_G) == next, as in lua5.4 */
-    lua_pushvalue(L, 1);
-    lua_pushnil(L);
-    return 3;
+    return pairs_pending(L, &pl_vm_of(L)->lazy_module);
 }
 
 /* The string metatable's arithmetic (Lua 5.4 converts "10" + 1 through
