@@ -54,8 +54,8 @@ int pl_vmpool_put(pl_vm *vm)
     /* relaxed: a hint (the lock orders the list); a pool seen full only
      * means this state is closed instead */
     if (atomic_load_explicit(&rt->nspares, memory_order_relaxed) >= cap) return 0;
+    if (vm->heap.chunk_bytes > SPARE_MAX_HEAP) return 0; /* chunks never shrink: before the reset */
     if (!rt->hooks.reset_state(vm->L)) return 0;
-    if (vm->heap.chunk_bytes > SPARE_MAX_HEAP) return 0;
     pl_spare *s = malloc(sizeof *s);
     if (!s) return 0;
     if (pl_perms_copy(&s->perms, &vm->perms) != PL_OK) {

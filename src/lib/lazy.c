@@ -277,18 +277,27 @@ static int open_for_decoder(lua_State *L)
 #define UV_G_MT lua_upvalueindex(2)
 #define UV_LOADED_MT lua_upvalueindex(3)
 
-/* Which first-use metatable the value at idx has: &vm->lazy_global for
- * _G's, &vm->lazy_module for package.loaded's, else NULL. */
+/* Which first-use metatable the table at mt is, while libraries of its
+ * set are pending: &vm->lazy_global for _G's, &vm->lazy_module for
+ * package.loaded's, else NULL. */
+static uint32_t *pending_set_of_mt(lua_State *L, pl_vm *vm, int mt)
+{
+    uint32_t *set = !(vm->lazy_global | vm->lazy_module) ? NULL
+                    : lua_rawequal(L, mt, UV_G_MT)       ? &vm->lazy_global
+                    : lua_rawequal(L, mt, UV_LOADED_MT)  ? &vm->lazy_module
+                                                         : NULL;
+    return set && *set ? set : NULL;
+}
+
+/* The same for the value at idx (whose metatable is read). */
 static uint32_t *lazy_set_of(lua_State *L, pl_vm *vm, int idx)
 {
     if (!(vm->lazy_global | vm->lazy_module) || lua_type(L, idx) != LUA_TTABLE ||
         !lua_getmetatable(L, idx))
         return NULL;
-    uint32_t *set = lua_rawequal(L, -1, UV_G_MT)        ? &vm->lazy_global
-                    : lua_rawequal(L, -1, UV_LOADED_MT) ? &vm->lazy_module
-                                                        : NULL;
+    uint32_t *set = pending_set_of_mt(L, vm, lua_gettop(L));
     lua_pop(L, 1);
-    return set && *set ? set : NULL;
+    return set;
 }
 
 /* As lua5.4's getmetatable, over the pending libraries: a string's is the
@@ -304,9 +313,7 @@ static int wrap_getmetatable(lua_State *L)
         lua_pushnil(L);
         return 1;
     }
-    if ((vm->lazy_global | vm->lazy_module) &&
-        ((vm->lazy_global && lua_rawequal(L, 2, UV_G_MT)) ||
-         (vm->lazy_module && lua_rawequal(L, 2, UV_LOADED_MT)))) {
+    if (pending_set_of_mt(L, vm, 2)) {
         lua_pushnil(L);
         return 1;
     }
@@ -319,8 +326,7 @@ static int wrap_getmetatable(lua_State *L)
         lua_pop(L, 1);
     }
     lua_pushliteral(L, "__metatable"); /* then as base's: a protected one's field */
-    if (lua_rawget(L, 2) != LUA_TNIL) return 1;
-    lua_pop(L, 1);
+    if (lua_rawget(L, 2) == LUA_TNIL) lua_pop(L, 1);
     return 1;
 }
 
