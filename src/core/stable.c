@@ -288,6 +288,7 @@ void pl_snode_retain(pl_snode *n)
 
 static _Thread_local pl_snode *dead; /* nodes to free, linked by u.next_dead */
 static _Thread_local int draining;   /* this thread is freeing the list now */
+static _Thread_local int hook_set;   /* node_cache_flush is epoch.c's exit hook */
 
 static void node_free(pl_snode *n)
 {
@@ -299,7 +300,10 @@ static void node_free(pl_snode *n)
         pl_snode_release(k[i]);
     size_t c = node_class(nd, nc);
     if (c < NODE_CLASSES && node_cached_bytes < NODE_KEEP_BYTES && pl_epoch_self) {
-        pl_epoch_set_exit_hook(node_cache_flush);
+        if (!hook_set) { /* once per thread: not a shared store per node */
+            pl_epoch_set_exit_hook(node_cache_flush);
+            hook_set = 1;
+        }
         node_block *b = (node_block *)n;
         b->next = node_cache[c];
         node_cache[c] = b;

@@ -49,13 +49,11 @@ typedef struct pl_dist {
     int terminated; /* the waves said the job is over: finalize, do not abort */
     int wave_state; /* 0 none, 1 asked, 2 running, 3 result ready */
     uint64_t wave_in[2], wave_out[2];
-    int failed; /* a transport call failed: the job is aborted */
     char err[256];
     atomic_int wake_fd; /* the serial thread's eventfd, -1 until set */
-    /* counters of the termination waves: messages handed to the transport
-     * (any thread) and messages delivered into a mailbox (serial thread) */
+    /* the termination waves' count of messages handed to the transport (any
+     * thread); the ones delivered are counted by lib/remote.c */
     atomic_uint_fast64_t sent;
-    uint64_t received;
     char *trace_path; /* config.trace_path with ".rankN" inserted, or NULL */
 } pl_dist;
 

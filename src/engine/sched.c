@@ -563,10 +563,10 @@ static void run_pool_item(void *ctx, pl_pool_item *item, int worker)
 {
     (void)ctx;
     pl_vm *vm = pl_container_of(item, pl_vm, pool_item);
-    pl_thread_stats *ts = &vm->runtime->threads[1 + worker];
-    if (!atomic_load_explicit(&ts->tid, memory_order_relaxed)) /* once: who to poke */
-        atomic_store_explicit(&ts->tid, (unsigned long)pthread_self(), memory_order_relaxed);
     if (vm->kind == PL_VM_LTHREAD) {
+        pl_thread_stats *ts = &vm->runtime->threads[1 + worker];
+        if (!atomic_load_explicit(&ts->tid, memory_order_relaxed)) /* once: who to poke */
+            atomic_store_explicit(&ts->tid, (unsigned long)pthread_self(), memory_order_relaxed);
         in_lthread_run = 1;
         run_lthread(vm, 1 + worker);
         in_lthread_run = 0;

@@ -204,7 +204,6 @@ static void deliver_signal(lua_State *L, batch *b, pl_msg *msg)
         pl_msg_done(msg);
         return;
     }
-    b->current = msg;
     pl_msg_delivered(msg);
     pl_signal_deliver(L, b->phase, B_ARGS, n);
     b->current = NULL;
@@ -283,7 +282,6 @@ static int deliver_batch(lua_State *L)
             pl_msg_done(msg);
             continue;
         }
-        b->current = msg;
         pl_msg_delivered(msg); /* before a handler can unbind the other phase (I3) */
         pl_run_handlers(L, B_HANDLERS, nhandlers, B_ARGS, n);
         b->current = NULL;

@@ -266,7 +266,7 @@ pl_instance *pl_remote_find_path(pl_runtime *rt, const char *path, size_t len)
     return inst;
 }
 
-static void note_undelivered(pl_remote_state *s, int rank, int from, const char *path, size_t plen,
+static void note_undelivered(pl_remote_state *s, int from, const char *path, size_t plen,
                              const char *topic, size_t tlen, const char *why)
 {
     if (!s->undelivered++) {
@@ -275,7 +275,6 @@ static void note_undelivered(pl_remote_state *s, int rank, int from, const char 
         snprintf(s->example, sizeof s->example, "topic \"%s\" from rank %d to \"%.*s\": %s", quoted,
                  from, (int)(plen > 200 ? 200 : plen), path, why);
     }
-    (void)rank;
 }
 
 /* One message from rank `from`: to its actor's mailbox. */
@@ -310,14 +309,13 @@ static void receive_one(pl_runtime *rt, int from, const unsigned char *p, size_t
     pl_vm *vm = why ? NULL : inst->vm;
     if (!vm || pl_vm_dead(vm)) { /* a destroyed Actor drops its messages, as locally */
         if (why)
-            note_undelivered(s, rank_of(rt), from, (const char *)path, plen, (const char *)topic,
-                             tlen, why);
+            note_undelivered(s, from, (const char *)path, plen, (const char *)topic, tlen, why);
         pl_msgbody_free(body);
         return;
     }
     int mask = pl_mailbox_post(&vm->mailbox, body);
     if (mask < 0) {
-        note_undelivered(s, rank_of(rt), from, (const char *)path, plen, (const char *)topic, tlen,
+        note_undelivered(s, from, (const char *)path, plen, (const char *)topic, tlen,
                          "its mailbox refused it (out of memory, or --mailbox-limit reached)");
         pl_msgbody_free(body);
         return;
