@@ -181,6 +181,8 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     atomic_init(&rt->serial_L, NULL);
     atomic_init(&rt->lthreads_active, 0);
     atomic_init(&rt->lthreads_stop, 0);
+    atomic_init(&rt->nprepared, 0);
+    atomic_init(&rt->prepare_queued, 0);
     atomic_init(&rt->serial_sleeping, 0);
     uv_mutex_init(&rt->lthreads_lock);
     uv_mutex_init(&rt->spare_lock);

@@ -9,11 +9,12 @@
  * allocates or frees its memory (docs/design.md), so a heap per VM needs no
  * lock at all.
  *
- * Blocks up to PL_HEAP_SMALL_MAX bytes come from size classes 16 bytes
- * apart, carved from chunks that grow from 1 KB to 64 KB; freed blocks go
- * on their class's free list and are reused by the same VM. Lua passes the
+ * Blocks up to PL_HEAP_SMALL_MAX bytes come from size classes (16 bytes
+ * apart up to 1 KB, then four per doubling), carved from chunks of 4 KB to
+ * 64 KB that come from core/pages.h, not from malloc; freed blocks go on
+ * their class's free list and are reused by the same VM. Lua passes the
  * old size on every free and realloc, so blocks carry no header. Larger
- * blocks go to malloc. Chunks return to the system when the VM closes.
+ * blocks go to malloc. Chunks go back to core/pages.c when the VM closes.
  *
  * Not thread-safe by design: one owner at a time.
  */
@@ -22,8 +23,8 @@
 
 #include <stddef.h>
 
-#define PL_HEAP_SMALL_MAX 1024
-#define PL_HEAP_CLASSES (PL_HEAP_SMALL_MAX / 16)
+#define PL_HEAP_SMALL_MAX (16 * 1024)
+#define PL_HEAP_CLASSES (1024 / 16 + 4 * 4) /* vmheap.c: class_of */
 
 typedef struct pl_heap_chunk pl_heap_chunk;
 
@@ -31,7 +32,6 @@ typedef struct pl_heap {
     void *free[PL_HEAP_CLASSES]; /* free lists, by class */
     pl_heap_chunk *chunks;       /* every chunk, newest first */
     char *bump, *bump_end;       /* the unused rest of the newest chunk */
-    size_t next_chunk;           /* size of the next chunk */
     size_t in_use;               /* bytes handed out (small and large) */
     size_t chunk_bytes;          /* bytes of every chunk */
     size_t peak;                 /* the most in_use ever was (stats) */

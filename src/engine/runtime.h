@@ -120,8 +120,11 @@ struct parlua_runtime {
     uint64_t lthread_seq;
     pl_vm *lthread_zombies;               /* ended lthread VMs kept for the trace (all_next) */
     uv_mutex_t spare_lock;                /* guards spares (engine/vmpool.c), a leaf */
-    struct pl_spare *spares;              /* states kept for the next lthreads */
+    struct pl_spare *spares;              /* states kept for the next lthreads and actors */
     atomic_int nspares;                   /* how many: written under spare_lock */
+    atomic_int nprepared;                 /* actor states made ahead in spares (the same) */
+    atomic_int prepare_queued;            /* prepare_item is queued or running */
+    pl_pool_item prepare_item;            /* a worker makes actor states ahead (vmpool.c) */
     atomic_int serial_sleeping;           /* the serial thread sleeps in pl_sched_idle */
     int wake_fd;                          /* an eventfd that ends that sleep */
     struct pl_host_classes *host_classes; /* parlua_register_class (lib/hostclass.c) */

@@ -38,6 +38,7 @@
 #include "engine/park.h"
 #include "engine/proxy.h"
 #include "engine/runtime.h"
+#include "engine/vmpool.h"
 
 double pl_now(pl_runtime *rt)
 {
@@ -561,7 +562,11 @@ static void run_lthread(pl_vm *vm, int thread)
 
 static void run_pool_item(void *ctx, pl_pool_item *item, int worker)
 {
-    (void)ctx;
+    pl_runtime *rt = ctx;
+    if (item == &rt->prepare_item) {
+        pl_vmpool_prepare(rt);
+        return;
+    }
     pl_vm *vm = pl_container_of(item, pl_vm, pool_item);
     if (vm->kind == PL_VM_LTHREAD) {
         pl_thread_stats *ts = &vm->runtime->threads[1 + worker];

@@ -224,24 +224,36 @@ static int open_host(lua_State *L)
     return 0;
 }
 
-int pl_vm_ensure_state(pl_vm *vm)
+int pl_vm_open_state(pl_vm *vm)
 {
-    if (vm->L) return PL_OK;
-    if (vm->kind == PL_VM_LTHREAD && pl_vmpool_take(vm)) { /* libraries open already */
-        lua_setwarnf(vm->L, vm_warn, vm);
-        return PL_OK;
-    }
     lua_State *L = lua_newstate(pl_vm_alloc, &vm->heap);
     if (!L) return PL_ENOMEM;
     *(pl_ctx **)lua_getextraspace(L) = &vm->ctx;
-    lua_setwarnf(L, vm_warn, vm);
     vm->L = L;
     lua_pushcfunction(L, vm->runtime->hooks.open_libs);
     if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
         pl_vm_close(vm);
         return PL_ENOMEM;
     }
-    if (vm->kind != PL_VM_LTHREAD) copy_search_paths(vm); /* an lthread's come from go() */
+    return PL_OK;
+}
+
+int pl_vm_ensure_state(pl_vm *vm)
+{
+    if (vm->L) return PL_OK;
+    int taken = vm->kind != PL_VM_MAIN && pl_vmpool_take(vm);
+    if (!taken) { /* none kept: its libraries open here */
+        int rc = pl_vm_open_state(vm);
+        if (rc != PL_OK) return rc;
+    }
+    if (vm->kind == PL_VM_ACTOR) pl_vmpool_want_prepared(vm->runtime); /* for the next actor */
+    lua_State *L = vm->L;
+    lua_setwarnf(L, vm_warn, vm);
+    if (vm->kind == PL_VM_LTHREAD) {
+        if (taken) return PL_OK; /* a reset state: never kept with an open_vm (vmpool.c) */
+    } else {
+        copy_search_paths(vm); /* an lthread's come from go() */
+    }
     if (vm->runtime->config.open_vm) {
         lua_pushcfunction(L, open_host);
         lua_pushlightuserdata(L, vm->runtime);

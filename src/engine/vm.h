@@ -196,6 +196,9 @@ static inline int pl_vm_dead(pl_vm *vm)
  * through the runtime's open_libs hook and the host's open_vm; returns
  * PL_OK, PL_ENOMEM, or PL_EHOST when open_vm raised (reported). */
 PL_MUST_CHECK int pl_vm_ensure_state(pl_vm *vm);
+/* Makes vm's lua_State and opens the libraries (the open_libs hook, not
+ * the host's open_vm): PL_OK or PL_ENOMEM. Any thread that owns vm. */
+PL_MUST_CHECK int pl_vm_open_state(pl_vm *vm);
 void pl_vm_close(pl_vm *vm); /* closes the lua_State */
 /* The lua_Alloc of every VM's state: ud is the pl_heap it allocates from. */
 void *pl_vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
