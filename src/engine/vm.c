@@ -230,11 +230,18 @@ int pl_vm_open_state(pl_vm *vm)
     if (!L) return PL_ENOMEM;
     *(pl_ctx **)lua_getextraspace(L) = &vm->ctx;
     vm->L = L;
+    /* No collection while the libraries open (a new state's collector
+     * would run cycle after cycle over a heap that only grows), then one
+     * full one: the next starts when the heap has doubled, not during
+     * the first run of the VM's script. */
+    lua_gc(L, LUA_GCSTOP);
     lua_pushcfunction(L, vm->runtime->hooks.open_libs);
     if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
         pl_vm_close(vm);
         return PL_ENOMEM;
     }
+    lua_gc(L, LUA_GCRESTART);
+    lua_gc(L, LUA_GCCOLLECT);
     return PL_OK;
 }
 
