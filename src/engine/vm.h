@@ -123,6 +123,7 @@ struct pl_vm {
     /* Its state must not be kept for another lthread (engine/vmpool.h):
      * the debug library was opened, or a finalizer of the program's set. */
     int no_reuse;
+    int gc_tuned; /* an lthread changed its collector's mode or settings (lib/reuse.c) */
     pl_vm_stats stats;
     pl_trace_buf *tbuf; /* the running thread's trace buffer; NULL: no trace */
     /* an lthread VM's (engine/lthread.c) */

@@ -19,6 +19,7 @@
  */
 #include <lauxlib.h>
 #include <lualib.h>
+#include <string.h>
 
 #include "engine/vm.h"
 #include "lib/lib.h"
@@ -89,8 +90,32 @@ static int take_snapshot(lua_State *L)
     return 0;
 }
 
+/* collectgarbage in an lthread VM: as base's, noting when the program
+ * changed the collector's mode or settings, which only then the reset
+ * puts back (switching modes costs two full collections). Options that
+ * change nothing lasting: */
+static int wrap_collectgarbage(lua_State *L)
+{
+    static const char *const plain[] = {"collect", "count",   "step", "isrunning",
+                                        "stop",    "restart", NULL};
+    const char *opt = luaL_optstring(L, 1, "collect");
+    int i = 0;
+    while (plain[i] && strcmp(plain[i], opt) != 0)
+        i++;
+    if (!plain[i]) pl_vm_of(L)->gc_tuned = 1;
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
 void pl_reuse_snapshot(lua_State *L)
 {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_getfield(L, -1, "collectgarbage");
+    lua_pushcclosure(L, wrap_collectgarbage, 1);
+    lua_setfield(L, -2, "collectgarbage");
+    lua_pop(L, 1);
     lua_pushcfunction(L, take_snapshot);
     if (lua_pcall(L, 0, 0, 0) != LUA_OK) { /* out of memory: this state is not kept */
         lua_pop(L, 1);
@@ -105,11 +130,16 @@ static void restore(lua_State *L, int t, int copy, lua_Integer size)
     lua_Integer kept = 0; /* keys of copy that t has: now with copy's values */
     lua_pushnil(L);
     while (lua_next(L, t)) { /* changing existing keys only: next stays valid */
-        lua_pop(L, 1);
-        lua_pushvalue(L, -1);
-        lua_pushvalue(L, -1);
+        lua_pushvalue(L, -2);
         if (lua_rawget(L, copy) != LUA_TNIL) kept++;
+        if (lua_rawequal(L, -1, -2)) { /* unchanged: most are */
+            lua_pop(L, 2);
+            continue;
+        }
+        lua_pushvalue(L, -3);
+        lua_insert(L, -2);
         lua_rawset(L, t);
+        lua_pop(L, 1);
     }
     if (kept == size) return; /* nothing of copy's was removed from t */
     lua_pushnil(L);
@@ -219,8 +249,11 @@ int pl_reset_state(lua_State *L)
     lua_pushcfunction(L, reset_tables);
     if (lua_pcall(L, 0, 1, 0) != LUA_OK) return 0; /* half reset: the caller closes it */
     lua_gc(L, LUA_GCRESTART);
-    lua_gc(L, LUA_GCGEN, GC_MINORMUL, GC_MAJORMUL); /* generational settings back too */
-    lua_gc(L, LUA_GCINC, GC_PAUSE, GC_STEPMUL, GC_STEPSIZE);
+    if (vm->gc_tuned) {                                 /* see wrap_collectgarbage */
+        lua_gc(L, LUA_GCGEN, GC_MINORMUL, GC_MAJORMUL); /* generational settings back too */
+        lua_gc(L, LUA_GCINC, GC_PAUSE, GC_STEPMUL, GC_STEPSIZE);
+        vm->gc_tuned = 0;
+    }
     /* Only C finalizers are left to run (see the top). Some check their
      * object's metatable against the registry (liolib's files: "FILE*"),
      * so the metatables registered since stay registered until they ran. */
