@@ -222,10 +222,10 @@ static int loaded_pairs(lua_State *L)
 
 /* The string metatable's arithmetic (Lua 5.4 converts "10" + 1 through
  * it) until the string library exists: makes it (it sets the real string
- * metatable) and does the operation (upvalue 1) again. */
-static int string_arith(lua_State *L)
+ * metatable) and does the operation again. One light C function per
+ * operator, as lstrlib's: no closure to allocate in every VM. */
+static int string_arith(lua_State *L, int op)
 {
-    int op = (int)lua_tointeger(L, lua_upvalueindex(1));
     pl_lazy_require(L, "string");
     lua_settop(L, op == LUA_OPUNM ? 1 : 2);
     int s = lua_type(L, 1) == LUA_TSTRING ? 1 : 2;
@@ -234,6 +234,20 @@ static int string_arith(lua_State *L)
     lua_arith(L, op);
     return 1;
 }
+
+#define STRING_ARITH(name, op)                                                                     \
+    static int string_##name(lua_State *L)                                                         \
+    {                                                                                              \
+        return string_arith(L, op);                                                                \
+    }
+STRING_ARITH(add, LUA_OPADD)
+STRING_ARITH(sub, LUA_OPSUB)
+STRING_ARITH(mul, LUA_OPMUL)
+STRING_ARITH(mod, LUA_OPMOD)
+STRING_ARITH(pow, LUA_OPPOW)
+STRING_ARITH(div, LUA_OPDIV)
+STRING_ARITH(idiv, LUA_OPIDIV)
+STRING_ARITH(unm, LUA_OPUNM)
 
 /* The string metatable's __index(s, k) until the string library exists:
  * makes it (it sets the real string metatable) and indexes again. */
@@ -417,20 +431,14 @@ void pl_lazy_open(lua_State *L)
     lua_setmetatable(L, -2);
     lua_pop(L, 1);
 
-    static const luaL_Reg string_meta[] = {{"__index", string_index}, {NULL, NULL}};
-    static const struct {
-        const char *name;
-        int op;
-    } arith[] = {{"__add", LUA_OPADD},   {"__sub", LUA_OPSUB}, {"__mul", LUA_OPMUL},
-                 {"__mod", LUA_OPMOD},   {"__pow", LUA_OPPOW}, {"__div", LUA_OPDIV},
-                 {"__idiv", LUA_OPIDIV}, {"__unm", LUA_OPUNM}}; /* lstrlib's own */
+    static const luaL_Reg string_meta[] = {
+        {"__index", string_index}, {"__add", string_add},
+        {"__sub", string_sub},     {"__mul", string_mul},
+        {"__mod", string_mod},     {"__pow", string_pow},
+        {"__div", string_div},     {"__idiv", string_idiv},
+        {"__unm", string_unm},     {NULL, NULL}}; /* lstrlib's arithmetic metamethods */
     lua_pushliteral(L, "");
     new_metatable(L, &STRING_MT, string_meta);
-    for (size_t i = 0; i < sizeof arith / sizeof arith[0]; i++) {
-        lua_pushinteger(L, arith[i].op);
-        lua_pushcclosure(L, string_arith, 1);
-        lua_setfield(L, -2, arith[i].name);
-    }
     lua_setmetatable(L, -2);
     lua_pop(L, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
