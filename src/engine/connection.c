@@ -20,7 +20,8 @@ typedef struct conn {
 static int conn_index(lua_State *L);
 static int conn_gc(lua_State *L);
 
-/* Pushes the VM's table of handler lists (one table per kind and phase),
+/* Pushes the VM's table of handler lists (at kind * 2 + phase + 1, a
+ * table by name for each kind and phase, made on its first connection),
  * made on the first connection and kept in the registry's array part
  * under a reference the VM records: a busy VM reads it at every delivery,
  * and a reference is one array slot where a registry key is a hash chain.
@@ -37,10 +38,6 @@ static int push_lists(lua_State *L, int create)
         return 0;
     }
     lua_createtable(L, PL_CONN_KINDS * 2 + 2, 0); /* + Heartbeat's slots */
-    for (int i = 1; i <= PL_CONN_KINDS * 2; i++) {
-        lua_newtable(L);
-        lua_rawseti(L, -2, i);
-    }
     lua_pushvalue(L, -1);
     vm->conn_lists_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 1;
@@ -69,11 +66,20 @@ static int push_list(lua_State *L, int kind, const char *name, size_t len, int p
         }
         lua_pop(L, 1); /* the first connection: made below, then kept in its slot */
     }
-    lua_rawgeti(L, -1, kind * 2 + phase + 1); /* lists, kind's table */
+    if (lua_rawgeti(L, -1, kind * 2 + phase + 1) == LUA_TNIL) { /* lists, kind's table */
+        if (!create) {
+            lua_replace(L, -2); /* nil where the lists were */
+            return 0;
+        }
+        lua_pop(L, 1);            /* the kind's first connection in this phase */
+        lua_createtable(L, 0, 1); /* room for its first name: no rehash to add it */
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, -3, kind * 2 + phase + 1);
+    }
     lua_pushlstring(L, name, len);
     if (lua_rawget(L, -2) == LUA_TNIL && create) {
         lua_pop(L, 1);
-        lua_newtable(L);
+        lua_createtable(L, 1, 0); /* room for its first connection */
         lua_pushlstring(L, name, len);
         lua_pushvalue(L, -2);
         lua_rawset(L, -4);
@@ -101,10 +107,14 @@ void pl_conn_add(lua_State *L, int kind, const char *name, size_t len, int phase
     c->ud = NULL;
     c->script = NULL;
     static const luaL_Reg meta[] = {{"__index", conn_index}, {"__gc", conn_gc}, {NULL, NULL}};
-    if (luaL_newmetatable(L, CONN_MT)) { /* the VM's first connection */
+    if (luaL_getmetatable(L, CONN_MT) != LUA_TTABLE) { /* the VM's first connection */
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 3); /* made whole: not rehashed as it fills */
         luaL_setfuncs(L, meta, 0);
         lua_pushliteral(L, "RBXScriptConnection");
         lua_setfield(L, -2, "__name");
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, CONN_MT); /* luaL_checkudata finds it there */
     }
     lua_setmetatable(L, -2);
     c->ud = ud; /* after the metatable: its __gc frees */
@@ -242,7 +252,10 @@ int pl_conn_drop_stopped(lua_State *L)
     int drop = lua_gettop(L);
     lua_Integer n = 0;
     for (int i = 1; i <= PL_CONN_KINDS * 2; i++) {
-        lua_rawgeti(L, lists, i);
+        if (lua_rawgeti(L, lists, i) == LUA_TNIL) { /* no connection of that kind and phase */
+            lua_pop(L, 1);
+            continue;
+        }
         lua_pushnil(L);
         while (lua_next(L, -2)) { /* name -> array of connections */
             lua_Integer len = (lua_Integer)lua_rawlen(L, -1);

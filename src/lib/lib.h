@@ -111,6 +111,15 @@ const pl_class *pl_host_class_find(pl_runtime *rt, const char *name);
 const struct pl_class_def *pl_host_class_def(pl_runtime *rt, const pl_class *cls);
 void pl_host_classes_free(pl_runtime *rt);
 
+/* members.c: the runtime's member map (every class's members by class and
+ * name, lib/instance.h): made with the runtime for the built-in classes
+ * (PL_OK or PL_ENOMEM), added to for each host class (PL_ENOMEM leaves it
+ * as it was), freed with the runtime. Host thread, while no VM but main
+ * is open. */
+int pl_member_map_init(pl_runtime *rt);
+int pl_member_map_add(pl_runtime *rt, const pl_class *cls);
+void pl_member_map_free(pl_runtime *rt);
+
 /* stats.c: prints the --stats summary to f (serial thread, workers idle). */
 void pl_stats_print(pl_runtime *rt, FILE *f);
 /* sharedtable.c: makes the runtime's SharedTableRegistry and its list of
