@@ -5,7 +5,9 @@
 
 #include "engine/runtime.h"
 
-static const char CONN_MT[] = "parlua.Connection";
+/* Registry key (by address) of the VM's Connection metatable: no name to
+ * intern when the VM's first connection makes it. */
+static const char CONN_MT = 0;
 
 typedef struct conn {
     int kind, phase;
@@ -19,6 +21,19 @@ typedef struct conn {
 
 static int conn_index(lua_State *L);
 static int conn_gc(lua_State *L);
+
+/* The connection at idx, else raises. */
+static conn *check_conn(lua_State *L, int idx)
+{
+    int ok = lua_type(L, idx) == LUA_TUSERDATA && lua_getmetatable(L, idx);
+    if (ok) {
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &CONN_MT);
+        ok = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+    }
+    if (!ok) luaL_typeerror(L, idx, "RBXScriptConnection");
+    return lua_touserdata(L, idx);
+}
 
 /* Pushes the VM's table of handler lists (at kind * 2 + phase + 1, a
  * table by name for each kind and phase, made on its first connection),
@@ -107,14 +122,14 @@ void pl_conn_add(lua_State *L, int kind, const char *name, size_t len, int phase
     c->ud = NULL;
     c->script = NULL;
     static const luaL_Reg meta[] = {{"__index", conn_index}, {"__gc", conn_gc}, {NULL, NULL}};
-    if (luaL_getmetatable(L, CONN_MT) != LUA_TTABLE) { /* the VM's first connection */
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &CONN_MT) != LUA_TTABLE) { /* the VM's first one */
         lua_pop(L, 1);
         lua_createtable(L, 0, 3); /* made whole: not rehashed as it fills */
         luaL_setfuncs(L, meta, 0);
         lua_pushliteral(L, "RBXScriptConnection");
         lua_setfield(L, -2, "__name");
         lua_pushvalue(L, -1);
-        lua_setfield(L, LUA_REGISTRYINDEX, CONN_MT); /* luaL_checkudata finds it there */
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &CONN_MT);
     }
     lua_setmetatable(L, -2);
     c->ud = ud; /* after the metatable: its __gc frees */
@@ -179,7 +194,7 @@ static int script_stopped(const conn *c)
 
 static int conn_disconnect(lua_State *L)
 {
-    conn *c = luaL_checkudata(L, 1, CONN_MT);
+    conn *c = check_conn(L, 1);
     if (!c->connected) return 0;
     c->connected = 0;
     size_t len;
@@ -281,7 +296,7 @@ int pl_conn_drop_stopped(lua_State *L)
 
 static int conn_index(lua_State *L)
 {
-    conn *c = luaL_checkudata(L, 1, CONN_MT);
+    conn *c = check_conn(L, 1);
     const char *key = luaL_checkstring(L, 2);
     if (strcmp(key, "Connected") == 0)
         lua_pushboolean(L, alive(c) && !script_stopped(c));
