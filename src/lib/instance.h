@@ -40,12 +40,11 @@ typedef struct pl_member {
 /* The registration table of a class: the class (its name and base class
  * are in pl_class, src/core/instance_tree.h) and its own members (not its
  * base class's), an array ended by a NULL name; NULL: none. Plain C data,
- * the same for every VM: each VM builds a class's Lua lookup table from it
- * the first time it indexes an instance of the class (instance.c,
- * push_class_members), and docs/data-model.md is generated from it
+ * the same for every VM: the runtime's member map (members.c) is built
+ * from it, and docs/data-model.md is generated from it
  * (pl_members_markdown), so the docs cannot drift from the code. A host
  * class (SPEC 2.4, 10) is one more pl_class_def, in the runtime's list
- * (hostclass.c), looked up the same way. */
+ * (hostclass.c), in the same map. */
 typedef struct pl_class_def {
     const pl_class *cls;
     const pl_member *members;

@@ -103,8 +103,8 @@ int pl_script_run_file(pl_runtime *rt, const char *path, int nargs);
 int pl_script_run_chunk(pl_runtime *rt, const char *source, const char *name, int nargs);
 
 /* hostclass.c: parlua_register_class and parlua_instance_data
- * (include/parlua.h); the host classes' lookup, their registration in a
- * new VM, and their freeing with the runtime. */
+ * (include/parlua.h); the host classes' lookup (by name for Instance.new,
+ * by class for the member map) and their freeing with the runtime. */
 int pl_host_class_add(pl_runtime *rt, const parlua_class *cls);
 void *pl_host_instance_data(lua_State *L, int idx, const char *class_name);
 const pl_class *pl_host_class_find(pl_runtime *rt, const char *name);
