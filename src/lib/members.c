@@ -48,6 +48,21 @@ static uint32_t name_hash(const char *s, size_t len)
     return (uint32_t)(h ^ (h >> 32));
 }
 
+/* Whether a and b have the same len bytes: inline (member names are
+ * short, a call to memcmp would cost more than the compare). */
+static int same_bytes(const char *a, const char *b, size_t len)
+{
+    for (; len >= 8; a += 8, b += 8, len -= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y) return 0;
+    }
+    for (; len; a++, b++, len--)
+        if (*a != *b) return 0;
+    return 1;
+}
+
 /* Where (cls, name hash h) starts probing. */
 static size_t start_slot(const pl_member_map *map, const pl_class *cls, uint32_t h)
 {
@@ -63,7 +78,7 @@ const pl_member *pl_member_find(const pl_member_map *map, const pl_class *cls, c
     for (size_t i = start_slot(map, cls, h);; i = (i + 1) & map->mask) {
         const member_slot *s = &map->slots[i];
         if (!s->cls) return NULL;
-        if (s->cls == cls && s->hash == h && s->len == len && memcmp(s->m->name, name, len) == 0) {
+        if (s->cls == cls && s->hash == h && s->len == len && same_bytes(s->m->name, name, len)) {
             *owner = s->owner;
             return s->m;
         }
