@@ -203,8 +203,9 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     }
     int perms = main_perms(rt);
     if (perms != PL_OK || !rt->game || !rt->workspace || !rt->runservice ||
-        pl_sharedtable_init(rt) != PL_OK || pl_remote_init(rt) != PL_OK ||
-        pl_sched_init(rt) != PL_OK || pl_vm_ensure_state(&rt->main) != 0) {
+        pl_member_map_init(rt) != PL_OK || pl_sharedtable_init(rt) != PL_OK ||
+        pl_remote_init(rt) != PL_OK || pl_sched_init(rt) != PL_OK ||
+        pl_vm_ensure_state(&rt->main) != 0) {
         rt->finished = 1; /* nothing to report */
         parlua_free(rt);
         if (perms == PL_EINVAL) errno = EINVAL;
@@ -344,6 +345,7 @@ void parlua_free(parlua_runtime *rt)
     if (rt->wake_fd >= 0) close(rt->wake_fd);
     pl_trace_free(rt->trace);
     pl_host_classes_free(rt);
+    pl_member_map_free(rt);
     pl_remote_free(rt);
     pl_dist_stop(rt->dist); /* last: it owns the ranked trace path */
     free(rt->threads);

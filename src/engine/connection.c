@@ -5,7 +5,9 @@
 
 #include "engine/runtime.h"
 
-static const char CONN_MT[] = "parlua.Connection";
+/* Registry key (by address) of the VM's Connection metatable: no name to
+ * intern when the VM's first connection makes it. */
+static const char CONN_MT = 0;
 
 typedef struct conn {
     int kind, phase;
@@ -20,7 +22,21 @@ typedef struct conn {
 static int conn_index(lua_State *L);
 static int conn_gc(lua_State *L);
 
-/* Pushes the VM's table of handler lists (one table per kind and phase),
+/* The connection at idx, else raises. */
+static conn *check_conn(lua_State *L, int idx)
+{
+    int ok = lua_type(L, idx) == LUA_TUSERDATA && lua_getmetatable(L, idx);
+    if (ok) {
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &CONN_MT);
+        ok = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+    }
+    if (!ok) luaL_typeerror(L, idx, "RBXScriptConnection");
+    return lua_touserdata(L, idx);
+}
+
+/* Pushes the VM's table of handler lists (at kind * 2 + phase + 1, a
+ * table by name for each kind and phase, made on its first connection),
  * made on the first connection and kept in the registry's array part
  * under a reference the VM records: a busy VM reads it at every delivery,
  * and a reference is one array slot where a registry key is a hash chain.
@@ -37,10 +53,6 @@ static int push_lists(lua_State *L, int create)
         return 0;
     }
     lua_createtable(L, PL_CONN_KINDS * 2 + 2, 0); /* + Heartbeat's slots */
-    for (int i = 1; i <= PL_CONN_KINDS * 2; i++) {
-        lua_newtable(L);
-        lua_rawseti(L, -2, i);
-    }
     lua_pushvalue(L, -1);
     vm->conn_lists_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 1;
@@ -69,11 +81,20 @@ static int push_list(lua_State *L, int kind, const char *name, size_t len, int p
         }
         lua_pop(L, 1); /* the first connection: made below, then kept in its slot */
     }
-    lua_rawgeti(L, -1, kind * 2 + phase + 1); /* lists, kind's table */
+    if (lua_rawgeti(L, -1, kind * 2 + phase + 1) == LUA_TNIL) { /* lists, kind's table */
+        if (!create) {
+            lua_replace(L, -2); /* nil where the lists were */
+            return 0;
+        }
+        lua_pop(L, 1);            /* the kind's first connection in this phase */
+        lua_createtable(L, 0, 1); /* room for its first name: no rehash to add it */
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, -3, kind * 2 + phase + 1);
+    }
     lua_pushlstring(L, name, len);
     if (lua_rawget(L, -2) == LUA_TNIL && create) {
         lua_pop(L, 1);
-        lua_newtable(L);
+        lua_createtable(L, 1, 0); /* room for its first connection */
         lua_pushlstring(L, name, len);
         lua_pushvalue(L, -2);
         lua_rawset(L, -4);
@@ -101,10 +122,14 @@ void pl_conn_add(lua_State *L, int kind, const char *name, size_t len, int phase
     c->ud = NULL;
     c->script = NULL;
     static const luaL_Reg meta[] = {{"__index", conn_index}, {"__gc", conn_gc}, {NULL, NULL}};
-    if (luaL_newmetatable(L, CONN_MT)) { /* the VM's first connection */
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &CONN_MT) != LUA_TTABLE) { /* the VM's first one */
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 3); /* made whole: not rehashed as it fills */
         luaL_setfuncs(L, meta, 0);
         lua_pushliteral(L, "RBXScriptConnection");
         lua_setfield(L, -2, "__name");
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &CONN_MT);
     }
     lua_setmetatable(L, -2);
     c->ud = ud; /* after the metatable: its __gc frees */
@@ -169,7 +194,7 @@ static int script_stopped(const conn *c)
 
 static int conn_disconnect(lua_State *L)
 {
-    conn *c = luaL_checkudata(L, 1, CONN_MT);
+    conn *c = check_conn(L, 1);
     if (!c->connected) return 0;
     c->connected = 0;
     size_t len;
@@ -242,7 +267,10 @@ int pl_conn_drop_stopped(lua_State *L)
     int drop = lua_gettop(L);
     lua_Integer n = 0;
     for (int i = 1; i <= PL_CONN_KINDS * 2; i++) {
-        lua_rawgeti(L, lists, i);
+        if (lua_rawgeti(L, lists, i) == LUA_TNIL) { /* no connection of that kind and phase */
+            lua_pop(L, 1);
+            continue;
+        }
         lua_pushnil(L);
         while (lua_next(L, -2)) { /* name -> array of connections */
             lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
@@ -268,7 +296,7 @@ int pl_conn_drop_stopped(lua_State *L)
 
 static int conn_index(lua_State *L)
 {
-    conn *c = luaL_checkudata(L, 1, CONN_MT);
+    conn *c = check_conn(L, 1);
     const char *key = luaL_checkstring(L, 2);
     if (strcmp(key, "Connected") == 0)
         lua_pushboolean(L, alive(c) && !script_stopped(c));

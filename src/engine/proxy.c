@@ -24,7 +24,7 @@ static void push_cache(lua_State *L)
 {
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, CACHE_KEY) == LUA_TTABLE) return;
     lua_pop(L, 1);
-    lua_newtable(L);
+    lua_createtable(L, 0, 4); /* an actor's first few (script, its Actor): no rehash each */
     lua_createtable(L, 0, 1);
     lua_pushliteral(L, "v");
     lua_setfield(L, -2, "__mode");
@@ -42,7 +42,7 @@ static void make_metatable(lua_State *L, const pl_shared_type *type)
         lua_pushvalue(L, -1);
         if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
             /* out of memory half way: the maker stays registered, not a
-             * half-made metatable (the name too: luaL_newmetatable's) */
+             * half-made metatable (nor under its registry name) */
             lua_pushvalue(L, -2);
             lua_rawsetp(L, LUA_REGISTRYINDEX, type);
             lua_pushnil(L);
@@ -134,14 +134,20 @@ pl_shared *pl_proxy_test(lua_State *L, int idx, const pl_shared_type *type)
 
 void pl_proxy_newmetatable(lua_State *L, const pl_shared_type *type)
 {
-    luaL_newmetatable(L, type->metatable);
+    /* room for __gc, __name and what the maker adds (at most six
+     * metamethods): a metatable made whole, never rehashed as it grows */
+    lua_createtable(L, 0, 8);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, type->metatable);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, type); /* also by address, for fast checks */
     lua_pushcfunction(L, proxy_gc);
     lua_setfield(L, -2, "__gc");
+    lua_pushstring(L, type->name);
+    lua_setfield(L, -2, "__name");
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, TYPES_KEY) != LUA_TTABLE) {
         lua_pop(L, 1);
-        lua_newtable(L);
+        lua_createtable(L, 0, 4);
         lua_pushvalue(L, -1);
         lua_rawsetp(L, LUA_REGISTRYINDEX, TYPES_KEY);
     }
@@ -149,6 +155,4 @@ void pl_proxy_newmetatable(lua_State *L, const pl_shared_type *type)
     lua_pushlightuserdata(L, (void *)type);
     lua_rawset(L, -3);
     lua_pop(L, 1);
-    lua_pushstring(L, type->name);
-    lua_setfield(L, -2, "__name");
 }

@@ -128,6 +128,7 @@ struct parlua_runtime {
     atomic_int serial_sleeping;           /* the serial thread sleeps in pl_sched_idle */
     int wake_fd;                          /* an eventfd that ends that sleep */
     struct pl_host_classes *host_classes; /* parlua_register_class (lib/hostclass.c) */
+    struct pl_member_map *member_map;     /* every class's members by name (lib/members.c) */
     /* A distributed job (engine/dist.h, lib/remote.c), or NULL; the name
      * error reports start with ("parlua[rank 1]"; empty: "parlua"). */
     struct pl_dist *dist;

@@ -1,14 +1,14 @@
 /*
  * Host classes (SPEC 2.4, 10): classes a host program registers through
  * parlua_register_class. Each becomes one more registration table
- * (pl_class_def, lib/instance.h) kept by the runtime, whose members a VM
- * registers the first time it indexes an instance of the class (instance.c,
- * push_class_members), as for a built-in class; its
+ * (pl_class_def, lib/instance.h) kept by the runtime, whose members join
+ * the runtime's member map (members.c) as a built-in class's do; its
  * members go through the same access path as built-in members, so levels
  * and the lthread rule are enforced the same way.
  *
- * Threads: the list is written by the host thread before any actor VM
- * opened, and only read afterwards (VMs open on the serial thread).
+ * Threads: the list and the map are written by the host thread before any
+ * VM but main opened, and only read afterwards (an actor or lthread VM is
+ * handed to its worker through the pool's locks).
  */
 #include <lauxlib.h>
 #include <stdlib.h>
@@ -152,6 +152,10 @@ int pl_host_class_add(pl_runtime *rt, const parlua_class *cls)
     c->creatable = cls->creatable != 0;
     c->data_size = cls->data_size;
     h->defs[h->n++] = def;
+    if (pl_member_map_add(rt, c) != PL_OK) { /* the map is as it was */
+        free_def(&h->defs[--h->n]);
+        return PARLUA_NOMEM;
+    }
     return PARLUA_OK;
 }
 

@@ -4,9 +4,10 @@
  * built-in members of Instance, DataModel and Script, Instance.new, and the
  * globals game and workspace.
  *
- * Members are looked up in a per-VM table per class (name -> member), along
- * the class chain; an unknown name falls back to a child of that name, as
- * in Roblox (workspace.Baseplate).
+ * Members are looked up in the runtime's member map (members.c), shared by
+ * every VM; a VM keeps only the closures of the methods it read. An
+ * unknown name falls back to a child of that name, as in Roblox
+ * (workspace.Baseplate).
  */
 #include <lauxlib.h>
 #include <stdint.h>
@@ -118,18 +119,27 @@ static void check_level(lua_State *L, const pl_instance *inst, const pl_class *o
         m->level == PL_LOCAL_SAFE ? " by an actor that did not create the instance" : "");
 }
 
-/* ---- member tables ---- */
+/* ---- member lookup ---- */
+
+/* __index has three upvalues: the Instance metatable, this VM's methods
+ * (a table: each method's closure by its pl_member, made on the first
+ * read) and its method cache (below); both made on the first method read,
+ * so a VM that reads none does not pay for them. __newindex has the
+ * metatable. Members are found in the runtime's member map (members.c),
+ * which the VM shares with every other: a VM builds nothing per class. */
+#define UV_INSTANCE_MT lua_upvalueindex(1)
+#define UV_METHODS lua_upvalueindex(2)
+#define UV_MCACHE lua_upvalueindex(3)
 
 /* The methods __index found last, by (class, key): `actor:SendMessage(...)`
- * in a loop looks its method up once instead of walking the class chain
- * through two table lookups each time. A full userdata; entry i's key
- * string is its user value 2i+1 (anchored, so the address in `key` cannot
- * be reused by another string while cached: the same address is the same
- * string) and its method user value 2i+2. Methods only: their level is
- * checked when called (method_trampoline); properties are checked on every
- * read. Made on the first lookup. Never emptied: a class's member table is
- * whole when made (push_class_members), so what (class, key) finds never
- * changes. */
+ * in a loop finds its method by two pointer compares instead of hashing
+ * the name. A full userdata; entry i's key string is its user value 2i+1
+ * (anchored, so the address in `key` cannot be reused by another string
+ * while cached: the same address is the same string) and its method user
+ * value 2i+2. Methods only: their level is checked when called
+ * (method_trampoline); properties are checked on every read. Never
+ * emptied: what (class, key) finds in the member map never changes (a host
+ * class registered later adds that class's members only). */
 #define MCACHE_SLOTS 4
 typedef struct mcache {
     struct {
@@ -155,60 +165,33 @@ static int method_trampoline(lua_State *L)
     return m->call(L);
 }
 
-/* Adds members (a NULL name ends them) of cls to the member table on top:
- * each as its pl_member; a method's closure is made when first read
- * (find_member), so a VM pays only for the methods it uses. */
-static void add_members(lua_State *L, const pl_member *members)
+/* Pushes this VM's closure of method m of class owner: made on its first
+ * read and kept (UV_METHODS), so every read of a method gives the same
+ * function. */
+static void push_method(lua_State *L, const pl_member *m, const pl_class *owner)
 {
-    for (const pl_member *m = members; m->name; m++) {
-        lua_pushlightuserdata(L, (void *)m);
-        lua_setfield(L, -2, m->name);
+    if (lua_type(L, UV_METHODS) != LUA_TTABLE) {
+        lua_createtable(L, 0, 4); /* room for a few: not rehashed at each */
+        lua_replace(L, UV_METHODS);
+    } else if (lua_rawgetp(L, UV_METHODS, m) == LUA_TFUNCTION) {
+        return;
+    } else {
+        lua_pop(L, 1);
     }
-}
-
-/* Pushes this VM's member table of cls (members_idx: the members table),
- * made the first time an instance of cls (or of a class based on it) is
- * indexed: a VM registers only the classes it meets. */
-static void push_class_members(lua_State *L, int members_idx, const pl_class *cls)
-{
-    if (lua_rawgetp(L, members_idx, cls) == LUA_TTABLE) return;
-    lua_pop(L, 1);
-    lua_newtable(L);
-    for (const pl_class_def *def = pl_builtin_classes; def->cls; def++)
-        if (def->cls == cls && def->members) add_members(L, def->members);
-    const pl_class_def *host = pl_host_class_def(pl_vm_of(L)->runtime, cls);
-    if (host && host->members) add_members(L, host->members);
+    lua_pushlightuserdata(L, (void *)m);
+    lua_pushlightuserdata(L, (void *)owner);
+    lua_pushvalue(L, UV_INSTANCE_MT);
+    lua_pushcclosure(L, method_trampoline, 3);
     lua_pushvalue(L, -1);
-    lua_rawsetp(L, members_idx, cls);
+    lua_rawsetp(L, UV_METHODS, m);
 }
 
-/* Finds the key at key_idx along inst's class chain; pushes the entry and
- * sets *cls, or pushes nothing and returns 0. */
-static int find_member(lua_State *L, int members_idx, const pl_instance *inst, int key_idx,
-                       const pl_class **cls)
+/* inst's member named key (len bytes), and in *owner the class that
+ * defines it; NULL when it has none. */
+static const pl_member *find_member(lua_State *L, const pl_instance *inst, const char *key,
+                                    size_t len, const pl_class **owner)
 {
-    for (const pl_class *c = inst->cls; c; c = c->base) {
-        push_class_members(L, members_idx, c);
-        lua_pushvalue(L, key_idx);
-        if (lua_rawget(L, -2) != LUA_TNIL) {
-            const pl_member *m = lua_touserdata(L, -1);
-            if (lua_type(L, -1) == LUA_TLIGHTUSERDATA && m->call) { /* first read: its closure */
-                lua_pop(L, 1);
-                lua_pushlightuserdata(L, (void *)m);
-                lua_pushlightuserdata(L, (void *)c);
-                lua_rawgetp(L, LUA_REGISTRYINDEX, &pl_instance_type); /* pl_make_instance_mt */
-                lua_pushcclosure(L, method_trampoline, 3);
-                lua_pushvalue(L, key_idx);
-                lua_pushvalue(L, -2);
-                lua_rawset(L, -4); /* kept in the class's table */
-            }
-            lua_remove(L, -2);
-            *cls = c;
-            return 1;
-        }
-        lua_pop(L, 2);
-    }
-    return 0;
+    return pl_member_find(pl_vm_of(L)->runtime->member_map, inst->cls, key, len, owner);
 }
 
 static int not_a_member(lua_State *L, const pl_instance *inst, const char *key)
@@ -216,62 +199,59 @@ static int not_a_member(lua_State *L, const pl_instance *inst, const char *key)
     return luaL_error(L, "%s is not a valid member of %s \"%s\"", key, inst->cls->name, inst->name);
 }
 
-/* __index and __newindex have two upvalues: the Instance metatable and
- * this VM's members table; __index a third, its method cache. */
-#define UV_INSTANCE_MT lua_upvalueindex(1)
-#define UV_MEMBERS lua_upvalueindex(2)
-#define UV_MCACHE lua_upvalueindex(3)
-
 static int inst_index(lua_State *L)
 {
     pl_instance *inst = check_fast(L, 1, UV_INSTANCE_MT);
-    const char *key = luaL_checkstring(L, 2);
+    size_t len;
+    const char *key = luaL_checklstring(L, 2, &len);
     mcache *mc = lua_touserdata(L, UV_MCACHE);
-    if (!mc) { /* made on the first lookup: an idle VM does not pay for it */
+    unsigned slot = mcache_slot(inst->cls, key);
+    if (mc && mc->e[slot].key == key && mc->e[slot].cls == inst->cls) {
+        lua_getiuservalue(L, UV_MCACHE, (int)(2 * slot + 2));
+        return 1;
+    }
+    const pl_class *owner;
+    const pl_member *m = find_member(L, inst, key, len, &owner);
+    if (!m) { /* a child of that name (workspace.Baseplate) */
+        check_lthread(L, pl_vm_of(L), "Instance", key);
+        pl_instance *child = pl_instance_find_child(inst, key, 0);
+        if (!child) return not_a_member(L, inst, key);
+        pl_instance_push(L, child);
+        return 1;
+    }
+    if (!m->call) { /* a property */
+        check_level(L, inst, owner, m, 0);
+        lua_settop(L, 2);
+        return m->get(L);
+    }
+    push_method(L, m, owner);
+    if (!mc) { /* made on the first method read */
         mc = lua_newuserdatauv(L, sizeof *mc, 2 * MCACHE_SLOTS);
         memset(mc, 0, sizeof *mc);
         lua_replace(L, UV_MCACHE);
     }
-    unsigned slot = mcache_slot(inst->cls, key);
-    if (mc->e[slot].key == key && mc->e[slot].cls == inst->cls) {
-        lua_getiuservalue(L, UV_MCACHE, (int)(2 * slot + 2));
-        return 1;
-    }
-    const pl_class *cls;
-    if (find_member(L, UV_MEMBERS, inst, 2, &cls)) {
-        if (lua_isfunction(L, -1)) { /* a method */
-            mc->e[slot].cls = inst->cls;
-            mc->e[slot].key = key;
-            lua_pushvalue(L, 2);
-            lua_setiuservalue(L, UV_MCACHE, (int)(2 * slot + 1));
-            lua_pushvalue(L, -1);
-            lua_setiuservalue(L, UV_MCACHE, (int)(2 * slot + 2));
-            return 1;
-        }
-        const pl_member *m = lua_touserdata(L, -1);
-        check_level(L, inst, cls, m, 0);
-        lua_settop(L, 2);
-        return m->get(L);
-    }
-    check_lthread(L, pl_vm_of(L), "Instance", key);
-    pl_instance *child = pl_instance_find_child(inst, key, 0);
-    if (!child) return not_a_member(L, inst, key);
-    pl_instance_push(L, child);
+    mc->e[slot].cls = inst->cls;
+    mc->e[slot].key = key;
+    lua_pushvalue(L, 2);
+    lua_setiuservalue(L, UV_MCACHE, (int)(2 * slot + 1));
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, UV_MCACHE, (int)(2 * slot + 2));
     return 1;
 }
 
 static int inst_newindex(lua_State *L)
 {
     pl_instance *inst = check_fast(L, 1, UV_INSTANCE_MT);
-    const char *key = luaL_checkstring(L, 2);
-    const pl_class *cls;
-    if (!find_member(L, UV_MEMBERS, inst, 2, &cls) || lua_isfunction(L, -1)) {
+    size_t len;
+    const char *key = luaL_checklstring(L, 2, &len);
+    const pl_class *owner;
+    const pl_member *m = find_member(L, inst, key, len, &owner);
+    if (!m || m->call) {
         check_lthread(L, pl_vm_of(L), "Instance", key);
         return not_a_member(L, inst, key);
     }
-    const pl_member *m = lua_touserdata(L, -1);
     if (!m->set) return luaL_error(L, "Unable to assign property %s. Property is read only", key);
-    check_level(L, inst, cls, m, 1);
+    check_level(L, inst, owner, m, 1);
     lua_settop(L, 3);
     lua_remove(L, 2); /* setters see (instance, value) */
     return m->set(L);
@@ -299,13 +279,13 @@ static void check_value(lua_State *L, const pl_instance *inst, const char *prop,
 
 static int get_name(lua_State *L)
 {
-    lua_pushstring(L, pl_instance_check(L, 1)->name);
+    lua_pushstring(L, pl_instance_self(L)->name);
     return 1;
 }
 
 static int set_name(lua_State *L)
 {
-    pl_instance *inst = pl_instance_check(L, 1);
+    pl_instance *inst = pl_instance_self(L);
     check_value(L, inst, "Name", LUA_TSTRING);
     size_t len;
     const char *name = lua_tolstring(L, 2, &len);
@@ -316,13 +296,13 @@ static int set_name(lua_State *L)
 
 static int get_classname(lua_State *L)
 {
-    lua_pushstring(L, pl_instance_check(L, 1)->cls->name);
+    lua_pushstring(L, pl_instance_self(L)->cls->name);
     return 1;
 }
 
 static int get_parent(lua_State *L)
 {
-    pl_instance_push(L, pl_instance_check(L, 1)->parent);
+    pl_instance_push(L, pl_instance_self(L)->parent);
     return 1;
 }
 
@@ -347,7 +327,7 @@ static void moved(lua_State *L, pl_instance *inst, pl_instance *old)
 
 static int set_parent(lua_State *L)
 {
-    pl_instance *inst = pl_instance_check(L, 1);
+    pl_instance *inst = pl_instance_self(L);
     pl_instance *parent = NULL;
     if (!lua_isnil(L, 2)) {
         pl_shared *obj = pl_proxy_test(L, 2, &pl_instance_type);
@@ -383,7 +363,7 @@ static int set_parent(lua_State *L)
 
 static int m_get_children(lua_State *L)
 {
-    pl_instance *inst = pl_instance_check(L, 1);
+    pl_instance *inst = pl_instance_self(L);
     lua_createtable(L, (int)inst->nchildren, 0);
     lua_Integer i = 0;
     for (pl_instance *c = inst->first_child; c; c = c->next_sibling) {
@@ -404,7 +384,7 @@ static void add_descendants(lua_State *L, const pl_instance *inst, lua_Integer *
 
 static int m_get_descendants(lua_State *L)
 {
-    pl_instance *inst = pl_instance_check(L, 1);
+    pl_instance *inst = pl_instance_self(L);
     lua_Integer n = 0;
     lua_newtable(L);
     add_descendants(L, inst, &n);
@@ -413,7 +393,7 @@ static int m_get_descendants(lua_State *L)
 
 static int m_find_first_child(lua_State *L)
 {
-    pl_instance *inst = pl_instance_check(L, 1);
+    pl_instance *inst = pl_instance_self(L);
     const char *name = luaL_checkstring(L, 2);
     pl_instance_push(L, pl_instance_find_child(inst, name, lua_toboolean(L, 3)));
     return 1;
@@ -421,20 +401,20 @@ static int m_find_first_child(lua_State *L)
 
 static int m_isa(lua_State *L)
 {
-    lua_pushboolean(L, pl_instance_isa(pl_instance_check(L, 1), luaL_checkstring(L, 2)));
+    lua_pushboolean(L, pl_instance_isa(pl_instance_self(L), luaL_checkstring(L, 2)));
     return 1;
 }
 
 static int m_get_actor(lua_State *L)
 {
-    pl_instance *inst = pl_instance_check(L, 1);
+    pl_instance *inst = pl_instance_self(L);
     pl_instance_push(L, inst->cls == &pl_class_actor ? inst : pl_instance_actor_of(inst));
     return 1;
 }
 
 static int m_get_full_name(lua_State *L)
 {
-    char *name = pl_instance_full_name(pl_instance_check(L, 1));
+    char *name = pl_instance_full_name(pl_instance_self(L));
     if (!name) return luaL_error(L, "not enough memory");
     lua_pushstring(L, name);
     free(name);
@@ -472,7 +452,7 @@ static int has_actor(const pl_instance *inst)
 
 static int m_clone(lua_State *L)
 {
-    pl_instance *inst = pl_instance_check(L, 1);
+    pl_instance *inst = pl_instance_self(L);
     pl_vm *vm = pl_vm_of(L);
     if (has_actor(inst)) pl_perms_check(L, PL_PERM_SPAWN, "Actor");
     pl_instance *copy = pl_instance_clone(inst, pl_vm_token(vm));
@@ -655,7 +635,7 @@ const pl_member pl_instance_members[] = {
 
 static int get_source(lua_State *L)
 {
-    pl_instance *inst = pl_instance_check(L, 1);
+    pl_instance *inst = pl_instance_self(L);
     lua_pushlstring(L, inst->source ? inst->source : "", inst->source_len);
     return 1;
 }
@@ -675,7 +655,7 @@ static void set_string_field(lua_State *L, char **field, size_t *len_out)
 
 static int set_source(lua_State *L)
 {
-    pl_instance *inst = pl_instance_check(L, 1);
+    pl_instance *inst = pl_instance_self(L);
     check_value(L, inst, "Source", LUA_TSTRING);
     pl_sandbox_check_script_write(L, inst); /* permissions */
     set_string_field(L, &inst->source, &inst->source_len);
@@ -684,7 +664,7 @@ static int set_source(lua_State *L)
 
 static int get_path(lua_State *L)
 {
-    pl_instance *inst = pl_instance_check(L, 1);
+    pl_instance *inst = pl_instance_self(L);
     if (inst->path)
         lua_pushstring(L, inst->path);
     else
@@ -694,7 +674,7 @@ static int get_path(lua_State *L)
 
 static int set_path(lua_State *L)
 {
-    pl_instance *inst = pl_instance_check(L, 1);
+    pl_instance *inst = pl_instance_self(L);
     check_value(L, inst, "Path", LUA_TSTRING);
     pl_sandbox_check_script_write(L, inst); /* permissions */
     set_string_field(L, &inst->path, NULL);
@@ -782,20 +762,18 @@ static int instance_new(lua_State *L)
 
 int pl_make_instance_mt(lua_State *L)
 {
-    lua_newtable(L); /* the member tables, by class (push_class_members) */
-    pl_proxy_newmetatable(L, &pl_instance_type); /* before any member: trampolines keep it */
+    pl_proxy_newmetatable(L, &pl_instance_type);
     lua_pushvalue(L, -1);
-    lua_pushvalue(L, -3);
-    lua_pushnil(L); /* the method cache, made on first use */
+    lua_pushnil(L); /* the methods, made on the first method read */
+    lua_pushnil(L); /* the method cache, likewise */
     lua_pushcclosure(L, inst_index, 3);
     lua_setfield(L, -2, "__index");
     lua_pushvalue(L, -1);
-    lua_pushvalue(L, -3);
-    lua_pushcclosure(L, inst_newindex, 2);
+    lua_pushcclosure(L, inst_newindex, 1);
     lua_setfield(L, -2, "__newindex");
     lua_pushcfunction(L, inst_tostring);
     lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 2);
+    lua_pop(L, 1);
     return 0;
 }
 

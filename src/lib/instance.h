@@ -40,12 +40,11 @@ typedef struct pl_member {
 /* The registration table of a class: the class (its name and base class
  * are in pl_class, src/core/instance_tree.h) and its own members (not its
  * base class's), an array ended by a NULL name; NULL: none. Plain C data,
- * the same for every VM: each VM builds a class's Lua lookup table from it
- * the first time it indexes an instance of the class (instance.c,
- * push_class_members), and docs/data-model.md is generated from it
+ * the same for every VM: the runtime's member map (members.c) is built
+ * from it, and docs/data-model.md is generated from it
  * (pl_members_markdown), so the docs cannot drift from the code. A host
  * class (SPEC 2.4, 10) is one more pl_class_def, in the runtime's list
- * (hostclass.c), looked up the same way. */
+ * (hostclass.c), in the same map. */
 typedef struct pl_class_def {
     const pl_class *cls;
     const pl_member *members;
@@ -61,6 +60,16 @@ extern const pl_member pl_instance_members[], pl_datamodel_members[], pl_script_
     pl_actor_members[], pl_runservice_members[], pl_bindable_members[], pl_signal_members[],
     pl_scriptclass_members[];
 
+/* Every class's members by (class, name), the members of its base
+ * classes included (a class's own member hides a base's of that name):
+ * the runtime's, rt->member_map (members.c), immutable while VMs other
+ * than main are open, so any thread reads it without a lock. */
+typedef struct pl_member_map pl_member_map;
+/* The member of cls named name (len bytes) and, in *owner, the class that
+ * defines it (cls or a base); NULL when cls has none. */
+const pl_member *pl_member_find(const pl_member_map *map, const pl_class *cls, const char *name,
+                                size_t len, const pl_class **owner);
+
 /* Writes docs/data-model.md's text, generated from pl_builtin_classes. */
 void pl_members_markdown(FILE *f);
 /* The name of a level ("ReadParallel"). */
@@ -72,8 +81,10 @@ pl_instance *pl_instance_check_class(lua_State *L, int idx, const pl_class *cls)
  * (run_gen bumped) left in the given VMs (all VMs with all): Destroy and
  * Script.Enabled = false. Serial phase. */
 void pl_instance_stop_scripts(pl_runtime *rt, pl_vm **vms, int n, int all);
-/* A member function's instance (argument 1), already checked by the
- * trampoline every member call goes through (class and safety level). */
+/* A member function's instance (argument 1), already checked by the path
+ * every member access goes through (instance.c: __index and __newindex for
+ * a property's getter and setter, the trampoline for a method: class and
+ * safety level). */
 pl_instance *pl_instance_self(lua_State *L);
 
 #endif

@@ -103,13 +103,22 @@ int pl_script_run_file(pl_runtime *rt, const char *path, int nargs);
 int pl_script_run_chunk(pl_runtime *rt, const char *source, const char *name, int nargs);
 
 /* hostclass.c: parlua_register_class and parlua_instance_data
- * (include/parlua.h); the host classes' lookup, their registration in a
- * new VM, and their freeing with the runtime. */
+ * (include/parlua.h); the host classes' lookup (by name for Instance.new,
+ * by class for the member map) and their freeing with the runtime. */
 int pl_host_class_add(pl_runtime *rt, const parlua_class *cls);
 void *pl_host_instance_data(lua_State *L, int idx, const char *class_name);
 const pl_class *pl_host_class_find(pl_runtime *rt, const char *name);
 const struct pl_class_def *pl_host_class_def(pl_runtime *rt, const pl_class *cls);
 void pl_host_classes_free(pl_runtime *rt);
+
+/* members.c: the runtime's member map (every class's members by class and
+ * name, lib/instance.h): made with the runtime for the built-in classes
+ * (PL_OK or PL_ENOMEM), added to for each host class (PL_ENOMEM leaves it
+ * as it was), freed with the runtime. Host thread, while no VM but main
+ * is open. */
+int pl_member_map_init(pl_runtime *rt);
+int pl_member_map_add(pl_runtime *rt, const pl_class *cls);
+void pl_member_map_free(pl_runtime *rt);
 
 /* stats.c: prints the --stats summary to f (serial thread, workers idle). */
 void pl_stats_print(pl_runtime *rt, FILE *f);

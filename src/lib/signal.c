@@ -925,25 +925,25 @@ static int m_wait_for_child(lua_State *L)
 
 static int get_child_added(lua_State *L)
 {
-    pl_signal_push(L, pl_instance_check(L, 1), PL_SIG_CHILD_ADDED, NULL, 0);
+    pl_signal_push(L, pl_instance_self(L), PL_SIG_CHILD_ADDED, NULL, 0);
     return 1;
 }
 
 static int get_child_removed(lua_State *L)
 {
-    pl_signal_push(L, pl_instance_check(L, 1), PL_SIG_CHILD_REMOVED, NULL, 0);
+    pl_signal_push(L, pl_instance_self(L), PL_SIG_CHILD_REMOVED, NULL, 0);
     return 1;
 }
 
 static int get_destroying(lua_State *L)
 {
-    pl_signal_push(L, pl_instance_check(L, 1), PL_SIG_DESTROYING, NULL, 0);
+    pl_signal_push(L, pl_instance_self(L), PL_SIG_DESTROYING, NULL, 0);
     return 1;
 }
 
 static int get_attribute_changed(lua_State *L)
 {
-    pl_signal_push(L, pl_instance_check(L, 1), PL_SIG_ATTRIBUTE_CHANGED, NULL, 0);
+    pl_signal_push(L, pl_instance_self(L), PL_SIG_ATTRIBUTE_CHANGED, NULL, 0);
     return 1;
 }
 
@@ -982,7 +982,7 @@ const pl_member pl_signal_members[] = {
 
 static int get_event(lua_State *L)
 {
-    pl_signal_push(L, pl_instance_check(L, 1), PL_SIG_EVENT, NULL, 0);
+    pl_signal_push(L, pl_instance_self(L), PL_SIG_EVENT, NULL, 0);
     return 1;
 }
 

@@ -277,12 +277,92 @@ static void every_level_every_use(void **state)
     parlua_free(rt);
 }
 
+/* The member map (src/lib/members.c) after registrations that outgrow it,
+ * with the main VM's methods read before: a host class's member hides its
+ * base's of the same name (and a class derived from it hides that one),
+ * its base's other members stay, and a method read before a registration
+ * is the same function after it, whichever class it is read through. */
+static int get_one(lua_State *L)
+{
+    lua_pushinteger(L, 1);
+    return 1;
+}
+
+static int get_two(lua_State *L)
+{
+    lua_pushinteger(L, 2);
+    return 1;
+}
+
+static int get_shadow(lua_State *L)
+{
+    lua_pushliteral(L, "shadowed");
+    return 1;
+}
+
+static void members_hide_and_outgrow_the_map(void **state)
+{
+    (void)state;
+    parlua_runtime *rt = new_runtime();
+    assert_int_equal(parlua_run_string(rt,
+                                       "gc = workspace.GetChildren\n"
+                                       "assert(workspace.Name == 'Workspace')\n"
+                                       "local f = Instance.new('Folder')\n"
+                                       "f.Name = 'Child'\n"
+                                       "f.Parent = workspace\n",
+                                       "=before"),
+                     PARLUA_OK);
+    enum { N = 600 };
+    static parlua_member big[N + 2];
+    static char names[N][8];
+    big[0] = (parlua_member){"Name", PARLUA_SAFE, get_shadow, NULL, NULL, NULL};
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "M%d", i);
+        big[i + 1] = (parlua_member){names[i], PARLUA_SAFE, get_one, NULL, NULL, NULL};
+    }
+    big[N + 1] = (parlua_member){NULL, 0, NULL, NULL, NULL, NULL};
+    static const parlua_class big_class = {"Big", "Folder", 1, 0, big};
+    assert_int_equal(parlua_register_class(rt, &big_class), PARLUA_OK);
+    static const parlua_member bigger[] = {
+        {"M7", PARLUA_SAFE, get_two, NULL, NULL, NULL},
+        {NULL, 0, NULL, NULL, NULL, NULL},
+    };
+    static const parlua_class bigger_class = {"Bigger", "Big", 1, 0, bigger};
+    assert_int_equal(parlua_register_class(rt, &bigger_class), PARLUA_OK);
+    static const char *script =
+        "assert(workspace.GetChildren == gc, 'a method read before is the same after')\n"
+        "assert(Instance.new('Folder').GetChildren == gc, 'one closure per method')\n"
+        "assert(workspace.Child.Name == 'Child', 'a child by name')\n"
+        "local b, c = Instance.new('Big'), Instance.new('Bigger')\n"
+        "assert(b.GetChildren == gc and c.GetChildren == gc)\n"
+        "assert(b.Name == 'shadowed' and c.Name == 'shadowed')\n"
+        "local ok, err = pcall(function() b.Name = 'x' end)\n"
+        "assert(not ok and err:find('Unable to assign property Name. Property is read only'), "
+        "err)\n"
+        "assert(b.M0 == 1 and b.M7 == 1 and b.M599 == 1 and c.M599 == 1)\n"
+        "assert(c.M7 == 2, 'a derived class hides its base member')\n"
+        "assert(b.ClassName == 'Big' and c:IsA('Big') and c:IsA('Folder'))\n"
+        "ok, err = pcall(function() return b.M600 end)\n"
+        "assert(not ok and err:find('M600 is not a valid member of Big \"Big\"'), err)\n"
+        "ok, err = pcall(function() return workspace.M0 end)\n"
+        "assert(not ok and err:find('M0 is not a valid member of Workspace'), err)\n"
+        "ok, err = pcall(gc, b)\n"
+        "assert(ok)\n"
+        "ok, err = pcall(b.GetChildren, 'x')\n"
+        "assert(not ok and err:find('Instance expected'), err)\n";
+    int rc = parlua_run_string(rt, script, "=after");
+    if (rc != PARLUA_OK) fprintf(stderr, "%s\n", parlua_last_error(rt));
+    assert_int_equal(rc, PARLUA_OK);
+    parlua_free(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(levels_are_enforced),
         cmocka_unit_test(bad_registrations_are_refused),
         cmocka_unit_test(every_level_every_use),
+        cmocka_unit_test(members_hide_and_outgrow_the_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,6 +72,9 @@ assert(tostring(hb):match("^Signal") and tostring(f.Destroying):match("^Signal")
 assert(getmetatable(hb) == getmetatable(f.ChildAdded))
 U.raises_with("Connect", function() f.ChildAdded.Connect(f.ChildAdded, 42) end)
 U.raises_with("is not a valid member of RBXScriptSignal", function() return f.ChildAdded.Fire end)
+U.raises_with("RBXScriptConnection expected, got number", function() c1.Disconnect(1) end)
+U.raises_with("RBXScriptConnection expected, got table", function() return getmetatable(c1).__index({}, "Connected") end)
+assert(tostring(c1):match("^RBXScriptConnection"))
 U.raises("ConnectParallel can only be called from a script that is a descendant of an Actor (use Connect)",
   function() f.ChildAdded:ConnectParallel(print) end)
 
