@@ -36,8 +36,16 @@ const pl_lazy_lib pl_lazy_libs[] = {
 };
 const int pl_lazy_count = (int)(sizeof pl_lazy_libs / sizeof pl_lazy_libs[0]);
 
+/* Globals a new VM has: base's 25, package and require, and parlua's
+ * (time, go, LThreadGroup); the libraries made on first use add theirs. */
+#define OPEN_GLOBALS 32
+
 int pl_open_libs(lua_State *L)
 {
+    /* A presized _G in place of lua_newstate's empty one (nothing refers
+     * to that yet): base's functions go in without growing it five times. */
+    lua_createtable(L, 0, OPEN_GLOBALS);
+    lua_rawseti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
     luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
     luaL_requiref(L, LUA_LOADLIBNAME, luaopen_package, 1);
     lua_pop(L, 2);

@@ -385,10 +385,14 @@ int pl_push_debug(lua_State *L)
     return 1;
 }
 
-/* Pushes a new metatable with funcs, registered at key. */
-static void new_metatable(lua_State *L, const char *key, const luaL_Reg *funcs)
+/* Pushes a new metatable with funcs and room for extra more fields,
+ * registered at key. */
+static void new_metatable(lua_State *L, const char *key, const luaL_Reg *funcs, int extra)
 {
-    lua_newtable(L);
+    int n = extra;
+    for (const luaL_Reg *f = funcs; f->name; f++)
+        n++;
+    lua_createtable(L, 0, n); /* presized: no growing one field at a time */
     luaL_setfuncs(L, funcs, 0);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, key);
@@ -412,8 +416,8 @@ void pl_lazy_open(lua_State *L)
     static const luaL_Reg g_meta[] = {
         {"__index", g_index}, {"__newindex", g_newindex}, {NULL, NULL}};
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
-    new_metatable(L, &G_MT, g_meta);
-    lua_getfield(L, -2, "next"); /* base's, raw (it is there): the __pairs' upvalue */
+    new_metatable(L, &G_MT, g_meta, 1); /* and __pairs */
+    lua_getfield(L, -2, "next");        /* base's, raw (it is there): the __pairs' upvalue */
     lua_pushcclosure(L, g_pairs, 1);
     lua_setfield(L, -2, "__pairs");
     lua_setmetatable(L, -2);
@@ -422,7 +426,7 @@ void pl_lazy_open(lua_State *L)
     static const luaL_Reg loaded_meta[] = {
         {"__index", loaded_index}, {"__newindex", loaded_newindex}, {NULL, NULL}};
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    new_metatable(L, &LOADED_MT, loaded_meta);
+    new_metatable(L, &LOADED_MT, loaded_meta, 1); /* and __pairs */
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
     lua_getfield(L, -1, "next");
     lua_remove(L, -2);
@@ -438,7 +442,7 @@ void pl_lazy_open(lua_State *L)
         {"__div", string_div},     {"__idiv", string_idiv},
         {"__unm", string_unm},     {NULL, NULL}}; /* lstrlib's arithmetic metamethods */
     lua_pushliteral(L, "");
-    new_metatable(L, &STRING_MT, string_meta);
+    new_metatable(L, &STRING_MT, string_meta, 0);
     lua_setmetatable(L, -2);
     lua_pop(L, 1);
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
