@@ -78,6 +78,7 @@ static int load_stdin_text(lua_State *L, pl_instance *script)
 #define NAME_AT (4 + 2 + 6 + 3 + sizeof(lua_Integer) + sizeof(lua_Number) + 1)
 #define CACHE_SCRIPTS 1
 #else /* another binary format: always compile */
+#define NAME_AT 0
 #define CACHE_SCRIPTS 0
 #endif
 
