@@ -263,7 +263,7 @@ fail:
     return NULL;
 }
 
-char *pl_instance_full_name(const pl_instance *inst)
+size_t pl_instance_full_name_to(const pl_instance *inst, char *buf, size_t cap)
 {
     /* Names from inst up to (not including) the root, joined by dots. */
     size_t len = 0;
@@ -272,16 +272,23 @@ char *pl_instance_full_name(const pl_instance *inst)
         len += strlen(a->name) + 1; /* the name and a dot (or the final NUL) */
         top = a;
     }
-    char *out = malloc(len);
-    if (!out) return NULL;
+    if (len > cap) return len - 1;
     size_t end = len - 1;
-    out[end] = '\0';
+    buf[end] = '\0';
     for (const pl_instance *a = inst;; a = a->parent) {
         size_t n = strlen(a->name);
         end -= n;
-        memcpy(out + end, a->name, n);
+        memcpy(buf + end, a->name, n);
         if (a == top) break;
-        out[--end] = '.';
+        buf[--end] = '.';
     }
+    return len - 1;
+}
+
+char *pl_instance_full_name(const pl_instance *inst)
+{
+    size_t len = pl_instance_full_name_to(inst, NULL, 0) + 1;
+    char *out = malloc(len);
+    if (out) pl_instance_full_name_to(inst, out, len);
     return out;
 }

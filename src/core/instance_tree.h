@@ -150,5 +150,8 @@ pl_instance *pl_instance_clone(const pl_instance *inst, void *owner);
 /* "Workspace.Folder.Script" (ancestors up to, not including, game; game
  * itself is "game"); malloc'd, or NULL. */
 char *pl_instance_full_name(const pl_instance *inst);
+/* The same written into buf with a NUL when cap > its length; returns the
+ * length either way (so a caller may retry with room for length + 1). */
+size_t pl_instance_full_name_to(const pl_instance *inst, char *buf, size_t cap);
 
 #endif

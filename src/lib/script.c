@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/codecache.h"
 #include "core/grow.h"
+#include "core/sstring.h"
 #include "engine/proxy.h"
 #include "engine/runtime.h"
 #include "engine/sched.h"
@@ -51,6 +53,177 @@ static int load_stdin_text(lua_State *L, pl_instance *script)
     return refuse_binary(L, luaL_loadbufferx(L, s, len, "=stdin", "t"), "stdin");
 }
 
+/* ---- Compiled scripts (docs/design.md, "Compiled scripts") ----
+ *
+ * A Source compiled once is kept, process-wide (core/codecache.c), as the
+ * binary chunk lua_dump made of it, keyed by the source text alone: the
+ * text is all the compiler reads besides the chunk name, and the chunk
+ * name is put in at each load. A later load of the same text (another
+ * actor's copy of the script, say) reads that chunk instead of parsing.
+ *
+ * A Lua 5.4 binary chunk begins with a header of fixed size (the signature
+ * "\x1bLua", a version and a format byte, 6 bytes that catch text-mode
+ * conversions, 3 size bytes, a lua_Integer and a lua_Number), then the
+ * main function's upvalue count (one byte), then its source name: a size
+ * (the name's length + 1, in 7-bit groups, most significant first, the
+ * last group's byte with its top bit set) and the name's bytes. Functions
+ * nested in the chunk store no name of their own (theirs is the main
+ * function's) and take the main function's when loaded. So the cache keeps
+ * the chunk without the name, and each load hands lua_load the part before
+ * it, the script's own name, then the rest: error messages and tracebacks
+ * name the script that runs, with the lines of its text (the chunk is not
+ * stripped). */
+
+#if LUA_VERSION_NUM == 504
+#define NAME_AT (4 + 2 + 6 + 3 + sizeof(lua_Integer) + sizeof(lua_Number) + 1)
+#define CACHE_SCRIPTS 1
+#else /* another binary format: always compile */
+#define NAME_AT 0
+#define CACHE_SCRIPTS 0
+#endif
+
+#define SIZE_BYTES ((sizeof(size_t) * 8 + 6) / 7) /* the longest size field */
+
+/* Writes the size field of a name of len bytes; returns its length. */
+static size_t put_name_size(unsigned char *out, size_t len)
+{
+    unsigned char groups[SIZE_BYTES];
+    size_t n = 0, x = len + 1;
+    do {
+        groups[n++] = (unsigned char)(x & 0x7f);
+        x >>= 7;
+    } while (x);
+    for (size_t i = 0; i < n; i++)
+        out[i] = groups[n - 1 - i];
+    out[n - 1] |= 0x80;
+    return n;
+}
+
+/* lua_dump's writer: appends to a malloc'd buffer. */
+typedef struct dump_buf {
+    unsigned char *p;
+    size_t len, cap;
+} dump_buf;
+
+static int write_dump(lua_State *L, const void *p, size_t n, void *ud)
+{
+    (void)L;
+    dump_buf *b = ud;
+    if (n > b->cap - b->len) {
+        if (n > SIZE_MAX - b->len) return 1;
+        unsigned char *more = pl_grow(b->p, &b->cap, b->len + n, 1);
+        if (!more) return 1;
+        b->p = more;
+    }
+    /* most writes are a field of 1 to 8 bytes: a loop costs less than a
+     * call to memcpy */
+    if (n <= 16) {
+        const unsigned char *from = p;
+        for (size_t i = 0; i < n; i++)
+            b->p[b->len + i] = from[i];
+    } else {
+        memcpy(b->p + b->len, p, n);
+    }
+    b->len += n;
+    return 0;
+}
+
+/* After a successful compile of src (the function on top of L, compiled
+ * with chunk name `name`): keeps its binary chunk, without the name, for
+ * the next load of the same text. Best effort: out of memory or a chunk
+ * not laid out as expected only means no entry. Raises nothing. */
+static void remember(lua_State *L, const char *src, size_t len, uint32_t hash, const char *name)
+{
+    if (!CACHE_SCRIPTS || pl_codecache_limit() == 0) return;
+    /* room for most chunks at once: a chunk is a few times its text */
+    size_t cap = len < 4096 ? 4 * len + 256 : 2 * len;
+    dump_buf b = {malloc(cap), 0, cap};
+    if (!b.p) return;
+    if (lua_dump(L, write_dump, &b, 0) != 0) { /* 0: keep lines and names */
+        free(b.p);
+        return;
+    }
+    unsigned char field[SIZE_BYTES];
+    size_t name_len = strlen(name), field_len = put_name_size(field, name_len);
+    size_t name_end = NAME_AT + field_len + name_len;
+    if (b.len >= name_end && memcmp(b.p, LUA_SIGNATURE, sizeof LUA_SIGNATURE - 1) == 0 &&
+        memcmp(b.p + NAME_AT, field, field_len) == 0 &&
+        memcmp(b.p + NAME_AT + field_len, name, name_len) == 0) {
+        memmove(b.p + NAME_AT, b.p + name_end, b.len - name_end); /* the name out */
+        (void)pl_codecache_put(src, len, hash, b.p, b.len - (name_end - NAME_AT), NAME_AT);
+    }
+    free(b.p);
+}
+
+/* lua_load's reader over a cached chunk with a name put in: the pieces in
+ * order. */
+typedef struct chunk_reader {
+    const char *piece[4];
+    size_t len[4];
+    int next;
+} chunk_reader;
+
+static const char *read_chunk(lua_State *L, void *ud, size_t *size)
+{
+    (void)L;
+    chunk_reader *r = ud;
+    if (r->next == 4) {
+        *size = 0;
+        return NULL;
+    }
+    *size = r->len[r->next];
+    return r->piece[r->next++];
+}
+
+/* Loads a cached chunk as if compiled with chunk name `name` (name_len
+ * bytes). Its only failure is out of memory: lua_load's message, as a
+ * compile gives. */
+static int load_cached(lua_State *L, const pl_code *code, const char *name, size_t name_len)
+{
+    unsigned char field[SIZE_BYTES];
+    /* no piece is empty (lua_load would take it for the end): the header
+     * and the function's fields around the name are never empty */
+    chunk_reader r = {
+        {(const char *)code->bytes, (const char *)field, name,
+         (const char *)code->bytes + code->mark},
+        {code->mark, put_name_size(field, name_len), name_len, code->len - code->mark},
+        0};
+    /* mode "b": these bytes are lua_dump's, kept by remember; a script's
+     * own text is only ever loaded as text */
+    return lua_load(L, read_chunk, &r, name, "b");
+}
+
+/* Compiles (or finds compiled) the text of a Script or ModuleScript with
+ * Source, named after its place in the tree. Pushes the function, or the
+ * error message and returns lua_load's status. */
+static int load_source(lua_State *L, pl_instance *script)
+{
+    const char *src = script->source ? script->source : "";
+    size_t len = script->source_len;
+    /* "=" and the full name; in a full userdata when it is too long for
+     * the stack buffer, so that an error raised from here leaks nothing */
+    char small[256], *name = small;
+    size_t name_len = pl_instance_full_name_to(script, small + 1, sizeof small - 1);
+    if (name_len + 2 > sizeof small) {
+        name = lua_newuserdatauv(L, name_len + 2, 0);
+        pl_instance_full_name_to(script, name + 1, name_len + 1);
+    }
+    name[0] = '=';
+    uint32_t hash = pl_str_hash(src, len);
+    pl_code *code = CACHE_SCRIPTS ? pl_codecache_get(src, len, hash) : NULL;
+    int rc;
+    if (code) {
+        rc = load_cached(L, code, name, name_len + 1);
+        pl_code_release(code);
+    } else {
+        rc = luaL_loadbufferx(L, src, len, name, "t");
+        if (rc == LUA_OK) remember(L, src, len, hash, name);
+        refuse_binary(L, rc, name + 1);
+    }
+    if (name != small) lua_remove(L, -2);
+    return rc;
+}
+
 static int load_script(lua_State *L, pl_instance *script)
 {
     if (script->path && strcmp(script->path, "-") == 0) {
@@ -59,14 +232,7 @@ static int load_script(lua_State *L, pl_instance *script)
     }
     if (script->path) /* read checked: raises permission denied */
         return refuse_binary(L, pl_sandbox_loadfile(L, script->path, "t"), script->path);
-    char *full = pl_instance_full_name(script);
-    const char *name = lua_pushfstring(L, "=%s", full ? full : script->name);
-    free(full);
-    int rc =
-        luaL_loadbufferx(L, script->source ? script->source : "", script->source_len, name, "t");
-    refuse_binary(L, rc, name + 1);
-    lua_remove(L, -2);
-    return rc;
+    return load_source(L, script);
 }
 
 /* Runs in the target VM under pcall: loads the script and makes its thread. */

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "core/codecache.h"
 #include "engine/runtime.h"
 #include "engine/sched.h"
 #include "lib/lib.h"
@@ -45,6 +46,7 @@ typedef struct snapshot {
     size_t nvms;
     kind_mem mem[NKINDS];
     long rss_peak_kb;
+    pl_codecache_stats scripts; /* the process's, not only this runtime's */
 } snapshot;
 
 static int by_time(const void *a, const void *b)
@@ -80,6 +82,7 @@ static int collect(pl_runtime *rt, snapshot *s)
         s->long_runs += s->threads[i].long_runs;
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0) s->rss_peak_kb = ru.ru_maxrss; /* KB on Linux */
+    pl_codecache_get_stats(&s->scripts);
 
     int failed = 0;
     uv_mutex_lock(&rt->vms_lock); /* no Lua below, only copies */
@@ -170,6 +173,10 @@ static void print_summary(pl_runtime *rt, const snapshot *snap, const char *titl
     fprintf(f, "  messages          %llu sent, %llu delivered\n", (unsigned long long)s.sent,
             (unsigned long long)s.delivered);
     fprintf(f, "  lthreads run      0\n");
+    fprintf(f, "  compiled scripts  %llu compiled, %llu loaded compiled; %zu kept, %s of %s\n",
+            (unsigned long long)s.scripts.misses, (unsigned long long)s.scripts.hits,
+            s.scripts.entries, human(b1, sizeof b1, (double)s.scripts.bytes),
+            human(b2, sizeof b2, (double)s.scripts.limit));
     if (rt->long_run_ns)
         fprintf(f, "  long runs         %llu parallel runs over the %.0f ms budget\n",
                 (unsigned long long)s.long_runs, (double)rt->long_run_ns / 1e6);
@@ -315,6 +322,14 @@ static int stats_push(lua_State *L)
     }
     lua_setfield(L, -2, "memory");
     set_integer(L, "rss_peak", (uint64_t)s->rss_peak_kb * 1024);
+    lua_createtable(L, 0, 6);
+    set_integer(L, "compiled", s->scripts.misses);
+    set_integer(L, "loaded", s->scripts.hits);
+    set_integer(L, "kept", s->scripts.entries);
+    set_integer(L, "bytes", s->scripts.bytes);
+    set_integer(L, "limit", s->scripts.limit);
+    set_integer(L, "dropped", s->scripts.dropped);
+    lua_setfield(L, -2, "compiled_scripts");
     if (text) {
         size_t len = strlen(text);
         lua_pushlstring(L, text, len && text[len - 1] == '\n' ? len - 1 : len); /* print adds one */
