@@ -127,6 +127,7 @@ void pl_vmpool_prepare(pl_runtime *rt)
         if (pl_pool_has_waiting(rt->pool)) break; /* a phase or an lthread waits: it goes first */
         pl_vm_init(tmp, rt, NULL);
         tmp->kind = PL_VM_ACTOR; /* no Instance: nothing in opening needs it */
+        tmp->tbuf = NULL;        /* nothing traced: pl_vm_init lent it the serial thread's */
         int ok = pl_perms_copy(&tmp->perms, &rt->main.perms) == PL_OK &&
                  pl_vm_open_state(tmp) == PL_OK && keep(tmp, PL_VM_ACTOR);
         pl_vm_destroy(tmp); /* closes the state if keep did not take it */
