@@ -133,12 +133,33 @@ void pl_vm_init(pl_vm *vm, pl_runtime *runtime, pl_instance *actor)
     atomic_init(&vm->scheduled[1], 0);
 }
 
-void pl_push_search_paths(lua_State *L)
+const char pl_pending_paths_key = 0;
+
+/* Pushes the VM's package table, made now if it is still to be made on
+ * first use (package.loaded's __index, lib/lazy.c); nil if it has none. */
+static void push_package(lua_State *L)
 {
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    lua_pushliteral(L, "package");
-    if (lua_rawget(L, -2) != LUA_TTABLE) {
-        lua_pop(L, 2);
+    lua_getfield(L, -1, "package");
+    lua_remove(L, -2);
+}
+
+void pl_push_search_paths(lua_State *L)
+{
+    /* given but not set yet: package is still to be made (lib/package.c) */
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &pl_pending_paths_key) == LUA_TTABLE) {
+        int both = lua_rawgeti(L, -1, 1) == LUA_TSTRING;
+        both = lua_rawgeti(L, -2, 2) == LUA_TSTRING && both;
+        lua_rotate(L, -3, 2);
+        lua_pop(L, 1);
+        if (both) return;
+        lua_pop(L, 2); /* one is package's default: made below */
+    } else {
+        lua_pop(L, 1);
+    }
+    push_package(L);
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
         lua_pushnil(L);
         lua_pushnil(L);
         return;
@@ -147,8 +168,7 @@ void pl_push_search_paths(lua_State *L)
     lua_rawget(L, -2);
     lua_pushliteral(L, "cpath");
     lua_rawget(L, -3);
-    lua_rotate(L, -4, 2); /* the two values below the two tables */
-    lua_pop(L, 2);
+    lua_remove(L, -3);
 }
 
 void pl_set_search_paths(lua_State *L, const char *const paths[2], const size_t lens[2])
@@ -156,12 +176,25 @@ void pl_set_search_paths(lua_State *L, const char *const paths[2], const size_t 
     static const char *const fields[] = {"path", "cpath"};
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     lua_pushliteral(L, "package");
-    if (lua_rawget(L, -2) == LUA_TTABLE) {
-        for (int i = 0; i < 2; i++) {
-            if (!paths[i]) continue;
+    int open = lua_rawget(L, -2) == LUA_TTABLE;
+    if (!open) { /* kept until package is made (lib/package.c) */
+        lua_pop(L, 1);
+        if (lua_rawgetp(L, LUA_REGISTRYINDEX, &pl_pending_paths_key) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            lua_createtable(L, 2, 0);
+            lua_pushvalue(L, -1);
+            lua_rawsetp(L, LUA_REGISTRYINDEX, &pl_pending_paths_key);
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        if (!paths[i]) continue;
+        if (open) {
             lua_pushstring(L, fields[i]);
             lua_pushlstring(L, paths[i], lens[i]);
             lua_rawset(L, -3);
+        } else {
+            lua_pushlstring(L, paths[i], lens[i]);
+            lua_rawseti(L, -2, i + 1);
         }
     }
     lua_pop(L, 2);

@@ -208,10 +208,15 @@ void pl_vm_destroy(pl_vm *vm); /* frees what pl_vm_init made */
  * out of memory. */
 char *pl_vm_name(pl_vm *vm);
 /* Pushes L's package.path and package.cpath (raw reads of the package
- * table, as require reads it; nil when absent). May raise (memory). */
+ * table, as require reads it; nil when absent). The package library is
+ * made if it is still to be made on first use and the paths are not
+ * both waiting (below). May raise (memory). */
 void pl_push_search_paths(lua_State *L);
 /* Sets L's package.path and package.cpath to paths[i] (lens[i] bytes;
- * NULL: kept), raw. May raise (memory). */
+ * NULL: kept), raw; while package is still to be made, they wait in a
+ * table at &pl_pending_paths_key in the registry, set when it is
+ * (lib/package.c). May raise (memory). */
+extern const char pl_pending_paths_key;
 void pl_set_search_paths(lua_State *L, const char *const paths[2], const size_t lens[2]);
 /* An Actor's VM (no lua_State yet), owned by the Actor instance, which
  * frees it. NULL if out of memory. */

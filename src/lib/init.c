@@ -1,10 +1,11 @@
 /*
  * Every library a VM has, and when it opens (as Lua's linit.c, the one
- * place that knows them all). A new VM opens Lua's base functions and
- * package, parlua's few globals that are functions, require's Script
- * searcher and the sandbox's loader wrappers; every other library opens on
- * first use (lazy.c), with the sandbox's wrappers for what the VM's
- * permissions restrict (debug only with the `debug` permission).
+ * place that knows them all). A new VM opens Lua's base functions,
+ * `require` (package.c), parlua's few globals that are functions,
+ * require's Script searcher and the sandbox's loader wrappers; every other
+ * library, package too, opens on first use (lazy.c), with the sandbox's
+ * wrappers for what the VM's permissions restrict (debug only with the
+ * `debug` permission).
  */
 #include <lauxlib.h>
 #include <lualib.h>
@@ -16,6 +17,7 @@
 
 /* name, opener, made as a global, as a module, permission needed */
 const pl_lazy_lib pl_lazy_libs[] = {
+    {LUA_LOADLIBNAME, pl_push_package, 1, 1, 0},
     {LUA_COLIBNAME, pl_push_coroutine, 1, 1, 0},
     {LUA_TABLIBNAME, luaopen_table, 1, 1, 0},
     {LUA_IOLIBNAME, pl_push_io, 1, 1, 0},
@@ -36,8 +38,8 @@ const pl_lazy_lib pl_lazy_libs[] = {
 };
 const int pl_lazy_count = (int)(sizeof pl_lazy_libs / sizeof pl_lazy_libs[0]);
 
-/* Globals a new VM has: base's 25, package and require, and parlua's
- * (time, go, LThreadGroup); the libraries made on first use add theirs. */
+/* Globals a new VM has: base's 25, require, and parlua's (time, go,
+ * LThreadGroup); the libraries made on first use add theirs. */
 #define OPEN_GLOBALS 32
 
 int pl_open_libs(lua_State *L)
@@ -47,8 +49,8 @@ int pl_open_libs(lua_State *L)
     lua_createtable(L, 0, OPEN_GLOBALS);
     lua_rawseti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
     luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
-    luaL_requiref(L, LUA_LOADLIBNAME, luaopen_package, 1);
-    lua_pop(L, 2);
+    lua_pop(L, 1);
+    pl_open_require(L); /* package itself on first use (package.c) */
     pl_open_base(L);
     pl_open_lthread(L);
     pl_open_script(L);

@@ -22,6 +22,10 @@ void pl_open_script(lua_State *L);  /* script.c: require finds ModuleScripts */
  * dofile, require's searchers, package.searchpath and loadlib) as the
  * running VM's permissions need. */
 void pl_sandbox_wrap_loaders(lua_State *L);
+/* The sandbox's wrappers in the package table at idx (when it opens). */
+void pl_sandbox_wrap_package(lua_State *L, int idx);
+/* package.c: `require` before package is made on first use. */
+void pl_open_require(lua_State *L);
 
 /* lazy.c: libraries opened on first use. Each entry of pl_lazy_libs
  * (init.c) is a global and/or a package.loaded module made by calling
@@ -52,6 +56,7 @@ int pl_push_coroutine(lua_State *L);            /* base.c: coroutine.running wra
 int pl_push_os(lua_State *L);                   /* base.c: os.exit, then the sandbox's */
 int pl_push_io(lua_State *L);                   /* sandbox.c: with the sandbox's wrappers */
 int pl_push_debug(lua_State *L);                /* lazy.c */
+int pl_push_package(lua_State *L);              /* package.c */
 int pl_push_parlua(lua_State *L);               /* base.c */
 int pl_push_task(lua_State *L);                 /* task.c */
 int pl_push_instance_lib(lua_State *L);         /* instance.c: Instance */

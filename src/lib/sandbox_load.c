@@ -354,9 +354,13 @@ void pl_sandbox_wrap_loaders(lua_State *L)
         lua_pop(L, 2);
     }
     if (!native) pl_sandbox_wrap_field(L, "_G", "load", base_load);
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    lua_getfield(L, -1, "package");
-    int pkg = lua_gettop(L);
+}
+
+void pl_sandbox_wrap_package(lua_State *L, int pkg)
+{
+    pkg = lua_absindex(L, pkg);
+    int restrict_read = !pl_perms_path_all(L, PL_PERM_READ);
+    int native = pl_perms_has(L, PL_PERM_NATIVE);
     if (restrict_read) pl_sandbox_wrap(L, pkg, "searchpath", package_searchpath);
     if (!native) pl_sandbox_wrap(L, pkg, "loadlib", package_loadlib);
     lua_getfield(L, pkg, "searchers");
@@ -377,5 +381,5 @@ void pl_sandbox_wrap_loaders(lua_State *L)
         lua_pushcfunction(L, debug_refused);
         lua_setfield(L, -2, "debug");
     }
-    lua_pop(L, 3);
+    lua_pop(L, 1);
 }

@@ -23,6 +23,25 @@ assert(fresh(function()
         and rawget(_G, "math") ~= nil
 end))
 
+-- package too: require works before package is named, and makes it; a
+-- require the program set itself is not replaced when package is made;
+-- the search path an lthread was given is package.path once it is made
+assert(fresh(function() return rawget(_G, "package") == nil end))
+assert(fresh(function()
+    local ok = pcall(require, "no.such.module")
+    return not ok and rawget(_G, "package") ~= nil and package.loaded.package == package
+        and package.loaded._G == _G and type(package.searchers[1]) == "function"
+end))
+assert(fresh(function()
+    local mine = function() return "mine" end
+    require = mine
+    return package.path ~= nil and require == mine and require("x") == "mine"
+end))
+package.path = "/first/use/?.lua;" .. package.path
+assert(fresh(function() return package.path end) == package.path)
+assert(fresh(function() local r = require; local ok, e = pcall(r, "zz_absent") return e end)
+    :find("/first/use/zz_absent.lua", 1, true), "the lthread's require searched its given path")
+
 -- methods on strings work before `string` was named; getmetatable("") is
 -- the real string metatable
 assert(fresh(function() return ("ab"):upper() end) == "AB")
