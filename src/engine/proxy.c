@@ -62,6 +62,13 @@ void pl_proxy_lazy_metatable(lua_State *L, const pl_shared_type *type, lua_CFunc
     lua_rawsetp(L, LUA_REGISTRYINDEX, type);
 }
 
+void pl_proxy_prepare(lua_State *L, const pl_shared_type *type)
+{
+    push_cache(L);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, type) != LUA_TTABLE) make_metatable(L, type);
+    lua_pop(L, 2);
+}
+
 void pl_proxy_push(lua_State *L, pl_shared *obj)
 {
     push_cache(L);

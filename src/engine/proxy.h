@@ -32,6 +32,10 @@ int pl_proxy_known(lua_State *L, const pl_shared_type *type);
  * meets an object of type (a library opened on first use). If make raises
  * (out of memory), it stays registered and its error propagates. */
 void pl_proxy_lazy_metatable(lua_State *L, const pl_shared_type *type, lua_CFunction make);
+/* Makes type's metatable and the VM's proxy cache now, as the first push
+ * of an object of type would (a VM that will push one anyway makes them
+ * while its state opens). May raise (memory). */
+void pl_proxy_prepare(lua_State *L, const pl_shared_type *type);
 /* Creates the metatable for a type in this VM (with __gc and the marker);
  * leaves it on the stack so the caller can add metamethods. */
 void pl_proxy_newmetatable(lua_State *L, const pl_shared_type *type);

@@ -59,6 +59,9 @@ int pl_open_libs(lua_State *L)
     pl_lazy_open(L);
     pl_sandbox_wrap_loaders(L);
     pl_vm *vm = pl_vm_of(L);
+    /* an actor's scripts always see their Script as `script`: its proxy
+     * metatable now, while the state is made (ahead, by a worker) */
+    if (vm->kind == PL_VM_ACTOR) pl_proxy_prepare(L, &pl_instance_type);
     if (pl_vm_is_lthread(vm) && !vm->runtime->config.open_vm) pl_reuse_snapshot(L);
     return 0;
 }
