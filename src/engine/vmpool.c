@@ -98,7 +98,7 @@ int pl_vmpool_put(pl_vm *vm)
 
 /* How many actor states are made ahead, per worker: a burst of new actors
  * (a level loading, a spawner) takes them faster than one worker makes
- * them, so more would wait unused; each holds about 17 KB. */
+ * them, so more would wait unused; each holds about 12 KB. */
 #define PREPARED_PER_WORKER 8
 
 static int prepared_target(const pl_runtime *rt)
