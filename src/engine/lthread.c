@@ -480,16 +480,21 @@ static int open_start(lua_State *L)
     pl_lthread *lt = vm->lthread;
     char err[512];
     int n = 0;
-    if (pl_transfer_decode(L, &lt->start, 1, &n, err, sizeof err) != PL_OK)
+    if (pl_transfer_decode_reach(L, &lt->start, 1, &n, &vm->reached_libs, err, sizeof err) !=
+        PL_OK)
         return luaL_error(L, "%s", err);
     pl_wire_free(&lt->start); /* read once, by this VM only */
-    if (lua_istable(L, 2)) set_globals(L, 2);
+    if (lua_istable(L, 2)) {
+        vm->reached_libs = 1; /* _G changed: the reset walks it (lib/reuse.c) */
+        set_globals(L, 2);
+    }
     lua_settop(L, 1);
     /* require finds what it finds in the VM that called go() */
     const char *const *paths = (const char *const *)lt->search_path;
     size_t lens[2] = {paths[0] ? strlen(paths[0]) : 0, paths[1] ? strlen(paths[1]) : 0};
     pl_set_search_paths(L, paths, lens);
     if (lua_type(L, 1) == LUA_TSTRING) { /* go(path): the module at path */
+        vm->reached_libs = 1;            /* its chunk has _ENV */
         const char *path = lua_tostring(L, 1);
         if (vm->runtime->hooks.loadfile(L, path, "t") != LUA_OK) return lua_error(L);
         lua_replace(L, 1);

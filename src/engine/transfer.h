@@ -40,6 +40,12 @@ PL_MUST_CHECK int pl_transfer_encode(lua_State *L, int first, int n,
  * randomised tests). */
 PL_MUST_CHECK int pl_transfer_decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n,
                                      char *err, size_t errlen);
+/* As pl_transfer_decode, and sets *reach to 1 (else leaves it) when what
+ * it made, even half way, includes L's globals table, a library's C
+ * function or a shared object: a way for code to reach L's library tables
+ * (lib/reuse.c: an lthread's start). */
+PL_MUST_CHECK int pl_transfer_decode_reach(lua_State *L, const pl_wire *w, int trust_bytecode,
+                                           int *n, int *reach, char *err, size_t errlen);
 /* As pl_transfer_decode, for a caller that runs protected (under lua_pcall)
  * and drops what it decodes for if an error is raised (message delivery):
  * out of memory may raise instead of returning PL_ENOMEM, which lets

@@ -25,6 +25,7 @@ typedef struct dec {
     int depth;
     int n; /* values decoded */
     int failed;
+    int reach; /* made the globals, a C function or a shared object */
     char msg[200];
 } dec;
 
@@ -270,6 +271,7 @@ static int get_value(dec *d)
         /* without its metatable the proxy would have no __gc and leak */
         if (!pl_proxy_known(L, obj->type))
             return bad(d, "the receiving VM does not know the type %s", obj->type->name);
+        d->reach = 1; /* its methods are C functions */
         pl_proxy_push(L, obj);
         return 0;
     }
@@ -284,9 +286,11 @@ static int get_value(dec *d)
     case PL_WIRE_FUNCTION:
         return get_function(d);
     case PL_WIRE_GLOBALS:
+        d->reach = 1;
         lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
         return 0;
     case PL_WIRE_CFUNC:
+        d->reach = 1;
         return get_cfunction(d);
     default:
         d->r.p--; /* report the tag's own offset */
@@ -383,8 +387,8 @@ slow:
     return 0;
 }
 
-static int decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n, char *err,
-                  size_t errlen, int may_raise)
+static int decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n, int *reach,
+                  char *err, size_t errlen, int may_raise)
 {
     *n = 0;
     if (decode_simple(L, w, n, may_raise)) return PL_OK;
@@ -403,10 +407,12 @@ static int decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n, ch
     d.depth = 0;
     d.n = 0;
     d.failed = 0;
+    d.reach = 0;
     d.msg[0] = 0;
     lua_pushcfunction(L, decode_main);
     lua_pushlightuserdata(L, &d);
     int status = lua_pcall(L, 1, LUA_MULTRET, 0);
+    if (d.reach && reach) *reach = 1; /* even when it failed half way */
     if (status == LUA_OK && !d.failed) {
         *n = lua_gettop(L) - top;
         return PL_OK;
@@ -424,11 +430,17 @@ static int decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n, ch
 int pl_transfer_decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n, char *err,
                        size_t errlen)
 {
-    return decode(L, w, trust_bytecode, n, err, errlen, 0);
+    return decode(L, w, trust_bytecode, n, NULL, err, errlen, 0);
+}
+
+int pl_transfer_decode_reach(lua_State *L, const pl_wire *w, int trust_bytecode, int *n,
+                             int *reach, char *err, size_t errlen)
+{
+    return decode(L, w, trust_bytecode, n, reach, err, errlen, 0);
 }
 
 int pl_transfer_decode_raising(lua_State *L, const pl_wire *w, int trust_bytecode, int *n,
                                char *err, size_t errlen)
 {
-    return decode(L, w, trust_bytecode, n, err, errlen, 1);
+    return decode(L, w, trust_bytecode, n, NULL, err, errlen, 1);
 }

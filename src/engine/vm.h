@@ -124,6 +124,12 @@ struct pl_vm {
      * the debug library was opened, or a finalizer of the program's set. */
     int no_reuse;
     int gc_tuned; /* an lthread changed its collector's mode or settings (lib/reuse.c) */
+    /* An lthread's program may have reached the library tables (_G,
+     * package...): its start brought the globals table, a library's C
+     * function or a shared object (pl_transfer_decode_reach), or globals,
+     * or it runs a file. Else its reset walks only the registry
+     * (lib/reuse.c). */
+    int reached_libs;
     pl_vm_stats stats;
     pl_trace_buf *tbuf; /* the running thread's trace buffer; NULL: no trace */
     /* an lthread VM's (engine/lthread.c) */
