@@ -238,7 +238,6 @@ int pl_lthread_launch(pl_lthread *lt, pl_perms *perms)
     vm->perms = *perms; /* moved in: before its state opens (docs/permissions.md) */
     vm->kind = PL_VM_LTHREAD;
     vm->lthread = lt;
-    vm->lt_body_ref = LUA_NOREF;
     pl_shared_retain(&lt->w.base); /* the VM's: released when it ends */
     lt->vm = vm;                   /* nobody else sees lt yet: no lock needed */
     pl_vm_register(vm);
@@ -426,6 +425,7 @@ static int body_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)ctx;
     pl_vm *vm = pl_vm_of(L);
+    vm->lt_body = NULL; /* it ends here: nothing for close_body, nothing to anchor it for */
     if (status != LUA_OK && status != LUA_YIELD) {
         if (stop_asked(vm))
             set_cancelled(vm); /* the cancel's own error, or what it caused */
@@ -471,6 +471,30 @@ static void set_globals(lua_State *L, int idx)
     lua_pop(L, 1);
 }
 
+/* Sets package.path and package.cpath to paths (NULL: left as they are),
+ * only where they differ: a reused state most often has them already. */
+static void set_search_paths(lua_State *L, char *const paths[2])
+{
+    static const char *const fields[] = {"path", "cpath"};
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_pushliteral(L, "package");
+    if (lua_rawget(L, -2) == LUA_TTABLE) {
+        for (int i = 0; i < 2; i++) {
+            if (!paths[i]) continue;
+            size_t len = strlen(paths[i]), had;
+            lua_pushstring(L, fields[i]);
+            const char *now = lua_rawget(L, -2) == LUA_TSTRING ? lua_tolstring(L, -1, &had) : NULL;
+            int same = now && had == len && memcmp(now, paths[i], len) == 0;
+            lua_pop(L, 1);
+            if (same) continue;
+            lua_pushstring(L, fields[i]);
+            lua_pushlstring(L, paths[i], len);
+            lua_rawset(L, -3);
+        }
+    }
+    lua_pop(L, 2);
+}
+
 /* Under pcall in the new VM (no argument): decodes the start wire into
  * [1] the function or the path, [2] the globals (or nil), sets the
  * globals, and leaves the function to run at 1 (a path loaded). */
@@ -480,8 +504,7 @@ static int open_start(lua_State *L)
     pl_lthread *lt = vm->lthread;
     char err[512];
     int n = 0;
-    if (pl_transfer_decode_reach(L, &lt->start, 1, &n, &vm->reached_libs, err, sizeof err) !=
-        PL_OK)
+    if (pl_transfer_decode_start(L, &lt->start, &n, &vm->reached_libs, err, sizeof err) != PL_OK)
         return luaL_error(L, "%s", err);
     pl_wire_free(&lt->start); /* read once, by this VM only */
     if (lua_istable(L, 2)) {
@@ -489,10 +512,7 @@ static int open_start(lua_State *L)
         set_globals(L, 2);
     }
     lua_settop(L, 1);
-    /* require finds what it finds in the VM that called go() */
-    const char *const *paths = (const char *const *)lt->search_path;
-    size_t lens[2] = {paths[0] ? strlen(paths[0]) : 0, paths[1] ? strlen(paths[1]) : 0};
-    pl_set_search_paths(L, paths, lens);
+    set_search_paths(L, lt->search_path); /* require finds what it finds in go()'s VM */
     if (lua_type(L, 1) == LUA_TSTRING) { /* go(path): the module at path */
         vm->reached_libs = 1;            /* its chunk has _ENV */
         const char *path = lua_tostring(L, 1);
@@ -526,10 +546,7 @@ static int open_vm(pl_vm *vm)
         set_failed_text(vm, "not enough memory");
         return PL_ENOMEM;
     }
-    vm->lt_body = th->co;
-    lua_pushthread(th->co);
-    lua_xmove(th->co, L, 1);
-    vm->lt_body_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* kept until the state closes */
+    vm->lt_body = th->co; /* anchored by th until it ends (body_k), or until it is forgotten */
     th->phase = PL_PARALLEL;
     pl_sched_enqueue(vm, th);
     return PL_OK;

@@ -25,7 +25,8 @@ typedef struct dec {
     int depth;
     int n; /* values decoded */
     int failed;
-    int reach; /* made the globals, a C function or a shared object */
+    int reach;   /* made the globals, a C function or a shared object */
+    int fncache; /* stack slot of the function cache (pl_transfer_decode_start), or 0 */
     char msg[200];
 } dec;
 
@@ -137,6 +138,94 @@ static const char *chunk_reader(lua_State *L, void *ud, size_t *size)
     return *size ? (const char *)c->p : NULL;
 }
 
+/* The function cache (pl_transfer_fncache_open), a table in the
+ * registry: for each entry i in 1..FNCACHE, [i] the code, [FNCACHE + i]
+ * the function loaded from it, [2 * FNCACHE + i] true while a program
+ * has it; [3 * FNCACHE + 1] the entry the next new code replaces. All in
+ * its array part: setting them allocates nothing. */
+static const char FNCACHE_KEY = 0;
+enum { FNCACHE = 4, FNCACHE_NEXT = 3 * FNCACHE + 1 };
+/* Longer code is loaded each time: the cache holds a copy of its bytes. */
+#define FNCACHE_MAX_CODE 4096
+
+/* Pushes the cached function loaded from code, marked taken; 0 when
+ * there is none free. */
+static int fncache_take(dec *d, const unsigned char *code, size_t len)
+{
+    lua_State *L = d->L;
+    for (int i = 1; i <= FNCACHE; i++) {
+        if (lua_rawgeti(L, d->fncache, i) != LUA_TSTRING) { /* filled in order */
+            lua_pop(L, 1);
+            return 0;
+        }
+        size_t n;
+        const char *s = lua_tolstring(L, -1, &n);
+        int same = n == len && memcmp(s, code, len) == 0;
+        lua_pop(L, 1);
+        if (!same) continue;
+        int taken = lua_rawgeti(L, d->fncache, 2 * FNCACHE + i) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (taken) continue; /* by this same program: it gets a new one */
+        lua_pushboolean(L, 1);
+        lua_rawseti(L, d->fncache, 2 * FNCACHE + i);
+        lua_rawgeti(L, d->fncache, FNCACHE + i);
+        return 1;
+    }
+    return 0;
+}
+
+/* Keeps the function on top (loaded from code) in the cache, taken, in
+ * place of the entry loaded longest ago. */
+static void fncache_put(dec *d, const unsigned char *code, size_t len)
+{
+    lua_State *L = d->L;
+    int i = (int)lua_tointeger(L, (lua_rawgeti(L, d->fncache, FNCACHE_NEXT), -1));
+    lua_pop(L, 1);
+    if (i < 1 || i > FNCACHE) i = 1;
+    lua_pushlstring(L, (const char *)code, len);
+    lua_rawseti(L, d->fncache, i);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, d->fncache, FNCACHE + i);
+    lua_pushboolean(L, 1);
+    lua_rawseti(L, d->fncache, 2 * FNCACHE + i);
+    lua_pushinteger(L, i % FNCACHE + 1);
+    lua_rawseti(L, d->fncache, FNCACHE_NEXT);
+}
+
+void pl_transfer_fncache_open(lua_State *L)
+{
+    lua_createtable(L, FNCACHE_NEXT, 0);
+    lua_pushinteger(L, 1);
+    lua_rawseti(L, -2, FNCACHE_NEXT);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &FNCACHE_KEY);
+}
+
+void pl_transfer_fncache_reset(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &FNCACHE_KEY) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return;
+    }
+    int cache = lua_gettop(L);
+    for (int i = 1; i <= FNCACHE; i++) {
+        int taken = lua_rawgeti(L, cache, 2 * FNCACHE + i) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (!taken) continue; /* its upvalues were cleared when it was last given back */
+        lua_rawgeti(L, cache, FNCACHE + i);
+        for (int k = 1;; k++) {
+            lua_pushnil(L);
+            if (!lua_setupvalue(L, -2, k)) { /* past the last: nothing popped */
+                lua_pop(L, 1);
+                break;
+            }
+        }
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        lua_rawseti(L, cache, 2 * FNCACHE + i);
+    }
+    lua_pop(L, 1);
+}
+
 static int get_function(dec *d)
 {
     lua_State *L = d->L;
@@ -147,9 +236,16 @@ static int get_function(dec *d)
     if (pl_wire_get_u32(&d->r, &codelen) != 0 || pl_wire_get_raw(&d->r, codelen, &c.p) != 0)
         return truncated(d);
     c.n = codelen;
-    if (lua_load(L, chunk_reader, &c, "=(transferred function)", "b") != LUA_OK) {
-        const char *m = lua_tostring(L, -1);
-        return bad(d, "bad bytecode: %s", m ? m : "?");
+    /* a start's own values (depth 1): the body; its upvalues are all set
+     * below, as in a function just loaded */
+    int cached = d->fncache && d->depth == 1 && codelen <= FNCACHE_MAX_CODE;
+    const unsigned char *code = c.p;
+    if (!cached || !fncache_take(d, code, codelen)) {
+        if (lua_load(L, chunk_reader, &c, "=(transferred function)", "b") != LUA_OK) {
+            const char *m = lua_tostring(L, -1);
+            return bad(d, "bad bytecode: %s", m ? m : "?");
+        }
+        if (cached) fncache_put(d, code, codelen);
     }
     record_id(d);
     int f = lua_gettop(L);
@@ -314,6 +410,9 @@ static int get_count(dec *d)
 static int decode_main(lua_State *L)
 {
     dec *d = lua_touserdata(L, 1);
+    if (d->fncache) { /* asked for: its slot, if L has one */
+        d->fncache = lua_rawgetp(L, LUA_REGISTRYINDEX, &FNCACHE_KEY) == LUA_TTABLE ? lua_gettop(L) : 0;
+    }
     lua_pushnil(L);
     d->idslot = lua_gettop(L);
     if (!lua_checkstack(L, SMALL_IDS + LEVEL_SLOTS)) {
@@ -387,6 +486,8 @@ slow:
     return 0;
 }
 
+/* reach: NULL, or an lthread's start (pl_transfer_decode_start): set,
+ * and the function cache used. */
 static int decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n, int *reach,
                   char *err, size_t errlen, int may_raise)
 {
@@ -408,6 +509,7 @@ static int decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n, in
     d.n = 0;
     d.failed = 0;
     d.reach = 0;
+    d.fncache = reach != NULL; /* only a start passes reach */
     d.msg[0] = 0;
     lua_pushcfunction(L, decode_main);
     lua_pushlightuserdata(L, &d);
@@ -433,10 +535,10 @@ int pl_transfer_decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *
     return decode(L, w, trust_bytecode, n, NULL, err, errlen, 0);
 }
 
-int pl_transfer_decode_reach(lua_State *L, const pl_wire *w, int trust_bytecode, int *n,
-                             int *reach, char *err, size_t errlen)
+int pl_transfer_decode_start(lua_State *L, const pl_wire *w, int *n, int *reach, char *err,
+                             size_t errlen)
 {
-    return decode(L, w, trust_bytecode, n, reach, err, errlen, 0);
+    return decode(L, w, 1, n, reach, err, errlen, 0);
 }
 
 int pl_transfer_decode_raising(lua_State *L, const pl_wire *w, int trust_bytecode, int *n,

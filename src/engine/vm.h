@@ -134,8 +134,7 @@ struct pl_vm {
     pl_trace_buf *tbuf; /* the running thread's trace buffer; NULL: no trace */
     /* an lthread VM's (engine/lthread.c) */
     struct pl_lthread *lthread; /* its record, retained */
-    lua_State *lt_body;         /* the body thread, anchored by lt_body_ref */
-    int lt_body_ref;
+    lua_State *lt_body;         /* the body thread until it ends (then NULL) */
     int lt_done;        /* the body ended and recorded the outcome */
     uint64_t slice_end; /* its time slice ends here (CLOCK_MONOTONIC_COARSE ns) */
     /* shared with other threads */

@@ -34,6 +34,7 @@
 #include <lualib.h>
 #include <string.h>
 
+#include "engine/transfer.h"
 #include "engine/vm.h"
 #include "lib/lib.h"
 
@@ -42,6 +43,20 @@ static const char SNAP_KEY = 0; /* registry: the copies */
 /* The tables a program can change, pushed (nil where absent). The
  * registry first: it is the one walked at every reset. */
 enum { R_REGISTRY, R_G, R_LOADED, R_PACKAGE, R_PRELOAD, R_SEARCHERS, NROOTS };
+
+/* The snapshot table: for each root i, [1 + i] the table, [S_COPY + i]
+ * its copy, [S_MT + i] its metatable (false: none), [S_SIZE + i] the
+ * copy's size; then the string metatable (false: none), and two strings
+ * the reset uses (kept alive here: no interning at each reset). */
+enum {
+    S_COPY = 1 + NROOTS,
+    S_MT = 1 + 2 * NROOTS,
+    S_SIZE = 1 + 3 * NROOTS,
+    S_STRING_MT = 1 + 4 * NROOTS,
+    S_EMPTY,
+    S_NAME,
+    S_LAST = S_NAME
+};
 
 static void push_roots(lua_State *L)
 {
@@ -80,7 +95,8 @@ static lua_Integer push_copy(lua_State *L, int idx)
 static int take_snapshot(lua_State *L)
 {
     lua_settop(L, 0);
-    lua_createtable(L, 4 * NROOTS + 1, 0); /* 1: roots, copies, metatables, string mt, sizes */
+    pl_transfer_fncache_open(L); /* registered: kept by the resets */
+    lua_createtable(L, S_LAST, 0); /* 1: the snapshot table */
     lua_pushvalue(L, 1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &SNAP_KEY); /* first: the registry's copy has it */
     push_roots(L);                                /* 2 .. NROOTS + 1 */
@@ -90,15 +106,18 @@ static int take_snapshot(lua_State *L)
         lua_pushvalue(L, root);
         lua_rawseti(L, 1, 1 + i);
         lua_Integer size = push_copy(L, root);
-        lua_rawseti(L, 1, 1 + NROOTS + i);
+        lua_rawseti(L, 1, S_COPY + i);
         lua_pushinteger(L, size);
-        lua_rawseti(L, 1, 2 + 3 * NROOTS + i);
+        lua_rawseti(L, 1, S_SIZE + i);
         if (!lua_getmetatable(L, root)) lua_pushboolean(L, 0);
-        lua_rawseti(L, 1, 1 + 2 * NROOTS + i);
+        lua_rawseti(L, 1, S_MT + i);
     }
     lua_pushliteral(L, "");
     if (!lua_getmetatable(L, -1)) lua_pushboolean(L, 0);
-    lua_rawseti(L, 1, 1 + 3 * NROOTS);
+    lua_rawseti(L, 1, S_STRING_MT);
+    lua_rawseti(L, 1, S_EMPTY);
+    lua_pushliteral(L, "__name");
+    lua_rawseti(L, 1, S_NAME);
     return 0;
 }
 
@@ -167,9 +186,9 @@ static void restore(lua_State *L, int t, int copy, lua_Integer size)
  * copy does not hold: they go into the table at stash and stay registered
  * through the collection (see pl_reset_state), and unstash takes them out
  * after it. One pass over the registry. */
-static void restore_registry(lua_State *L, int stash, int copy, lua_Integer size)
+static void restore_registry(lua_State *L, int stash, int snap, int copy, lua_Integer size)
 {
-    lua_pushliteral(L, "__name");
+    lua_rawgeti(L, snap, S_NAME);
     int name = lua_gettop(L);
     lua_Integer kept = 0; /* keys of copy that the registry has */
     lua_pushnil(L);
@@ -221,6 +240,7 @@ static int reset_tables(lua_State *L)
 {
     int nroots = lua_toboolean(L, 1) ? NROOTS : R_REGISTRY + 1;
     lua_settop(L, 0);
+    pl_transfer_fncache_reset(L); /* the program's body, unreachable now, for the next */
     lua_newtable(L); /* 1: the stash */
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, &SNAP_KEY) != LUA_TTABLE) /* 2: the copies */
         return luaL_error(L, "no snapshot");
@@ -229,23 +249,23 @@ static int reset_tables(lua_State *L)
             lua_pop(L, 1);
             continue;
         }
-        lua_rawgeti(L, 2, 1 + NROOTS + i); /* 4: its copy */
-        lua_rawgeti(L, 2, 2 + 3 * NROOTS + i);
+        lua_rawgeti(L, 2, S_COPY + i); /* 4: its copy */
+        lua_rawgeti(L, 2, S_SIZE + i);
         lua_Integer size = lua_tointeger(L, 5);
         lua_pop(L, 1);
         if (i == R_REGISTRY)
-            restore_registry(L, 1, 4, size);
+            restore_registry(L, 1, 2, 4, size);
         else
             restore(L, 3, 4, size);
-        if (lua_rawgeti(L, 2, 1 + 2 * NROOTS + i) != LUA_TTABLE) {
+        if (lua_rawgeti(L, 2, S_MT + i) != LUA_TTABLE) {
             lua_pop(L, 1);
             lua_pushnil(L);
         }
         lua_setmetatable(L, 3);
         lua_settop(L, 2);
     }
-    lua_pushliteral(L, "");
-    if (lua_rawgeti(L, 2, 1 + 3 * NROOTS) != LUA_TTABLE) {
+    lua_rawgeti(L, 2, S_EMPTY);
+    if (lua_rawgeti(L, 2, S_STRING_MT) != LUA_TTABLE) {
         lua_pop(L, 1);
         lua_pushnil(L);
     }
@@ -263,7 +283,7 @@ static void unstash(lua_State *L, int stash)
     if (!lua_next(L, stash)) return; /* none: most resets */
     lua_pop(L, 2);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &SNAP_KEY);
-    lua_rawgeti(L, -1, 1 + NROOTS + R_REGISTRY);
+    lua_rawgeti(L, -1, S_COPY + R_REGISTRY);
     int copy = lua_gettop(L);
     lua_pushnil(L);
     while (lua_next(L, stash)) {
