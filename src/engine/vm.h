@@ -124,12 +124,12 @@ struct pl_vm {
      * the debug library was opened, or a finalizer of the program's set. */
     int no_reuse;
     int gc_tuned; /* an lthread changed its collector's mode or settings (lib/reuse.c) */
-    /* An lthread's program may have reached the library tables (_G,
-     * package...): its start brought the globals table, a library's C
-     * function or a shared object (pl_transfer_decode_reach), or globals,
-     * or it runs a file. Else its reset walks only the registry
-     * (lib/reuse.c). */
-    int reached_libs;
+    /* An lthread's reset must walk the tables it puts back (lib/reuse.c):
+     * its program may have reached the library tables (its start brought
+     * the globals table, a library's C function or a shared object, see
+     * pl_transfer_decode_start, or globals, or it runs a file), or its
+     * body was dropped unfinished (its registry reference is left). */
+    int reset_walk;
     pl_vm_stats stats;
     pl_trace_buf *tbuf; /* the running thread's trace buffer; NULL: no trace */
     /* an lthread VM's (engine/lthread.c) */

@@ -13,7 +13,7 @@
  *
  * Most of a reset is walking those tables (a lua_next and a lookup in the
  * copy per entry), so only the registry is walked for a program that
- * cannot have reached the others (pl_vm.reached_libs clear and no library
+ * cannot have reached the others (pl_vm.reset_walk clear and no library
  * made on first use): one whose values came without the globals, without
  * a library's C function and without a shared object, run from a
  * function. Such a program runs only its own Lua code (and the
@@ -96,6 +96,10 @@ static int take_snapshot(lua_State *L)
 {
     lua_settop(L, 0);
     pl_transfer_fncache_open(L); /* registered: kept by the resets */
+    /* the registry's list of free references made now: an lthread's body
+     * takes one and gives it back, which leaves the registry as it was */
+    lua_pushboolean(L, 1);
+    luaL_unref(L, LUA_REGISTRYINDEX, luaL_ref(L, LUA_REGISTRYINDEX));
     lua_createtable(L, S_LAST, 0); /* 1: the snapshot table */
     lua_pushvalue(L, 1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &SNAP_KEY); /* first: the registry's copy has it */
@@ -233,18 +237,22 @@ static void restore_registry(lua_State *L, int stash, int snap, int copy, lua_In
     }
 }
 
-/* Under pcall, [1] whether every table is walked, else the registry
- * only (see the top): each table back to its copy and to its metatable,
- * the string metatable back. Returns the stash (restore_registry). */
+/* Under pcall, [1] whether the tables are walked (see the top): each
+ * back to its copy and to its metatable; the string metatable back, the
+ * function cache's functions free again. Returns the stash
+ * (restore_registry), or nil when nothing was walked. */
 static int reset_tables(lua_State *L)
 {
-    int nroots = lua_toboolean(L, 1) ? NROOTS : R_REGISTRY + 1;
+    int walk = lua_toboolean(L, 1);
     lua_settop(L, 0);
     pl_transfer_fncache_reset(L); /* the program's body, unreachable now, for the next */
-    lua_newtable(L); /* 1: the stash */
+    if (walk)
+        lua_newtable(L); /* 1: the stash */
+    else
+        lua_pushnil(L);
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, &SNAP_KEY) != LUA_TTABLE) /* 2: the copies */
         return luaL_error(L, "no snapshot");
-    for (int i = 0; i < nroots; i++) {
+    for (int i = 0; walk && i < NROOTS; i++) {
         if (lua_rawgeti(L, 2, 1 + i) != LUA_TTABLE) { /* 3: the table */
             lua_pop(L, 1);
             continue;
@@ -273,6 +281,30 @@ static int reset_tables(lua_State *L)
     lua_settop(L, 1);
     return 1;
 }
+
+#ifdef PL_ASSERTS
+/* Whether the registry holds exactly its copy: what the reset relies on
+ * when it does not walk it. Reads only. */
+static int registry_as_copied(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &SNAP_KEY);
+    lua_rawgeti(L, -1, S_COPY + R_REGISTRY);
+    lua_rawgeti(L, -2, S_SIZE + R_REGISTRY);
+    lua_Integer size = lua_tointeger(L, -1), n = 0;
+    lua_pop(L, 1);
+    int copy = lua_gettop(L), same = 1;
+    lua_pushnil(L);
+    while (same && lua_next(L, LUA_REGISTRYINDEX)) {
+        lua_pushvalue(L, -2);
+        lua_rawget(L, copy);
+        same = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+        n++;
+    }
+    lua_settop(L, copy - 2);
+    return same && n == size;
+}
+#endif
 
 /* After the collection: the stash's keys back to the registry's copy
  * (nil, or what the copy holds: a first-use maker). Sets existing keys
@@ -307,20 +339,22 @@ int pl_reset_state(lua_State *L)
     if (vm->no_reuse) return 0;
     lua_settop(L, 0);
     if (!lua_checkstack(L, 8)) return 0;
-    /* a C module loaded (its own state, dlclose'd by _CLIBS's __gc): no */
-    lua_getfield(L, LUA_REGISTRYINDEX, "_CLIBS");
-    int clibs = lua_istable(L, -1) && (lua_pushnil(L), lua_next(L, -2));
-    lua_settop(L, 0);
-    if (clibs) return 0;
-    lua_sethook(L, NULL, 0, 0);
     /* the masks only lose bits until now: a library made on first use
      * changed _G or package.loaded (see the top) */
     uint32_t lazy_global = vm->lazy_global, lazy_module = vm->lazy_module;
     pl_lazy_reset_masks(L);
-    int all = vm->reached_libs || lazy_global != vm->lazy_global || lazy_module != vm->lazy_module;
+    int walk = vm->reset_walk || lazy_global != vm->lazy_global || lazy_module != vm->lazy_module;
+    if (walk) { /* a C module loaded (its own state, dlclose'd by _CLIBS's __gc): no */
+        lua_getfield(L, LUA_REGISTRYINDEX, "_CLIBS");
+        int clibs = lua_istable(L, -1) && (lua_pushnil(L), lua_next(L, -2));
+        lua_settop(L, 0);
+        if (clibs) return 0;
+    }
+    lua_sethook(L, NULL, 0, 0);
     lua_pushcfunction(L, reset_tables);
-    lua_pushboolean(L, all);
+    lua_pushboolean(L, walk);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) return 0; /* half reset: the caller closes it */
+    pl_assert(walk || registry_as_copied(L));
     lua_gc(L, LUA_GCRESTART);
     if (vm->gc_tuned) {                                 /* see wrap_collectgarbage */
         lua_gc(L, LUA_GCGEN, GC_MINORMUL, GC_MAJORMUL); /* generational settings back too */
@@ -331,10 +365,10 @@ int pl_reset_state(lua_State *L)
      * object's metatable against the registry (liolib's files: "FILE*"),
      * so the metatables registered since stay registered until they ran. */
     lua_gc(L, LUA_GCCOLLECT);
-    unstash(L, 1);
+    if (walk) unstash(L, 1);
     lua_settop(L, 0);
     if (vm->no_reuse) return 0; /* belt and braces: nothing of the program's ran */
-    vm->reached_libs = 0;
+    vm->reset_walk = 0;
     vm->warn_on = vm->warn_cont = 0;
     return 1;
 }
