@@ -520,8 +520,8 @@ static int open_start(lua_State *L)
     }
     lua_settop(L, 1);
     set_search_paths(L, lt->search_path); /* require finds what it finds in go()'s VM */
-    if (lua_type(L, 1) == LUA_TSTRING) { /* go(path): the module at path */
-        vm->reset_walk = 1;            /* its chunk has _ENV */
+    if (lua_type(L, 1) == LUA_TSTRING) {  /* go(path): the module at path */
+        vm->reset_walk = 1;               /* its chunk has _ENV */
         const char *path = lua_tostring(L, 1);
         if (vm->runtime->hooks.loadfile(L, path, "t") != LUA_OK) return lua_error(L);
         lua_replace(L, 1);

@@ -411,7 +411,8 @@ static int decode_main(lua_State *L)
 {
     dec *d = lua_touserdata(L, 1);
     if (d->fncache) { /* asked for: its slot, if L has one */
-        d->fncache = lua_rawgetp(L, LUA_REGISTRYINDEX, &FNCACHE_KEY) == LUA_TTABLE ? lua_gettop(L) : 0;
+        d->fncache =
+            lua_rawgetp(L, LUA_REGISTRYINDEX, &FNCACHE_KEY) == LUA_TTABLE ? lua_gettop(L) : 0;
     }
     lua_pushnil(L);
     d->idslot = lua_gettop(L);
@@ -488,8 +489,8 @@ slow:
 
 /* reach: NULL, or an lthread's start (pl_transfer_decode_start): set,
  * and the function cache used. */
-static int decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n, int *reach,
-                  char *err, size_t errlen, int may_raise)
+static int decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n, int *reach, char *err,
+                  size_t errlen, int may_raise)
 {
     *n = 0;
     if (decode_simple(L, w, n, may_raise)) return PL_OK;

@@ -25,12 +25,12 @@ typedef struct enc {
     int identslot, cfslot; /* stack slots, nil until first needed */
     int have_ident, have_cfmap;
     int smallbase, nsmall; /* the first ids, in slots smallbase + id */
+    int cfmap_fresh;       /* the map was rebuilt in this call */
     /* the first upvalues written, until the identity table holds them:
      * lua_upvalueid, then (function id << 8 | upvalue index) */
     void *uids[SMALL_IDS];
     lua_Integer uid_at[SMALL_IDS];
     int nuids;
-    int cfmap_fresh;       /* the map was rebuilt in this call */
     lua_Integer nextid;
     int depth;
     int failed;

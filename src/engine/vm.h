@@ -135,8 +135,8 @@ struct pl_vm {
     /* an lthread VM's (engine/lthread.c) */
     struct pl_lthread *lthread; /* its record, retained */
     lua_State *lt_body;         /* the body thread until it ends (then NULL) */
-    int lt_done;        /* the body ended and recorded the outcome */
-    uint64_t slice_end; /* its time slice ends here (CLOCK_MONOTONIC_COARSE ns) */
+    int lt_done;                /* the body ended and recorded the outcome */
+    uint64_t slice_end;         /* its time slice ends here (CLOCK_MONOTONIC_COARSE ns) */
     /* shared with other threads */
     _Alignas(PL_CACHE_LINE) pl_mailbox mailbox;      /* its own mutex */
     _Alignas(PL_CACHE_LINE) atomic_int scheduled[2]; /* 1 while queued or running; sched.c */
