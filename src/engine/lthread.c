@@ -238,7 +238,6 @@ int pl_lthread_launch(pl_lthread *lt, pl_perms *perms)
     vm->perms = *perms; /* moved in: before its state opens (docs/permissions.md) */
     vm->kind = PL_VM_LTHREAD;
     vm->lthread = lt;
-    vm->lt_body_ref = LUA_NOREF;
     pl_shared_retain(&lt->w.base); /* the VM's: released when it ends */
     lt->vm = vm;                   /* nobody else sees lt yet: no lock needed */
     pl_vm_register(vm);
@@ -358,14 +357,14 @@ static void set_cancelled(pl_vm *vm)
                 format("lthread '%s' was cancelled", vm->lthread->name), NULL);
 }
 
-static const char TRACEBACK_KEY[] = "parlua.lthread.traceback";
+static const char TRACEBACK_KEY = 0; /* registry: body_msgh's traceback, until body_k */
 
 /* The body's message handler: keeps the stack where the error happened
  * (in the registry, for body_k) and passes the error on unchanged. */
 static int body_msgh(lua_State *L)
 {
     luaL_traceback(L, L, NULL, 1);
-    lua_setfield(L, LUA_REGISTRYINDEX, TRACEBACK_KEY);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &TRACEBACK_KEY);
     lua_settop(L, 1);
     return 1;
 }
@@ -386,8 +385,9 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-/* The body failed with the error at the top of L's stack. */
-static void record_failure(lua_State *L)
+/* The body failed with the error at the top of L's stack; tb: its
+ * traceback (malloc'd, taken) or NULL. */
+static void record_failure(lua_State *L, char *tb)
 {
     pl_vm *vm = pl_vm_of(L);
     int err = lua_gettop(L);
@@ -400,13 +400,10 @@ static void record_failure(lua_State *L)
         pl_wire_free(&w);
         pl_wire_init(&w);
     }
-    char *text = NULL, *tb = NULL;
+    char *text = NULL;
     lua_pushcfunction(L, error_text);
     lua_pushvalue(L, err);
     if (lua_pcall(L, 1, 1, 0) == LUA_OK) text = dup_or_null(lua_tostring(L, -1));
-    lua_pop(L, 1);
-    if (lua_getfield(L, LUA_REGISTRYINDEX, TRACEBACK_KEY) == LUA_TSTRING)
-        tb = dup_or_null(lua_tostring(L, -1));
     lua_pop(L, 1);
     if (w.len == 0 && text) { /* carry the text instead */
         lua_pushstring(L, text);
@@ -426,11 +423,21 @@ static int body_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)ctx;
     pl_vm *vm = pl_vm_of(L);
+    vm->lt_body = NULL; /* it ends here: nothing for close_body, nothing to anchor it for */
     if (status != LUA_OK && status != LUA_YIELD) {
-        if (stop_asked(vm))
+        char *tb = NULL; /* body_msgh's, taken out of the registry (lib/reuse.c) */
+        if (lua_rawgetp(L, LUA_REGISTRYINDEX, &TRACEBACK_KEY) == LUA_TSTRING) {
+            tb = dup_or_null(lua_tostring(L, -1));
+            lua_pushnil(L);
+            lua_rawsetp(L, LUA_REGISTRYINDEX, &TRACEBACK_KEY); /* an existing key: no memory */
+        }
+        lua_pop(L, 1);
+        if (stop_asked(vm)) {
+            free(tb);
             set_cancelled(vm); /* the cancel's own error, or what it caused */
-        else
-            record_failure(L);
+        } else {
+            record_failure(L, tb);
+        }
         return 0;
     }
     int n = lua_gettop(L) - 1;
@@ -442,7 +449,7 @@ static int body_k(lua_State *L, int status, lua_KContext ctx)
         pl_wire_free(&w);
         lua_settop(L, 1);
         lua_pushstring(L, msg);
-        record_failure(L);
+        record_failure(L, NULL);
         return 0;
     }
     set_outcome(vm, PL_LT_DONE, &w, n, NULL, NULL);
@@ -471,6 +478,30 @@ static void set_globals(lua_State *L, int idx)
     lua_pop(L, 1);
 }
 
+/* Sets package.path and package.cpath to paths (NULL: left as they are),
+ * only where they differ: a reused state most often has them already. */
+static void set_search_paths(lua_State *L, char *const paths[2])
+{
+    static const char *const fields[] = {"path", "cpath"};
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_pushliteral(L, "package");
+    if (lua_rawget(L, -2) == LUA_TTABLE) {
+        for (int i = 0; i < 2; i++) {
+            if (!paths[i]) continue;
+            size_t len = strlen(paths[i]), had;
+            lua_pushstring(L, fields[i]);
+            const char *now = lua_rawget(L, -2) == LUA_TSTRING ? lua_tolstring(L, -1, &had) : NULL;
+            int same = now && had == len && memcmp(now, paths[i], len) == 0;
+            lua_pop(L, 1);
+            if (same) continue;
+            lua_pushstring(L, fields[i]);
+            lua_pushlstring(L, paths[i], len);
+            lua_rawset(L, -3);
+        }
+    }
+    lua_pop(L, 2);
+}
+
 /* Under pcall in the new VM (no argument): decodes the start wire into
  * [1] the function or the path, [2] the globals (or nil), sets the
  * globals, and leaves the function to run at 1 (a path loaded). */
@@ -480,16 +511,17 @@ static int open_start(lua_State *L)
     pl_lthread *lt = vm->lthread;
     char err[512];
     int n = 0;
-    if (pl_transfer_decode(L, &lt->start, 1, &n, err, sizeof err) != PL_OK)
+    if (pl_transfer_decode_start(L, &lt->start, &n, &vm->reset_walk, err, sizeof err) != PL_OK)
         return luaL_error(L, "%s", err);
     pl_wire_free(&lt->start); /* read once, by this VM only */
-    if (lua_istable(L, 2)) set_globals(L, 2);
+    if (lua_istable(L, 2)) {
+        vm->reset_walk = 1; /* _G changed: the reset walks it (lib/reuse.c) */
+        set_globals(L, 2);
+    }
     lua_settop(L, 1);
-    /* require finds what it finds in the VM that called go() */
-    const char *const *paths = (const char *const *)lt->search_path;
-    size_t lens[2] = {paths[0] ? strlen(paths[0]) : 0, paths[1] ? strlen(paths[1]) : 0};
-    pl_set_search_paths(L, paths, lens);
-    if (lua_type(L, 1) == LUA_TSTRING) { /* go(path): the module at path */
+    set_search_paths(L, lt->search_path); /* require finds what it finds in go()'s VM */
+    if (lua_type(L, 1) == LUA_TSTRING) {  /* go(path): the module at path */
+        vm->reset_walk = 1;               /* its chunk has _ENV */
         const char *path = lua_tostring(L, 1);
         if (vm->runtime->hooks.loadfile(L, path, "t") != LUA_OK) return lua_error(L);
         lua_replace(L, 1);
@@ -521,10 +553,7 @@ static int open_vm(pl_vm *vm)
         set_failed_text(vm, "not enough memory");
         return PL_ENOMEM;
     }
-    vm->lt_body = th->co;
-    lua_pushthread(th->co);
-    lua_xmove(th->co, L, 1);
-    vm->lt_body_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* kept until the state closes */
+    vm->lt_body = th->co; /* anchored by th until it ends (body_k), or until it is forgotten */
     th->phase = PL_PARALLEL;
     pl_sched_enqueue(vm, th);
     return PL_OK;
@@ -591,6 +620,7 @@ void pl_lthread_finish(pl_vm *vm)
     pl_lthread *lt = vm->lthread;
     if (vm->L) {
         lua_sethook(vm->L, NULL, 0, 0);
+        if (vm->lt_body) vm->reset_walk = 1; /* dropped below with its reference */
         close_body(vm); /* before the outcome: a joiner finds its locks released */
         pl_sched_forget_threads(vm);
     }

@@ -40,6 +40,25 @@ PL_MUST_CHECK int pl_transfer_encode(lua_State *L, int first, int n,
  * randomised tests). */
 PL_MUST_CHECK int pl_transfer_decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n,
                                      char *err, size_t errlen);
+/* Decodes an lthread's start: as pl_transfer_decode (bytecode trusted),
+ * and sets *reach to 1 (else leaves it) when what it made, even half
+ * way, includes L's globals table, a library's C function or a shared
+ * object: a way for code to reach L's library tables (lib/reuse.c). A
+ * function at the top level (the lthread's body) is taken from L's
+ * function cache when L has one and it holds the same code. */
+PL_MUST_CHECK int pl_transfer_decode_start(lua_State *L, const pl_wire *w, int *n, int *reach,
+                                           char *err, size_t errlen);
+/* Gives L a function cache for pl_transfer_decode_start: a function
+ * loaded there is kept, and a later start with the same code takes it
+ * (with its upvalues set anew) instead of loading the code again. Only
+ * for a state where, when a start is decoded, nothing is left that could
+ * reach a function an earlier start took (an lthread's state after its
+ * reset: lib/reuse.c). Raises when out of memory. */
+void pl_transfer_fncache_open(lua_State *L);
+/* Once the program that took functions of L's cache has ended (its
+ * state reset): every cached function may be taken again, its upvalues
+ * nil so that what they held can be collected. Allocates nothing. */
+void pl_transfer_fncache_reset(lua_State *L);
 /* As pl_transfer_decode, for a caller that runs protected (under lua_pcall)
  * and drops what it decodes for if an error is raised (message delivery):
  * out of memory may raise instead of returning PL_ENOMEM, which lets

@@ -25,6 +25,8 @@ typedef struct dec {
     int depth;
     int n; /* values decoded */
     int failed;
+    int reach;   /* made the globals, a C function or a shared object */
+    int fncache; /* stack slot of the function cache (pl_transfer_decode_start), or 0 */
     char msg[200];
 } dec;
 
@@ -136,6 +138,94 @@ static const char *chunk_reader(lua_State *L, void *ud, size_t *size)
     return *size ? (const char *)c->p : NULL;
 }
 
+/* The function cache (pl_transfer_fncache_open), a table in the
+ * registry: for each entry i in 1..FNCACHE, [i] the code, [FNCACHE + i]
+ * the function loaded from it, [2 * FNCACHE + i] true while a program
+ * has it; [3 * FNCACHE + 1] the entry the next new code replaces. All in
+ * its array part: setting them allocates nothing. */
+static const char FNCACHE_KEY = 0;
+enum { FNCACHE = 4, FNCACHE_NEXT = 3 * FNCACHE + 1 };
+/* Longer code is loaded each time: the cache holds a copy of its bytes. */
+#define FNCACHE_MAX_CODE 4096
+
+/* Pushes the cached function loaded from code, marked taken; 0 when
+ * there is none free. */
+static int fncache_take(dec *d, const unsigned char *code, size_t len)
+{
+    lua_State *L = d->L;
+    for (int i = 1; i <= FNCACHE; i++) {
+        if (lua_rawgeti(L, d->fncache, i) != LUA_TSTRING) { /* filled in order */
+            lua_pop(L, 1);
+            return 0;
+        }
+        size_t n;
+        const char *s = lua_tolstring(L, -1, &n);
+        int same = n == len && memcmp(s, code, len) == 0;
+        lua_pop(L, 1);
+        if (!same) continue;
+        int taken = lua_rawgeti(L, d->fncache, 2 * FNCACHE + i) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (taken) continue; /* by this same program: it gets a new one */
+        lua_pushboolean(L, 1);
+        lua_rawseti(L, d->fncache, 2 * FNCACHE + i);
+        lua_rawgeti(L, d->fncache, FNCACHE + i);
+        return 1;
+    }
+    return 0;
+}
+
+/* Keeps the function on top (loaded from code) in the cache, taken, in
+ * place of the entry loaded longest ago. */
+static void fncache_put(dec *d, const unsigned char *code, size_t len)
+{
+    lua_State *L = d->L;
+    int i = (int)lua_tointeger(L, (lua_rawgeti(L, d->fncache, FNCACHE_NEXT), -1));
+    lua_pop(L, 1);
+    if (i < 1 || i > FNCACHE) i = 1;
+    lua_pushlstring(L, (const char *)code, len);
+    lua_rawseti(L, d->fncache, i);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, d->fncache, FNCACHE + i);
+    lua_pushboolean(L, 1);
+    lua_rawseti(L, d->fncache, 2 * FNCACHE + i);
+    lua_pushinteger(L, i % FNCACHE + 1);
+    lua_rawseti(L, d->fncache, FNCACHE_NEXT);
+}
+
+void pl_transfer_fncache_open(lua_State *L)
+{
+    lua_createtable(L, FNCACHE_NEXT, 0);
+    lua_pushinteger(L, 1);
+    lua_rawseti(L, -2, FNCACHE_NEXT);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &FNCACHE_KEY);
+}
+
+void pl_transfer_fncache_reset(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &FNCACHE_KEY) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return;
+    }
+    int cache = lua_gettop(L);
+    for (int i = 1; i <= FNCACHE; i++) {
+        int taken = lua_rawgeti(L, cache, 2 * FNCACHE + i) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (!taken) continue; /* its upvalues were cleared when it was last given back */
+        lua_rawgeti(L, cache, FNCACHE + i);
+        for (int k = 1;; k++) {
+            lua_pushnil(L);
+            if (!lua_setupvalue(L, -2, k)) { /* past the last: nothing popped */
+                lua_pop(L, 1);
+                break;
+            }
+        }
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        lua_rawseti(L, cache, 2 * FNCACHE + i);
+    }
+    lua_pop(L, 1);
+}
+
 static int get_function(dec *d)
 {
     lua_State *L = d->L;
@@ -146,9 +236,16 @@ static int get_function(dec *d)
     if (pl_wire_get_u32(&d->r, &codelen) != 0 || pl_wire_get_raw(&d->r, codelen, &c.p) != 0)
         return truncated(d);
     c.n = codelen;
-    if (lua_load(L, chunk_reader, &c, "=(transferred function)", "b") != LUA_OK) {
-        const char *m = lua_tostring(L, -1);
-        return bad(d, "bad bytecode: %s", m ? m : "?");
+    /* a start's own values (depth 1): the body; its upvalues are all set
+     * below, as in a function just loaded */
+    int cached = d->fncache && d->depth == 1 && codelen <= FNCACHE_MAX_CODE;
+    const unsigned char *code = c.p;
+    if (!cached || !fncache_take(d, code, codelen)) {
+        if (lua_load(L, chunk_reader, &c, "=(transferred function)", "b") != LUA_OK) {
+            const char *m = lua_tostring(L, -1);
+            return bad(d, "bad bytecode: %s", m ? m : "?");
+        }
+        if (cached) fncache_put(d, code, codelen);
     }
     record_id(d);
     int f = lua_gettop(L);
@@ -270,6 +367,7 @@ static int get_value(dec *d)
         /* without its metatable the proxy would have no __gc and leak */
         if (!pl_proxy_known(L, obj->type))
             return bad(d, "the receiving VM does not know the type %s", obj->type->name);
+        d->reach = 1; /* its methods are C functions */
         pl_proxy_push(L, obj);
         return 0;
     }
@@ -284,9 +382,11 @@ static int get_value(dec *d)
     case PL_WIRE_FUNCTION:
         return get_function(d);
     case PL_WIRE_GLOBALS:
+        d->reach = 1;
         lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
         return 0;
     case PL_WIRE_CFUNC:
+        d->reach = 1;
         return get_cfunction(d);
     default:
         d->r.p--; /* report the tag's own offset */
@@ -310,6 +410,10 @@ static int get_count(dec *d)
 static int decode_main(lua_State *L)
 {
     dec *d = lua_touserdata(L, 1);
+    if (d->fncache) { /* asked for: its slot, if L has one */
+        d->fncache =
+            lua_rawgetp(L, LUA_REGISTRYINDEX, &FNCACHE_KEY) == LUA_TTABLE ? lua_gettop(L) : 0;
+    }
     lua_pushnil(L);
     d->idslot = lua_gettop(L);
     if (!lua_checkstack(L, SMALL_IDS + LEVEL_SLOTS)) {
@@ -383,7 +487,9 @@ slow:
     return 0;
 }
 
-static int decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n, char *err,
+/* reach: NULL, or an lthread's start (pl_transfer_decode_start): set,
+ * and the function cache used. */
+static int decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n, int *reach, char *err,
                   size_t errlen, int may_raise)
 {
     *n = 0;
@@ -403,10 +509,13 @@ static int decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n, ch
     d.depth = 0;
     d.n = 0;
     d.failed = 0;
+    d.reach = 0;
+    d.fncache = reach != NULL; /* only a start passes reach */
     d.msg[0] = 0;
     lua_pushcfunction(L, decode_main);
     lua_pushlightuserdata(L, &d);
     int status = lua_pcall(L, 1, LUA_MULTRET, 0);
+    if (d.reach && reach) *reach = 1; /* even when it failed half way */
     if (status == LUA_OK && !d.failed) {
         *n = lua_gettop(L) - top;
         return PL_OK;
@@ -424,11 +533,17 @@ static int decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n, ch
 int pl_transfer_decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n, char *err,
                        size_t errlen)
 {
-    return decode(L, w, trust_bytecode, n, err, errlen, 0);
+    return decode(L, w, trust_bytecode, n, NULL, err, errlen, 0);
+}
+
+int pl_transfer_decode_start(lua_State *L, const pl_wire *w, int *n, int *reach, char *err,
+                             size_t errlen)
+{
+    return decode(L, w, 1, n, reach, err, errlen, 0);
 }
 
 int pl_transfer_decode_raising(lua_State *L, const pl_wire *w, int trust_bytecode, int *n,
                                char *err, size_t errlen)
 {
-    return decode(L, w, trust_bytecode, n, err, errlen, 1);
+    return decode(L, w, trust_bytecode, n, NULL, err, errlen, 1);
 }

@@ -26,6 +26,11 @@ typedef struct enc {
     int have_ident, have_cfmap;
     int smallbase, nsmall; /* the first ids, in slots smallbase + id */
     int cfmap_fresh;       /* the map was rebuilt in this call */
+    /* the first upvalues written, until the identity table holds them:
+     * lua_upvalueid, then (function id << 8 | upvalue index) */
+    void *uids[SMALL_IDS];
+    lua_Integer uid_at[SMALL_IDS];
+    int nuids;
     lua_Integer nextid;
     int depth;
     int failed;
@@ -164,8 +169,45 @@ static void promote(enc *e)
         lua_pushinteger(L, i);
         lua_rawset(L, -3);
     }
+    for (int i = 0; i < e->nuids; i++) {
+        lua_pushinteger(L, e->uid_at[i]);
+        lua_rawsetp(L, -2, e->uids[i]);
+    }
     lua_replace(L, e->identslot);
     e->have_ident = 1;
+}
+
+/* Where the upvalue uid (lua_upvalueid) was written: 1 and *at, or 0. */
+static int find_uid(enc *e, void *uid, lua_Integer *at)
+{
+    lua_State *L = e->L;
+    if (!e->have_ident) {
+        for (int i = 0; i < e->nuids; i++) {
+            if (e->uids[i] == uid) {
+                *at = e->uid_at[i];
+                return 1;
+            }
+        }
+        return 0;
+    }
+    int found = lua_rawgetp(L, e->identslot, uid) == LUA_TNUMBER;
+    if (found) *at = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return found;
+}
+
+/* Notes that the upvalue uid is written at at (a function id << 8 | its
+ * index). */
+static void add_uid(enc *e, void *uid, lua_Integer at)
+{
+    if (!e->have_ident && e->nuids < SMALL_IDS) {
+        e->uids[e->nuids] = uid;
+        e->uid_at[e->nuids++] = at;
+        return;
+    }
+    if (!e->have_ident) promote(e);
+    lua_pushinteger(e->L, at);
+    lua_rawsetp(e->L, e->identslot, uid);
 }
 
 /* Looks up the table or function at idx among those already written.
@@ -389,7 +431,6 @@ static int put_function(enc *e, int idx)
     lua_Integer id;
     if (remember(e, idx, &id)) return put_backref(e, id);
     if (enter(e) != 0) return -1;
-    if (!e->have_ident) promote(e); /* upvalue ids are kept there */
 
     if (pl_wire_put_u8(w, PL_WIRE_FUNCTION) != 0) return nomem(e);
     size_t sizeat = w->len; /* the code size is known after the dump */
@@ -414,18 +455,16 @@ static int put_function(enc *e, int idx)
             continue;
         }
         void *uid = lua_upvalueid(L, idx, i);
-        if (lua_rawgetp(L, e->identslot, uid) == LUA_TNUMBER) {
-            lua_Integer packed = lua_tointeger(L, -1);
-            lua_pop(L, 2);
+        lua_Integer packed;
+        if (find_uid(e, uid, &packed)) {
+            lua_pop(L, 1);
             if (pl_wire_put_u8(w, PL_WIRE_JOIN) != 0 ||
                 pl_wire_put_varint(w, (uint64_t)(packed >> 8)) != 0 ||
                 pl_wire_put_u8(w, (unsigned)(packed & 0xff)) != 0)
                 return nomem(e);
             continue;
         }
-        lua_pop(L, 1);
-        lua_pushinteger(L, id << 8 | i); /* Lua functions have at most 255 upvalues */
-        lua_rawsetp(L, e->identslot, uid);
+        add_uid(e, uid, id << 8 | i); /* Lua functions have at most 255 upvalues */
         if (put_value(e, lua_gettop(L)) != 0) {
             char buf[64];
             snprintf(buf, sizeof buf, ", upvalue '%.40s'", name && *name ? name : "?");
@@ -585,6 +624,7 @@ int pl_transfer_encode(lua_State *L, int first, int n, const pl_transfer_origin 
     e.identslot = e.cfslot = 0;
     e.have_ident = e.have_cfmap = e.cfmap_fresh = 0;
     e.smallbase = e.nsmall = 0;
+    e.nuids = 0;
     e.nextid = 0;
     e.depth = 0;
     e.failed = 0;

@@ -16,9 +16,10 @@
  * common case) is encoded without lua_pcall: reading those values cannot
  * raise. It costs one reservation of the wire and no Lua allocation.
  * Tables and functions get ids so that cycles and shared sub-tables keep
- * their shape; the first SMALL_IDS of them are kept in stack slots, and an
- * identity table (a Lua allocation) is made only past that, or when a Lua
- * function needs it for its upvalue ids. The map of library functions is
+ * their shape; the first SMALL_IDS of them are kept in stack slots, the
+ * ids of the first SMALL_IDS upvalues (to find upvalues shared between
+ * functions) in the encoder's struct, and an identity table (a Lua
+ * allocation) is made only past that. The map of library functions is
  * built on the first C function and cached in the registry. On the
  * receiving side, a message of nil, booleans and numbers is pushed without
  * lua_pcall too (pushing those cannot raise); anything else is decoded

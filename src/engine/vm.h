@@ -124,14 +124,19 @@ struct pl_vm {
      * the debug library was opened, or a finalizer of the program's set. */
     int no_reuse;
     int gc_tuned; /* an lthread changed its collector's mode or settings (lib/reuse.c) */
+    /* An lthread's reset must walk the tables it puts back (lib/reuse.c):
+     * its program may have reached the library tables (its start brought
+     * the globals table, a library's C function or a shared object, see
+     * pl_transfer_decode_start, or globals, or it runs a file), or its
+     * body was dropped unfinished (its registry reference is left). */
+    int reset_walk;
     pl_vm_stats stats;
     pl_trace_buf *tbuf; /* the running thread's trace buffer; NULL: no trace */
     /* an lthread VM's (engine/lthread.c) */
     struct pl_lthread *lthread; /* its record, retained */
-    lua_State *lt_body;         /* the body thread, anchored by lt_body_ref */
-    int lt_body_ref;
-    int lt_done;        /* the body ended and recorded the outcome */
-    uint64_t slice_end; /* its time slice ends here (CLOCK_MONOTONIC_COARSE ns) */
+    lua_State *lt_body;         /* the body thread until it ends (then NULL) */
+    int lt_done;                /* the body ended and recorded the outcome */
+    uint64_t slice_end;         /* its time slice ends here (CLOCK_MONOTONIC_COARSE ns) */
     /* shared with other threads */
     _Alignas(PL_CACHE_LINE) pl_mailbox mailbox;      /* its own mutex */
     _Alignas(PL_CACHE_LINE) atomic_int scheduled[2]; /* 1 while queued or running; sched.c */

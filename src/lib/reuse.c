@@ -3,10 +3,23 @@
  * opened, so the next lthread can take it (engine/vmpool.h). What a
  * program can change without the debug library lives in a few tables: the
  * registry, _G, package.loaded, package, package.preload,
- * package.searchers, the first-use metatables (lazy.c) and the string
- * metatable. When an lthread VM opens, a shallow copy of each is kept
- * (with each one's metatable); the reset makes each table hold exactly its
- * copy again, then a full collection frees everything the program made.
+ * package.searchers and the string metatable. When an lthread VM opens, a
+ * shallow copy of each is kept (with each one's metatable); the reset
+ * makes each table hold exactly its copy again, then a full collection
+ * frees everything the program made. The first-use metatables of _G and
+ * package.loaded (lazy.c) are only put back on their tables: nothing
+ * writes into them, and no program gets hold of them (getmetatable does
+ * not show them).
+ *
+ * Most of a reset is walking those tables (a lua_next and a lookup in the
+ * copy per entry), so only the registry is walked for a program that
+ * cannot have reached the others (pl_vm.reset_walk clear and no library
+ * made on first use): one whose values came without the globals, without
+ * a library's C function and without a shared object, run from a
+ * function. Such a program runs only its own Lua code (and the
+ * machinery's C code, which writes the registry): no _ENV, no load, no
+ * library function, no method; a string method or string arithmetic makes
+ * the string library, which changes the lazy masks.
  *
  * Only C finalizers can run in that collection: a state where a program
  * set a metatable with __gc (lazy.c's setmetatable), got hold of a
@@ -21,13 +34,29 @@
 #include <lualib.h>
 #include <string.h>
 
+#include "engine/transfer.h"
 #include "engine/vm.h"
 #include "lib/lib.h"
 
 static const char SNAP_KEY = 0; /* registry: the copies */
 
-/* The tables a program can change, pushed (nil where absent). */
-enum { R_REGISTRY, R_G, R_LOADED, R_PACKAGE, R_PRELOAD, R_SEARCHERS, R_MT_G, R_MT_LOADED, NROOTS };
+/* The tables a program can change, pushed (nil where absent). The
+ * registry first: it is the one walked at every reset. */
+enum { R_REGISTRY, R_G, R_LOADED, R_PACKAGE, R_PRELOAD, R_SEARCHERS, NROOTS };
+
+/* The snapshot table: for each root i, [1 + i] the table, [S_COPY + i]
+ * its copy, [S_MT + i] its metatable (false: none), [S_SIZE + i] the
+ * copy's size; then the string metatable (false: none), and two strings
+ * the reset uses (kept alive here: no interning at each reset). */
+enum {
+    S_COPY = 1 + NROOTS,
+    S_MT = 1 + 2 * NROOTS,
+    S_SIZE = 1 + 3 * NROOTS,
+    S_STRING_MT = 1 + 4 * NROOTS,
+    S_EMPTY,
+    S_NAME,
+    S_LAST = S_NAME
+};
 
 static void push_roots(lua_State *L)
 {
@@ -44,8 +73,6 @@ static void push_roots(lua_State *L)
         lua_pushnil(L);
         lua_pushnil(L);
     }
-    if (!lua_getmetatable(L, pkg - 2)) lua_pushnil(L); /* _G's */
-    if (!lua_getmetatable(L, pkg - 1)) lua_pushnil(L); /* package.loaded's */
 }
 
 /* Pushes a shallow copy of the table at idx; returns its size. */
@@ -68,7 +95,12 @@ static lua_Integer push_copy(lua_State *L, int idx)
 static int take_snapshot(lua_State *L)
 {
     lua_settop(L, 0);
-    lua_createtable(L, 4 * NROOTS + 1, 0); /* 1: roots, copies, metatables, string mt, sizes */
+    pl_transfer_fncache_open(L); /* registered: kept by the resets */
+    /* the registry's list of free references made now: an lthread's body
+     * takes one and gives it back, which leaves the registry as it was */
+    lua_pushboolean(L, 1);
+    luaL_unref(L, LUA_REGISTRYINDEX, luaL_ref(L, LUA_REGISTRYINDEX));
+    lua_createtable(L, S_LAST, 0); /* 1: the snapshot table */
     lua_pushvalue(L, 1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &SNAP_KEY); /* first: the registry's copy has it */
     push_roots(L);                                /* 2 .. NROOTS + 1 */
@@ -78,15 +110,18 @@ static int take_snapshot(lua_State *L)
         lua_pushvalue(L, root);
         lua_rawseti(L, 1, 1 + i);
         lua_Integer size = push_copy(L, root);
-        lua_rawseti(L, 1, 1 + NROOTS + i);
+        lua_rawseti(L, 1, S_COPY + i);
         lua_pushinteger(L, size);
-        lua_rawseti(L, 1, 2 + 3 * NROOTS + i);
+        lua_rawseti(L, 1, S_SIZE + i);
         if (!lua_getmetatable(L, root)) lua_pushboolean(L, 0);
-        lua_rawseti(L, 1, 1 + 2 * NROOTS + i);
+        lua_rawseti(L, 1, S_MT + i);
     }
     lua_pushliteral(L, "");
     if (!lua_getmetatable(L, -1)) lua_pushboolean(L, 0);
-    lua_rawseti(L, 1, 1 + 3 * NROOTS);
+    lua_rawseti(L, 1, S_STRING_MT);
+    lua_rawseti(L, 1, S_EMPTY);
+    lua_pushliteral(L, "__name");
+    lua_rawseti(L, 1, S_NAME);
     return 0;
 }
 
@@ -150,73 +185,137 @@ static void restore(lua_State *L, int t, int copy, lua_Integer size)
     }
 }
 
-/* Under pcall: every table back to its copy, the string metatable back,
- * no hook, the collector as a new state has it. */
-static int reset_tables(lua_State *L)
+/* The registry back to its copy (size pairs), as restore does, except
+ * the metatables registered since (luaL_newmetatable: a __name) that its
+ * copy does not hold: they go into the table at stash and stay registered
+ * through the collection (see pl_reset_state), and unstash takes them out
+ * after it. One pass over the registry. */
+static void restore_registry(lua_State *L, int stash, int snap, int copy, lua_Integer size)
 {
-    lua_settop(L, 0);
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &SNAP_KEY) != LUA_TTABLE)
-        return luaL_error(L, "no snapshot");
-    /* 2: the metatables registered since (luaL_newmetatable: a __name),
-     * kept registered through the collection (see pl_reset_state) */
-    lua_newtable(L);
-    lua_rawgeti(L, 1, 1 + NROOTS + R_REGISTRY);
+    lua_rawgeti(L, snap, S_NAME);
+    int name = lua_gettop(L);
+    lua_Integer kept = 0; /* keys of copy that the registry has */
     lua_pushnil(L);
-    while (lua_next(L, LUA_REGISTRYINDEX)) {
-        lua_pushliteral(L, "__name");
-        int named = lua_istable(L, -2) && lua_rawget(L, -2) != LUA_TNIL;
-        lua_pop(L, 1);
+    while (lua_next(L, LUA_REGISTRYINDEX)) { /* changing existing keys only: next stays valid */
         lua_pushvalue(L, -2);
-        int same = lua_rawget(L, 3) != LUA_TNIL && lua_rawequal(L, -1, -2);
-        lua_pop(L, 1);
-        if (named && !same) {
-            lua_pushvalue(L, -2);
-            lua_insert(L, -2);
-            lua_rawset(L, 2);
-        } else {
+        if (lua_rawget(L, copy) != LUA_TNIL) kept++; /* key, value, copy's */
+        if (lua_rawequal(L, -1, -2)) {               /* unchanged: most are */
+            lua_pop(L, 2);
+            continue;
+        }
+        int named = 0;
+        if (lua_type(L, -2) == LUA_TTABLE) {
+            lua_pushvalue(L, name);
+            named = lua_rawget(L, -3) != LUA_TNIL;
             lua_pop(L, 1);
         }
+        if (named) { /* stashed, left registered */
+            lua_pop(L, 1);
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, stash);
+        } else { /* the copy's value (nil: gone) */
+            lua_remove(L, -2);
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, LUA_REGISTRYINDEX);
+        }
     }
-    lua_settop(L, 2);
-    lua_insert(L, 1); /* 1: the stash, 2: the copies */
-    for (int i = 0; i < NROOTS; i++) {
-        if (lua_rawgeti(L, 2, 1 + i) != LUA_TTABLE) {
+    lua_settop(L, name - 1);
+    if (kept == size) return; /* nothing of copy's was removed */
+    lua_pushnil(L);
+    while (lua_next(L, copy)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, LUA_REGISTRYINDEX);
+    }
+    lua_pushnil(L);
+    while (lua_next(L, stash)) { /* registered again, for the collection only */
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, LUA_REGISTRYINDEX);
+    }
+}
+
+/* Under pcall, [1] whether the tables are walked (see the top): each
+ * back to its copy and to its metatable; the string metatable back, the
+ * function cache's functions free again. Returns the stash
+ * (restore_registry), or nil when nothing was walked. */
+static int reset_tables(lua_State *L)
+{
+    int walk = lua_toboolean(L, 1);
+    lua_settop(L, 0);
+    pl_transfer_fncache_reset(L); /* the program's body, unreachable now, for the next */
+    if (walk)
+        lua_newtable(L); /* 1: the stash */
+    else
+        lua_pushnil(L);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &SNAP_KEY) != LUA_TTABLE) /* 2: the copies */
+        return luaL_error(L, "no snapshot");
+    for (int i = 0; walk && i < NROOTS; i++) {
+        if (lua_rawgeti(L, 2, 1 + i) != LUA_TTABLE) { /* 3: the table */
             lua_pop(L, 1);
             continue;
         }
-        lua_rawgeti(L, 2, 1 + NROOTS + i);
-        lua_rawgeti(L, 2, 2 + 3 * NROOTS + i);
-        restore(L, 3, 4, lua_tointeger(L, 5));
-        if (lua_rawgeti(L, 2, 1 + 2 * NROOTS + i) != LUA_TTABLE) {
+        lua_rawgeti(L, 2, S_COPY + i); /* 4: its copy */
+        lua_rawgeti(L, 2, S_SIZE + i);
+        lua_Integer size = lua_tointeger(L, 5);
+        lua_pop(L, 1);
+        if (i == R_REGISTRY)
+            restore_registry(L, 1, 2, 4, size);
+        else
+            restore(L, 3, 4, size);
+        if (lua_rawgeti(L, 2, S_MT + i) != LUA_TTABLE) {
             lua_pop(L, 1);
             lua_pushnil(L);
         }
         lua_setmetatable(L, 3);
         lua_settop(L, 2);
     }
-    lua_pushliteral(L, "");
-    if (lua_rawgeti(L, 2, 1 + 3 * NROOTS) != LUA_TTABLE) {
+    lua_rawgeti(L, 2, S_EMPTY);
+    if (lua_rawgeti(L, 2, S_STRING_MT) != LUA_TTABLE) {
         lua_pop(L, 1);
         lua_pushnil(L);
     }
     lua_setmetatable(L, -2);
     lua_settop(L, 1);
-    lua_pushnil(L);
-    while (lua_next(L, 1)) { /* registered again, for the collection only */
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        lua_rawset(L, LUA_REGISTRYINDEX);
-    }
     return 1;
 }
+
+#ifdef PL_ASSERTS
+/* Whether the registry holds exactly its copy: what the reset relies on
+ * when it does not walk it. Reads only. */
+static int registry_as_copied(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &SNAP_KEY);
+    lua_rawgeti(L, -1, S_COPY + R_REGISTRY);
+    lua_rawgeti(L, -2, S_SIZE + R_REGISTRY);
+    lua_Integer size = lua_tointeger(L, -1), n = 0;
+    lua_pop(L, 1);
+    int copy = lua_gettop(L), same = 1;
+    lua_pushnil(L);
+    while (same && lua_next(L, LUA_REGISTRYINDEX)) {
+        lua_pushvalue(L, -2);
+        lua_rawget(L, copy);
+        same = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+        n++;
+    }
+    lua_settop(L, copy - 2);
+    return same && n == size;
+}
+#endif
 
 /* After the collection: the stash's keys back to the registry's copy
  * (nil, or what the copy holds: a first-use maker). Sets existing keys
  * only: no memory. */
 static void unstash(lua_State *L, int stash)
 {
+    lua_pushnil(L);
+    if (!lua_next(L, stash)) return; /* none: most resets */
+    lua_pop(L, 2);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &SNAP_KEY);
-    lua_rawgeti(L, -1, 1 + NROOTS + R_REGISTRY);
+    lua_rawgeti(L, -1, S_COPY + R_REGISTRY);
     int copy = lua_gettop(L);
     lua_pushnil(L);
     while (lua_next(L, stash)) {
@@ -240,14 +339,22 @@ int pl_reset_state(lua_State *L)
     if (vm->no_reuse) return 0;
     lua_settop(L, 0);
     if (!lua_checkstack(L, 8)) return 0;
-    /* a C module loaded (its own state, dlclose'd by _CLIBS's __gc): no */
-    lua_getfield(L, LUA_REGISTRYINDEX, "_CLIBS");
-    int clibs = lua_istable(L, -1) && (lua_pushnil(L), lua_next(L, -2));
-    lua_settop(L, 0);
-    if (clibs) return 0;
+    /* the masks only lose bits until now: a library made on first use
+     * changed _G or package.loaded (see the top) */
+    uint32_t lazy_global = vm->lazy_global, lazy_module = vm->lazy_module;
+    pl_lazy_reset_masks(L);
+    int walk = vm->reset_walk || lazy_global != vm->lazy_global || lazy_module != vm->lazy_module;
+    if (walk) { /* a C module loaded (its own state, dlclose'd by _CLIBS's __gc): no */
+        lua_getfield(L, LUA_REGISTRYINDEX, "_CLIBS");
+        int clibs = lua_istable(L, -1) && (lua_pushnil(L), lua_next(L, -2));
+        lua_settop(L, 0);
+        if (clibs) return 0;
+    }
     lua_sethook(L, NULL, 0, 0);
     lua_pushcfunction(L, reset_tables);
-    if (lua_pcall(L, 0, 1, 0) != LUA_OK) return 0; /* half reset: the caller closes it */
+    lua_pushboolean(L, walk);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) return 0; /* half reset: the caller closes it */
+    pl_assert(walk || registry_as_copied(L));
     lua_gc(L, LUA_GCRESTART);
     if (vm->gc_tuned) {                                 /* see wrap_collectgarbage */
         lua_gc(L, LUA_GCGEN, GC_MINORMUL, GC_MAJORMUL); /* generational settings back too */
@@ -258,10 +365,10 @@ int pl_reset_state(lua_State *L)
      * object's metatable against the registry (liolib's files: "FILE*"),
      * so the metatables registered since stay registered until they ran. */
     lua_gc(L, LUA_GCCOLLECT);
-    unstash(L, 1);
+    if (walk) unstash(L, 1);
     lua_settop(L, 0);
     if (vm->no_reuse) return 0; /* belt and braces: nothing of the program's ran */
-    pl_lazy_reset_masks(L);
+    vm->reset_walk = 0;
     vm->warn_on = vm->warn_cont = 0;
     return 1;
 }

@@ -467,6 +467,32 @@ static void test_shared_upvalue(void **state)
               "assert(t.bump() == 1 and t.bump() == 2 and get() == 7)\n");
 }
 
+/* More upvalues than the encoder keeps in its struct before it makes an
+ * identity table: shares found on both sides of that move. */
+static void test_many_shared_upvalues(void **state)
+{
+    vms *v = *state;
+    roundtrip(v,
+              "local a, b, c, d, e, f, g, h, i, j = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10\n"
+              "local function all() return a + b + c + d + e + f + g + h + i + j end\n"
+              "local function set(x) a, j = x, x end\n"
+              "return all, set",
+              "local all, set = ...\n"
+              "assert(all() == 55)\n"
+              "set(100) assert(all() == 55 - 1 - 10 + 200)\n");
+    /* tables past the stack slots make the identity table while the
+     * upvalue ids are still in the struct */
+    roundtrip(v,
+              "local n = 0\n"
+              "local t = {{}, {}, {}, {}, {}, {}, {}, {}, {}, {}}\n"
+              "local function inc() n = n + 1 return t end\n"
+              "local function get() return n end\n"
+              "return inc, get",
+              "local inc, get = ...\n"
+              "assert(#inc() == 10 and get() == 1 and get() == 1)\n"
+              "inc() assert(get() == 2)\n");
+}
+
 /* The upvalue is first met in one function, and the other function that
  * shares it is reached through that upvalue's own value. */
 static void test_upvalue_joined_from_inside(void **state)
@@ -879,6 +905,68 @@ static void test_decode_rejects_bad_upvalues(void **state)
 /* pl_transfer_decode_raising (message delivery) gives the same values as
  * pl_transfer_decode: scalars and strings through its own pass, anything
  * else through the protected one. */
+/* Encodes the values src returns in A. */
+static void encode_src(lua_State *A, const char *src, pl_wire *w)
+{
+    int n = run(A, src);
+    char err[512];
+    pl_wire_init(w);
+    if (pl_transfer_encode(A, -n, n, &SEND, w, err, sizeof err) != 0) fail_msg("encode: %s", err);
+    lua_pop(A, n);
+}
+
+/* Decodes w as an lthread's start in B; stores the values as the globals
+ * named name1, name2...; returns reach. */
+static int decode_start_as(lua_State *B, const pl_wire *w, const char *name)
+{
+    int n = -1, reach = 0;
+    char err[512];
+    if (pl_transfer_decode_start(B, w, &n, &reach, err, sizeof err) != 0)
+        fail_msg("decode: %s", err);
+    for (int i = n; i >= 1; i--) {
+        char g[32];
+        snprintf(g, sizeof g, "%s%d", name, i);
+        lua_setglobal(B, g);
+    }
+    return reach;
+}
+
+/* pl_transfer_decode_start: a start's function comes from the receiving
+ * VM's cache when an earlier start loaded the same code and the cache was
+ * reset since (that program ended); its upvalues are set anew, and the
+ * reset clears them. What reaches the library tables is reported. */
+static void test_start_function_cache(void **state)
+{
+    vms *v = *state;
+    lua_State *A = v->A, *B = v->B;
+    pl_wire w1, w2, twice, env, cf;
+    run(A, "function make(k) return function() return k end end");
+    encode_src(A, "return make(1)", &w1);
+    encode_src(A, "return make(2)", &w2);
+    encode_src(A, "return make(3), make(4)", &twice);
+    encode_src(A, "return function() return x end", &env);
+    encode_src(A, "return {p = print}", &cf);
+    pl_transfer_fncache_open(B);
+    assert_int_equal(decode_start_as(B, &w1, "F"), 0); /* loaded, kept: F1 */
+    run(B, "first = F1");
+    assert_int_equal(decode_start_as(B, &w2, "G"), 0); /* taken already: a new one */
+    check(B, 0, "assert(G1 ~= first and G1() == 2 and first() == 1)");
+    pl_transfer_fncache_reset(B);
+    check(B, 0, "assert(first() == nil, 'the reset cleared its upvalues')");
+    assert_int_equal(decode_start_as(B, &w2, "H"), 0);
+    check(B, 0, "assert(H1 == first and H1() == 2, 'the cached function, upvalues set anew')");
+    pl_transfer_fncache_reset(B);
+    decode_start_as(B, &twice, "T");
+    check(B, 0, "assert(T1 ~= T2 and T1() == 3 and T2() == 4)");
+    assert_int_equal(decode_start_as(B, &env, "E"), 1);
+    assert_int_equal(decode_start_as(B, &cf, "C"), 1);
+    pl_wire_free(&w1);
+    pl_wire_free(&w2);
+    pl_wire_free(&twice);
+    pl_wire_free(&env);
+    pl_wire_free(&cf);
+}
+
 static void test_decode_raising(void **state)
 {
     vms *v = *state;
@@ -1245,6 +1333,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_globals_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_closure_counter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_upvalue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_shared_upvalues, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upvalue_joined_from_inside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recursive_function, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_is_receiver_globals, setup, teardown),
@@ -1260,6 +1349,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_untrusted_refuses_functions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_rejects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_raising, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_start_function_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decode_rejects_bad_upvalues, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scalars_do_not_allocate, setup, teardown),
         cmocka_unit_test(test_memory_errors),

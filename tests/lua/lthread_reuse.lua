@@ -128,4 +128,62 @@ assert(run(function() return collectgarbage("incremental") end) == "incremental"
 run(function() debug.sethook(debug.getregistry()[1], function() end, "l") end)
 assert(type(run(function() return debug.gethook() end)) ~= "function",
     "a hook survived into the next lthread")
+-- 6. a program that could not reach the library tables (no globals, no
+--    library function, no shared object in its start, no file, no
+--    library made on first use) gets a reset that walks the registry
+--    only; each of these ways in makes the reset walk every table
+local function left_behind(fn, opts)
+    run(fn, opts)
+    for _ = 1, 3 do
+        task.wait(0.02) -- the state is back in the pool
+        local seen = run(function()
+            return rawget(_G, "leaked") or rawget(package.loaded, "leaked") or rawget(_G, "string")
+                or rawget(package.loaded, "string")
+        end)
+        if seen ~= nil then return seen end
+    end
+end
+local ld, G = load, _G
+local function set_global() leaked = "by a function with _ENV" end
+local chunk = os.tmpname()
+local cf = assert(io.open(chunk, "w"))
+cf:write("leaked = 'by a file'\n")
+cf:close()
+local ways = {
+    ["a library function"] = { function() ld("leaked = 'by load'")() end },
+    ["a library function (module)"] = { function() ld("package.loaded.leaked = 1")() end },
+    ["the globals table"] = { function() G.leaked = "through _G" end },
+    ["a function with _ENV"] = { function() set_global() end },
+    ["globals"] = { function() end, { globals = { leaked = "by globals" } } },
+    ["a file"] = { chunk },
+    ["a string method"] = { function() return ("x"):upper() end },
+    ["string arithmetic"] = { function() return "1" + 1 end },
+}
+local leaks = {}
+for name, way in pairs(ways) do
+    local seen = left_behind(way[1], way[2])
+    if seen ~= nil then leaks[#leaks + 1] = name .. ": " .. tostring(seen) end
+end
+assert(#leaks == 0, "the next lthread saw what was left after " .. table.concat(leaks, "; "))
+os.remove(chunk)
+-- a body stopped in the middle is dropped with its registry reference,
+-- which that reset must take out too: else each such lthread would leave
+-- its thread in the state (here a run of them, then what the state holds)
+local fresh = run(function() return collectgarbage("count") end)
+for _ = 1, 30 do
+    local h = go(function() while true do end end)
+    task.wait(0.005) -- running: it is stopped, not just never started
+    h:cancel()
+    h:wait_result()
+end
+task.wait(0.02)
+local held = run(function() return collectgarbage("count") end)
+assert(held < fresh + 8, "stopped lthreads left " .. (held - fresh) .. " KB in their state")
+-- and one that cannot reach them still runs (its state reused) as new
+for i = 1, 20 do
+    local t = { n = i }
+    assert(run(function() local s = 0 for k = 1, t.n do s = s + k end return s end) == i * (i + 1) // 2)
+end
+assert(run(function() return rawget(_G, "string") == nil and getmetatable("").__index ~= nil end))
+
 print("OK")
