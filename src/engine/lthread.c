@@ -478,30 +478,6 @@ static void set_globals(lua_State *L, int idx)
     lua_pop(L, 1);
 }
 
-/* Sets package.path and package.cpath to paths (NULL: left as they are),
- * only where they differ: a reused state most often has them already. */
-static void set_search_paths(lua_State *L, char *const paths[2])
-{
-    static const char *const fields[] = {"path", "cpath"};
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    lua_pushliteral(L, "package");
-    if (lua_rawget(L, -2) == LUA_TTABLE) {
-        for (int i = 0; i < 2; i++) {
-            if (!paths[i]) continue;
-            size_t len = strlen(paths[i]), had;
-            lua_pushstring(L, fields[i]);
-            const char *now = lua_rawget(L, -2) == LUA_TSTRING ? lua_tolstring(L, -1, &had) : NULL;
-            int same = now && had == len && memcmp(now, paths[i], len) == 0;
-            lua_pop(L, 1);
-            if (same) continue;
-            lua_pushstring(L, fields[i]);
-            lua_pushlstring(L, paths[i], len);
-            lua_rawset(L, -3);
-        }
-    }
-    lua_pop(L, 2);
-}
-
 /* Under pcall in the new VM (no argument): decodes the start wire into
  * [1] the function or the path, [2] the globals (or nil), sets the
  * globals, and leaves the function to run at 1 (a path loaded). */
@@ -519,9 +495,11 @@ static int open_start(lua_State *L)
         set_globals(L, 2);
     }
     lua_settop(L, 1);
-    set_search_paths(L, lt->search_path); /* require finds what it finds in go()'s VM */
-    if (lua_type(L, 1) == LUA_TSTRING) {  /* go(path): the module at path */
-        vm->reset_walk = 1;               /* its chunk has _ENV */
+    const char *paths[2] = {lt->search_path[0], lt->search_path[1]};
+    size_t lens[2] = {paths[0] ? strlen(paths[0]) : 0, paths[1] ? strlen(paths[1]) : 0};
+    pl_set_search_paths(L, paths, lens); /* require finds what it finds in go()'s VM */
+    if (lua_type(L, 1) == LUA_TSTRING) { /* go(path): the module at path */
+        vm->reset_walk = 1;              /* its chunk has _ENV */
         const char *path = lua_tostring(L, 1);
         if (vm->runtime->hooks.loadfile(L, path, "t") != LUA_OK) return lua_error(L);
         lua_replace(L, 1);

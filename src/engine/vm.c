@@ -133,8 +133,6 @@ void pl_vm_init(pl_vm *vm, pl_runtime *runtime, pl_instance *actor)
     atomic_init(&vm->scheduled[1], 0);
 }
 
-const char pl_pending_paths_key = 0;
-
 /* Pushes the VM's package table, made now if it is still to be made on
  * first use (package.loaded's __index, lib/lazy.c); nil if it has none. */
 static void push_package(lua_State *L)
@@ -144,18 +142,23 @@ static void push_package(lua_State *L)
     lua_remove(L, -2);
 }
 
+/* 1 if L's package library is made (a raw look: nothing is made). */
+static int package_made(lua_State *L)
+{
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_pushliteral(L, "package");
+    int made = lua_rawget(L, -2) == LUA_TTABLE;
+    lua_pop(L, 2);
+    return made;
+}
+
 void pl_push_search_paths(lua_State *L)
 {
-    /* given but not set yet: package is still to be made (lib/package.c) */
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &pl_pending_paths_key) == LUA_TTABLE) {
-        int both = lua_rawgeti(L, -1, 1) == LUA_TSTRING;
-        both = lua_rawgeti(L, -2, 2) == LUA_TSTRING && both;
-        lua_rotate(L, -3, 2);
-        lua_pop(L, 1);
-        if (both) return;
-        lua_pop(L, 2); /* one is package's default: made below */
-    } else {
-        lua_pop(L, 1);
+    char *const *given = pl_vm_of(L)->search_paths; /* package is still to be made */
+    if (given[0] && given[1] && !package_made(L)) {
+        lua_pushstring(L, given[0]);
+        lua_pushstring(L, given[1]);
+        return;
     }
     push_package(L);
     if (!lua_istable(L, -1)) {
@@ -174,28 +177,33 @@ void pl_push_search_paths(lua_State *L)
 void pl_set_search_paths(lua_State *L, const char *const paths[2], const size_t lens[2])
 {
     static const char *const fields[] = {"path", "cpath"};
+    pl_vm *vm = pl_vm_of(L);
+    if (!package_made(L)) { /* kept in C until it is (lib/package.c): no Lua memory */
+        for (int i = 0; i < 2; i++) {
+            if (!paths[i]) continue;
+            char *copy = malloc(lens[i] + 1);
+            if (!copy) luaL_error(L, "not enough memory");
+            memcpy(copy, paths[i], lens[i]);
+            copy[lens[i]] = '\0';
+            free(vm->search_paths[i]);
+            vm->search_paths[i] = copy;
+        }
+        return;
+    }
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     lua_pushliteral(L, "package");
-    int open = lua_rawget(L, -2) == LUA_TTABLE;
-    if (!open) { /* kept until package is made (lib/package.c) */
-        lua_pop(L, 1);
-        if (lua_rawgetp(L, LUA_REGISTRYINDEX, &pl_pending_paths_key) != LUA_TTABLE) {
-            lua_pop(L, 1);
-            lua_createtable(L, 2, 0);
-            lua_pushvalue(L, -1);
-            lua_rawsetp(L, LUA_REGISTRYINDEX, &pl_pending_paths_key);
-        }
-    }
-    for (int i = 0; i < 2; i++) {
+    lua_rawget(L, -2);
+    for (int i = 0; i < 2; i++) { /* only where they differ: a reused state has them */
         if (!paths[i]) continue;
-        if (open) {
-            lua_pushstring(L, fields[i]);
-            lua_pushlstring(L, paths[i], lens[i]);
-            lua_rawset(L, -3);
-        } else {
-            lua_pushlstring(L, paths[i], lens[i]);
-            lua_rawseti(L, -2, i + 1);
-        }
+        lua_pushstring(L, fields[i]);
+        size_t had;
+        const char *now = lua_rawget(L, -2) == LUA_TSTRING ? lua_tolstring(L, -1, &had) : NULL;
+        int same = now && had == lens[i] && memcmp(now, paths[i], lens[i]) == 0;
+        lua_pop(L, 1);
+        if (same) continue;
+        lua_pushstring(L, fields[i]);
+        lua_pushlstring(L, paths[i], lens[i]);
+        lua_rawset(L, -3);
     }
     lua_pop(L, 2);
 }
@@ -342,6 +350,8 @@ void pl_vm_close(pl_vm *vm)
 void pl_vm_destroy(pl_vm *vm)
 {
     pl_vm_close(vm);
+    free(vm->search_paths[0]);
+    free(vm->search_paths[1]);
     pl_perms_free(&vm->perms);
     uv_mutex_destroy(&vm->wake_lock);
     pl_mailbox_destroy(&vm->mailbox);

@@ -124,6 +124,9 @@ struct pl_vm {
      * the debug library was opened, or a finalizer of the program's set. */
     int no_reuse;
     int gc_tuned; /* an lthread changed its collector's mode or settings (lib/reuse.c) */
+    /* package.path and cpath given before package was made (lib/package.c,
+     * pl_set_search_paths): malloc'd, NULL: none */
+    char *search_paths[2];
     /* An lthread's reset must walk the tables it puts back (lib/reuse.c):
      * its program may have reached the library tables (its start brought
      * the globals table, a library's C function or a shared object, see
@@ -218,10 +221,9 @@ char *pl_vm_name(pl_vm *vm);
  * both waiting (below). May raise (memory). */
 void pl_push_search_paths(lua_State *L);
 /* Sets L's package.path and package.cpath to paths[i] (lens[i] bytes;
- * NULL: kept), raw; while package is still to be made, they wait in a
- * table at &pl_pending_paths_key in the registry, set when it is
- * (lib/package.c). May raise (memory). */
-extern const char pl_pending_paths_key;
+ * NULL: kept), raw, where they differ; while package is still to be
+ * made, they wait in pl_vm.search_paths, set when it is (lib/package.c).
+ * May raise (memory). */
 void pl_set_search_paths(lua_State *L, const char *const paths[2], const size_t lens[2]);
 /* An Actor's VM (no lua_State yet), owned by the Actor instance, which
  * frees it. NULL if out of memory. */

@@ -7,11 +7,12 @@
  * Until then, `require` (the Script searcher's wrapper, script.c) holds
  * first_require, which makes the library and calls its `require`. Search
  * paths given to a VM before (an actor's copy of the main VM's, an
- * lthread's from go) wait in the registry (engine/vm.c) and are set when
- * it opens.
+ * lthread's from go) wait in pl_vm.search_paths (engine/vm.c), in C, and
+ * are set when it opens.
  */
 #include <lauxlib.h>
 #include <lualib.h>
+#include <stdlib.h>
 
 #include "engine/vm.h"
 #include "lib/lib.h"
@@ -33,17 +34,16 @@ int pl_push_package(lua_State *L)
     lua_pushvalue(L, 2);
     lua_rawset(L, 1); /* _G.require as it was */
     /* search paths given before it opened (engine/vm.c) */
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &pl_pending_paths_key) == LUA_TTABLE) {
-        static const char *const fields[] = {"path", "cpath"};
-        for (int i = 0; i < 2; i++)
-            if (lua_rawgeti(L, -1, i + 1) == LUA_TSTRING)
-                lua_setfield(L, 3, fields[i]);
-            else
-                lua_pop(L, 1);
-        lua_pushnil(L);
-        lua_rawsetp(L, LUA_REGISTRYINDEX, &pl_pending_paths_key);
+    static const char *const fields[] = {"path", "cpath"};
+    char **given = pl_vm_of(L)->search_paths;
+    for (int i = 0; i < 2; i++) {
+        if (!given[i]) continue;
+        lua_pushstring(L, fields[i]);
+        lua_pushstring(L, given[i]);
+        lua_rawset(L, 3);
+        free(given[i]);
+        given[i] = NULL;
     }
-    lua_settop(L, 3);
     pl_sandbox_wrap_package(L, 3);
     return 1;
 }
