@@ -65,9 +65,12 @@ static size_t topic_hash(const char *s, size_t len)
 
 pl_msgbody *pl_msgbody_new(const char *topic, size_t len)
 {
-    pl_msgbody *body = malloc(sizeof *body + len + 1);
+    size_t size = sizeof(pl_msgbody) + len + 1;
+    pl_msgslab *slab = NULL;
+    pl_msgbody *body = size <= PL_MSGSLAB_MAX ? pl_msgslab_alloc(size, &slab) : malloc(size);
     if (!body) return NULL;
-    body->topic = (char *)(body + 1);
+    body->slab = slab;
+    body->flow = (uintptr_t)body;
     for (int p = 0; p < 2; p++) {
         body->node[p].next = NULL;
         body->node[p].body = body;
@@ -89,7 +92,31 @@ pl_msgbody *pl_msgbody_new(const char *topic, size_t len)
 void pl_msgbody_free(pl_msgbody *body)
 {
     pl_wire_free(&body->wire);
-    free(body);
+    if (body->slab)
+        pl_msgslab_release(body->slab);
+    else
+        free(body);
+}
+
+/* A copy of a slab body in a block of its own, which takes over its wire
+ * (bytes and references); the slab body is released. NULL when out of
+ * memory (body untouched). Only for a body no queue holds. Holds no
+ * reference to anything once its wire is gone, so this may run under the
+ * mailbox lock (a slab may be freed: plain memory). */
+static pl_msgbody *unslab(pl_msgbody *body)
+{
+    size_t size = sizeof *body + body->topic_len + 1;
+    pl_msgbody *copy = malloc(size);
+    if (!copy) return NULL;
+    memcpy(copy, body, size);
+    copy->slab = NULL;
+    for (int p = 0; p < 2; p++)
+        copy->node[p].body = copy;
+    if (body->wire.data == body->wire.inline_buf) copy->wire.data = copy->inline_wire;
+    copy->wire.inline_buf = copy->inline_wire;
+    pl_wire_init_inline(&body->wire, body->inline_wire, sizeof body->inline_wire);
+    pl_msgbody_free(body); /* an empty wire: only its slab is released */
+    return copy;
 }
 
 size_t pl_msgbody_size(const pl_msgbody *body)
@@ -230,9 +257,11 @@ static size_t waiting_limit(const pl_mailbox *mb)
     return mb->max_waiting_bytes ? mb->max_waiting_bytes : PL_MAILBOX_DEFAULT_WAITING_BYTES;
 }
 
-int pl_mailbox_post(pl_mailbox *mb, pl_msgbody *body)
+int pl_mailbox_post(pl_mailbox *mb, pl_msgbody **bodyp)
 {
     int mask;
+    pl_msgbody *body = *bodyp;
+again:
     body->size = pl_msgbody_size(body);
     body->delivered = 0;
     uv_mutex_lock(&mb->lock);
@@ -241,6 +270,15 @@ int pl_mailbox_post(pl_mailbox *mb, pl_msgbody *body)
         body->seq = mb->seq++;
         body->tref = t;
         mask = route_ready(mb, t, body);
+    } else if (body->slab) {
+        /* It would wait, and a waiting body must not pin its slab: copied
+         * out of it (outside the lock), then routed again, since a binding
+         * may have come meanwhile. Nothing was queued: order holds. */
+        uv_mutex_unlock(&mb->lock);
+        pl_msgbody *copy = unslab(body);
+        if (!copy) return PL_ENOMEM;
+        *bodyp = body = copy;
+        goto again;
     } else if (t && is_bound(t)) {
         /* Bound, but older messages still wait for the flush: queue behind
          * them so the sender's order holds (past the limit too: the flush
@@ -303,11 +341,15 @@ static int place(pl_mailbox *mb, pl_topic *t, pl_msgbody *src)
         /* waiting messages are older than any queued in a phase, and flush
          * first: these join them (I1). Bound in both phases happens only
          * when the handler lists and the counts disagree (out of memory
-         * while binding): the flush then routes them to both. */
+         * while binding): the flush then routes them to both. Slab bodies
+         * are copied out of their slabs first, as in pl_mailbox_post (out
+         * of memory: kept, pinning the slab until they go). */
         size_t n = 0, bytes = 0;
-        for (pl_msgbody *b = src; b; b = b->link) {
+        for (pl_msgbody **at = &src; *at; at = &(*at)->link) {
+            pl_msgbody *b = *at;
+            if (b->slab && (b = unslab(b)) != NULL) *at = b;
             n++;
-            bytes += b->size;
+            bytes += (*at)->size;
         }
         merge_before(&t->waiting, PL_SERIAL, t, &src);
         append_all(&t->waiting, PL_SERIAL, src);

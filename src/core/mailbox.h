@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include "core/check.h"
+#include "core/msgslab.h"
 #include "core/phase.h"
 #include "core/status.h"
 #include "core/wire.h"
@@ -60,10 +61,15 @@ struct pl_msgbody {
     size_t size;             /* bytes it holds, counted while it waits */
     struct pl_topic *tref;   /* its topic; valid only while queued (mailbox.c) */
     struct pl_msgbody *link; /* scratch list under the lock */
-    pl_wire wire;            /* the transferred arguments */
+    /* The sending thread's slab it was cut from (core/msgslab.h), or NULL:
+     * malloc'd on its own. A body waits for a binding only on its own
+     * (pl_mailbox_post copies it out), so a waiting body pins no slab. */
+    pl_msgslab *slab;
+    uintptr_t flow; /* its id in a trace: its first address (a copy keeps it) */
+    pl_wire wire;   /* the transferred arguments */
     size_t topic_len;
-    char *topic;                              /* NUL-terminated, in the same allocation */
     unsigned char inline_wire[PL_MSG_INLINE]; /* the wire's first bytes */
+    char topic[];                             /* NUL-terminated */
 };
 
 typedef struct pl_msgq {
@@ -105,7 +111,9 @@ void pl_mailbox_destroy(pl_mailbox *mb); /* drops every queued message */
 void pl_mailbox_drop_all(pl_mailbox *mb);
 
 /* A message body for topic with an empty wire; NULL when out of memory.
- * One allocation holds the body, the topic and the wire's first bytes. */
+ * One block holds the body, the topic and the wire's first bytes: cut
+ * from the calling thread's slab (core/msgslab.h) unless the topic is
+ * long. Any thread. */
 pl_msgbody *pl_msgbody_new(const char *topic, size_t len);
 /* Frees a body that was never posted. */
 void pl_msgbody_free(pl_msgbody *body);
@@ -113,11 +121,14 @@ void pl_msgbody_free(pl_msgbody *body);
 /* Bytes a body holds (counted against the waiting limit). */
 size_t pl_msgbody_size(const pl_msgbody *body);
 
-/* Routes body (see top). Returns a bit mask of the phases whose ready
+/* Routes *body (see top). Returns a bit mask of the phases whose ready
  * queue received it (1 << PL_SERIAL, 1 << PL_PARALLEL, 0 if it waits), or
- * PL_EFULL past the waiting limit, PL_ENOMEM out of memory
- * (body untouched, caller frees). Any thread. */
-PL_MUST_CHECK int pl_mailbox_post(pl_mailbox *mb, pl_msgbody *body);
+ * PL_EFULL past the waiting limit, PL_ENOMEM out of memory (then the
+ * caller frees *body). A body cut from a slab that has to wait is
+ * replaced by a copy of its own first: *body is then the copy (posted, or
+ * the caller's to free on failure) and the first one is gone. Any
+ * thread. */
+PL_MUST_CHECK int pl_mailbox_post(pl_mailbox *mb, pl_msgbody **body);
 
 /* Adds delta (+1 or -1) bindings of topic in phase. Owner only (it may move
  * the phase's batch). Returns a mask: the phases whose ready queue got

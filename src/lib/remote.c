@@ -313,7 +313,7 @@ static void receive_one(pl_runtime *rt, int from, const unsigned char *p, size_t
         pl_msgbody_free(body);
         return;
     }
-    int mask = pl_mailbox_post(&vm->mailbox, body);
+    int mask = pl_mailbox_post(&vm->mailbox, &body);
     if (mask < 0) {
         note_undelivered(s, from, (const char *)path, plen, (const char *)topic, tlen,
                          "its mailbox refused it (out of memory, or --mailbox-limit reached)");

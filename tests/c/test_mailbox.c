@@ -56,7 +56,7 @@ static uint32_t sender_of(const pl_msg *m)
 static int post(pl_mailbox *mb, const char *topic, uint32_t sender, uint32_t seq)
 {
     pl_msgbody *b = mk(topic, sender, seq);
-    int mask = pl_mailbox_post(mb, b);
+    int mask = pl_mailbox_post(mb, &b);
     if (mask < 0) pl_msgbody_free(b);
     return mask;
 }
@@ -264,7 +264,7 @@ static void test_waiting_limit(void **state)
     for (uint32_t i = 0; i < LIMIT_MSGS; i++)
         if (post(&mb, (i & 1) ? "x" : "y", 0, i / 2 + 1) != 0) fail_msg("post %u refused", i);
     pl_msgbody *extra = mk("x", 0, 999999);
-    assert_int_equal(pl_mailbox_post(&mb, extra), PL_EFULL);
+    assert_int_equal(pl_mailbox_post(&mb, &extra), PL_EFULL);
     /* body untouched: the caller still owns it and can post it later */
     assert_int_equal(atomic_load(&extra->refs), 0);
     assert_int_equal(post(&mb, "z", 0, 1), PL_EFULL);
@@ -274,7 +274,7 @@ static void test_waiting_limit(void **state)
     /* binding y and flushing frees room */
     assert_int_equal(tbind(&mb, "y", PL_SERIAL, 1), PL_MAILBOX_FLUSH);
     pl_mailbox_flush(&mb);
-    assert_int_equal(pl_mailbox_post(&mb, extra), 0); /* now it waits */
+    assert_int_equal(pl_mailbox_post(&mb, &extra), 0); /* now it waits */
     waiting_count w = {"", 0, 0};
     pl_mailbox_each_waiting(&mb, count_waiting, &w);
     assert_int_equal(w.n, LIMIT_MSGS / 2 + 1);
@@ -485,7 +485,7 @@ static void test_topic_with_nul(void **state)
     pl_mailbox mb;
     pl_mailbox_init(&mb);
     pl_msgbody *b = pl_msgbody_new("a\0b\n\"", 5);
-    assert_int_equal(pl_mailbox_post(&mb, b), 0);
+    assert_int_equal(pl_mailbox_post(&mb, &b), 0);
     assert_int_equal(pl_mailbox_bind(&mb, "a", 1, PL_SERIAL, 1), 0); /* another topic */
     char out[64] = "";
     pl_mailbox_each_waiting(&mb, count_nul, out);

@@ -1,0 +1,127 @@
+/*
+ * Per-thread slabs of message bodies (msgslab.h).
+ *
+ * A slab's count `live` is its allocations not yet released, plus BIAS
+ * while it is its thread's current slab: the owner counts its allocations
+ * in a thread-local variable and pays no atomic per allocation; releases
+ * (other threads) subtract 1 each and cannot reach 0 while the bias is
+ * there. When the thread leaves the slab it subtracts BIAS minus its
+ * allocations in one step: a result of 0 means every body was released
+ * already (the thread keeps the slab and starts it over), else whoever
+ * releases the last body frees it.
+ *
+ * POSIX threads directly for the thread-exit destructor, as in epoch.c
+ * (libuv's keys have none; docs/design.md).
+ */
+#include "core/msgslab.h"
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+/* A slab's bytes, header included: a few dozen small bodies. */
+#define SLAB_BYTES (16 * 1024)
+#define ALIGN alignof(max_align_t)
+#define BIAS (SIZE_MAX / 2)
+
+struct pl_msgslab {
+    /* alone in its cache line: releases on other threads write it while
+     * the owner writes the next bodies */
+    alignas(64) atomic_size_t live;
+};
+
+/* The first body's offset: past the header's cache line. */
+#define FIRST ((sizeof(pl_msgslab) + ALIGN - 1) / ALIGN * ALIGN)
+
+/* The calling thread's current slab: one thread-local block, so one
+ * address computation per allocation in a shared library. */
+static _Thread_local struct {
+    pl_msgslab *slab; /* NULL: none yet, or left */
+    size_t used;      /* bytes handed out, header included */
+    size_t n;         /* allocations made from it */
+    int key_set;      /* the exit destructor is armed for this thread */
+} tl;
+
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+static int exit_key_ok;
+
+static void on_thread_exit(void *arg)
+{
+    (void)arg;
+    pl_msgslab_thread_flush();
+}
+
+static void make_key(void)
+{
+    /* without a key a thread's last slab stays until the process ends
+     * (not freed when the thread exits): only memory, never wrong */
+    exit_key_ok = pthread_key_create(&exit_key, on_thread_exit) == 0;
+}
+
+/* Leaves the current slab. Returns it when all its bodies were released
+ * (it is the caller's alone), else NULL (the last release frees it). */
+static pl_msgslab *leave(void)
+{
+    pl_msgslab *s = tl.slab;
+    tl.slab = NULL;
+    size_t drop = BIAS - tl.n;
+    /* acq_rel: release, so that this thread's writes to the slab (the
+     * bodies it made) happen before the free by whichever thread releases
+     * the last body; acquire, when the result is 0, so that every
+     * releaser's last access to its body happens before we reuse the
+     * memory. */
+    if (atomic_fetch_sub_explicit(&s->live, drop, memory_order_acq_rel) == drop) return s;
+    return NULL;
+}
+
+/* Makes s (fresh or empty) the thread's current slab. */
+static void start(pl_msgslab *s)
+{
+    /* relaxed: nobody else holds a reference to s; the bodies made from it
+     * reach other threads through the mailbox lock, which orders this
+     * store before their releases */
+    atomic_store_explicit(&s->live, BIAS, memory_order_relaxed);
+    tl.slab = s;
+    tl.used = FIRST;
+    tl.n = 0;
+}
+
+void *pl_msgslab_alloc(size_t size, pl_msgslab **slab)
+{
+    size = (size + ALIGN - 1) / ALIGN * ALIGN;
+    if (!tl.slab || tl.used + size > SLAB_BYTES) {
+        pl_msgslab *s = tl.slab ? leave() : NULL;
+        if (!s) {
+            s = aligned_alloc(64, SLAB_BYTES);
+            if (!s) return NULL;
+            if (!tl.key_set) {
+                pthread_once(&exit_key_once, make_key);
+                if (exit_key_ok) pthread_setspecific(exit_key, &tl);
+                tl.key_set = 1;
+            }
+        }
+        start(s);
+    }
+    void *p = (char *)tl.slab + tl.used;
+    tl.used += size;
+    tl.n++;
+    *slab = tl.slab;
+    return p;
+}
+
+void pl_msgslab_release(pl_msgslab *slab)
+{
+    /* acq_rel: release, so that this thread's accesses to its body happen
+     * before the slab's free (or reuse) by whoever brings the count to 0;
+     * acquire for that one, which then sees every other holder done. */
+    if (atomic_fetch_sub_explicit(&slab->live, 1, memory_order_acq_rel) == 1) free(slab);
+}
+
+void pl_msgslab_thread_flush(void)
+{
+    if (tl.slab) free(leave()); /* NULL (nothing to free) unless it was empty */
+}
