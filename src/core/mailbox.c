@@ -55,12 +55,25 @@ void pl_mailbox_init(pl_mailbox *mb)
     atomic_init(&mb->nready[1], 0);
 }
 
+/* A topic's hash: FNV-1a over its bytes, folded. */
+#define HASH_START 1469598103934665603u
+
+static inline uint64_t hash_step(uint64_t h, unsigned char c)
+{
+    return (h ^ c) * 1099511628211u;
+}
+
+static inline size_t hash_end(uint64_t h)
+{
+    return (size_t)(h ^ (h >> 29));
+}
+
 static size_t topic_hash(const char *s, size_t len)
 {
-    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    uint64_t h = HASH_START;
     for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211u;
-    return (size_t)(h ^ (h >> 29));
+        h = hash_step(h, (unsigned char)s[i]);
+    return hash_end(h);
 }
 
 pl_msgbody *pl_msgbody_new(const char *topic, size_t len)
@@ -81,17 +94,24 @@ pl_msgbody *pl_msgbody_new(const char *topic, size_t len)
     body->size = 0;
     body->tref = NULL;
     body->link = NULL;
-    body->hash = topic_hash(topic, len);
     pl_wire_init_inline(&body->wire, body->inline_wire, sizeof body->inline_wire);
     body->topic_len = len;
-    memcpy(body->topic, topic, len);
+    /* copied and hashed in one pass (as topic_hash): no memcpy call for
+     * the few bytes a topic has */
+    uint64_t h = HASH_START;
+    for (size_t i = 0; i < len; i++) {
+        body->topic[i] = topic[i];
+        h = hash_step(h, (unsigned char)topic[i]);
+    }
     body->topic[len] = '\0';
+    body->hash = hash_end(h);
     return body;
 }
 
 void pl_msgbody_free(pl_msgbody *body)
 {
-    pl_wire_free(&body->wire);
+    pl_wire *w = &body->wire;
+    if (w->nrefs || w->refs || w->data != w->inline_buf) pl_wire_free(w); /* else nothing to free */
     if (body->slab)
         pl_msgslab_release(body->slab);
     else

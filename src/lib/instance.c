@@ -51,20 +51,28 @@ pl_instance *pl_instance_check(lua_State *L, int idx)
     return (pl_instance *)obj;
 }
 
-/* The instance at idx if its metatable is the one at mt_idx (an upvalue
- * of the caller: two pointer compares, no registry lookup), else raises. */
-static pl_instance *check_fast(lua_State *L, int idx, int mt_idx)
+/* The instance at idx if its metatable is mt (the address of the Instance
+ * metatable, which the caller anchors: a pointer compare, no registry
+ * lookup), else raises. With pop unset the metatable is left on the
+ * stack (a caller that returns its top value need not pay for the pop). */
+static inline pl_instance *check_mt(lua_State *L, int idx, const void *mt, int pop)
 {
     /* the metatable first: only then is the userdata known to hold a slot
      * (two tables are one when their addresses are: cheaper than rawequal) */
     int ok = lua_type(L, idx) == LUA_TUSERDATA && lua_getmetatable(L, idx);
     if (ok) {
-        ok = lua_topointer(L, -1) == lua_topointer(L, mt_idx);
-        lua_pop(L, 1);
+        ok = lua_topointer(L, -1) == mt;
+        if (pop) lua_pop(L, 1);
     }
     pl_instance **slot = ok ? lua_touserdata(L, idx) : NULL;
     if (!slot || !*slot) luaL_typeerror(L, idx, "Instance");
     return *slot;
+}
+
+/* The same, against the metatable at mt_idx (an upvalue of the caller). */
+static pl_instance *check_fast(lua_State *L, int idx, int mt_idx)
+{
+    return check_mt(L, idx, lua_topointer(L, mt_idx), 1);
 }
 
 pl_instance *pl_instance_self(lua_State *L)
@@ -146,6 +154,7 @@ typedef struct mcache {
         const pl_class *cls;
         const char *key;
     } e[MCACHE_SLOTS];
+    const void *mt; /* the Instance metatable's address (UV_INSTANCE_MT) */
 } mcache;
 
 static unsigned mcache_slot(const pl_class *cls, const char *key)
@@ -153,11 +162,21 @@ static unsigned mcache_slot(const pl_class *cls, const char *key)
     return (unsigned)(((uintptr_t)key >> 4) ^ ((uintptr_t)cls >> 4)) & (MCACHE_SLOTS - 1);
 }
 
+/* What a method's closure knows: its only upvalue, a full userdata whose
+ * user value anchors the metatable mt points to. One upvalue read instead
+ * of three (member, class, metatable) on every call. */
+typedef struct tramp {
+    const pl_member *m;
+    const pl_class *cls; /* the class that defines m */
+    const void *mt;      /* the Instance metatable's address */
+} tramp;
+
 static int method_trampoline(lua_State *L)
 {
-    const pl_member *m = lua_touserdata(L, lua_upvalueindex(1));
-    const pl_class *cls = lua_touserdata(L, lua_upvalueindex(2));
-    pl_instance *inst = check_fast(L, 1, lua_upvalueindex(3));
+    const tramp *t = lua_touserdata(L, lua_upvalueindex(1));
+    const pl_member *m = t->m;
+    const pl_class *cls = t->cls;
+    pl_instance *inst = check_mt(L, 1, t->mt, 1);
     if (!pl_instance_is(inst, cls))
         return luaL_error(L, "%s is not a valid member of %s \"%s\"", m->name, inst->cls->name,
                           inst->name);
@@ -178,10 +197,13 @@ static void push_method(lua_State *L, const pl_member *m, const pl_class *owner)
     } else {
         lua_pop(L, 1);
     }
-    lua_pushlightuserdata(L, (void *)m);
-    lua_pushlightuserdata(L, (void *)owner);
+    tramp *t = lua_newuserdatauv(L, sizeof *t, 1);
+    t->m = m;
+    t->cls = owner;
+    t->mt = lua_topointer(L, UV_INSTANCE_MT);
     lua_pushvalue(L, UV_INSTANCE_MT);
-    lua_pushcclosure(L, method_trampoline, 3);
+    lua_setiuservalue(L, -2, 1);
+    lua_pushcclosure(L, method_trampoline, 1);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, UV_METHODS, m);
 }
@@ -201,10 +223,11 @@ static int not_a_member(lua_State *L, const pl_instance *inst, const char *key)
 
 static int inst_index(lua_State *L)
 {
-    pl_instance *inst = check_fast(L, 1, UV_INSTANCE_MT);
+    /* the metatable left on the stack: every path returns its top value */
+    mcache *mc = lua_touserdata(L, UV_MCACHE);
+    pl_instance *inst = mc ? check_mt(L, 1, mc->mt, 0) : check_fast(L, 1, UV_INSTANCE_MT);
     size_t len;
     const char *key = luaL_checklstring(L, 2, &len);
-    mcache *mc = lua_touserdata(L, UV_MCACHE);
     unsigned slot = mcache_slot(inst->cls, key);
     if (mc && mc->e[slot].key == key && mc->e[slot].cls == inst->cls) {
         lua_getiuservalue(L, UV_MCACHE, (int)(2 * slot + 2));
@@ -228,6 +251,7 @@ static int inst_index(lua_State *L)
     if (!mc) { /* made on the first method read */
         mc = lua_newuserdatauv(L, sizeof *mc, 2 * MCACHE_SLOTS);
         memset(mc, 0, sizeof *mc);
+        mc->mt = lua_topointer(L, UV_INSTANCE_MT); /* anchored by the upvalue */
         lua_replace(L, UV_MCACHE);
     }
     mc->e[slot].cls = inst->cls;

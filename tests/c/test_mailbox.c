@@ -478,6 +478,82 @@ static void count_nul(void *ud, const char *topic, size_t len, size_t n)
     pl_topic_quote(out, 64, topic, len);
 }
 
+/* Checks that every message waiting on topic is a body of its own (not
+ * in a slab: core/msgslab.h) and their sequence numbers are first, first
+ * + 1, ...; returns how many there are. */
+static int waiting_unslabbed(pl_mailbox *mb, const char *topic, uint32_t first)
+{
+    int n = 0;
+    for (size_t i = 0; i < mb->nbuckets; i++) {
+        for (pl_topic *t = mb->buckets[i]; t; t = t->hnext) {
+            if (strcmp(t->name, topic) != 0) continue;
+            for (pl_msg *m = t->waiting.head; m; m = m->next) {
+                assert_ptr_equal(m->body->slab, NULL);
+                assert_ptr_equal(m->body->node[PL_SERIAL].body, m->body);
+                assert_ptr_equal(m->body->node[PL_PARALLEL].body, m->body);
+                assert_string_equal(m->body->topic, topic);
+                assert_int_equal(seq_of(m), first + (uint32_t)n);
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
+/* A body cut from a slab never waits in it (a waiting body would pin its
+ * whole slab, which the waiting limit does not count): posting to an
+ * unbound topic copies it out, and so does moving queued bodies back to
+ * waiting (unbinding) or rerouting one. Their bytes, wires and order are
+ * kept. */
+static void test_waiting_bodies_leave_slabs(void **state)
+{
+    (void)state;
+    pl_mailbox mb;
+    pl_mailbox_init(&mb);
+    /* posted to a topic nobody binds */
+    pl_msgbody *b = mk("w", 0, 1);
+    assert_non_null(b->slab); /* a small body comes from the thread's slab */
+    pl_msgbody *first = b;
+    assert_int_equal(pl_mailbox_post(&mb, &b), 0);
+    assert_true(b != first);
+    assert_int_equal(post(&mb, "w", 0, 2), 0);
+    assert_int_equal(waiting_unslabbed(&mb, "w", 1), 2);
+    /* a wire still in the body's inline bytes moves with the copy */
+    pl_msgbody *in = pl_msgbody_new("i", 1);
+    assert_non_null(in);
+    assert_int_equal(pl_wire_put_u8(&in->wire, 7), 0);
+    assert_ptr_equal(in->wire.data, in->inline_wire);
+    assert_int_equal(pl_mailbox_post(&mb, &in), 0);
+    assert_ptr_equal(in->slab, NULL);
+    assert_ptr_equal(in->wire.data, in->inline_wire);
+    assert_ptr_equal(in->wire.inline_buf, in->inline_wire);
+    assert_int_equal(in->wire.len, 1);
+    assert_int_equal(in->wire.data[0], 7);
+
+    /* queued in a phase, then its last binding went: back to waiting */
+    tbind(&mb, "u", PL_SERIAL, 1);
+    for (uint32_t i = 1; i <= 3; i++)
+        assert_int_equal(post(&mb, "u", 0, i), 1 << PL_SERIAL);
+    assert_int_equal(tbind(&mb, "u", PL_SERIAL, -1), 0);
+    assert_int_equal(waiting_unslabbed(&mb, "u", 1), 3);
+
+    /* taken for delivery, no handler found, no binding left: rerouted */
+    tbind(&mb, "r", PL_PARALLEL, 1);
+    assert_int_equal(post(&mb, "r", 0, 1), 1 << PL_PARALLEL);
+    pl_msg *m = take(&mb, PL_PARALLEL);
+    assert_non_null(m);
+    assert_non_null(m->body->slab);
+    tbind(&mb, "r", PL_PARALLEL, -1);
+    assert_int_equal(pl_mailbox_reroute(&mb, m, PL_PARALLEL), 0);
+    assert_int_equal(waiting_unslabbed(&mb, "r", 1), 1);
+
+    /* and they are delivered in order once bound */
+    assert_int_equal(tbind(&mb, "u", PL_PARALLEL, 1), PL_MAILBOX_FLUSH);
+    assert_int_equal(pl_mailbox_flush(&mb), 1 << PL_PARALLEL);
+    assert_int_equal(take_expect(&mb, PL_PARALLEL, "u", 1), 3);
+    pl_mailbox_destroy(&mb);
+}
+
 /* Issue 8 #23: topics are Lua strings; NUL bytes must not cut them. */
 static void test_topic_with_nul(void **state)
 {
@@ -732,6 +808,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_delivered_not_rerouted),
         cmocka_unit_test(test_topics_forgotten),
         cmocka_unit_test(test_topic_with_nul),
+        cmocka_unit_test(test_waiting_bodies_leave_slabs),
         cmocka_unit_test(test_concurrent_posters),
         cmocka_unit_test(test_concurrent_posters_bind_midway),
         cmocka_unit_test(test_concurrent_phase_moves),
