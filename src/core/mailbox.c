@@ -113,7 +113,7 @@ void pl_msgbody_free(pl_msgbody *body)
     pl_wire *w = &body->wire;
     if (w->nrefs || w->refs || w->data != w->inline_buf) pl_wire_free(w); /* else nothing to free */
     if (body->slab)
-        pl_msgslab_release(body->slab);
+        pl_msgslab_release(body->slab, body, sizeof *body + body->topic_len + 1);
     else
         free(body);
 }

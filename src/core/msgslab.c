@@ -22,10 +22,30 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+/* Under AddressSanitizer a slab's bytes that are no live body are
+ * poisoned, so a body used after its release is still reported, as it
+ * was when each body was a malloc of its own. */
+#if defined(__SANITIZE_ADDRESS__)
+#define PL_SLAB_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PL_SLAB_ASAN 1
+#endif
+#endif
+#ifdef PL_SLAB_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 /* A slab's bytes, header included: a few dozen small bodies. */
 #define SLAB_BYTES (16 * 1024)
 #define ALIGN alignof(max_align_t)
 #define BIAS (SIZE_MAX / 2)
+#define ROUND(size) (((size) + ALIGN - 1) / ALIGN * ALIGN)
 
 struct pl_msgslab {
     /* alone in its cache line: releases on other threads write it while
@@ -53,6 +73,7 @@ static void on_thread_exit(void *arg)
 {
     (void)arg;
     pl_msgslab_thread_flush();
+    tl.key_set = 0; /* a later destructor that sends arms the key again */
 }
 
 static void make_key(void)
@@ -85,6 +106,7 @@ static void start(pl_msgslab *s)
      * reach other threads through the mailbox lock, which orders this
      * store before their releases */
     atomic_store_explicit(&s->live, BIAS, memory_order_relaxed);
+    POISON((char *)s + FIRST, SLAB_BYTES - FIRST);
     tl.slab = s;
     tl.used = FIRST;
     tl.n = 0;
@@ -92,7 +114,7 @@ static void start(pl_msgslab *s)
 
 void *pl_msgslab_alloc(size_t size, pl_msgslab **slab)
 {
-    size = (size + ALIGN - 1) / ALIGN * ALIGN;
+    size = ROUND(size);
     if (!tl.slab || tl.used + size > SLAB_BYTES) {
         pl_msgslab *s = tl.slab ? leave() : NULL;
         if (!s) {
@@ -107,14 +129,16 @@ void *pl_msgslab_alloc(size_t size, pl_msgslab **slab)
         start(s);
     }
     void *p = (char *)tl.slab + tl.used;
+    UNPOISON(p, size);
     tl.used += size;
     tl.n++;
     *slab = tl.slab;
     return p;
 }
 
-void pl_msgslab_release(pl_msgslab *slab)
+void pl_msgslab_release(pl_msgslab *slab, void *p, size_t size)
 {
+    POISON(p, ROUND(size)); /* before: after the decrement the slab may be gone */
     /* acq_rel: release, so that this thread's accesses to its body happen
      * before the slab's free (or reuse) by whoever brings the count to 0;
      * acquire for that one, which then sees every other holder done. */

@@ -35,9 +35,9 @@ typedef struct pl_msgslab pl_msgslab;
  * pl_msgslab_release. NULL when out of memory. */
 void *pl_msgslab_alloc(size_t size, pl_msgslab **slab);
 
-/* Releases one allocation of slab (any thread); the slab is freed with
- * its last one once its thread left it. */
-void pl_msgslab_release(pl_msgslab *slab);
+/* Releases the allocation p of size bytes (as asked for) from slab (any
+ * thread); the slab is freed with its last one once its thread left it. */
+void pl_msgslab_release(pl_msgslab *slab, void *p, size_t size);
 
 /* The calling thread leaves its current slab (freed once its bodies are
  * released; the next allocation starts a new one). For a thread that

@@ -46,10 +46,10 @@ static void test_empty_slab_comes_back(void **state)
     pl_msgslab_thread_flush();
     size_t n = fill_one_slab(p, s);
     for (size_t i = 0; i < n; i++)
-        pl_msgslab_release(s[i]);
+        pl_msgslab_release(s[i], p[i], BODY);
     pl_msgslab *second = s[n];
     void *second_first = p[n];
-    pl_msgslab_release(second); /* the second slab is empty, still current */
+    pl_msgslab_release(second, second_first, BODY); /* the second slab is empty, still current */
     size_t k = 0;
     pl_msgslab *got;
     void *q;
@@ -57,7 +57,7 @@ static void test_empty_slab_comes_back(void **state)
         assert_true(k++ < MAXB);
         q = pl_msgslab_alloc(BODY, &got);
         assert_non_null(q);
-        pl_msgslab_release(got);
+        pl_msgslab_release(got, q, BODY);
     } while (got == second && q != second_first);
     /* the first allocation after leaving it: the same slab, from its start */
     assert_ptr_equal(got, second);
@@ -87,7 +87,7 @@ static void release_main(void *arg)
     handoff *h = arg;
     for (size_t i = 0; i < h->n; i++) {
         assert_int_equal(((unsigned char *)h->p[i])[BODY - 1], (unsigned char)i);
-        pl_msgslab_release(h->s[i]);
+        pl_msgslab_release(h->s[i], h->p[i], BODY);
     }
 }
 
