@@ -8,23 +8,32 @@
  * there. When the thread leaves the slab it subtracts BIAS minus its
  * allocations in one step: a result of 0 means every body was released
  * already (the thread keeps the slab and starts it over), else whoever
- * releases the last body frees it.
+ * releases the last body gives it back.
+ *
+ * Slabs come from core/pages.c, not malloc: a burst of messages all in
+ * flight at once (a frame's sends wait for the next phase) is all new
+ * memory, and on a virtual machine each new 4 KB page costs a fault of
+ * several microseconds, most of the time of a million small messages;
+ * pages.c's regions are hinted for 2 MB pages (one fault per 2 MB). A slab
+ * given back is kept there for the next one (never returned to the
+ * system, as pages.c does for VM heaps).
  *
  * POSIX threads directly for the thread-exit destructor, as in epoch.c
  * (libuv's keys have none; docs/design.md).
  */
 #include "core/msgslab.h"
 
+#include "core/pages.h"
+
 #include <pthread.h>
-#include <stdalign.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 
 /* Under AddressSanitizer a slab's bytes that are no live body are
  * poisoned, so a body used after its release is still reported, as it
- * was when each body was a malloc of its own. */
+ * was when each body was a malloc of its own; a slab given back is
+ * unpoisoned whole (its chunk's next user is no slab). */
 #if defined(__SANITIZE_ADDRESS__)
 #define PL_SLAB_ASAN 1
 #elif defined(__has_feature)
@@ -43,18 +52,22 @@
 
 /* A slab's bytes, header included: a few dozen small bodies. */
 #define SLAB_BYTES (16 * 1024)
-#define ALIGN alignof(max_align_t)
+#define ALIGN _Alignof(max_align_t)
 #define BIAS (SIZE_MAX / 2)
 #define ROUND(size) (((size) + ALIGN - 1) / ALIGN * ALIGN)
 
 struct pl_msgslab {
-    /* alone in its cache line: releases on other threads write it while
-     * the owner writes the next bodies */
-    alignas(64) atomic_size_t live;
+    atomic_size_t live;
 };
 
-/* The first body's offset: past the header's cache line. */
-#define FIRST ((sizeof(pl_msgslab) + ALIGN - 1) / ALIGN * ALIGN)
+/* The first body's offset: past the header's cache line (a pages.c chunk
+ * starts on a 1 KB boundary), which releases on other threads write while
+ * the owner writes the next bodies. */
+#define FIRST 64
+_Static_assert(sizeof(pl_msgslab) <= FIRST && FIRST % ALIGN == 0, "a slab's header fits");
+_Static_assert(SLAB_BYTES >= PL_PAGES_MIN && SLAB_BYTES <= PL_PAGES_MAX &&
+                   (SLAB_BYTES & (SLAB_BYTES - 1)) == 0,
+               "a slab is one pages.c chunk");
 
 /* The calling thread's current slab: one thread-local block, so one
  * address computation per allocation in a shared library. */
@@ -81,6 +94,13 @@ static void make_key(void)
     /* without a key a thread's last slab stays until the process ends
      * (not freed when the thread exits): only memory, never wrong */
     exit_key_ok = pthread_key_create(&exit_key, on_thread_exit) == 0;
+}
+
+/* Gives a slab nobody uses any more back to pages.c. */
+static void give_back(pl_msgslab *s)
+{
+    UNPOISON(s, SLAB_BYTES); /* the next user of the chunk is no slab */
+    pl_pages_put(s, SLAB_BYTES);
 }
 
 /* Leaves the current slab. Returns it when all its bodies were released
@@ -118,7 +138,7 @@ void *pl_msgslab_alloc(size_t size, pl_msgslab **slab)
     if (!tl.slab || tl.used + size > SLAB_BYTES) {
         pl_msgslab *s = tl.slab ? leave() : NULL;
         if (!s) {
-            s = aligned_alloc(64, SLAB_BYTES);
+            s = pl_pages_get(SLAB_BYTES);
             if (!s) return NULL;
             if (!tl.key_set) {
                 pthread_once(&exit_key_once, make_key);
@@ -142,10 +162,11 @@ void pl_msgslab_release(pl_msgslab *slab, void *p, size_t size)
     /* acq_rel: release, so that this thread's accesses to its body happen
      * before the slab's free (or reuse) by whoever brings the count to 0;
      * acquire for that one, which then sees every other holder done. */
-    if (atomic_fetch_sub_explicit(&slab->live, 1, memory_order_acq_rel) == 1) free(slab);
+    if (atomic_fetch_sub_explicit(&slab->live, 1, memory_order_acq_rel) == 1) give_back(slab);
 }
 
 void pl_msgslab_thread_flush(void)
 {
-    if (tl.slab) free(leave()); /* NULL (nothing to free) unless it was empty */
+    pl_msgslab *s = tl.slab ? leave() : NULL; /* NULL unless it was empty */
+    if (s) give_back(s);
 }

@@ -3,12 +3,13 @@
  * one free each.
  *
  * A sender allocates bodies by bumping a pointer in its OS thread's
- * current slab; the receiver, on another thread, releases each body with
- * one atomic decrement, and the slab goes back to malloc when its last
- * body is released after the thread moved on to another slab. A full slab
- * whose bodies are all released already is reused by its thread in place.
- * So a message costs a bump and a decrement, and a malloc and a free of a
- * slab are shared by the few dozen bodies that fit in it.
+ * current slab (16 KB from core/pages.c); the receiver, on another
+ * thread, releases each body with one atomic decrement, and the slab goes
+ * back to pages.c when its last body is released after the thread moved
+ * on to another slab. A full slab whose bodies are all released already
+ * is reused by its thread in place. So a message costs a bump and a
+ * decrement, and getting and giving back a slab is shared by the few
+ * dozen bodies that fit in it.
  *
  * A body pins its whole slab while it lives: the mailbox keeps no slab
  * body in a waiting list for long (it copies a body that must wait for a
