@@ -76,9 +76,20 @@ static size_t topic_hash(const char *s, size_t len)
     return hash_end(h);
 }
 
+/* _Static_assert: a slab's alignment is enough for a body. */
+_Static_assert(_Alignof(pl_msgbody) <= PL_MSGSLAB_ALIGN, "slab bodies are aligned");
+
+/* The bytes of a body's block (its inline bytes only while the wire
+ * uses them: a body whose wire moved to the heap may hold more). */
+static size_t block_size(const pl_msgbody *body)
+{
+    size_t n = sizeof *body + body->topic_len + 1;
+    return body->wire.data == body->wire.inline_buf ? n + body->wire.cap : n;
+}
+
 pl_msgbody *pl_msgbody_new(const char *topic, size_t len)
 {
-    size_t size = sizeof(pl_msgbody) + len + 1;
+    size_t size = sizeof(pl_msgbody) + len + 1 + PL_MSG_INLINE;
     pl_msgslab *slab = NULL;
     pl_msgbody *body = size <= PL_MSGSLAB_MAX ? pl_msgslab_alloc(size, &slab) : malloc(size);
     if (!body) return NULL;
@@ -91,11 +102,10 @@ pl_msgbody *pl_msgbody_new(const char *topic, size_t len)
     atomic_init(&body->refs, 0);
     body->delivered = 0;
     body->seq = 0;
-    body->size = 0;
     body->tref = NULL;
     body->link = NULL;
-    pl_wire_init_inline(&body->wire, body->inline_wire, sizeof body->inline_wire);
     body->topic_len = len;
+    pl_wire_init_inline(&body->wire, pl_msgbody_inline(body), PL_MSG_INLINE);
     /* copied and hashed in one pass (as topic_hash): no memcpy call for
      * the few bytes a topic has */
     uint64_t h = HASH_START;
@@ -113,9 +123,18 @@ void pl_msgbody_free(pl_msgbody *body)
     pl_wire *w = &body->wire;
     if (w->nrefs || w->refs || w->data != w->inline_buf) pl_wire_free(w); /* else nothing to free */
     if (body->slab)
-        pl_msgslab_release(body->slab, body, sizeof *body + body->topic_len + 1);
+        pl_msgslab_release(body->slab, body, block_size(body));
     else
         free(body);
+}
+
+void pl_msgbody_trim(pl_msgbody *body)
+{
+    pl_wire *w = &body->wire;
+    /* the inline bytes end the block */
+    if (body->slab && w->data == w->inline_buf &&
+        pl_msgslab_trim(body->slab, w->data + w->cap, w->data + w->len))
+        w->cap = w->len;
 }
 
 /* A copy of a slab body in a block of its own, which takes over its wire
@@ -125,24 +144,31 @@ void pl_msgbody_free(pl_msgbody *body)
  * mailbox lock (a slab may be freed: plain memory). */
 static pl_msgbody *unslab(pl_msgbody *body)
 {
-    size_t size = sizeof *body + body->topic_len + 1;
-    pl_msgbody *copy = malloc(size);
+    size_t head = sizeof *body + body->topic_len + 1;
+    int in = body->wire.data == body->wire.inline_buf;
+    size_t bytes = in ? body->wire.len : 0; /* the inline bytes in use */
+    pl_msgbody *copy = malloc(head + bytes);
     if (!copy) return NULL;
-    memcpy(copy, body, size);
+    memcpy(copy, body, head);
+    if (bytes) memcpy(pl_msgbody_inline(copy), body->wire.data, bytes);
     copy->slab = NULL;
     for (int p = 0; p < 2; p++)
         copy->node[p].body = copy;
-    if (body->wire.data == body->wire.inline_buf) copy->wire.data = copy->inline_wire;
-    copy->wire.inline_buf = copy->inline_wire;
-    pl_wire_init_inline(&body->wire, body->inline_wire, sizeof body->inline_wire);
-    pl_msgbody_free(body); /* an empty wire: only its slab is released */
+    copy->wire.inline_buf = pl_msgbody_inline(copy);
+    if (in) {
+        copy->wire.data = copy->wire.inline_buf;
+        copy->wire.cap = bytes;
+    }
+    /* the wire's heap bytes and references are the copy's now: only the
+     * slab is released (its wire is not freed) */
+    pl_msgslab_release(body->slab, body, block_size(body));
     return copy;
 }
 
 size_t pl_msgbody_size(const pl_msgbody *body)
 {
-    size_t n = sizeof *body + body->topic_len + 1;
-    if (body->wire.data != body->wire.inline_buf) n += body->wire.cap;
+    /* the wire's bytes, inline or not, and its references */
+    size_t n = sizeof *body + body->topic_len + 1 + body->wire.cap;
     return n + body->wire.refcap * sizeof *body->wire.refs;
 }
 
@@ -269,7 +295,7 @@ static void wait_on(pl_mailbox *mb, pl_topic *t, pl_msgbody *body)
     atomic_store_explicit(&body->refs, 1, memory_order_relaxed);
     q_push(&t->waiting, &body->node[PL_SERIAL]);
     mb->nwaiting++;
-    mb->waiting_bytes += body->size;
+    mb->waiting_bytes += pl_msgbody_size(body);
 }
 
 static size_t waiting_limit(const pl_mailbox *mb)
@@ -281,8 +307,8 @@ int pl_mailbox_post(pl_mailbox *mb, pl_msgbody **bodyp)
 {
     int mask;
     pl_msgbody *body = *bodyp;
-again:
-    body->size = pl_msgbody_size(body);
+again:;
+    size_t size = pl_msgbody_size(body);
     body->delivered = 0;
     uv_mutex_lock(&mb->lock);
     pl_topic *t = find_topic(mb, body->topic, body->topic_len, body->hash);
@@ -308,7 +334,7 @@ again:
         wait_on(mb, t, body);
         mask = 0;
     } else if (mb->waiting_bytes >= waiting_limit(mb) ||
-               body->size > waiting_limit(mb) - mb->waiting_bytes) {
+               size > waiting_limit(mb) - mb->waiting_bytes) {
         mask = PL_EFULL;
     } else if (!t && !(t = add_topic(mb, body->topic, body->topic_len, body->hash))) {
         mask = PL_ENOMEM;
@@ -369,7 +395,7 @@ static int place(pl_mailbox *mb, pl_topic *t, pl_msgbody *src)
             pl_msgbody *b = *at;
             if (b->slab && (b = unslab(b)) != NULL) *at = b;
             n++;
-            bytes += (*at)->size;
+            bytes += pl_msgbody_size(*at);
         }
         merge_before(&t->waiting, PL_SERIAL, t, &src);
         append_all(&t->waiting, PL_SERIAL, src);
@@ -509,7 +535,7 @@ int pl_mailbox_flush(pl_mailbox *mb)
         all = merge_seq(sorted[i], all);
     while (all) {
         pl_msg *mnext = all->next;
-        mb->waiting_bytes -= all->body->size;
+        mb->waiting_bytes -= pl_msgbody_size(all->body);
         mask |= route_ready(mb, all->body->tref, all->body);
         all = mnext;
     }

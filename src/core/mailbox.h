@@ -40,7 +40,8 @@
 enum { PL_MAILBOX_FLUSH = 4 };
 
 /* Bytes of arguments a message carries without a second allocation
- * (a handful of numbers and short strings). */
+ * (a handful of numbers and short strings); a body gives back what its
+ * arguments leave unused (pl_msgbody_trim). */
 #define PL_MSG_INLINE 64
 
 typedef struct pl_msgbody pl_msgbody;
@@ -58,7 +59,6 @@ struct pl_msgbody {
     int delivered;           /* handed to the handlers of one phase (owner only) */
     uint64_t seq;            /* post order in its mailbox */
     size_t hash;             /* of the topic */
-    size_t size;             /* bytes it holds, counted while it waits */
     struct pl_topic *tref;   /* its topic; valid only while queued (mailbox.c) */
     struct pl_msgbody *link; /* scratch list under the lock */
     /* The sending thread's slab it was cut from (core/msgslab.h), or NULL:
@@ -68,9 +68,16 @@ struct pl_msgbody {
     uintptr_t flow; /* its id in a trace: its first address (a copy keeps it) */
     pl_wire wire;   /* the transferred arguments */
     size_t topic_len;
-    unsigned char inline_wire[PL_MSG_INLINE]; /* the wire's first bytes */
-    char topic[];                             /* NUL-terminated */
+    /* NUL-terminated; then the wire's first bytes (pl_msgbody_inline),
+     * PL_MSG_INLINE of them, or as many as it holds once trimmed */
+    char topic[];
 };
+
+/* Where a body's wire starts: its own bytes, after the topic. */
+static inline unsigned char *pl_msgbody_inline(pl_msgbody *body)
+{
+    return (unsigned char *)body->topic + body->topic_len + 1;
+}
 
 typedef struct pl_msgq {
     pl_msg *head, *tail;
@@ -117,6 +124,11 @@ void pl_mailbox_drop_all(pl_mailbox *mb);
 pl_msgbody *pl_msgbody_new(const char *topic, size_t len);
 /* Frees a body that was never posted. */
 void pl_msgbody_free(pl_msgbody *body);
+/* Gives back the body's inline bytes its wire does not use (a message of
+ * one number uses a few of PL_MSG_INLINE): call once the wire is written,
+ * before posting, on the thread that made the body. The wire stays
+ * writable (it would move to the heap). */
+void pl_msgbody_trim(pl_msgbody *body);
 
 /* Bytes a body holds (counted against the waiting limit). */
 size_t pl_msgbody_size(const pl_msgbody *body);

@@ -52,7 +52,7 @@
 
 /* A slab's bytes, header included: a few dozen small bodies. */
 #define SLAB_BYTES (16 * 1024)
-#define ALIGN _Alignof(max_align_t)
+#define ALIGN PL_MSGSLAB_ALIGN
 #define BIAS (SIZE_MAX / 2)
 #define ROUND(size) (((size) + ALIGN - 1) / ALIGN * ALIGN)
 
@@ -154,6 +154,17 @@ void *pl_msgslab_alloc(size_t size, pl_msgslab **slab)
     tl.n++;
     *slab = tl.slab;
     return p;
+}
+
+int pl_msgslab_trim(pl_msgslab *slab, const void *end, const void *new_end)
+{
+    /* offsets in the slab, rounded up as allocations are */
+    size_t used = ROUND((size_t)((const char *)end - (const char *)slab));
+    if (slab != tl.slab || used != tl.used) return 0;
+    size_t keep = ROUND((size_t)((const char *)new_end - (const char *)slab));
+    POISON((char *)slab + keep, used - keep);
+    tl.used = keep;
+    return 1;
 }
 
 void pl_msgslab_release(pl_msgslab *slab, void *p, size_t size)

@@ -30,11 +30,19 @@ typedef struct pl_msgslab pl_msgslab;
 /* Largest allocation a slab serves; larger ones are the caller's to
  * malloc. */
 #define PL_MSGSLAB_MAX 512
+/* The alignment of an allocation (enough for pointers and 64-bit
+ * integers, not for every type). */
+#define PL_MSGSLAB_ALIGN 8
 
-/* size bytes (at most PL_MSGSLAB_MAX), aligned for any object, from the
- * calling thread's slab; *slab is set to the slab, to be released with
- * pl_msgslab_release. NULL when out of memory. */
+/* size bytes (at most PL_MSGSLAB_MAX), aligned to PL_MSGSLAB_ALIGN, from
+ * the calling thread's slab; *slab is set to the slab, to be released
+ * with pl_msgslab_release. NULL when out of memory. */
 void *pl_msgslab_alloc(size_t size, pl_msgslab **slab);
+
+/* Shrinks an allocation from slab that ends at end (as asked for) to end
+ * at new_end, if it is the calling thread's latest one: the freed tail
+ * goes to the next allocation. Returns 1 if it did, else 0 (unchanged). */
+int pl_msgslab_trim(pl_msgslab *slab, const void *end, const void *new_end);
 
 /* Releases the allocation p of size bytes (as asked for) from slab (any
  * thread); the slab is freed with its last one once its thread left it. */

@@ -518,15 +518,18 @@ static void test_waiting_bodies_leave_slabs(void **state)
     assert_true(b != first);
     assert_int_equal(post(&mb, "w", 0, 2), 0);
     assert_int_equal(waiting_unslabbed(&mb, "w", 1), 2);
-    /* a wire still in the body's inline bytes moves with the copy */
+    /* a wire still in the body's inline bytes, trimmed to them, moves with
+     * the copy */
     pl_msgbody *in = pl_msgbody_new("i", 1);
     assert_non_null(in);
     assert_int_equal(pl_wire_put_u8(&in->wire, 7), 0);
-    assert_ptr_equal(in->wire.data, in->inline_wire);
+    assert_ptr_equal(in->wire.data, pl_msgbody_inline(in));
+    pl_msgbody_trim(in);
+    assert_int_equal(in->wire.cap, 1);
     assert_int_equal(pl_mailbox_post(&mb, &in), 0);
     assert_ptr_equal(in->slab, NULL);
-    assert_ptr_equal(in->wire.data, in->inline_wire);
-    assert_ptr_equal(in->wire.inline_buf, in->inline_wire);
+    assert_ptr_equal(in->wire.data, pl_msgbody_inline(in));
+    assert_ptr_equal(in->wire.inline_buf, pl_msgbody_inline(in));
     assert_int_equal(in->wire.len, 1);
     assert_int_equal(in->wire.data[0], 7);
 
@@ -551,6 +554,50 @@ static void test_waiting_bodies_leave_slabs(void **state)
     assert_int_equal(tbind(&mb, "u", PL_PARALLEL, 1), PL_MAILBOX_FLUSH);
     assert_int_equal(pl_mailbox_flush(&mb), 1 << PL_PARALLEL);
     assert_int_equal(take_expect(&mb, PL_PARALLEL, "u", 1), 3);
+    pl_mailbox_destroy(&mb);
+}
+
+/* A body trimmed to its wire's bytes (pl_msgbody_trim) keeps them, and
+ * the next body made on the thread starts where the trimmed one ends; a
+ * trimmed wire written again moves to the heap. */
+static void test_trimmed_bodies(void **state)
+{
+    (void)state;
+    pl_mailbox mb;
+    pl_mailbox_init(&mb);
+    tbind(&mb, "t", PL_PARALLEL, 1);
+    pl_msgbody *a = pl_msgbody_new("t", 1);
+    assert_non_null(a);
+    assert_int_equal(pl_wire_put_int(&a->wire, 1234567), 0);
+    size_t len = a->wire.len;
+    pl_msgbody_trim(a);
+    assert_int_equal(a->wire.cap, len);
+    pl_msgbody *b = pl_msgbody_new("t", 1);
+    assert_non_null(b);
+    if (b->slab == a->slab) /* right after a's bytes, rounded up */
+        assert_true((unsigned char *)b - (a->wire.data + len) < PL_MSGSLAB_ALIGN);
+    assert_int_equal(pl_wire_put_int(&b->wire, 7), 0);
+    pl_msgbody_trim(b);
+    assert_int_equal(pl_wire_put_u8(&b->wire, 9), 0); /* past the trim: to the heap */
+    assert_true(b->wire.data != b->wire.inline_buf);
+    assert_int_equal(pl_mailbox_post(&mb, &a), 1 << PL_PARALLEL);
+    assert_int_equal(pl_mailbox_post(&mb, &b), 1 << PL_PARALLEL);
+    pl_mailbox_take(&mb, PL_PARALLEL);
+    pl_msg *m = pl_mailbox_next(&mb, PL_PARALLEL);
+    pl_wire_reader r;
+    int64_t v;
+    pl_wire_reader_init(&r, &m->body->wire);
+    assert_int_equal(pl_wire_get_int(&r, &v), 0);
+    assert_int_equal(v, 1234567);
+    pl_msg_done(m);
+    m = pl_mailbox_next(&mb, PL_PARALLEL);
+    pl_wire_reader_init(&r, &m->body->wire);
+    unsigned u;
+    assert_int_equal(pl_wire_get_int(&r, &v), 0);
+    assert_int_equal(v, 7);
+    assert_int_equal(pl_wire_get_u8(&r, &u), 0);
+    assert_int_equal(u, 9);
+    pl_msg_done(m);
     pl_mailbox_destroy(&mb);
 }
 
@@ -809,6 +856,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_topics_forgotten),
         cmocka_unit_test(test_topic_with_nul),
         cmocka_unit_test(test_waiting_bodies_leave_slabs),
+        cmocka_unit_test(test_trimmed_bodies),
         cmocka_unit_test(test_concurrent_posters),
         cmocka_unit_test(test_concurrent_posters_bind_midway),
         cmocka_unit_test(test_concurrent_phase_moves),

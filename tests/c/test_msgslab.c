@@ -65,6 +65,31 @@ static void test_empty_slab_comes_back(void **state)
     pl_msgslab_thread_flush();
 }
 
+/* A trimmed allocation gives its tail to the next one; only the thread's
+ * latest allocation can be trimmed. */
+static void test_trim(void **state)
+{
+    (void)state;
+    pl_msgslab_thread_flush();
+    pl_msgslab *s1, *s2, *s3;
+    unsigned char *p = pl_msgslab_alloc(200, &s1);
+    assert_non_null(p);
+    memset(p, 1, 200);
+    assert_int_equal(pl_msgslab_trim(s1, p + 200, p + 101), 1);
+    unsigned char *q = pl_msgslab_alloc(50, &s2);
+    assert_ptr_equal(s2, s1);
+    assert_ptr_equal(q, p + 104); /* 101 rounded up to PL_MSGSLAB_ALIGN */
+    memset(q, 2, 50);
+    assert_int_equal(p[100], 1);
+    assert_int_equal(pl_msgslab_trim(s1, p + 104, p + 8), 0); /* q came after it */
+    unsigned char *r = pl_msgslab_alloc(8, &s3);
+    assert_ptr_equal(r, q + 56);
+    pl_msgslab_release(s1, p, 104);
+    pl_msgslab_release(s2, q, 50);
+    pl_msgslab_release(s3, r, 8);
+    pl_msgslab_thread_flush();
+}
+
 typedef struct handoff {
     void **p;
     pl_msgslab **s;
@@ -116,6 +141,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty_slab_comes_back),
+        cmocka_unit_test(test_trim),
         cmocka_unit_test(test_across_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
