@@ -129,26 +129,32 @@ static void check_level(lua_State *L, const pl_instance *inst, const pl_class *o
 
 /* ---- member lookup ---- */
 
-/* __index has three upvalues: the Instance metatable, this VM's methods
- * (a table: each method's closure by its pl_member, made on the first
- * read) and its method cache (below); both made on the first method read,
- * so a VM that reads none does not pay for them. __newindex has the
+/* __index's upvalues: the Instance metatable, this VM's methods (a
+ * table: each method's closure by its pl_member, made on the first read),
+ * its method cache (below; both made on the first method read, so a VM
+ * that reads none does not pay for them), then the cache's entries: for
+ * entry i, its key string (anchored) and its method. __newindex has the
  * metatable. Members are found in the runtime's member map (members.c),
  * which the VM shares with every other: a VM builds nothing per class. */
 #define UV_INSTANCE_MT lua_upvalueindex(1)
 #define UV_METHODS lua_upvalueindex(2)
 #define UV_MCACHE lua_upvalueindex(3)
+#define UV_MCACHE_KEY(i) lua_upvalueindex(4 + 2 * (int)(i))
+#define UV_MCACHE_FN(i) lua_upvalueindex(5 + 2 * (int)(i))
 
 /* The methods __index found last, by (class, key): `actor:SendMessage(...)`
  * in a loop finds its method by two pointer compares instead of hashing
- * the name. A full userdata; entry i's key string is its user value 2i+1
- * (anchored, so the address in `key` cannot be reused by another string
- * while cached: the same address is the same string) and its method user
- * value 2i+2. Methods only: their level is checked when called
- * (method_trampoline); properties are checked on every read. Never
- * emptied: what (class, key) finds in the member map never changes (a host
- * class registered later adds that class's members only). */
+ * the name. A full userdata holding the (class, key) pairs; entry i's key
+ * string is anchored in upvalue UV_MCACHE_KEY(i) (so the address in `key`
+ * cannot be reused by another string while cached: the same address is
+ * the same string) and its method is upvalue UV_MCACHE_FN(i) (an upvalue
+ * is pushed for less than a user value). Methods only: their level is
+ * checked when called (method_trampoline); properties are checked on
+ * every read. Never emptied: what (class, key) finds in the member map
+ * never changes (a host class registered later adds that class's members
+ * only). */
 #define MCACHE_SLOTS 4
+#define INDEX_UPVALUES (3 + 2 * MCACHE_SLOTS)
 typedef struct mcache {
     struct {
         const pl_class *cls;
@@ -227,10 +233,11 @@ static int inst_index(lua_State *L)
     mcache *mc = lua_touserdata(L, UV_MCACHE);
     pl_instance *inst = mc ? check_mt(L, 1, mc->mt, 0) : check_fast(L, 1, UV_INSTANCE_MT);
     size_t len;
-    const char *key = luaL_checklstring(L, 2, &len);
+    const char *key = lua_tolstring(L, 2, &len);
+    if (!key) key = luaL_checklstring(L, 2, &len); /* raises */
     unsigned slot = mcache_slot(inst->cls, key);
     if (mc && mc->e[slot].key == key && mc->e[slot].cls == inst->cls) {
-        lua_getiuservalue(L, UV_MCACHE, (int)(2 * slot + 2));
+        lua_pushvalue(L, UV_MCACHE_FN(slot));
         return 1;
     }
     const pl_class *owner;
@@ -249,7 +256,7 @@ static int inst_index(lua_State *L)
     }
     push_method(L, m, owner);
     if (!mc) { /* made on the first method read */
-        mc = lua_newuserdatauv(L, sizeof *mc, 2 * MCACHE_SLOTS);
+        mc = lua_newuserdatauv(L, sizeof *mc, 0);
         memset(mc, 0, sizeof *mc);
         mc->mt = lua_topointer(L, UV_INSTANCE_MT); /* anchored by the upvalue */
         lua_replace(L, UV_MCACHE);
@@ -257,9 +264,9 @@ static int inst_index(lua_State *L)
     mc->e[slot].cls = inst->cls;
     mc->e[slot].key = key;
     lua_pushvalue(L, 2);
-    lua_setiuservalue(L, UV_MCACHE, (int)(2 * slot + 1));
+    lua_replace(L, UV_MCACHE_KEY(slot));
     lua_pushvalue(L, -1);
-    lua_setiuservalue(L, UV_MCACHE, (int)(2 * slot + 2));
+    lua_replace(L, UV_MCACHE_FN(slot));
     return 1;
 }
 
@@ -788,9 +795,9 @@ int pl_make_instance_mt(lua_State *L)
 {
     pl_proxy_newmetatable(L, &pl_instance_type);
     lua_pushvalue(L, -1);
-    lua_pushnil(L); /* the methods, made on the first method read */
-    lua_pushnil(L); /* the method cache, likewise */
-    lua_pushcclosure(L, inst_index, 3);
+    for (int i = 1; i < INDEX_UPVALUES; i++) /* the methods, the cache: made when needed */
+        lua_pushnil(L);
+    lua_pushcclosure(L, inst_index, INDEX_UPVALUES);
     lua_setfield(L, -2, "__index");
     lua_pushvalue(L, -1);
     lua_pushcclosure(L, inst_newindex, 1);
