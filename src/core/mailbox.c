@@ -138,10 +138,10 @@ void pl_msgbody_trim(pl_msgbody *body)
 }
 
 /* A copy of a slab body in a block of its own, which takes over its wire
- * (bytes and references); the slab body is released. NULL when out of
- * memory (body untouched). Only for a body no queue holds. Holds no
- * reference to anything once its wire is gone, so this may run under the
- * mailbox lock (a slab may be freed: plain memory). */
+ * (bytes and references). The slab body is left with an empty wire, for
+ * the caller to free (pl_msgbody_free: only its slab is released, which
+ * may give the slab back to pages.c, so not under the mailbox lock). NULL
+ * when out of memory (body untouched). Only for a body no queue holds. */
 static pl_msgbody *unslab(pl_msgbody *body)
 {
     size_t head = sizeof *body + body->topic_len + 1;
@@ -159,9 +159,10 @@ static pl_msgbody *unslab(pl_msgbody *body)
         copy->wire.data = copy->wire.inline_buf;
         copy->wire.cap = bytes;
     }
-    /* the wire's heap bytes and references are the copy's now: only the
-     * slab is released (its wire is not freed) */
-    pl_msgslab_release(body->slab, body, block_size(body));
+    /* the wire's heap bytes and references are the copy's now; the body
+     * keeps its inline bytes' size, for its release */
+    size_t cap = in ? body->wire.cap : 0;
+    pl_wire_init_inline(&body->wire, pl_msgbody_inline(body), cap);
     return copy;
 }
 
@@ -323,6 +324,7 @@ again:;
         uv_mutex_unlock(&mb->lock);
         pl_msgbody *copy = unslab(body);
         if (!copy) return PL_ENOMEM;
+        pl_msgbody_free(body);
         *bodyp = body = copy;
         goto again;
     } else if (t && is_bound(t)) {
@@ -376,9 +378,10 @@ static void append_all(pl_msgq *q, int p, pl_msgbody *src)
 
 /* Places bodies of t (sorted, each held by nobody else, not delivered),
  * never behind a newer message of t: in the one phase t is bound in, else
- * waiting. Returns the mask of ready queues that got some, plus
- * PL_MAILBOX_FLUSH when they wait on a bound topic. */
-static int place(pl_mailbox *mb, pl_topic *t, pl_msgbody *src)
+ * waiting (copied out of their slabs: the emptied slab bodies go on
+ * *gone, to free outside the lock). Returns the mask of ready queues that
+ * got some, plus PL_MAILBOX_FLUSH when they wait on a bound topic. */
+static int place(pl_mailbox *mb, pl_topic *t, pl_msgbody *src, pl_msgbody **gone)
 {
     for (pl_msgbody *b = src; b; b = b->link)
         atomic_store_explicit(&b->refs, 1, memory_order_relaxed);
@@ -388,12 +391,17 @@ static int place(pl_mailbox *mb, pl_topic *t, pl_msgbody *src)
          * first: these join them (I1). Bound in both phases happens only
          * when the handler lists and the counts disagree (out of memory
          * while binding): the flush then routes them to both. Slab bodies
-         * are copied out of their slabs first, as in pl_mailbox_post (out
-         * of memory: kept, pinning the slab until they go). */
+         * are copied out of their slabs first, as in pl_mailbox_post, the
+         * emptied ones onto *gone (out of memory: kept, pinning the slab
+         * until they go). */
         size_t n = 0, bytes = 0;
         for (pl_msgbody **at = &src; *at; at = &(*at)->link) {
-            pl_msgbody *b = *at;
-            if (b->slab && (b = unslab(b)) != NULL) *at = b;
+            pl_msgbody *b = *at, *copy = b->slab ? unslab(b) : NULL;
+            if (copy) {
+                *at = copy; /* its link: the rest of src */
+                b->link = *gone;
+                *gone = b;
+            }
             n++;
             bytes += pl_msgbody_size(*at);
         }
@@ -458,7 +466,7 @@ static int move_phase(pl_mailbox *mb, pl_topic *t, int p, pl_msgbody **gone)
     pull_topic(&mb->batch[p], p, t, &tail, gone); /* older than ready[p]'s (I1) */
     pull_topic(&mb->ready[p], p, t, &tail, gone);
     sync_nready(mb, p);
-    return src ? place(mb, t, src) : 0;
+    return src ? place(mb, t, src, gone) : 0;
 }
 
 int pl_mailbox_bind(pl_mailbox *mb, const char *topic, size_t len, int phase, int delta)
@@ -587,6 +595,7 @@ int pl_mailbox_reroute(pl_mailbox *mb, pl_msg *msg, int phase)
         return 0;
     }
     int mask;
+    pl_msgbody *gone = NULL;
     uv_mutex_lock(&mb->lock);
     /* its tref may be gone (I4): look the topic up again */
     pl_topic *t = find_topic(mb, body->topic, body->topic_len, body->hash);
@@ -594,12 +603,13 @@ int pl_mailbox_reroute(pl_mailbox *mb, pl_msg *msg, int phase)
     if (t) {
         body->tref = t;
         body->link = NULL;
-        mask = place(mb, t, body);
+        mask = place(mb, t, body, &gone);
     } else {
         mask = PL_ENOMEM;
     }
     uv_mutex_unlock(&mb->lock);
     if (mask == PL_ENOMEM) pl_msgbody_free(body);
+    free_bodies(gone); /* outside the lock, as every free */
     return mask;
 }
 
