@@ -55,19 +55,46 @@ void pl_mailbox_init(pl_mailbox *mb)
     atomic_init(&mb->nready[1], 0);
 }
 
+/* A topic's hash: FNV-1a over its bytes, folded. */
+#define HASH_START 1469598103934665603u
+
+static inline uint64_t hash_step(uint64_t h, unsigned char c)
+{
+    return (h ^ c) * 1099511628211u;
+}
+
+static inline size_t hash_end(uint64_t h)
+{
+    return (size_t)(h ^ (h >> 29));
+}
+
 static size_t topic_hash(const char *s, size_t len)
 {
-    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    uint64_t h = HASH_START;
     for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211u;
-    return (size_t)(h ^ (h >> 29));
+        h = hash_step(h, (unsigned char)s[i]);
+    return hash_end(h);
+}
+
+/* _Static_assert: a slab's alignment is enough for a body. */
+_Static_assert(_Alignof(pl_msgbody) <= PL_MSGSLAB_ALIGN, "slab bodies are aligned");
+
+/* The bytes of a body's block (its inline bytes only while the wire
+ * uses them: a body whose wire moved to the heap may hold more). */
+static size_t block_size(const pl_msgbody *body)
+{
+    size_t n = sizeof *body + body->topic_len + 1;
+    return body->wire.data == body->wire.inline_buf ? n + body->wire.cap : n;
 }
 
 pl_msgbody *pl_msgbody_new(const char *topic, size_t len)
 {
-    pl_msgbody *body = malloc(sizeof *body + len + 1);
+    size_t size = sizeof(pl_msgbody) + len + 1 + PL_MSG_INLINE;
+    pl_msgslab *slab = NULL;
+    pl_msgbody *body = size <= PL_MSGSLAB_MAX ? pl_msgslab_alloc(size, &slab) : malloc(size);
     if (!body) return NULL;
-    body->topic = (char *)(body + 1);
+    body->slab = slab;
+    body->flow = (uintptr_t)body;
     for (int p = 0; p < 2; p++) {
         body->node[p].next = NULL;
         body->node[p].body = body;
@@ -75,27 +102,74 @@ pl_msgbody *pl_msgbody_new(const char *topic, size_t len)
     atomic_init(&body->refs, 0);
     body->delivered = 0;
     body->seq = 0;
-    body->size = 0;
     body->tref = NULL;
     body->link = NULL;
-    body->hash = topic_hash(topic, len);
-    pl_wire_init_inline(&body->wire, body->inline_wire, sizeof body->inline_wire);
     body->topic_len = len;
-    memcpy(body->topic, topic, len);
+    pl_wire_init_inline(&body->wire, pl_msgbody_inline(body), PL_MSG_INLINE);
+    /* copied and hashed in one pass (as topic_hash): no memcpy call for
+     * the few bytes a topic has */
+    uint64_t h = HASH_START;
+    for (size_t i = 0; i < len; i++) {
+        body->topic[i] = topic[i];
+        h = hash_step(h, (unsigned char)topic[i]);
+    }
     body->topic[len] = '\0';
+    body->hash = hash_end(h);
     return body;
 }
 
 void pl_msgbody_free(pl_msgbody *body)
 {
-    pl_wire_free(&body->wire);
-    free(body);
+    pl_wire *w = &body->wire;
+    if (w->nrefs || w->refs || w->data != w->inline_buf) pl_wire_free(w); /* else nothing to free */
+    if (body->slab)
+        pl_msgslab_release(body->slab, body, block_size(body));
+    else
+        free(body);
+}
+
+void pl_msgbody_trim(pl_msgbody *body)
+{
+    pl_wire *w = &body->wire;
+    /* the inline bytes end the block */
+    if (body->slab && w->data == w->inline_buf &&
+        pl_msgslab_trim(body->slab, w->data + w->cap, w->data + w->len))
+        w->cap = w->len;
+}
+
+/* A copy of a slab body in a block of its own, which takes over its wire
+ * (bytes and references). The slab body is left with an empty wire, for
+ * the caller to free (pl_msgbody_free: only its slab is released, which
+ * may give the slab back to pages.c, so not under the mailbox lock). NULL
+ * when out of memory (body untouched). Only for a body no queue holds. */
+static pl_msgbody *unslab(pl_msgbody *body)
+{
+    size_t head = sizeof *body + body->topic_len + 1;
+    int in = body->wire.data == body->wire.inline_buf;
+    size_t bytes = in ? body->wire.len : 0; /* the inline bytes in use */
+    pl_msgbody *copy = malloc(head + bytes);
+    if (!copy) return NULL;
+    memcpy(copy, body, head);
+    if (bytes) memcpy(pl_msgbody_inline(copy), body->wire.data, bytes);
+    copy->slab = NULL;
+    for (int p = 0; p < 2; p++)
+        copy->node[p].body = copy;
+    copy->wire.inline_buf = pl_msgbody_inline(copy);
+    if (in) {
+        copy->wire.data = copy->wire.inline_buf;
+        copy->wire.cap = bytes;
+    }
+    /* the wire's heap bytes and references are the copy's now; the body
+     * keeps its inline bytes' size, for its release */
+    size_t cap = in ? body->wire.cap : 0;
+    pl_wire_init_inline(&body->wire, pl_msgbody_inline(body), cap);
+    return copy;
 }
 
 size_t pl_msgbody_size(const pl_msgbody *body)
 {
-    size_t n = sizeof *body + body->topic_len + 1;
-    if (body->wire.data != body->wire.inline_buf) n += body->wire.cap;
+    /* the wire's bytes, inline or not, and its references */
+    size_t n = sizeof *body + body->topic_len + 1 + body->wire.cap;
     return n + body->wire.refcap * sizeof *body->wire.refs;
 }
 
@@ -222,7 +296,7 @@ static void wait_on(pl_mailbox *mb, pl_topic *t, pl_msgbody *body)
     atomic_store_explicit(&body->refs, 1, memory_order_relaxed);
     q_push(&t->waiting, &body->node[PL_SERIAL]);
     mb->nwaiting++;
-    mb->waiting_bytes += body->size;
+    mb->waiting_bytes += pl_msgbody_size(body);
 }
 
 static size_t waiting_limit(const pl_mailbox *mb)
@@ -230,10 +304,12 @@ static size_t waiting_limit(const pl_mailbox *mb)
     return mb->max_waiting_bytes ? mb->max_waiting_bytes : PL_MAILBOX_DEFAULT_WAITING_BYTES;
 }
 
-int pl_mailbox_post(pl_mailbox *mb, pl_msgbody *body)
+int pl_mailbox_post(pl_mailbox *mb, pl_msgbody **bodyp)
 {
     int mask;
-    body->size = pl_msgbody_size(body);
+    pl_msgbody *body = *bodyp;
+again:;
+    size_t size = pl_msgbody_size(body);
     body->delivered = 0;
     uv_mutex_lock(&mb->lock);
     pl_topic *t = find_topic(mb, body->topic, body->topic_len, body->hash);
@@ -241,6 +317,16 @@ int pl_mailbox_post(pl_mailbox *mb, pl_msgbody *body)
         body->seq = mb->seq++;
         body->tref = t;
         mask = route_ready(mb, t, body);
+    } else if (body->slab) {
+        /* It would wait, and a waiting body must not pin its slab: copied
+         * out of it (outside the lock), then routed again, since a binding
+         * may have come meanwhile. Nothing was queued: order holds. */
+        uv_mutex_unlock(&mb->lock);
+        pl_msgbody *copy = unslab(body);
+        if (!copy) return PL_ENOMEM;
+        pl_msgbody_free(body);
+        *bodyp = body = copy;
+        goto again;
     } else if (t && is_bound(t)) {
         /* Bound, but older messages still wait for the flush: queue behind
          * them so the sender's order holds (past the limit too: the flush
@@ -250,7 +336,7 @@ int pl_mailbox_post(pl_mailbox *mb, pl_msgbody *body)
         wait_on(mb, t, body);
         mask = 0;
     } else if (mb->waiting_bytes >= waiting_limit(mb) ||
-               body->size > waiting_limit(mb) - mb->waiting_bytes) {
+               size > waiting_limit(mb) - mb->waiting_bytes) {
         mask = PL_EFULL;
     } else if (!t && !(t = add_topic(mb, body->topic, body->topic_len, body->hash))) {
         mask = PL_ENOMEM;
@@ -292,9 +378,10 @@ static void append_all(pl_msgq *q, int p, pl_msgbody *src)
 
 /* Places bodies of t (sorted, each held by nobody else, not delivered),
  * never behind a newer message of t: in the one phase t is bound in, else
- * waiting. Returns the mask of ready queues that got some, plus
- * PL_MAILBOX_FLUSH when they wait on a bound topic. */
-static int place(pl_mailbox *mb, pl_topic *t, pl_msgbody *src)
+ * waiting (copied out of their slabs: the emptied slab bodies go on
+ * *gone, to free outside the lock). Returns the mask of ready queues that
+ * got some, plus PL_MAILBOX_FLUSH when they wait on a bound topic. */
+static int place(pl_mailbox *mb, pl_topic *t, pl_msgbody *src, pl_msgbody **gone)
 {
     for (pl_msgbody *b = src; b; b = b->link)
         atomic_store_explicit(&b->refs, 1, memory_order_relaxed);
@@ -303,11 +390,20 @@ static int place(pl_mailbox *mb, pl_topic *t, pl_msgbody *src)
         /* waiting messages are older than any queued in a phase, and flush
          * first: these join them (I1). Bound in both phases happens only
          * when the handler lists and the counts disagree (out of memory
-         * while binding): the flush then routes them to both. */
+         * while binding): the flush then routes them to both. Slab bodies
+         * are copied out of their slabs first, as in pl_mailbox_post, the
+         * emptied ones onto *gone (out of memory: kept, pinning the slab
+         * until they go). */
         size_t n = 0, bytes = 0;
-        for (pl_msgbody *b = src; b; b = b->link) {
+        for (pl_msgbody **at = &src; *at; at = &(*at)->link) {
+            pl_msgbody *b = *at, *copy = b->slab ? unslab(b) : NULL;
+            if (copy) {
+                *at = copy; /* its link: the rest of src */
+                b->link = *gone;
+                *gone = b;
+            }
             n++;
-            bytes += b->size;
+            bytes += pl_msgbody_size(*at);
         }
         merge_before(&t->waiting, PL_SERIAL, t, &src);
         append_all(&t->waiting, PL_SERIAL, src);
@@ -370,7 +466,7 @@ static int move_phase(pl_mailbox *mb, pl_topic *t, int p, pl_msgbody **gone)
     pull_topic(&mb->batch[p], p, t, &tail, gone); /* older than ready[p]'s (I1) */
     pull_topic(&mb->ready[p], p, t, &tail, gone);
     sync_nready(mb, p);
-    return src ? place(mb, t, src) : 0;
+    return src ? place(mb, t, src, gone) : 0;
 }
 
 int pl_mailbox_bind(pl_mailbox *mb, const char *topic, size_t len, int phase, int delta)
@@ -447,7 +543,7 @@ int pl_mailbox_flush(pl_mailbox *mb)
         all = merge_seq(sorted[i], all);
     while (all) {
         pl_msg *mnext = all->next;
-        mb->waiting_bytes -= all->body->size;
+        mb->waiting_bytes -= pl_msgbody_size(all->body);
         mask |= route_ready(mb, all->body->tref, all->body);
         all = mnext;
     }
@@ -499,6 +595,7 @@ int pl_mailbox_reroute(pl_mailbox *mb, pl_msg *msg, int phase)
         return 0;
     }
     int mask;
+    pl_msgbody *gone = NULL;
     uv_mutex_lock(&mb->lock);
     /* its tref may be gone (I4): look the topic up again */
     pl_topic *t = find_topic(mb, body->topic, body->topic_len, body->hash);
@@ -506,12 +603,13 @@ int pl_mailbox_reroute(pl_mailbox *mb, pl_msg *msg, int phase)
     if (t) {
         body->tref = t;
         body->link = NULL;
-        mask = place(mb, t, body);
+        mask = place(mb, t, body, &gone);
     } else {
         mask = PL_ENOMEM;
     }
     uv_mutex_unlock(&mb->lock);
     if (mask == PL_ENOMEM) pl_msgbody_free(body);
+    free_bodies(gone); /* outside the lock, as every free */
     return mask;
 }
 

@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include "core/check.h"
+#include "core/msgslab.h"
 #include "core/phase.h"
 #include "core/status.h"
 #include "core/wire.h"
@@ -39,7 +40,8 @@
 enum { PL_MAILBOX_FLUSH = 4 };
 
 /* Bytes of arguments a message carries without a second allocation
- * (a handful of numbers and short strings). */
+ * (a handful of numbers and short strings); a body gives back what its
+ * arguments leave unused (pl_msgbody_trim). */
 #define PL_MSG_INLINE 64
 
 typedef struct pl_msgbody pl_msgbody;
@@ -57,14 +59,25 @@ struct pl_msgbody {
     int delivered;           /* handed to the handlers of one phase (owner only) */
     uint64_t seq;            /* post order in its mailbox */
     size_t hash;             /* of the topic */
-    size_t size;             /* bytes it holds, counted while it waits */
     struct pl_topic *tref;   /* its topic; valid only while queued (mailbox.c) */
     struct pl_msgbody *link; /* scratch list under the lock */
-    pl_wire wire;            /* the transferred arguments */
+    /* The sending thread's slab it was cut from (core/msgslab.h), or NULL:
+     * malloc'd on its own. A body waits for a binding only on its own
+     * (pl_mailbox_post copies it out), so a waiting body pins no slab. */
+    pl_msgslab *slab;
+    uintptr_t flow; /* its id in a trace: its first address (a copy keeps it) */
+    pl_wire wire;   /* the transferred arguments */
     size_t topic_len;
-    char *topic;                              /* NUL-terminated, in the same allocation */
-    unsigned char inline_wire[PL_MSG_INLINE]; /* the wire's first bytes */
+    /* NUL-terminated; then the wire's first bytes (pl_msgbody_inline),
+     * PL_MSG_INLINE of them, or as many as it holds once trimmed */
+    char topic[];
 };
+
+/* Where a body's wire starts: its own bytes, after the topic. */
+static inline unsigned char *pl_msgbody_inline(pl_msgbody *body)
+{
+    return (unsigned char *)body->topic + body->topic_len + 1;
+}
 
 typedef struct pl_msgq {
     pl_msg *head, *tail;
@@ -105,19 +118,29 @@ void pl_mailbox_destroy(pl_mailbox *mb); /* drops every queued message */
 void pl_mailbox_drop_all(pl_mailbox *mb);
 
 /* A message body for topic with an empty wire; NULL when out of memory.
- * One allocation holds the body, the topic and the wire's first bytes. */
+ * One block holds the body, the topic and the wire's first bytes: cut
+ * from the calling thread's slab (core/msgslab.h) unless the topic is
+ * long. Any thread. */
 pl_msgbody *pl_msgbody_new(const char *topic, size_t len);
 /* Frees a body that was never posted. */
 void pl_msgbody_free(pl_msgbody *body);
+/* Gives back the body's inline bytes its wire does not use (a message of
+ * one number uses a few of PL_MSG_INLINE): call once the wire is written,
+ * before posting, on the thread that made the body. The wire stays
+ * writable (it would move to the heap). */
+void pl_msgbody_trim(pl_msgbody *body);
 
 /* Bytes a body holds (counted against the waiting limit). */
 size_t pl_msgbody_size(const pl_msgbody *body);
 
-/* Routes body (see top). Returns a bit mask of the phases whose ready
+/* Routes *body (see top). Returns a bit mask of the phases whose ready
  * queue received it (1 << PL_SERIAL, 1 << PL_PARALLEL, 0 if it waits), or
- * PL_EFULL past the waiting limit, PL_ENOMEM out of memory
- * (body untouched, caller frees). Any thread. */
-PL_MUST_CHECK int pl_mailbox_post(pl_mailbox *mb, pl_msgbody *body);
+ * PL_EFULL past the waiting limit, PL_ENOMEM out of memory (then the
+ * caller frees *body). A body cut from a slab that has to wait is
+ * replaced by a copy of its own first: *body is then the copy (posted, or
+ * the caller's to free on failure) and the first one is gone. Any
+ * thread. */
+PL_MUST_CHECK int pl_mailbox_post(pl_mailbox *mb, pl_msgbody **body);
 
 /* Adds delta (+1 or -1) bindings of topic in phase. Owner only (it may move
  * the phase's batch). Returns a mask: the phases whose ready queue got

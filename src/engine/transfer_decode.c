@@ -432,22 +432,20 @@ static int decode_main(lua_State *L)
     return d->n;
 }
 
-/* Unprotected attempt for messages of nil, booleans and numbers, whose
- * pushes cannot raise. Returns 1 when it decoded everything, 0 when the
- * message needs the full decoder (nothing left pushed either way). */
-/* Values that need no protected call: nil, booleans, numbers, and with
- * may_raise strings too (lua_pushlstring raises when out of memory).
- * Returns 0, having pushed nothing, at anything else. */
+/* Unprotected attempt for messages of values that need no protected call:
+ * nil, booleans, numbers, and with may_raise strings too (lua_pushlstring
+ * raises when out of memory). Returns 1 when it decoded everything, 0
+ * when the message needs the full decoder (nothing left pushed). */
 static int decode_simple(lua_State *L, const pl_wire *w, int *n, int may_raise)
 {
     pl_wire_reader r;
     pl_wire_reader_init(&r, w);
     uint64_t count;
     if (pl_wire_get_varint(&r, &count) != 0 || count > pl_wire_remaining(&r) ||
-        count > INT_MAX / 2 || !lua_checkstack(L, (int)count))
+        count > INT_MAX / 2 || (count && !lua_checkstack(L, (int)count)))
         return 0;
-    int top = lua_gettop(L);
-    for (uint64_t i = 0; i < count; i++) {
+    uint64_t i = 0; /* values pushed: popped again on the slow path */
+    for (; i < count; i++) {
         unsigned tag;
         int64_t iv;
         double fv;
@@ -483,7 +481,7 @@ static int decode_simple(lua_State *L, const pl_wire *w, int *n, int may_raise)
     *n = (int)count;
     return 1;
 slow:
-    lua_settop(L, top);
+    lua_pop(L, (int)i);
     return 0;
 }
 

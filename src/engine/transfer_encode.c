@@ -583,41 +583,22 @@ int pl_transfer_encode(lua_State *L, int first, int n, const pl_transfer_origin 
     if (n < 0) n = 0;
     first = lua_absindex(L, first);
 
-    /* Fast path: only scalars. Reading them cannot raise, so no pcall; one
-     * reservation covers the whole message. */
-    size_t need = PL_WIRE_VARINT_MAX;
-    int simple = 1;
-    unsigned char types[16]; /* saves asking again in the second pass */
-    for (int i = 0; i < n && simple; i++) {
+    /* Fast path: only scalars, in one pass. Reading them cannot raise, so
+     * no pcall. At the first value of another type, what it wrote is
+     * undone and the general encoder starts over. */
+    if (pl_wire_put_varint(out, (uint64_t)n) != 0) goto nomem;
+    for (int i = 0; i < n; i++) {
         int type = lua_type(L, first + i);
-        if (i < (int)sizeof types) types[i] = (unsigned char)type;
-        switch (type) {
-        case LUA_TNIL:
-        case LUA_TBOOLEAN:
-            need += 1;
-            break;
-        case LUA_TNUMBER:
-            need += 1 + PL_WIRE_VARINT_MAX;
-            break;
-        case LUA_TSTRING: {
-            size_t len = lua_rawlen(L, first + i);
-            if (len > SIZE_MAX / 2 - need) goto nomem;
-            need += 1 + PL_WIRE_VARINT_MAX + len;
-            break;
+        if (type != LUA_TNIL && type != LUA_TBOOLEAN && type != LUA_TNUMBER &&
+            type != LUA_TSTRING) {
+            pl_wire_truncate(out, len0, nrefs0);
+            goto general;
         }
-        default:
-            simple = 0;
-        }
+        if (put_scalar(out, L, first + i, type) != 0) goto nomem;
     }
-    if (simple) {
-        if (pl_wire_reserve(out, need) != 0) goto nomem;
-        PL_CANNOT_FAIL(pl_wire_put_varint(out, (uint64_t)n)); /* reserved */
-        for (int i = 0; i < n; i++)                           /* reserved */
-            PL_CANNOT_FAIL(put_scalar(out, L, first + i,
-                                      i < (int)sizeof types ? types[i] : lua_type(L, first + i)));
-        return 0;
-    }
+    return 0;
 
+general:;
     enc e;
     e.L = L;
     e.w = out;

@@ -103,6 +103,7 @@ struct pl_vm {
     pl_rqueue ready[2];     /* by phase */
     pl_rthread *spare;      /* a finished handler thread kept for reuse */
     int conn_lists_ref;     /* its handler lists' registry reference (engine/connection.c) */
+    int msg_cache_ref;      /* its message handler cache's registry reference (lib/actor.c) */
     size_t ntimers;         /* its threads in the timer heap (changed under timer_lock) */
     int warn_on, warn_cont; /* warn(): "@on"/"@off", message continues */
     int gc_warn;            /* pieces seen of lua's "error in __gc (msg)" warning (vm.c) */

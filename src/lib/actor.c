@@ -66,11 +66,12 @@ static int actor_send(lua_State *L)
         pl_msgbody_free(body);
         return luaL_error(L, "%s", err);
     }
+    pl_msgbody_trim(body);
     pl_vm *me = pl_vm_of(L);
     /* Before posting: once posted, the body may be delivered and freed,
      * and its address (the flow's id) reused by another message. */
-    if (me->tbuf) pl_trace_flow(me->tbuf, 's', "message", (uintptr_t)body);
-    int mask = pl_mailbox_post(&vm->mailbox, body);
+    if (me->tbuf) pl_trace_flow(me->tbuf, 's', "message", body->flow);
+    int mask = pl_mailbox_post(&vm->mailbox, &body);
     if (mask < 0) {
         pl_msgbody_free(body);
         return send_refused(L, vm, actor, topic, len, mask);
@@ -83,41 +84,50 @@ static int actor_send(lua_State *L)
 /* The handlers of the last topic delivered in each phase, kept from one
  * dispatch to the next (a message at a time, as in a round trip, would
  * otherwise look them up and intern the topic again for every message).
- * A full userdata in the registry, made on the first delivery: user values
- * 2p+1 the handlers (pl_conn_push_handlers: a connection or an array of
- * them), 2p+2 the topic string. Every binding and unbinding empties it
- * (on_bind_change), so it never hands out a stale list nor keeps a
- * disconnected handler alive. Owner only, like the handler lists. */
+ * A full userdata made on the first delivery and kept in the registry's
+ * array part under a reference the VM records (one array slot where a
+ * registry key is a hash chain): user values 2p+1 the handlers
+ * (pl_conn_push_handlers: a connection or an array of them), 2p+2 the
+ * topic string, which anchors the bytes that topic[p] points to. Every
+ * binding and unbinding empties it (on_bind_change), so it never hands
+ * out a stale list nor keeps a disconnected handler alive. Owner only,
+ * like the handler lists. */
 typedef struct hcache {
-    int n[2]; /* handlers cached per phase; -1: none cached */
+    int n[2];             /* handlers cached per phase; -1: none cached */
+    const char *topic[2]; /* the cached topic's bytes (user value 2p+2) */
+    size_t topic_len[2];
+    unsigned gen; /* changed by every lookup and emptying */
 } hcache;
-
-static const char HCACHE_KEY[] = "parlua.hcache";
 
 /* Pushes this VM's handler cache, made if missing. */
 static hcache *push_hcache(lua_State *L)
 {
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, HCACHE_KEY) == LUA_TUSERDATA)
+    pl_vm *vm = pl_vm_of(L);
+    if (vm->msg_cache_ref > 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->msg_cache_ref);
         return lua_touserdata(L, -1);
-    lua_pop(L, 1);
+    }
     hcache *hc = lua_newuserdatauv(L, sizeof *hc, 4);
     hc->n[0] = hc->n[1] = -1;
+    hc->gen = 0;
     lua_pushvalue(L, -1);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, HCACHE_KEY);
+    vm->msg_cache_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return hc;
 }
 
 /* Empties the handler cache, if this VM has one (a binding changed). */
 static void clear_hcache(lua_State *L)
 {
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, HCACHE_KEY) == LUA_TUSERDATA) {
-        hcache *hc = lua_touserdata(L, -1);
-        for (int i = 1; i <= 4; i++) {
-            lua_pushnil(L);
-            lua_setiuservalue(L, -2, i);
-        }
-        hc->n[0] = hc->n[1] = -1;
+    pl_vm *vm = pl_vm_of(L);
+    if (vm->msg_cache_ref <= 0) return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->msg_cache_ref);
+    hcache *hc = lua_touserdata(L, -1);
+    for (int i = 1; i <= 4; i++) {
+        lua_pushnil(L);
+        lua_setiuservalue(L, -2, i);
     }
+    hc->n[0] = hc->n[1] = -1;
+    hc->gen++;
     lua_pop(L, 1);
 }
 
@@ -180,19 +190,16 @@ typedef struct batch {
 enum {
     B_BATCH = 1,    /* the batch (light userdata) */
     B_CACHE = 2,    /* the handler cache */
-    B_HANDLERS = 3, /* the handlers of the topic at B_TOPIC (nil if none) */
-    B_TOPIC = 4,    /* nil until a topic was looked up */
-    B_ARGS = 5      /* each message's decoded values */
+    B_HANDLERS = 3, /* the handlers of the cached topic of the phase (nil if none) */
+    B_ARGS = 4      /* each message's decoded values */
 };
 
 /* A signal fired for a connection in this VM (lib/signal.c): runs its
- * handler. The handler cache (B_HANDLERS, B_TOPIC) is dropped. */
+ * handler. B_HANDLERS stays as it is. */
 static void deliver_signal(lua_State *L, batch *b, pl_msg *msg)
 {
     pl_vm *vm = b->vm;
-    lua_settop(L, B_CACHE);
-    lua_pushnil(L);
-    lua_pushnil(L);
+    lua_settop(L, B_HANDLERS);
     int n;
     char err[512];
     b->current = msg; /* out of memory may raise here: the message is dropped */
@@ -200,29 +207,32 @@ static void deliver_signal(lua_State *L, batch *b, pl_msg *msg)
         b->current = NULL;
         lua_pushfstring(L, "cannot deliver a signal: %s", err);
         pl_report_error(vm, L, "signal delivery failed");
-        lua_settop(L, B_TOPIC);
+        lua_settop(L, B_HANDLERS);
         pl_msg_done(msg);
         return;
     }
     pl_msg_delivered(msg);
     pl_signal_deliver(L, b->phase, B_ARGS, n);
     b->current = NULL;
-    lua_settop(L, B_TOPIC);
+    lua_settop(L, B_HANDLERS);
     pl_msg_done(msg);
 }
 
-/* Looks up the handlers of body's topic into B_HANDLERS and B_TOPIC and
- * records them in the cache; returns how many there are. */
+/* Looks up the handlers of body's topic into B_HANDLERS and records them
+ * in the cache; returns how many there are. */
 static int lookup_handlers(lua_State *L, hcache *hc, int phase, const pl_msgbody *body)
 {
     lua_settop(L, B_CACHE);
+    hc->n[phase] = -1; /* until both user values are set (memory may run out) */
+    hc->gen++;
     int n = pl_conn_push_handlers(L, PL_CONN_MESSAGE, body->topic, body->topic_len, phase);
     if (!n) lua_pushnil(L);
-    lua_pushlstring(L, body->topic, body->topic_len);
     lua_pushvalue(L, B_HANDLERS);
     lua_setiuservalue(L, B_CACHE, 2 * phase + 1);
-    lua_pushvalue(L, B_TOPIC);
-    lua_setiuservalue(L, B_CACHE, 2 * phase + 2);
+    const char *topic = lua_pushlstring(L, body->topic, body->topic_len);
+    lua_setiuservalue(L, B_CACHE, 2 * phase + 2); /* anchors topic */
+    hc->topic[phase] = topic;
+    hc->topic_len[phase] = body->topic_len;
     hc->n[phase] = n;
     return n;
 }
@@ -233,29 +243,31 @@ static int deliver_batch(lua_State *L)
     pl_vm *vm = b->vm;
     lua_settop(L, B_BATCH);
     hcache *hc = push_hcache(L);
-    int nhandlers = 0;
-    if (hc->n[b->phase] >= 0) {
-        lua_getiuservalue(L, B_CACHE, 2 * b->phase + 1);
-        lua_getiuservalue(L, B_CACHE, 2 * b->phase + 2);
-        nhandlers = hc->n[b->phase];
+    /* B_HANDLERS holds the handlers of the cache's topic while hc->gen is
+     * still gen: a binding changed or another lookup ran (a nested
+     * delivery) when it is not */
+    int p = b->phase, nhandlers = hc->n[p];
+    unsigned gen = hc->gen;
+    if (nhandlers >= 0) {
+        lua_getiuservalue(L, B_CACHE, 2 * p + 1);
     } else {
-        lua_settop(L, B_TOPIC);
+        lua_settop(L, B_HANDLERS);
+        gen--; /* none: looked up first */
     }
     pl_msg *msg;
     while (!pl_vm_dead(vm) && (msg = pl_mailbox_next(&vm->mailbox, b->phase))) {
         b->current = msg;
         pl_msgbody *body = msg->body;
-        if (vm->tbuf) pl_trace_flow_at(vm->tbuf, 'f', "message", (uintptr_t)body, b->taken);
+        if (vm->tbuf) pl_trace_flow_at(vm->tbuf, 'f', "message", body->flow, b->taken);
         if (pl_signal_is_topic(body->topic, body->topic_len)) { /* a signal's delivery */
             deliver_signal(L, b, msg);
             continue;
         }
-        size_t len;
-        const char *topic = lua_tolstring(L, B_TOPIC, &len);
-        /* hc->n < 0: a handler bound or unbound since the lookup */
-        if (hc->n[b->phase] < 0 || !topic || len != body->topic_len ||
-            memcmp(topic, body->topic, len) != 0)
-            nhandlers = lookup_handlers(L, hc, b->phase, body);
+        if (hc->gen != gen || hc->topic_len[p] != body->topic_len ||
+            memcmp(hc->topic[p], body->topic, body->topic_len) != 0) {
+            nhandlers = lookup_handlers(L, hc, p, body);
+            gen = hc->gen;
+        }
         b->current = NULL;
         if (!nhandlers) { /* the mailbox keeps it (I2 makes this rare) */
             int mask = pl_mailbox_reroute(&vm->mailbox, msg, b->phase);
@@ -264,7 +276,7 @@ static int deliver_batch(lua_State *L)
                 pl_topic_quote(quoted, sizeof quoted, body->topic, body->topic_len);
                 lua_pushfstring(L, "message \"%s\" dropped: not enough memory to keep it", quoted);
                 pl_report_error(vm, L, "message delivery failed");
-                lua_settop(L, B_TOPIC);
+                lua_settop(L, B_HANDLERS);
             }
             mark_phases(vm, mask);
             continue;
@@ -278,14 +290,14 @@ static int deliver_batch(lua_State *L)
             pl_topic_quote(quoted, sizeof quoted, body->topic, body->topic_len);
             lua_pushfstring(L, "cannot deliver message \"%s\": %s", quoted, err);
             pl_report_error(vm, L, "message delivery failed");
-            lua_settop(L, B_TOPIC);
+            lua_settop(L, B_HANDLERS);
             pl_msg_done(msg);
             continue;
         }
         pl_msg_delivered(msg); /* before a handler can unbind the other phase (I3) */
         pl_run_handlers(L, B_HANDLERS, nhandlers, B_ARGS, n);
         b->current = NULL;
-        lua_settop(L, B_TOPIC);
+        lua_settop(L, B_HANDLERS);
         vm->stats.delivered++;
         pl_msg_done(msg);
     }

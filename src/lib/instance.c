@@ -51,20 +51,28 @@ pl_instance *pl_instance_check(lua_State *L, int idx)
     return (pl_instance *)obj;
 }
 
-/* The instance at idx if its metatable is the one at mt_idx (an upvalue
- * of the caller: two pointer compares, no registry lookup), else raises. */
-static pl_instance *check_fast(lua_State *L, int idx, int mt_idx)
+/* The instance at idx if its metatable is mt (the address of the Instance
+ * metatable, which the caller anchors: a pointer compare, no registry
+ * lookup), else raises. With pop unset the metatable is left on the
+ * stack (a caller that returns its top value need not pay for the pop). */
+static inline pl_instance *check_mt(lua_State *L, int idx, const void *mt, int pop)
 {
     /* the metatable first: only then is the userdata known to hold a slot
      * (two tables are one when their addresses are: cheaper than rawequal) */
     int ok = lua_type(L, idx) == LUA_TUSERDATA && lua_getmetatable(L, idx);
     if (ok) {
-        ok = lua_topointer(L, -1) == lua_topointer(L, mt_idx);
-        lua_pop(L, 1);
+        ok = lua_topointer(L, -1) == mt;
+        if (pop) lua_pop(L, 1);
     }
     pl_instance **slot = ok ? lua_touserdata(L, idx) : NULL;
     if (!slot || !*slot) luaL_typeerror(L, idx, "Instance");
     return *slot;
+}
+
+/* The same, against the metatable at mt_idx (an upvalue of the caller). */
+static pl_instance *check_fast(lua_State *L, int idx, int mt_idx)
+{
+    return check_mt(L, idx, lua_topointer(L, mt_idx), 1);
 }
 
 pl_instance *pl_instance_self(lua_State *L)
@@ -121,31 +129,38 @@ static void check_level(lua_State *L, const pl_instance *inst, const pl_class *o
 
 /* ---- member lookup ---- */
 
-/* __index has three upvalues: the Instance metatable, this VM's methods
- * (a table: each method's closure by its pl_member, made on the first
- * read) and its method cache (below); both made on the first method read,
- * so a VM that reads none does not pay for them. __newindex has the
+/* __index's upvalues: the Instance metatable, this VM's methods (a
+ * table: each method's closure by its pl_member, made on the first read),
+ * its method cache (below; both made on the first method read, so a VM
+ * that reads none does not pay for them), then the cache's entries: for
+ * entry i, its key string (anchored) and its method. __newindex has the
  * metatable. Members are found in the runtime's member map (members.c),
  * which the VM shares with every other: a VM builds nothing per class. */
 #define UV_INSTANCE_MT lua_upvalueindex(1)
 #define UV_METHODS lua_upvalueindex(2)
 #define UV_MCACHE lua_upvalueindex(3)
+#define UV_MCACHE_KEY(i) lua_upvalueindex(4 + 2 * (int)(i))
+#define UV_MCACHE_FN(i) lua_upvalueindex(5 + 2 * (int)(i))
 
 /* The methods __index found last, by (class, key): `actor:SendMessage(...)`
  * in a loop finds its method by two pointer compares instead of hashing
- * the name. A full userdata; entry i's key string is its user value 2i+1
- * (anchored, so the address in `key` cannot be reused by another string
- * while cached: the same address is the same string) and its method user
- * value 2i+2. Methods only: their level is checked when called
- * (method_trampoline); properties are checked on every read. Never
- * emptied: what (class, key) finds in the member map never changes (a host
- * class registered later adds that class's members only). */
+ * the name. A full userdata holding the (class, key) pairs; entry i's key
+ * string is anchored in upvalue UV_MCACHE_KEY(i) (so the address in `key`
+ * cannot be reused by another string while cached: the same address is
+ * the same string) and its method is upvalue UV_MCACHE_FN(i) (an upvalue
+ * is pushed for less than a user value). Methods only: their level is
+ * checked when called (method_trampoline); properties are checked on
+ * every read. Never emptied: what (class, key) finds in the member map
+ * never changes (a host class registered later adds that class's members
+ * only). */
 #define MCACHE_SLOTS 4
+#define INDEX_UPVALUES (3 + 2 * MCACHE_SLOTS)
 typedef struct mcache {
     struct {
         const pl_class *cls;
         const char *key;
     } e[MCACHE_SLOTS];
+    const void *mt; /* the Instance metatable's address (UV_INSTANCE_MT) */
 } mcache;
 
 static unsigned mcache_slot(const pl_class *cls, const char *key)
@@ -153,11 +168,21 @@ static unsigned mcache_slot(const pl_class *cls, const char *key)
     return (unsigned)(((uintptr_t)key >> 4) ^ ((uintptr_t)cls >> 4)) & (MCACHE_SLOTS - 1);
 }
 
+/* What a method's closure knows: its only upvalue, a full userdata whose
+ * user value anchors the metatable mt points to. One upvalue read instead
+ * of three (member, class, metatable) on every call. */
+typedef struct tramp {
+    const pl_member *m;
+    const pl_class *cls; /* the class that defines m */
+    const void *mt;      /* the Instance metatable's address */
+} tramp;
+
 static int method_trampoline(lua_State *L)
 {
-    const pl_member *m = lua_touserdata(L, lua_upvalueindex(1));
-    const pl_class *cls = lua_touserdata(L, lua_upvalueindex(2));
-    pl_instance *inst = check_fast(L, 1, lua_upvalueindex(3));
+    const tramp *t = lua_touserdata(L, lua_upvalueindex(1));
+    const pl_member *m = t->m;
+    const pl_class *cls = t->cls;
+    pl_instance *inst = check_mt(L, 1, t->mt, 1);
     if (!pl_instance_is(inst, cls))
         return luaL_error(L, "%s is not a valid member of %s \"%s\"", m->name, inst->cls->name,
                           inst->name);
@@ -178,10 +203,13 @@ static void push_method(lua_State *L, const pl_member *m, const pl_class *owner)
     } else {
         lua_pop(L, 1);
     }
-    lua_pushlightuserdata(L, (void *)m);
-    lua_pushlightuserdata(L, (void *)owner);
+    tramp *t = lua_newuserdatauv(L, sizeof *t, 1);
+    t->m = m;
+    t->cls = owner;
+    t->mt = lua_topointer(L, UV_INSTANCE_MT);
     lua_pushvalue(L, UV_INSTANCE_MT);
-    lua_pushcclosure(L, method_trampoline, 3);
+    lua_setiuservalue(L, -2, 1);
+    lua_pushcclosure(L, method_trampoline, 1);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, UV_METHODS, m);
 }
@@ -201,13 +229,15 @@ static int not_a_member(lua_State *L, const pl_instance *inst, const char *key)
 
 static int inst_index(lua_State *L)
 {
-    pl_instance *inst = check_fast(L, 1, UV_INSTANCE_MT);
-    size_t len;
-    const char *key = luaL_checklstring(L, 2, &len);
+    /* the metatable left on the stack: every path returns its top value */
     mcache *mc = lua_touserdata(L, UV_MCACHE);
+    pl_instance *inst = mc ? check_mt(L, 1, mc->mt, 0) : check_fast(L, 1, UV_INSTANCE_MT);
+    size_t len;
+    const char *key = lua_tolstring(L, 2, &len);
+    if (!key) key = luaL_checklstring(L, 2, &len); /* raises */
     unsigned slot = mcache_slot(inst->cls, key);
     if (mc && mc->e[slot].key == key && mc->e[slot].cls == inst->cls) {
-        lua_getiuservalue(L, UV_MCACHE, (int)(2 * slot + 2));
+        lua_pushvalue(L, UV_MCACHE_FN(slot));
         return 1;
     }
     const pl_class *owner;
@@ -226,16 +256,17 @@ static int inst_index(lua_State *L)
     }
     push_method(L, m, owner);
     if (!mc) { /* made on the first method read */
-        mc = lua_newuserdatauv(L, sizeof *mc, 2 * MCACHE_SLOTS);
+        mc = lua_newuserdatauv(L, sizeof *mc, 0);
         memset(mc, 0, sizeof *mc);
+        mc->mt = lua_topointer(L, UV_INSTANCE_MT); /* anchored by the upvalue */
         lua_replace(L, UV_MCACHE);
     }
     mc->e[slot].cls = inst->cls;
     mc->e[slot].key = key;
     lua_pushvalue(L, 2);
-    lua_setiuservalue(L, UV_MCACHE, (int)(2 * slot + 1));
+    lua_replace(L, UV_MCACHE_KEY(slot));
     lua_pushvalue(L, -1);
-    lua_setiuservalue(L, UV_MCACHE, (int)(2 * slot + 2));
+    lua_replace(L, UV_MCACHE_FN(slot));
     return 1;
 }
 
@@ -764,9 +795,9 @@ int pl_make_instance_mt(lua_State *L)
 {
     pl_proxy_newmetatable(L, &pl_instance_type);
     lua_pushvalue(L, -1);
-    lua_pushnil(L); /* the methods, made on the first method read */
-    lua_pushnil(L); /* the method cache, likewise */
-    lua_pushcclosure(L, inst_index, 3);
+    for (int i = 1; i < INDEX_UPVALUES; i++) /* the methods, the cache: made when needed */
+        lua_pushnil(L);
+    lua_pushcclosure(L, inst_index, INDEX_UPVALUES);
     lua_setfield(L, -2, "__index");
     lua_pushvalue(L, -1);
     lua_pushcclosure(L, inst_newindex, 1);

@@ -302,6 +302,7 @@ static void receive_one(pl_runtime *rt, int from, const unsigned char *p, size_t
         s->dropped++;
         return;
     }
+    pl_msgbody_trim(body);
     pl_instance *inst = pl_remote_find_path(rt, (const char *)path, plen);
     const char *why = !inst                                    ? "no instance has that path"
                       : !pl_instance_is(inst, &pl_class_actor) ? "that instance is not an Actor"
@@ -313,7 +314,7 @@ static void receive_one(pl_runtime *rt, int from, const unsigned char *p, size_t
         pl_msgbody_free(body);
         return;
     }
-    int mask = pl_mailbox_post(&vm->mailbox, body);
+    int mask = pl_mailbox_post(&vm->mailbox, &body);
     if (mask < 0) {
         note_undelivered(s, from, (const char *)path, plen, (const char *)topic, tlen,
                          "its mailbox refused it (out of memory, or --mailbox-limit reached)");

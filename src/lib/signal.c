@@ -742,7 +742,8 @@ static int post(lua_State *L, sigconn *c, int first, int nargs, int bye, char *e
         pl_msgbody_free(body);
         return -1;
     }
-    int mask = pl_mailbox_post(&vm->mailbox, body);
+    pl_msgbody_trim(body);
+    int mask = pl_mailbox_post(&vm->mailbox, &body);
     if (mask < 0) { /* the topic is bound: only out of memory */
         pl_msgbody_free(body);
         return snprintf(err, errlen, "not enough memory"), -1;

@@ -56,7 +56,7 @@ static uint32_t sender_of(const pl_msg *m)
 static int post(pl_mailbox *mb, const char *topic, uint32_t sender, uint32_t seq)
 {
     pl_msgbody *b = mk(topic, sender, seq);
-    int mask = pl_mailbox_post(mb, b);
+    int mask = pl_mailbox_post(mb, &b);
     if (mask < 0) pl_msgbody_free(b);
     return mask;
 }
@@ -264,7 +264,7 @@ static void test_waiting_limit(void **state)
     for (uint32_t i = 0; i < LIMIT_MSGS; i++)
         if (post(&mb, (i & 1) ? "x" : "y", 0, i / 2 + 1) != 0) fail_msg("post %u refused", i);
     pl_msgbody *extra = mk("x", 0, 999999);
-    assert_int_equal(pl_mailbox_post(&mb, extra), PL_EFULL);
+    assert_int_equal(pl_mailbox_post(&mb, &extra), PL_EFULL);
     /* body untouched: the caller still owns it and can post it later */
     assert_int_equal(atomic_load(&extra->refs), 0);
     assert_int_equal(post(&mb, "z", 0, 1), PL_EFULL);
@@ -274,7 +274,7 @@ static void test_waiting_limit(void **state)
     /* binding y and flushing frees room */
     assert_int_equal(tbind(&mb, "y", PL_SERIAL, 1), PL_MAILBOX_FLUSH);
     pl_mailbox_flush(&mb);
-    assert_int_equal(pl_mailbox_post(&mb, extra), 0); /* now it waits */
+    assert_int_equal(pl_mailbox_post(&mb, &extra), 0); /* now it waits */
     waiting_count w = {"", 0, 0};
     pl_mailbox_each_waiting(&mb, count_waiting, &w);
     assert_int_equal(w.n, LIMIT_MSGS / 2 + 1);
@@ -478,6 +478,129 @@ static void count_nul(void *ud, const char *topic, size_t len, size_t n)
     pl_topic_quote(out, 64, topic, len);
 }
 
+/* Checks that every message waiting on topic is a body of its own (not
+ * in a slab: core/msgslab.h) and their sequence numbers are first, first
+ * + 1, ...; returns how many there are. */
+static int waiting_unslabbed(pl_mailbox *mb, const char *topic, uint32_t first)
+{
+    int n = 0;
+    for (size_t i = 0; i < mb->nbuckets; i++) {
+        for (pl_topic *t = mb->buckets[i]; t; t = t->hnext) {
+            if (strcmp(t->name, topic) != 0) continue;
+            for (pl_msg *m = t->waiting.head; m; m = m->next) {
+                assert_ptr_equal(m->body->slab, NULL);
+                assert_ptr_equal(m->body->node[PL_SERIAL].body, m->body);
+                assert_ptr_equal(m->body->node[PL_PARALLEL].body, m->body);
+                assert_string_equal(m->body->topic, topic);
+                assert_int_equal(seq_of(m), first + (uint32_t)n);
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
+/* A body cut from a slab never waits in it (a waiting body would pin its
+ * whole slab, which the waiting limit does not count): posting to an
+ * unbound topic copies it out, and so does moving queued bodies back to
+ * waiting (unbinding) or rerouting one. Their bytes, wires and order are
+ * kept. */
+static void test_waiting_bodies_leave_slabs(void **state)
+{
+    (void)state;
+    pl_mailbox mb;
+    pl_mailbox_init(&mb);
+    /* posted to a topic nobody binds */
+    pl_msgbody *b = mk("w", 0, 1);
+    assert_non_null(b->slab); /* a small body comes from the thread's slab */
+    pl_msgbody *first = b;
+    assert_int_equal(pl_mailbox_post(&mb, &b), 0);
+    assert_true(b != first);
+    assert_int_equal(post(&mb, "w", 0, 2), 0);
+    assert_int_equal(waiting_unslabbed(&mb, "w", 1), 2);
+    /* a wire still in the body's inline bytes, trimmed to them, moves with
+     * the copy */
+    pl_msgbody *in = pl_msgbody_new("i", 1);
+    assert_non_null(in);
+    assert_int_equal(pl_wire_put_u8(&in->wire, 7), 0);
+    assert_ptr_equal(in->wire.data, pl_msgbody_inline(in));
+    pl_msgbody_trim(in);
+    assert_int_equal(in->wire.cap, 1);
+    assert_int_equal(pl_mailbox_post(&mb, &in), 0);
+    assert_ptr_equal(in->slab, NULL);
+    assert_ptr_equal(in->wire.data, pl_msgbody_inline(in));
+    assert_ptr_equal(in->wire.inline_buf, pl_msgbody_inline(in));
+    assert_int_equal(in->wire.len, 1);
+    assert_int_equal(in->wire.data[0], 7);
+
+    /* queued in a phase, then its last binding went: back to waiting */
+    tbind(&mb, "u", PL_SERIAL, 1);
+    for (uint32_t i = 1; i <= 3; i++)
+        assert_int_equal(post(&mb, "u", 0, i), 1 << PL_SERIAL);
+    assert_int_equal(tbind(&mb, "u", PL_SERIAL, -1), 0);
+    assert_int_equal(waiting_unslabbed(&mb, "u", 1), 3);
+
+    /* taken for delivery, no handler found, no binding left: rerouted */
+    tbind(&mb, "r", PL_PARALLEL, 1);
+    assert_int_equal(post(&mb, "r", 0, 1), 1 << PL_PARALLEL);
+    pl_msg *m = take(&mb, PL_PARALLEL);
+    assert_non_null(m);
+    assert_non_null(m->body->slab);
+    tbind(&mb, "r", PL_PARALLEL, -1);
+    assert_int_equal(pl_mailbox_reroute(&mb, m, PL_PARALLEL), 0);
+    assert_int_equal(waiting_unslabbed(&mb, "r", 1), 1);
+
+    /* and they are delivered in order once bound */
+    assert_int_equal(tbind(&mb, "u", PL_PARALLEL, 1), PL_MAILBOX_FLUSH);
+    assert_int_equal(pl_mailbox_flush(&mb), 1 << PL_PARALLEL);
+    assert_int_equal(take_expect(&mb, PL_PARALLEL, "u", 1), 3);
+    pl_mailbox_destroy(&mb);
+}
+
+/* A body trimmed to its wire's bytes (pl_msgbody_trim) keeps them, and
+ * the next body made on the thread starts where the trimmed one ends; a
+ * trimmed wire written again moves to the heap. */
+static void test_trimmed_bodies(void **state)
+{
+    (void)state;
+    pl_mailbox mb;
+    pl_mailbox_init(&mb);
+    tbind(&mb, "t", PL_PARALLEL, 1);
+    pl_msgbody *a = pl_msgbody_new("t", 1);
+    assert_non_null(a);
+    assert_int_equal(pl_wire_put_int(&a->wire, 1234567), 0);
+    size_t len = a->wire.len;
+    pl_msgbody_trim(a);
+    assert_int_equal(a->wire.cap, len);
+    pl_msgbody *b = pl_msgbody_new("t", 1);
+    assert_non_null(b);
+    if (b->slab == a->slab) /* right after a's bytes, rounded up */
+        assert_true((unsigned char *)b - (a->wire.data + len) < PL_MSGSLAB_ALIGN);
+    assert_int_equal(pl_wire_put_int(&b->wire, 7), 0);
+    pl_msgbody_trim(b);
+    assert_int_equal(pl_wire_put_u8(&b->wire, 9), 0); /* past the trim: to the heap */
+    assert_true(b->wire.data != b->wire.inline_buf);
+    assert_int_equal(pl_mailbox_post(&mb, &a), 1 << PL_PARALLEL);
+    assert_int_equal(pl_mailbox_post(&mb, &b), 1 << PL_PARALLEL);
+    pl_mailbox_take(&mb, PL_PARALLEL);
+    pl_msg *m = pl_mailbox_next(&mb, PL_PARALLEL);
+    pl_wire_reader r;
+    int64_t v;
+    pl_wire_reader_init(&r, &m->body->wire);
+    assert_int_equal(pl_wire_get_int(&r, &v), 0);
+    assert_int_equal(v, 1234567);
+    pl_msg_done(m);
+    m = pl_mailbox_next(&mb, PL_PARALLEL);
+    pl_wire_reader_init(&r, &m->body->wire);
+    unsigned u;
+    assert_int_equal(pl_wire_get_int(&r, &v), 0);
+    assert_int_equal(v, 7);
+    assert_int_equal(pl_wire_get_u8(&r, &u), 0);
+    assert_int_equal(u, 9);
+    pl_msg_done(m);
+    pl_mailbox_destroy(&mb);
+}
+
 /* Issue 8 #23: topics are Lua strings; NUL bytes must not cut them. */
 static void test_topic_with_nul(void **state)
 {
@@ -485,7 +608,7 @@ static void test_topic_with_nul(void **state)
     pl_mailbox mb;
     pl_mailbox_init(&mb);
     pl_msgbody *b = pl_msgbody_new("a\0b\n\"", 5);
-    assert_int_equal(pl_mailbox_post(&mb, b), 0);
+    assert_int_equal(pl_mailbox_post(&mb, &b), 0);
     assert_int_equal(pl_mailbox_bind(&mb, "a", 1, PL_SERIAL, 1), 0); /* another topic */
     char out[64] = "";
     pl_mailbox_each_waiting(&mb, count_nul, out);
@@ -732,6 +855,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_delivered_not_rerouted),
         cmocka_unit_test(test_topics_forgotten),
         cmocka_unit_test(test_topic_with_nul),
+        cmocka_unit_test(test_waiting_bodies_leave_slabs),
+        cmocka_unit_test(test_trimmed_bodies),
         cmocka_unit_test(test_concurrent_posters),
         cmocka_unit_test(test_concurrent_posters_bind_midway),
         cmocka_unit_test(test_concurrent_phase_moves),
