@@ -270,10 +270,11 @@ static int deliver_batch(lua_State *L)
         }
         b->current = NULL;
         if (!nhandlers) { /* the mailbox keeps it (I2 makes this rare) */
+            /* quoted first: a reroute that fails has freed the body */
+            char quoted[128];
+            pl_topic_quote(quoted, sizeof quoted, body->topic, body->topic_len);
             int mask = pl_mailbox_reroute(&vm->mailbox, msg, b->phase);
             if (mask == PL_ENOMEM) {
-                char quoted[128];
-                pl_topic_quote(quoted, sizeof quoted, body->topic, body->topic_len);
                 lua_pushfstring(L, "message \"%s\" dropped: not enough memory to keep it", quoted);
                 pl_report_error(vm, L, "message delivery failed");
                 lua_settop(L, B_HANDLERS);
