@@ -26,7 +26,9 @@
 #define PL_PAGES_MAX (64 * 1024) /* the largest chunk */
 
 /* A chunk of size bytes (a power of two, PL_PAGES_MIN..PL_PAGES_MAX),
- * aligned to 16 bytes; NULL when the system has no memory left. */
+ * aligned to PL_PAGES_MIN (every chunk is carved at a multiple of it from
+ * a region aligned to 2 MB: msgslab.c keeps a cache line to itself); NULL
+ * when the system has no memory left. */
 void *pl_pages_get(size_t size);
 /* Gives back a chunk from pl_pages_get with its size. */
 void pl_pages_put(void *chunk, size_t size);
