@@ -308,6 +308,7 @@ int pl_mailbox_post(pl_mailbox *mb, pl_msgbody **bodyp)
 {
     int mask;
     pl_msgbody *body = *bodyp;
+    pl_msgbody_trim(body); /* its wire is written: posting is its sender's last use */
 again:;
     size_t size = pl_msgbody_size(body);
     body->delivered = 0;

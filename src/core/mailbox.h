@@ -41,7 +41,7 @@ enum { PL_MAILBOX_FLUSH = 4 };
 
 /* Bytes of arguments a message carries without a second allocation
  * (a handful of numbers and short strings); a body gives back what its
- * arguments leave unused (pl_msgbody_trim). */
+ * arguments leave unused when it is posted. */
 #define PL_MSG_INLINE 64
 
 typedef struct pl_msgbody pl_msgbody;
@@ -125,9 +125,10 @@ pl_msgbody *pl_msgbody_new(const char *topic, size_t len);
 /* Frees a body that was never posted. */
 void pl_msgbody_free(pl_msgbody *body);
 /* Gives back the body's inline bytes its wire does not use (a message of
- * one number uses a few of PL_MSG_INLINE): call once the wire is written,
- * before posting, on the thread that made the body. The wire stays
- * writable (it would move to the heap). */
+ * one number uses a few of PL_MSG_INLINE). pl_mailbox_post does it; it
+ * takes effect only on the thread that made the body, while the body is
+ * that thread's newest (else nothing happens). The wire stays writable
+ * (it would move to the heap). */
 void pl_msgbody_trim(pl_msgbody *body);
 
 /* Bytes a body holds (counted against the waiting limit). */

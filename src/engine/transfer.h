@@ -40,6 +40,8 @@ PL_MUST_CHECK int pl_transfer_encode(lua_State *L, int first, int n,
  * randomised tests). */
 PL_MUST_CHECK int pl_transfer_decode(lua_State *L, const pl_wire *w, int trust_bytecode, int *n,
                                      char *err, size_t errlen);
+/* lua_dump's writer into the pl_wire at ud (its bytes appended). */
+int pl_wire_lua_writer(lua_State *L, const void *p, size_t sz, void *ud);
 /* Decodes an lthread's start: as pl_transfer_decode (bytecode trusted),
  * and sets *reach to 1 (else leaves it) when what it made, even half
  * way, includes L's globals table, a library's C function or a shared

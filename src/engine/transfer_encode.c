@@ -317,7 +317,7 @@ static int put_table(enc *e, int idx)
     return 0;
 }
 
-static int dump_writer(lua_State *L, const void *p, size_t sz, void *ud)
+int pl_wire_lua_writer(lua_State *L, const void *p, size_t sz, void *ud)
 {
     (void)L;
     return pl_wire_put_raw(ud, p, sz) != 0;
@@ -436,7 +436,7 @@ static int put_function(enc *e, int idx)
     size_t sizeat = w->len; /* the code size is known after the dump */
     if (pl_wire_put_u32(w, 0) != 0) return nomem(e);
     lua_pushvalue(L, idx);
-    int rc = lua_dump(L, dump_writer, w, 0); /* not stripped: tracebacks keep lines */
+    int rc = lua_dump(L, pl_wire_lua_writer, w, 0); /* not stripped: tracebacks keep lines */
     lua_pop(L, 1);
     if (rc != 0) return nomem(e);
     size_t code = w->len - sizeat - 4;

@@ -133,38 +133,27 @@ void pl_vm_init(pl_vm *vm, pl_runtime *runtime, pl_instance *actor)
     atomic_init(&vm->scheduled[1], 0);
 }
 
-/* Pushes the VM's package table, made now if it is still to be made on
- * first use (package.loaded's __index, lib/lazy.c); nil if it has none. */
-static void push_package(lua_State *L)
-{
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    lua_getfield(L, -1, "package");
-    lua_remove(L, -2);
-}
-
-/* 1 if L's package library is made (a raw look: nothing is made). */
-static int package_made(lua_State *L)
+/* Pushes L's package table (nil if it has none); with make, made now if
+ * it is still to be made on first use (package.loaded's __index,
+ * lib/lazy.c), else a raw look. Returns 1 for a table. */
+static int push_package(lua_State *L, int make)
 {
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     lua_pushliteral(L, "package");
-    int made = lua_rawget(L, -2) == LUA_TTABLE;
-    lua_pop(L, 2);
-    return made;
+    int type = make ? lua_gettable(L, -2) : lua_rawget(L, -2);
+    lua_remove(L, -2);
+    return type == LUA_TTABLE;
 }
 
 void pl_push_search_paths(lua_State *L)
 {
-    char *const *given = pl_vm_of(L)->search_paths; /* package is still to be made */
-    if (given[0] && given[1] && !package_made(L)) {
-        lua_pushstring(L, given[0]);
-        lua_pushstring(L, given[1]);
-        return;
-    }
-    push_package(L);
-    if (!lua_istable(L, -1)) {
+    char *const *given = pl_vm_of(L)->search_paths;
+    int both = given[0] && given[1];
+    int made = push_package(L, !both); /* both given: package need not be made for them */
+    if (!made) {
         lua_pop(L, 1);
-        lua_pushnil(L);
-        lua_pushnil(L);
+        lua_pushstring(L, both ? given[0] : NULL);
+        lua_pushstring(L, both ? given[1] : NULL);
         return;
     }
     lua_pushliteral(L, "path");
@@ -178,7 +167,8 @@ void pl_set_search_paths(lua_State *L, const char *const paths[2], const size_t 
 {
     static const char *const fields[] = {"path", "cpath"};
     pl_vm *vm = pl_vm_of(L);
-    if (!package_made(L)) { /* kept in C until it is (lib/package.c): no Lua memory */
+    if (!push_package(L, 0)) { /* kept in C until it is made (lib/package.c): no Lua memory */
+        lua_pop(L, 1);
         for (int i = 0; i < 2; i++) {
             if (!paths[i]) continue;
             char *copy = malloc(lens[i] + 1);
@@ -190,9 +180,6 @@ void pl_set_search_paths(lua_State *L, const char *const paths[2], const size_t 
         }
         return;
     }
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    lua_pushliteral(L, "package");
-    lua_rawget(L, -2);
     for (int i = 0; i < 2; i++) { /* only where they differ: a reused state has them */
         if (!paths[i]) continue;
         lua_pushstring(L, fields[i]);
@@ -205,7 +192,7 @@ void pl_set_search_paths(lua_State *L, const char *const paths[2], const size_t 
         lua_pushlstring(L, paths[i], lens[i]);
         lua_rawset(L, -3);
     }
-    lua_pop(L, 2);
+    lua_pop(L, 1);
 }
 
 /* Under pcall in the main VM: its package.path and package.cpath. */

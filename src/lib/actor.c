@@ -66,7 +66,6 @@ static int actor_send(lua_State *L)
         pl_msgbody_free(body);
         return luaL_error(L, "%s", err);
     }
-    pl_msgbody_trim(body);
     pl_vm *me = pl_vm_of(L);
     /* Before posting: once posted, the body may be delivered and freed,
      * and its address (the flow's id) reused by another message. */

@@ -302,7 +302,6 @@ static void receive_one(pl_runtime *rt, int from, const unsigned char *p, size_t
         s->dropped++;
         return;
     }
-    pl_msgbody_trim(body);
     pl_instance *inst = pl_remote_find_path(rt, (const char *)path, plen);
     const char *why = !inst                                    ? "no instance has that path"
                       : !pl_instance_is(inst, &pl_class_actor) ? "that instance is not an Actor"

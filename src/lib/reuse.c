@@ -75,20 +75,27 @@ static void push_roots(lua_State *L)
     }
 }
 
+/* Sets to[k] = v, raw, for every pair of the table at from (to and from:
+ * absolute or pseudo-indices); returns how many. */
+static lua_Integer copy_pairs(lua_State *L, int to, int from)
+{
+    lua_Integer n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, from)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, to);
+        n++;
+    }
+    return n;
+}
+
 /* Pushes a shallow copy of the table at idx; returns its size. */
 static lua_Integer push_copy(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
     lua_newtable(L);
-    lua_Integer n = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        lua_rawset(L, -4);
-        n++;
-    }
-    return n;
+    return copy_pairs(L, lua_gettop(L), idx);
 }
 
 /* Under pcall: keeps the copies (the state as its libraries left it). */
@@ -158,45 +165,18 @@ void pl_reuse_snapshot(lua_State *L)
     }
 }
 
-/* Makes the table at t hold exactly the pairs of the table at copy
- * (size pairs). */
-static void restore(lua_State *L, int t, int copy, lua_Integer size)
+/* Makes the table at t hold exactly the pairs of the table at copy (size
+ * pairs): one pass over t, a second over copy only when t lost some of
+ * its keys. With stash (the registry's reset; 0 for the others), the
+ * metatables registered since (luaL_newmetatable: a __name, the string
+ * at name) that copy does not hold go into the table at stash instead and
+ * stay registered through the collection (see pl_reset_state); unstash
+ * takes them out after it. */
+static void restore(lua_State *L, int t, int copy, lua_Integer size, int stash, int name)
 {
-    lua_Integer kept = 0; /* keys of copy that t has: now with copy's values */
+    lua_Integer kept = 0; /* keys of copy that t has */
     lua_pushnil(L);
     while (lua_next(L, t)) { /* changing existing keys only: next stays valid */
-        lua_pushvalue(L, -2);
-        if (lua_rawget(L, copy) != LUA_TNIL) kept++;
-        if (lua_rawequal(L, -1, -2)) { /* unchanged: most are */
-            lua_pop(L, 2);
-            continue;
-        }
-        lua_pushvalue(L, -3);
-        lua_insert(L, -2);
-        lua_rawset(L, t);
-        lua_pop(L, 1);
-    }
-    if (kept == size) return; /* nothing of copy's was removed from t */
-    lua_pushnil(L);
-    while (lua_next(L, copy)) {
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        lua_rawset(L, t);
-    }
-}
-
-/* The registry back to its copy (size pairs), as restore does, except
- * the metatables registered since (luaL_newmetatable: a __name) that its
- * copy does not hold: they go into the table at stash and stay registered
- * through the collection (see pl_reset_state), and unstash takes them out
- * after it. One pass over the registry. */
-static void restore_registry(lua_State *L, int stash, int snap, int copy, lua_Integer size)
-{
-    lua_rawgeti(L, snap, S_NAME);
-    int name = lua_gettop(L);
-    lua_Integer kept = 0; /* keys of copy that the registry has */
-    lua_pushnil(L);
-    while (lua_next(L, LUA_REGISTRYINDEX)) { /* changing existing keys only: next stays valid */
         lua_pushvalue(L, -2);
         if (lua_rawget(L, copy) != LUA_TNIL) kept++; /* key, value, copy's */
         if (lua_rawequal(L, -1, -2)) {               /* unchanged: most are */
@@ -204,7 +184,7 @@ static void restore_registry(lua_State *L, int stash, int snap, int copy, lua_In
             continue;
         }
         int named = 0;
-        if (lua_type(L, -2) == LUA_TTABLE) {
+        if (stash && lua_type(L, -2) == LUA_TTABLE) {
             lua_pushvalue(L, name);
             named = lua_rawget(L, -3) != LUA_TNIL;
             lua_pop(L, 1);
@@ -218,29 +198,18 @@ static void restore_registry(lua_State *L, int stash, int snap, int copy, lua_In
             lua_remove(L, -2);
             lua_pushvalue(L, -2);
             lua_insert(L, -2);
-            lua_rawset(L, LUA_REGISTRYINDEX);
+            lua_rawset(L, t);
         }
     }
-    lua_settop(L, name - 1);
     if (kept == size) return; /* nothing of copy's was removed */
-    lua_pushnil(L);
-    while (lua_next(L, copy)) {
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        lua_rawset(L, LUA_REGISTRYINDEX);
-    }
-    lua_pushnil(L);
-    while (lua_next(L, stash)) { /* registered again, for the collection only */
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        lua_rawset(L, LUA_REGISTRYINDEX);
-    }
+    copy_pairs(L, t, copy);
+    if (stash) copy_pairs(L, t, stash); /* registered again, for the collection only */
 }
 
 /* Under pcall, [1] whether the tables are walked (see the top): each
  * back to its copy and to its metatable; the string metatable back, the
- * function cache's functions free again. Returns the stash
- * (restore_registry), or nil when nothing was walked. */
+ * function cache's functions free again. Returns the stash (restore),
+ * or nil when nothing was walked. */
 static int reset_tables(lua_State *L)
 {
     int walk = lua_toboolean(L, 1);
@@ -261,10 +230,12 @@ static int reset_tables(lua_State *L)
         lua_rawgeti(L, 2, S_SIZE + i);
         lua_Integer size = lua_tointeger(L, 5);
         lua_pop(L, 1);
-        if (i == R_REGISTRY)
-            restore_registry(L, 1, 2, 4, size);
-        else
-            restore(L, 3, 4, size);
+        if (i == R_REGISTRY) {
+            lua_rawgeti(L, 2, S_NAME); /* 5 */
+            restore(L, LUA_REGISTRYINDEX, 4, size, 1, 5);
+        } else {
+            restore(L, 3, 4, size, 0, 0);
+        }
         if (lua_rawgeti(L, 2, S_MT + i) != LUA_TTABLE) {
             lua_pop(L, 1);
             lua_pushnil(L);

@@ -18,6 +18,7 @@
 #include "engine/proxy.h"
 #include "engine/runtime.h"
 #include "engine/sched.h"
+#include "engine/transfer.h"
 #include "lib/instance.h"
 #include "lib/lib.h"
 
@@ -99,35 +100,6 @@ static size_t put_name_size(unsigned char *out, size_t len)
     return n;
 }
 
-/* lua_dump's writer: appends to a malloc'd buffer. */
-typedef struct dump_buf {
-    unsigned char *p;
-    size_t len, cap;
-} dump_buf;
-
-static int write_dump(lua_State *L, const void *p, size_t n, void *ud)
-{
-    (void)L;
-    dump_buf *b = ud;
-    if (n > b->cap - b->len) {
-        if (n > SIZE_MAX - b->len) return 1;
-        unsigned char *more = pl_grow(b->p, &b->cap, b->len + n, 1);
-        if (!more) return 1;
-        b->p = more;
-    }
-    /* most writes are a field of 1 to 8 bytes: a loop costs less than a
-     * call to memcpy */
-    if (n <= 16) {
-        const unsigned char *from = p;
-        for (size_t i = 0; i < n; i++)
-            b->p[b->len + i] = from[i];
-    } else {
-        memcpy(b->p + b->len, p, n);
-    }
-    b->len += n;
-    return 0;
-}
-
 /* After a successful compile of src (the function on top of L, compiled
  * with chunk name `name`): keeps its binary chunk, without the name, for
  * the next load of the same text. Best effort: out of memory or a chunk
@@ -137,22 +109,23 @@ static void remember(lua_State *L, const char *src, size_t len, uint32_t hash, c
     if (!CACHE_SCRIPTS || pl_codecache_limit() == 0) return;
     /* room for most chunks at once: a chunk is a few times its text */
     size_t cap = len < 4096 ? 4 * len + 256 : 2 * len;
-    dump_buf b = {malloc(cap), 0, cap};
-    if (!b.p) return;
-    if (lua_dump(L, write_dump, &b, 0) != 0) { /* 0: keep lines and names */
-        free(b.p);
+    pl_wire b;
+    pl_wire_init(&b);
+    if (pl_wire_reserve(&b, cap) != 0) return;
+    if (lua_dump(L, pl_wire_lua_writer, &b, 0) != 0) { /* 0: keep lines and names */
+        pl_wire_free(&b);
         return;
     }
     unsigned char field[SIZE_BYTES];
     size_t name_len = strlen(name), field_len = put_name_size(field, name_len);
     size_t name_end = NAME_AT + field_len + name_len;
-    if (b.len >= name_end && memcmp(b.p, LUA_SIGNATURE, sizeof LUA_SIGNATURE - 1) == 0 &&
-        memcmp(b.p + NAME_AT, field, field_len) == 0 &&
-        memcmp(b.p + NAME_AT + field_len, name, name_len) == 0) {
-        memmove(b.p + NAME_AT, b.p + name_end, b.len - name_end); /* the name out */
-        (void)pl_codecache_put(src, len, hash, b.p, b.len - (name_end - NAME_AT), NAME_AT);
+    if (b.len >= name_end && memcmp(b.data, LUA_SIGNATURE, sizeof LUA_SIGNATURE - 1) == 0 &&
+        memcmp(b.data + NAME_AT, field, field_len) == 0 &&
+        memcmp(b.data + NAME_AT + field_len, name, name_len) == 0) {
+        memmove(b.data + NAME_AT, b.data + name_end, b.len - name_end); /* the name out */
+        (void)pl_codecache_put(src, len, hash, b.data, b.len - (name_end - NAME_AT), NAME_AT);
     }
-    free(b.p);
+    pl_wire_free(&b);
 }
 
 /* lua_load's reader over a cached chunk with a name put in: the pieces in

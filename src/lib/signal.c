@@ -742,7 +742,6 @@ static int post(lua_State *L, sigconn *c, int first, int nargs, int bye, char *e
         pl_msgbody_free(body);
         return -1;
     }
-    pl_msgbody_trim(body);
     int mask = pl_mailbox_post(&vm->mailbox, &body);
     if (mask < 0) { /* the topic is bound: only out of memory */
         pl_msgbody_free(body);
