@@ -312,10 +312,15 @@ static void set_key(lua_State *L, int idx, item *it)
     lua_settop(L, top);
 }
 
-/* A new item holding the value at idx; raises (nothing made) if it cannot
- * cross VMs. The item is anchored in a userdata at the top of the stack
- * until the caller takes it (so an error frees it). */
-static int item_gc(lua_State *L)
+/* The item being made by a put, between make_item and own_item: a slot
+ * in a userdata kept in the registry, one per VM and reused by every put
+ * (a userdata with a finalizer per put made every put cost a finalizer
+ * run, and a producer's heap grew to hundreds of KB of them). When make_item
+ * raises (a value that cannot cross, out of memory), the item stays in the
+ * slot: the next put frees it, or the slot's __gc when the VM closes. */
+static const char ANCHOR_KEY = 0;
+
+static int anchor_gc(lua_State *L)
 {
     item **slot = lua_touserdata(L, 1);
     free_item(*slot);
@@ -323,15 +328,32 @@ static int item_gc(lua_State *L)
     return 0;
 }
 
-static item *make_item(lua_State *L, queue_obj *q, int idx)
+static item **anchor_slot(lua_State *L)
 {
-    item **slot = lua_newuserdatauv(L, sizeof *slot, 0);
-    *slot = NULL;
-    if (luaL_newmetatable(L, "parlua.QueueItem")) {
-        lua_pushcfunction(L, item_gc);
-        lua_setfield(L, -2, "__gc");
+    item **slot;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ANCHOR_KEY) == LUA_TUSERDATA) {
+        slot = lua_touserdata(L, -1);
+        lua_pop(L, 1); /* the registry keeps it */
+        return slot;
     }
+    lua_pop(L, 1);
+    slot = lua_newuserdatauv(L, sizeof *slot, 0);
+    *slot = NULL;
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, anchor_gc);
+    lua_setfield(L, -2, "__gc");
     lua_setmetatable(L, -2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &ANCHOR_KEY);
+    return slot;
+}
+
+/* A new item holding the value at idx, left in the VM's anchor slot
+ * (returned) until own_item takes it; raises if the value cannot cross. */
+static item **make_item(lua_State *L, queue_obj *q, int idx)
+{
+    item **slot = anchor_slot(L);
+    free_item(*slot); /* an earlier put raised while making its item */
+    *slot = NULL;
     item *it = calloc(1, sizeof *it);
     if (!it) luaL_error(L, "not enough memory");
     pl_wire_init(&it->wire);
@@ -341,16 +363,15 @@ static item *make_item(lua_State *L, queue_obj *q, int idx)
     pl_transfer_origin origin = {"Queue:put", 2};
     if (pl_transfer_encode(L, idx, 1, &origin, &it->wire, err, sizeof err) != 0)
         luaL_error(L, "%s", err);
-    return it;
+    return slot;
 }
 
-/* The caller now owns the item anchored at the top of the stack. */
-static item *own_item(lua_State *L)
+/* The caller now owns the item make_item made (no Lua call: the queue's
+ * lock may be held). */
+static item *own_item(item **slot)
 {
-    item **slot = lua_touserdata(L, -1);
     item *it = *slot;
     *slot = NULL;
-    lua_pop(L, 1);
     return it;
 }
 
@@ -387,16 +408,17 @@ static int do_put(lua_State *L, double timeout)
     queue_obj *q = check_queue(L);
     luaL_checkany(L, 2);
     if (timeout != 0) pl_park_check(L, "Queue:put");
-    make_item(L, q, 2); /* anchored at the top */
+    item **slot = make_item(L, q, 2);
     pl_waiter *w = timeout != 0 ? pl_park_prepare(L, &q->w, WANT_PUT) : NULL;
     uv_mutex_lock(&q->w.lock);
     if (q->shutdown) {
         uv_mutex_unlock(&q->w.lock);
-        return shut_error(L, q, "Queue:put"); /* the anchor frees the item */
+        free_item(own_item(slot));
+        return shut_error(L, q, "Queue:put");
     }
     pl_waiter *getter = first_of(q, WANT_GET);
     if (getter) { /* the queue is empty and someone waits: hand it over */
-        getter->payload = own_item(L);
+        getter->payload = own_item(slot);
         q->unfinished++;
         pl_wake(getter);
         uv_mutex_unlock(&q->w.lock);
@@ -405,19 +427,21 @@ static int do_put(lua_State *L, double timeout)
     if (!is_full(q) || !w) {
         if (is_full(q)) {
             uv_mutex_unlock(&q->w.lock);
+            free_item(own_item(slot));
             return pl_sync_raise(L, "Full", "Queue:put: Queue#%d is full (maxsize %d)",
                                  (int)q->w.id, (int)q->maxsize);
         }
         if (reserve(q) != PL_OK) {
             uv_mutex_unlock(&q->w.lock);
+            free_item(own_item(slot));
             return luaL_error(L, "not enough memory");
         }
-        store(q, own_item(L), 0);
+        store(q, own_item(slot), 0);
         q->unfinished++;
         uv_mutex_unlock(&q->w.lock);
         return 0;
     }
-    w->payload = own_item(L); /* the get that makes room moves it in */
+    w->payload = own_item(slot); /* the get that makes room moves it in */
     return pl_park(L, w, timeout, 0, put_k);
 }
 

@@ -97,6 +97,33 @@ imm:put(1); imm:put(2)
 imm:shutdown(true)
 assert(imm:empty() and imm:join(0) == true, "immediate shutdown drops the items")
 
+-- a put leaves no garbage in the putting VM's heap (each put used to
+-- leave a userdata with a finalizer: 40 bytes, and a finalizer run each);
+-- a put that raised (a value that cannot cross) loses nothing and the
+-- next put works
+local nogc = sync.Queue()
+collectgarbage("collect")
+collectgarbage("stop")
+local before = collectgarbage("count")
+for i = 1, 10000 do nogc:put(i) end
+local grown = (collectgarbage("count") - before) * 1024
+collectgarbage("restart")
+assert(grown < 4096, string.format("10,000 puts left %.0f bytes of garbage", grown))
+for i = 1, 10000 do assert(nogc:get() == i) end
+for _ = 1, 3 do
+    U.raises_with("cannot transfer a value of type 'thread'", nogc.put, nogc,
+        { coroutine.create(print) })
+end
+nogc:put("after")
+assert(nogc:get_nowait() == "after" and nogc:empty())
+local full = sync.Queue { maxsize = 1 }
+full:put(1)
+for _ = 1, 3 do
+    local ok, err = pcall(full.put_nowait, full, { "a table", 2 })
+    assert(not ok and err.name == "Full", tostring(err))
+end
+assert(full:get() == 1 and full:empty())
+
 -- a worker pool: 16 actors, 400 jobs, results exact
 local WORKERS, JOBS = 16, 400
 local work, results = sync.Queue { maxsize = 8 }, sync.Queue()
