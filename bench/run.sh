@@ -64,6 +64,8 @@ row() { # figure unit parlua lua5.4
 run terrain "$parlua" examples/terrain.lua
 run terrain_plain lua5.4 examples/terrain-serial.lua
 run terrain_trace "$parlua" --trace "$out/terrain.json" examples/terrain.lua
+run cpu "$parlua" --frame-budget 0 bench/cpu.lua
+run cpu_plain lua5.4 bench/cpu-plain.lua
 run messages "$parlua" bench/messages.lua
 run messages_small "$parlua" bench/messages.lua 200000
 run messages_trace "$parlua" --trace "$out/messages.json" bench/messages.lua 200000
@@ -104,6 +106,11 @@ par=$(line terrain '/^parallel time:/ {print $3}')
 ser=$(line terrain_plain '/^time/ {print $2}')
 row "terrain: 9,261 chunks, 32 actors, wall time" s "$par" "$ser"
 row "terrain: speedup over lua5.4 (x cores: $(nproc))" x "$(ratio "$ser" "$par")" ""
+cpar=$(fig cpu cpu_parallel_s)
+cplain=$(fig cpu_plain plain_cpu_s)
+row "CPU-bound loop (global math.sin), one actor per worker" s "$cpar" "$cplain"
+row "CPU-bound loop: speedup over lua5.4 (x cores: $(nproc))" x "$(ratio "$cplain" "$cpar")" ""
+row "CPU-bound loop: speedup over parlua's main VM" x "$(ratio "$(fig cpu cpu_main_s)" "$cpar")" ""
 row "messages, one sender to one actor: send" "M/s" "$(fig messages send_mps)" ""
 row "messages, one sender to one actor: handled" "M/s" "$(fig messages messages_mps)" ""
 row "message round trip between two actors" "us" "$(fig roundtrip roundtrip_us)" ""
@@ -175,7 +182,8 @@ target "actor start-up, us per actor" "$(fig actors actor_start_us)" "<=" 10
 target "memory per idle actor, Lua heap, KB" "$(fig actors idle_actor_heap_kb)" "<=" 10
 target "message round trip between two actors, us" "$(fig roundtrip roundtrip_us)" "<=" 0.8
 target "one-way small messages, handled, M/s" "$(fig messages messages_mps)" ">=" 10
-target "CPU-bound speedup (terrain) over lua5.4, x" "$(ratio "$ser" "$par")" ">=" 1.95
+target "CPU-bound speedup (global math.sin loop) over lua5.4, x" "$(ratio "$cplain" "$cpar")" ">=" 1.95
+target "terrain speedup over lua5.4 (SPEC 11: 0.9 x cores), x" "$(ratio "$ser" "$par")" ">=" "$(awk -v n="$(nproc)" 'BEGIN { print 0.9 * n }')"
 target "lthread start + join, us per lthread (issue 15)" "$(fig lthreads lthread_start_us)" "<=" 10
 target "lthread start + join, us per lthread (SPEC 11)" "$(fig lthreads lthread_start_us)" "<=" 5
 if [ -f bench/sharedtable.lua ]; then
