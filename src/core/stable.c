@@ -39,6 +39,10 @@
  * that keeps a table to visit later, after the section or snapshot it was
  * found in is gone (a deep clone's work list), retains it first.
  *
+ * Counters. An increment of a number cell that only the current root
+ * reaches adds to it in place, excluding snapshots and write attempts of
+ * the table (share_begin); see pl_stable_increment.
+ *
  * Contention. Writers retry their CAS with a short backoff (lock-free:
  * some writer always succeeds). Transactions and update() validate the
  * values they read against the current root and re-apply their writes on

@@ -12,6 +12,9 @@
  * reclamation (core/epoch.h). So:
  * - reads take no lock and never wait: inside an epoch section, load the
  *   root and walk down (pl_stable_root, pl_snode_find);
+ * - a number that only the current root reaches is incremented in place,
+ *   with an atomic add (pl_stable_increment in stable.c: snapshots and
+ *   writes wait for such adds under way, and later ones copy the path);
  * - a clone is a new table pointing at the same root: O(1);
  * - a snapshot (pl_stable_snapshot) is a retained root: iterating it needs
  *   no section and sees one version however the table changes meanwhile.
@@ -227,7 +230,9 @@ static inline pl_snode *pl_stable_root(pl_stable *t)
 pl_snode *pl_stable_snapshot(pl_stable *t);
 size_t pl_stable_size(pl_stable *t);
 
-/* Writes. Each is atomic: one CAS publishes it, retried on contention. */
+/* Writes. Each is atomic: one CAS publishes it, retried on contention;
+ * an increment of a number that no other version shares is one atomic add
+ * on its cell instead (stable.c). */
 /* st[k] = v (v NIL removes k). For a string key, k->s may be NULL: a
  * shared string is made if the key is new. */
 PL_MUST_CHECK int pl_stable_set(pl_stable *t, const pl_skey *k, const pl_sval *v);
