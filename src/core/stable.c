@@ -39,6 +39,10 @@
  * that keeps a table to visit later, after the section or snapshot it was
  * found in is gone (a deep clone's work list), retains it first.
  *
+ * Counters. An increment of a number cell that only the current root
+ * reaches adds to it in place, excluding snapshots and write attempts of
+ * the table (share_begin); see pl_stable_increment.
+ *
  * Contention. Writers retry their CAS with a short backoff (lock-free:
  * some writer always succeeds). Transactions and update() validate the
  * values they read against the current root and re-apply their writes on
@@ -286,9 +290,74 @@ void pl_snode_retain(pl_snode *n)
     atomic_fetch_add_explicit(&n->refs, 1, memory_order_relaxed);
 }
 
+/* ---- in-place increments: who is adding to which table ---- */
+
+/* A thread adding to a number cell in place (pl_stable_increment) says so
+ * in its slot; anything that shares or replaces a table's root (a
+ * snapshot, a write attempt) counts itself in the table's `sharers` and
+ * waits until no slot names the table (the argument is at
+ * pl_stable_increment). A slot is a cache line of its own, written by its
+ * thread twice per in-place add and read by sharers only. A thread claims
+ * one on its first increment and gives it back when it unregisters from
+ * epoch.c (stable_thread_exit); without one (all taken) it only ever
+ * copies paths. */
+#define INPLACE_SLOTS 256
+typedef struct inplace_slot {
+    _Alignas(64) _Atomic(pl_stable *) t; /* the table being added to in place, or NULL */
+    atomic_int used;                     /* claimed by a thread */
+} inplace_slot;
+static inplace_slot slots[INPLACE_SLOTS];
+static atomic_uint slots_hw;           /* slots at and above this were never claimed */
+static _Thread_local int my_slot = -1; /* -1: none yet; -2: none was free */
+
 static _Thread_local pl_snode *dead; /* nodes to free, linked by u.next_dead */
 static _Thread_local int draining;   /* this thread is freeing the list now */
-static _Thread_local int hook_set;   /* node_cache_flush is epoch.c's exit hook */
+static _Thread_local int hook_set;   /* stable_thread_exit is epoch.c's exit hook */
+
+/* epoch.c's exit hook: a thread unregisters (it exits, or
+ * pl_epoch_thread_exit): its node memory and its slot go. */
+static void stable_thread_exit(void)
+{
+    node_cache_flush();
+    if (my_slot >= 0) {
+        /* relaxed: nothing is handed over with the slot (its t is NULL since
+         * this thread's last add, and only this thread wrote it) */
+        atomic_store_explicit(&slots[my_slot].used, 0, memory_order_relaxed);
+    }
+    my_slot = -1;
+}
+
+static void set_exit_hook(void)
+{
+    if (!hook_set) { /* once per thread: not a shared store per node */
+        pl_epoch_set_exit_hook(stable_thread_exit);
+        hook_set = 1;
+    }
+}
+
+/* This thread's slot, claimed on first use; -2 if none is free. */
+static int claim_slot(void)
+{
+    if (!pl_epoch_self) pl_epoch_register(); /* its exit gives the slot back */
+    set_exit_hook();
+    for (unsigned i = 0; i < INPLACE_SLOTS; i++) {
+        int zero = 0;
+        /* relaxed: the claim only has to be exclusive (see stable_thread_exit) */
+        if (atomic_load_explicit(&slots[i].used, memory_order_relaxed) != 0 ||
+            !atomic_compare_exchange_strong_explicit(&slots[i].used, &zero, 1, memory_order_relaxed,
+                                                     memory_order_relaxed))
+            continue;
+        /* seq_cst: before this thread's first slot store in the total order,
+         * so a sharer that must see that store scans far enough (argument
+         * at pl_stable_increment) */
+        unsigned hw = atomic_load_explicit(&slots_hw, memory_order_seq_cst);
+        while (hw < i + 1 && !atomic_compare_exchange_weak_explicit(
+                                 &slots_hw, &hw, i + 1, memory_order_seq_cst, memory_order_seq_cst))
+            ;
+        return my_slot = (int)i;
+    }
+    return my_slot = -2;
+}
 
 static void node_free(pl_snode *n)
 {
@@ -300,10 +369,7 @@ static void node_free(pl_snode *n)
         pl_snode_release(k[i]);
     size_t c = node_class(nd, nc);
     if (c < NODE_CLASSES && node_cached_bytes < NODE_KEEP_BYTES && pl_epoch_self) {
-        if (!hook_set) { /* once per thread: not a shared store per node */
-            pl_epoch_set_exit_hook(node_cache_flush);
-            hook_set = 1;
-        }
+        set_exit_hook();
         node_block *b = (node_block *)n;
         b->next = node_cache[c];
         node_cache[c] = b;
@@ -908,6 +974,7 @@ pl_stable *pl_stable_new(pl_snode *root, int frozen, pl_stable_list *list)
     if (!t) return NULL;
     pl_shared_init(&t->base, &pl_stable_type);
     atomic_init(&t->root, root);
+    atomic_init(&t->sharers, 0);
     t->frozen = frozen;
     atomic_init(&t->excl, 0);
     t->list = list;
@@ -923,12 +990,42 @@ pl_stable *pl_stable_new(pl_snode *root, int frozen, pl_stable_list *list)
     return t;
 }
 
+/* Around everything that shares t's root (a snapshot retains it) or reads
+ * cells of it to copy or compare them and replaces it (a write attempt):
+ * from share_begin's return to share_end, no number cell under t's root
+ * changes in place (argument at pl_stable_increment). share_begin waits
+ * only for adds already past their check, a few instructions each; new
+ * ones see `sharers` and copy the path instead. */
+static void share_begin(pl_stable *t)
+{
+    /* seq_cst: F of the argument, before the loads below in the total order */
+    atomic_fetch_add_explicit(&t->sharers, 1, memory_order_seq_cst);
+    unsigned hw = atomic_load_explicit(&slots_hw, memory_order_seq_cst);
+    for (unsigned i = 0; i < hw; i++) {
+        /* seq_cst: Q of the argument; acquire half: an add whose clear
+         * this reads happens before everything this sharer does next */
+        for (unsigned tries = 0; atomic_load_explicit(&slots[i].t, memory_order_seq_cst) == t;
+             tries++)
+            backoff(tries);
+    }
+}
+
+static void share_end(pl_stable *t)
+{
+    /* seq_cst: every change of `sharers` is a seq_cst RMW, so an adder's
+     * seq_cst load of it returns the last one before it in the total order;
+     * the release half hands what this sharer did to adders that read 0 */
+    atomic_fetch_sub_explicit(&t->sharers, 1, memory_order_seq_cst);
+}
+
 pl_snode *pl_stable_snapshot(pl_stable *t)
 {
+    share_begin(t);
     pl_epoch_enter();
     pl_snode *r = pl_stable_root(t);
-    if (r) pl_snode_retain(r);
+    if (r) pl_snode_retain(r); /* from here on no cell under r changes in place */
     pl_epoch_exit();
+    share_end(t);
     return r;
 }
 
@@ -988,17 +1085,20 @@ static int write_key(pl_stable *t, const pl_skey *k, const pl_sval *v, const pl_
     int rc = PL_OK;
     for (unsigned tries = 0;; tries++) {
         wait_excl(t);
+        share_begin(t);
         pl_epoch_enter();
         pl_snode *old = pl_stable_root(t), *nw;
         const pl_sentry *e = expect || (need_string && !made) ? find_entry(old, k) : NULL;
         if (expect && !pl_sval_same(e ? &e->v : &nil, expect)) {
             pl_epoch_exit();
+            share_end(t);
             rc = PL_ECONFLICT;
             break;
         }
         if (need_string && !made) {
             if (!e) {
                 pl_epoch_exit();
+                share_end(t);
                 made = pl_sstring_new_hashed(k->str, k->len, (uint32_t)k->ik);
                 if (!made) return PL_ENOMEM;
                 tries--;
@@ -1010,16 +1110,19 @@ static int write_key(pl_stable *t, const pl_skey *k, const pl_sval *v, const pl_
         }
         if (apply(old, &ne, k, &nw) != PL_OK) {
             pl_epoch_exit();
+            share_end(t);
             rc = PL_ENOMEM;
             break;
         }
         if (nw == old) { /* removing an absent key */
             pl_snode_release(nw);
             pl_epoch_exit();
+            share_end(t);
             break;
         }
         int ok = publish(t, old, nw);
         pl_epoch_exit();
+        share_end(t);
         if (ok) {
             retire_root(old);
             break;
@@ -1058,18 +1161,126 @@ static int add_numbers(const pl_sval *a, const pl_sval *b, pl_sval *out)
     return 1;
 }
 
+/* The entry at k under root n if every node on the way, n included, has
+ * one reference; NULL otherwise. Called in an in-place add only: n is the
+ * table's root and is not replaced meanwhile. */
+static pl_sentry *find_private(pl_snode *n, const pl_skey *k)
+{
+    uint64_t ik = k->ik;
+    while (n) {
+        /* acquire: reading 1 from the release of a snapshot, a clone or an
+         * old root that shared n, everything its holder read of n happens
+         * before the add */
+        if (atomic_load_explicit(&n->refs, memory_order_acquire) != 1) return NULL;
+        if (n->shift == COLL) {
+            if (n->u.prefix != ik) return NULL;
+            for (unsigned i = 0; i < n->datamap; i++)
+                if (key_eq(&n->e[i], k)) return &n->e[i];
+            return NULL;
+        }
+        uint32_t bit = 1u << chunk(ik, n->shift);
+        if (n->datamap & bit) {
+            pl_sentry *e = &n->e[popc(n->datamap & (bit - 1))];
+            return key_eq(e, k) ? e : NULL;
+        }
+        if (!(n->nodemap & bit)) return NULL;
+        n = kids(n)[popc(n->nodemap & (bit - 1))];
+    }
+    return NULL;
+}
+
+/* In-place increments.
+ *
+ * A number cell may change in place when it belongs to t's current root
+ * only: every node from the root down to it has one reference (the root's
+ * is t's own), so no snapshot, clone, other table or old root can reach
+ * it (find_private). The add must not race with anything that shares or
+ * copies that cell: a snapshot retaining the root (it would see later
+ * adds), a write copying the cell into a new root (the add would be lost),
+ * a commit validating it. Those all run between share_begin and share_end
+ * of t, and exclude in-place adds on t like this, all operations seq_cst
+ * (one total order S):
+ *   adder:  W: slot = t;  L: load sharers;  if 0: check, add;  C: slot = NULL (release)
+ *   sharer: F: sharers += 1;  load slots_hw;  Q: load each slot, wait while it is t
+ * Suppose the adder's L returns 0. If a sharer's F precedes L in S, its
+ * matching decrement does too (every change of `sharers` is a seq_cst RMW,
+ * L returns the last one before it), so the sharer is done, and L reads
+ * from its release sequence: what it did happens before the add. Else
+ * W < L < F < Q in S; the slot's claim raised slots_hw before W, so the
+ * sharer scans the slot, and Q returns W (it waits) or C or later (C is the
+ * next store after W; seq_cst Q may not return a store older than W),
+ * and C, a release store read by Q, puts the whole add before the rest of
+ * the sharer. So an add and a sharer's critical part never overlap: while
+ * an adder is past L, t's root is not replaced (roots are replaced only by
+ * sharers) and holds its nodes, so the adder needs no epoch section; no
+ * reference to a node on its path can be taken (only a sharer of t can
+ * reach one, whatever other tables do: a node they share has two
+ * references somewhere on its path), so the check stays true through the
+ * add.
+ *
+ * The cell's tag never changes in place (an integer cell with a float delta
+ * takes the path copy), only the 8-byte payload, with one atomic RMW;
+ * readers in sections read it with pl_sval_load. seq_cst RMWs: with the
+ * seq_cst root loads and publishing CASes, every read and write of a table
+ * stays in one total order (a thread that sees one increment then reads
+ * another key sees the writes before it). Returns 1 if done. */
+static int increment_in_place(pl_stable *t, const pl_skey *k, const pl_sval *delta,
+                              pl_sval *old_out)
+{
+    int s = my_slot;
+    if (s < 0 && (s == -2 || (s = claim_slot()) < 0)) return 0;
+    _Atomic(pl_stable *) *slot = &slots[s].t;
+    atomic_store_explicit(slot, t, memory_order_seq_cst); /* W */
+    int done = 0;
+    if (atomic_load_explicit(&t->sharers, memory_order_seq_cst) == 0) { /* L */
+        /* acquire: the root's nodes as its publisher built them (it may
+         * have been published before the last sharer's decrement L read) */
+        pl_snode *root = atomic_load_explicit(&t->root, memory_order_acquire);
+        pl_sentry *e = find_private(root, k);
+        if (e && e->v.tag == PL_SV_INT && delta->tag == PL_SV_INT) {
+            old_out->tag = PL_SV_INT;
+            /* unsigned: wraps around, as Lua */
+            old_out->u.i = (int64_t)__atomic_fetch_add((uint64_t *)&e->v.u.i, (uint64_t)delta->u.i,
+                                                       __ATOMIC_SEQ_CST);
+            done = 1;
+        } else if (e && e->v.tag == PL_SV_FLOAT) {
+            double d = delta->tag == PL_SV_INT ? (double)delta->u.i : delta->u.n;
+            int64_t bits = __atomic_load_n(&e->v.u.i, __ATOMIC_SEQ_CST), nbits;
+            double x, y;
+            do { /* other adders only: a sharer cannot start meanwhile */
+                memcpy(&x, &bits, sizeof x);
+                y = x + d;
+                memcpy(&nbits, &y, sizeof nbits);
+            } while (!__atomic_compare_exchange_n(&e->v.u.i, &bits, nbits, 1, __ATOMIC_SEQ_CST,
+                                                  __ATOMIC_SEQ_CST));
+            old_out->tag = PL_SV_FLOAT;
+            old_out->u.n = x;
+            done = 1;
+        }
+    }
+    atomic_store_explicit(slot, NULL, memory_order_release); /* C */
+    return done;
+}
+
 int pl_stable_increment(pl_stable *t, const pl_skey *k, const pl_sval *delta, pl_sval *old_out)
 {
     if (t->frozen) return PL_EFROZEN;
     if (delta->tag != PL_SV_INT && delta->tag != PL_SV_FLOAT) return PL_ENOTNUM;
+    wait_excl(t);
+    if (increment_in_place(t, k, delta, old_out)) return PL_OK;
+    /* shared, absent, not a number, an integer becoming a float, or a
+     * sharer at work: copy the path (the new one is private: later adds
+     * go in place) */
     for (unsigned tries = 0;; tries++) {
         wait_excl(t);
+        share_begin(t);
         pl_epoch_enter();
         pl_snode *old = pl_stable_root(t);
         const pl_sentry *cur = find_entry(old, k);
         pl_sentry ne;
         if (!cur || !add_numbers(&cur->v, delta, &ne.v)) {
             pl_epoch_exit();
+            share_end(t);
             return cur ? PL_ENOTNUM : PL_EABSENT;
         }
         *old_out = cur->v;
@@ -1081,10 +1292,12 @@ int pl_stable_increment(pl_stable *t, const pl_skey *k, const pl_sval *delta, pl
         pl_snode *nw = assoc(old, &ne, &added);
         if (!nw) {
             pl_epoch_exit();
+            share_end(t);
             return PL_ENOMEM;
         }
         int ok = publish(t, old, nw);
         pl_epoch_exit();
+        share_end(t);
         if (ok) {
             retire_root(old);
             return PL_OK;
@@ -1099,10 +1312,12 @@ int pl_stable_clear(pl_stable *t)
     if (t->frozen) return PL_EFROZEN;
     for (unsigned tries = 0;; tries++) {
         wait_excl(t);
+        share_begin(t);
         pl_epoch_enter();
         pl_snode *old = pl_stable_root(t);
         int ok = !old || publish(t, old, NULL);
         pl_epoch_exit();
+        share_end(t);
         if (ok) {
             retire_root(old);
             return PL_OK;
@@ -1424,23 +1639,28 @@ int pl_stxn_commit(pl_stxn *x)
     if (t->frozen) return PL_EFROZEN;
     for (unsigned tries = 0;; tries++) {
         wait_excl(t);
+        share_begin(t); /* the cells validated are the cells copied */
         pl_epoch_enter();
         pl_snode *cur = pl_stable_root(t), *nw;
         if (!still_valid(x, cur)) {
             pl_epoch_exit();
+            share_end(t);
             return PL_ECONFLICT;
         }
         if (apply_writes(x, cur, &nw) != PL_OK) {
             pl_epoch_exit();
+            share_end(t);
             return PL_ENOMEM;
         }
         if (nw == cur) { /* only removals of absent keys */
             pl_snode_release(nw);
             pl_epoch_exit();
+            share_end(t);
             return PL_OK;
         }
         int ok = publish(t, cur, nw);
         pl_epoch_exit();
+        share_end(t);
         if (ok) {
             retire_root(cur);
             return PL_OK;
@@ -1534,7 +1754,9 @@ void pl_stable_list_shutdown(pl_stable_list *l)
             if (try_retain(t)) all[k++] = t;
     uv_mutex_unlock(&l->lock);
     for (size_t i = 0; i < k; i++) {
+        share_begin(all[i]);
         pl_snode *old = atomic_exchange_explicit(&all[i]->root, NULL, memory_order_seq_cst);
+        share_end(all[i]);
         retire_root(old); /* values go: cycles between tables break */
     }
     for (size_t i = 0; i < k; i++)

@@ -12,6 +12,9 @@
  * reclamation (core/epoch.h). So:
  * - reads take no lock and never wait: inside an epoch section, load the
  *   root and walk down (pl_stable_root, pl_snode_find);
+ * - a number that only the current root reaches is incremented in place,
+ *   with an atomic add (pl_stable_increment in stable.c: snapshots and
+ *   writes wait for such adds under way, and later ones copy the path);
  * - a clone is a new table pointing at the same root: O(1);
  * - a snapshot (pl_stable_snapshot) is a retained root: iterating it needs
  *   no section and sees one version however the table changes meanwhile.
@@ -141,6 +144,7 @@ typedef struct pl_stable pl_stable;
 struct pl_stable {
     pl_shared base;
     _Atomic(pl_snode *) root; /* NULL: empty; owns one reference */
+    atomic_uint sharers;      /* threads in a write attempt or a snapshot of t (stable.c) */
     int frozen;               /* set at creation, never changed */
     atomic_int excl;          /* 1 while a fallback transaction holds it (stable.c) */
     pl_stable_list *list;     /* the live-table list it is on, or NULL */
@@ -150,6 +154,23 @@ struct pl_stable {
 /* The type of every table (name "SharedTable"); its metatable name is the
  * registry key of the proxies' metatable in each VM. */
 extern const pl_shared_type pl_stable_type;
+
+/* A copy of *v, which a section found under a table's current root: the
+ * payload of a number may be changed in place meanwhile (an increment,
+ * stable.c), so it is read with one atomic load, never torn. seq_cst, as
+ * the root loads and the in-place adds: every read and write of a table
+ * takes part in one total order, as when every write published a root.
+ * Values of a retained root (a snapshot) never change: plain reads do. */
+static inline pl_sval pl_sval_load(const pl_sval *v)
+{
+    pl_sval out;
+    out.tag = v->tag;                                 /* never changed in place */
+    if (v->tag == PL_SV_INT || v->tag == PL_SV_FLOAT) /* a double is read as its bits */
+        out.u.i = __atomic_load_n(&v->u.i, __ATOMIC_SEQ_CST);
+    else
+        out.u = v->u;
+    return out;
+}
 
 /* Value references. */
 void pl_sval_retain(const pl_sval *v);
@@ -209,7 +230,9 @@ static inline pl_snode *pl_stable_root(pl_stable *t)
 pl_snode *pl_stable_snapshot(pl_stable *t);
 size_t pl_stable_size(pl_stable *t);
 
-/* Writes. Each is atomic: one CAS publishes it, retried on contention. */
+/* Writes. Each is atomic: one CAS publishes it, retried on contention;
+ * an increment of a number that no other version shares is one atomic add
+ * on its cell instead (stable.c). */
 /* st[k] = v (v NIL removes k). For a string key, k->s may be NULL: a
  * shared string is made if the key is new. */
 PL_MUST_CHECK int pl_stable_set(pl_stable *t, const pl_skey *k, const pl_sval *v);

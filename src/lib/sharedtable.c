@@ -470,7 +470,7 @@ static inline void copy_out(outval *o, const pl_sval *v)
         o->v.tag = PL_SV_NIL;
         return;
     }
-    o->v = *v;
+    o->v = pl_sval_load(v); /* a number may be incremented in place meanwhile */
     o->copied = 0;
     if (v->tag < PL_SV_STR) return; /* a scalar: nothing to hold */
     if (v->tag == PL_SV_STR && v->u.s->len <= SMALL_STRING) {
@@ -983,7 +983,7 @@ static int update_fast(lua_State *L, pl_stable *t, const pl_skey *k)
         pl_sval old = {PL_SV_NIL, {0}};
         pl_epoch_enter();
         const pl_sval *cur = pl_snode_find(pl_stable_root(t), k);
-        if (cur) old = *cur;
+        if (cur) old = pl_sval_load(cur); /* may be incremented in place meanwhile */
         pl_epoch_exit();
         if (old.tag >= PL_SV_STR) break; /* a value with a reference: the general path */
         lua_pushcfunction(L, fast_attempt);
