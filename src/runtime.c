@@ -184,6 +184,7 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     atomic_init(&rt->nprepared, 0);
     atomic_init(&rt->prepare_queued, 0);
     atomic_init(&rt->serial_sleeping, 0);
+    atomic_init(&rt->repeats_hidden, 0);
     uv_mutex_init(&rt->lthreads_lock);
     uv_mutex_init(&rt->spare_lock);
     pl_list_init(&rt->lthreads);
@@ -252,6 +253,7 @@ int parlua_finish(parlua_runtime *rt)
 {
     if (rt->finished) return PARLUA_OK;
     rt->finished = 1;
+    pl_report_repeats(rt);
     pl_warn_suspended(rt);
     report_long_runs(rt);
     if (rt->config.stats) {

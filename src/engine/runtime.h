@@ -107,6 +107,14 @@ struct parlua_runtime {
     _Atomic(lua_State *) serial_L;
     uv_mutex_t error_lock; /* guards last_error and the order of error reports */
     char last_error[1024];
+    /* The streak of identical error reports (engine/vm.c, report_line), under
+     * error_lock: how many were shown, how many only counted since the
+     * last summary line, and the newest hidden one's VM. */
+    struct {
+        char what[48], key[256], msg[512], last_vm[160];
+        unsigned long shown, hidden;
+    } repeats;
+    atomic_int repeats_hidden; /* 1 while repeats.hidden may be nonzero: a frame's cheap check */
     struct pl_st_registry *st_registry; /* SharedTableRegistry, live tables (lib/sharedtable.c) */
     atomic_uintptr_t last_vm_id;        /* pl_vm.id of the newest VM */
     pl_vm *dying;                       /* killed VMs not yet freed (serial thread only; sched.c) */

@@ -963,6 +963,7 @@ void pl_sched_frame(pl_runtime *rt, double dt)
     rt->parallel_ns += t2 - t1;
     rt->parallel_phases += par != NULL;
     if (rt->trace) trace_frame(rt, t0, t1, t2, nserial, nparallel);
+    pl_report_repeats(rt); /* the frame's hidden error reports, summed up */
 }
 
 int pl_sched_has_work(pl_runtime *rt)

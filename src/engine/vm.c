@@ -3,6 +3,7 @@
  * and forgetting the coroutines the runtime owns, and reporting their
  * uncaught errors.
  */
+#include <ctype.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdio.h>
@@ -537,17 +538,76 @@ static int format_error(lua_State *L)
     return 2;
 }
 
-/* Prints one report under the error lock and keeps msg as the last error.
- * Names the VM even when out of memory (the actor's own name then). */
+/* One error repeated by many VMs (2,000 clones of a script failing the
+ * same way) is reported in full REPEATS_SHOWN times in a row, then only
+ * counted: one line sums up the hidden ones when another report comes, at
+ * the end of the frame and at the end of the run (pl_report_repeats). */
+#define REPEATS_SHOWN 3
+
+/* What makes two reports the same: the message without the script's name
+ * before ":line:" (each clone of a script has its own name). */
+static const char *repeat_key(const char *msg)
+{
+    const char *colon = strchr(msg, ':'), *d = colon ? colon + 1 : NULL;
+    if (!d || !isdigit((unsigned char)*d)) return msg;
+    while (isdigit((unsigned char)*d))
+        d++;
+    return *d == ':' ? colon + 1 : msg;
+}
+
+static void flush_repeats_locked(pl_runtime *rt)
+{
+    if (!rt->repeats.hidden) return;
+    fprintf(stderr, "%s: %lu more reports of the same %s were not shown (the last from %s): %s\n",
+            pl_report_name(rt), rt->repeats.hidden, rt->repeats.what, rt->repeats.last_vm,
+            rt->repeats.msg);
+    rt->repeats.hidden = 0; /* the streak goes on: more of it are counted again */
+    /* relaxed: a hint only, set and cleared under error_lock */
+    atomic_store_explicit(&rt->repeats_hidden, 0, memory_order_relaxed);
+}
+
+void pl_report_repeats(pl_runtime *rt)
+{
+    /* relaxed: the frame's end and the run's end come after the parallel
+     * phase's reports (wait_parallel orders them); a stale 0 only delays
+     * the line to the next frame or the end */
+    if (!atomic_load_explicit(&rt->repeats_hidden, memory_order_relaxed)) return;
+    uv_mutex_lock(&rt->error_lock);
+    flush_repeats_locked(rt);
+    uv_mutex_unlock(&rt->error_lock);
+}
+
+/* Prints one report under the error lock (or counts it: REPEATS_SHOWN) and
+ * keeps msg as the last error. Names the VM even when out of memory (the
+ * actor's own name then). */
 static void report_line(pl_vm *vm, const char *what, const char *msg, const char *text)
 {
     pl_runtime *rt = vm->runtime;
     char *owned = pl_vm_name(vm);
     const char *kind, *name = vm_label(vm, owned, &kind);
+    char key[sizeof rt->repeats.key];
+    snprintf(key, sizeof key, "%s", repeat_key(msg));
     uv_mutex_lock(&rt->error_lock);
     snprintf(rt->last_error, sizeof rt->last_error, "%s", msg);
-    if (!rt->config.quiet)
-        fprintf(stderr, "%s: %s in %s%s: %s\n", pl_report_name(rt), what, kind, name, text);
+    if (!rt->config.quiet) {
+        int same = rt->repeats.shown && strcmp(rt->repeats.what, what) == 0 &&
+                   strcmp(rt->repeats.key, key) == 0;
+        if (same && rt->repeats.shown >= REPEATS_SHOWN) {
+            rt->repeats.hidden++;
+            atomic_store_explicit(&rt->repeats_hidden, 1, memory_order_relaxed); /* a hint */
+            snprintf(rt->repeats.last_vm, sizeof rt->repeats.last_vm, "%s%s", kind, name);
+        } else {
+            if (!same) {
+                flush_repeats_locked(rt);
+                snprintf(rt->repeats.what, sizeof rt->repeats.what, "%s", what);
+                snprintf(rt->repeats.key, sizeof rt->repeats.key, "%s", key);
+                snprintf(rt->repeats.msg, sizeof rt->repeats.msg, "%s", msg);
+                rt->repeats.shown = 0;
+            }
+            rt->repeats.shown++;
+            fprintf(stderr, "%s: %s in %s%s: %s\n", pl_report_name(rt), what, kind, name, text);
+        }
+    }
     uv_mutex_unlock(&rt->error_lock);
     free(owned);
 }

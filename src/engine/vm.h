@@ -269,5 +269,8 @@ void pl_rthread_free(pl_rthread *th);
 void pl_warn_suspended(pl_runtime *rt);
 /* Prints an uncaught error of L (message on top of L's stack or of co). */
 void pl_report_error(pl_vm *vm, lua_State *co, const char *what);
+/* Prints the line that sums up identical error reports not shown (vm.c,
+ * report_line), if any: at the end of a frame and of the run. */
+void pl_report_repeats(pl_runtime *rt);
 
 #endif
