@@ -62,6 +62,8 @@ static lua_State *newvm(int with_tobj)
 {
     lua_State *L = luaL_newstate();
     assert_non_null(L);
+    /* no VM (pl_ctx_of NULL): proxies' finalizers then touch none */
+    *(void **)lua_getextraspace(L) = NULL;
     luaL_openlibs(L);
     if (with_tobj) {
         pl_proxy_newmetatable(L, &tobj_type);
