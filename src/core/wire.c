@@ -21,13 +21,6 @@ void pl_wire_init(pl_wire *w)
     w->nrefs = w->refcap = 0;
 }
 
-void pl_wire_init_inline(pl_wire *w, unsigned char *buf, size_t cap)
-{
-    pl_wire_init(w);
-    w->data = w->inline_buf = buf;
-    w->cap = cap;
-}
-
 void pl_wire_truncate(pl_wire *w, size_t len, size_t nrefs)
 {
     while (w->nrefs > nrefs)

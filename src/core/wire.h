@@ -95,8 +95,16 @@ typedef struct pl_wire {
 void pl_wire_init(pl_wire *w);
 /* An empty wire whose first cap bytes live in buf (owned by the caller,
  * e.g. inside a message body, so a small message costs one malloc); it
- * moves to the heap only if it outgrows buf. */
-void pl_wire_init_inline(pl_wire *w, unsigned char *buf, size_t cap);
+ * moves to the heap only if it outgrows buf. Inline: every message body
+ * is made with it. */
+static inline void pl_wire_init_inline(pl_wire *w, unsigned char *buf, size_t cap)
+{
+    w->data = w->inline_buf = buf;
+    w->len = 0;
+    w->cap = cap;
+    w->refs = NULL;
+    w->nrefs = w->refcap = 0;
+}
 /* Releases every reference and frees the memory; w is empty afterwards
  * (as after pl_wire_init) and may be reused. */
 void pl_wire_free(pl_wire *w);

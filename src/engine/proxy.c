@@ -2,6 +2,8 @@
 
 #include <lauxlib.h>
 
+#include "engine/vm.h"
+
 static const char CACHE_KEY[] = "parlua.proxies";
 /* Registry table: proxy metatable -> its pl_shared_type (light userdata).
  * A value is a proxy when its metatable is a key here: identity, never a
@@ -11,6 +13,13 @@ static const char TYPES_KEY[] = "parlua.proxy_types";
 static int proxy_gc(lua_State *L)
 {
     pl_shared **slot = lua_touserdata(L, 1);
+    /* its address may go to another userdata now (pl_proxy_seen_at); a
+     * spare state being closed has no VM (vmpool.c) and no entries */
+    pl_ctx *ctx = pl_ctx_of(L);
+    if (slot && ctx) {
+        pl_proxy_seen *e = pl_proxy_seen_at(ctx->vm, slot);
+        if (e->ud == slot) e->ud = NULL;
+    }
     if (slot && *slot) {
         pl_shared *obj = *slot;
         *slot = NULL;

@@ -581,7 +581,7 @@ int pl_transfer_encode(lua_State *L, int first, int n, const pl_transfer_origin 
 {
     size_t len0 = out->len, nrefs0 = out->nrefs;
     if (n < 0) n = 0;
-    first = lua_absindex(L, first);
+    if (first <= 0) first = lua_absindex(L, first); /* (positive: already absolute) */
 
     /* Fast path: only scalars, in one pass. Reading them cannot raise, so
      * no pcall. At the first value of another type, what it wrote is

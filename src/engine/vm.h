@@ -75,6 +75,14 @@ typedef struct pl_rqueue {
     pl_rthread *head, *tail;
 } pl_rqueue;
 
+/* A proxy a check found to be a proxy with metatable mt standing for obj
+ * (pl_proxy_seen_at, below): the next check of the same userdata
+ * reads no metatable. */
+#define PL_PROXY_SEEN 4
+typedef struct pl_proxy_seen {
+    const void *ud, *obj, *mt; /* ud NULL: empty */
+} pl_proxy_seen;
+
 /* What one VM did (lib/stats.c), written by the VM's owner only. */
 typedef struct pl_vm_stats {
     uint64_t busy_ns[2];        /* time running, by phase */
@@ -94,16 +102,17 @@ struct pl_vm {
     /* owner only (see the top of this file) */
     pl_ctx ctx; /* .vm = this, .rt = NULL */
     pl_runtime *runtime;
-    uintptr_t id;           /* unique for the runtime's life (pl_vm_token) */
-    lua_State *L;           /* created when the first script starts in it */
-    int kind;               /* PL_VM_MAIN, PL_VM_ACTOR or PL_VM_LTHREAD; set once */
-    pl_instance *actor;     /* NULL for the main VM; retained once L exists */
-    int phase;              /* the phase the VM runs in now */
-    int flush_mailbox;      /* a binding found waiting messages */
-    pl_rqueue ready[2];     /* by phase */
-    pl_rthread *spare;      /* a finished handler thread kept for reuse */
-    int conn_lists_ref;     /* its handler lists' registry reference (engine/connection.c) */
-    int msg_cache_ref;      /* its message handler cache's registry reference (lib/actor.c) */
+    uintptr_t id;       /* unique for the runtime's life (pl_vm_token) */
+    lua_State *L;       /* created when the first script starts in it */
+    int kind;           /* PL_VM_MAIN, PL_VM_ACTOR or PL_VM_LTHREAD; set once */
+    pl_instance *actor; /* NULL for the main VM; retained once L exists */
+    int phase;          /* the phase the VM runs in now */
+    int flush_mailbox;  /* a binding found waiting messages */
+    pl_rqueue ready[2]; /* by phase */
+    pl_rthread *spare;  /* a finished handler thread kept for reuse */
+    int conn_lists_ref; /* its handler lists' registry reference (engine/connection.c) */
+    int msg_cache_ref;  /* its message handler cache's registry reference (lib/actor.c) */
+    pl_proxy_seen proxy_seen[PL_PROXY_SEEN]; /* proxies checked last (pl_proxy_seen_at) */
     size_t ntimers;         /* its threads in the timer heap (changed under timer_lock) */
     int warn_on, warn_cont; /* warn(): "@on"/"@off", message continues */
     int gc_warn;            /* pieces seen of lua's "error in __gc (msg)" warning (vm.c) */
@@ -172,6 +181,51 @@ static inline pl_ctx *pl_ctx_of(lua_State *L)
 static inline pl_vm *pl_vm_of(lua_State *L)
 {
     return pl_ctx_of(L)->vm;
+}
+
+/* Checks of proxies by their metatable, made cheap for the proxies a VM
+ * checks again and again (`actor:SendMessage(...)` in a loop checks the
+ * same proxy twice a call): reading a metatable costs a push, a compare
+ * and a pop through the API. A check that read the metatable records the
+ * userdata (its address), the object it stands for and the metatable in
+ * the VM's entry for that address (pl_vm.proxy_seen, owner only, like
+ * the state); the next check of the same address with the same metatable
+ * takes the object from the entry instead.
+ *
+ * Why that is sound: a userdata's address is that userdata's until it is
+ * freed, and a proxy is freed only after its finalizer (proxy_gc, the
+ * metatable's __gc) ran, which empties the entry of its address; a
+ * proxy's metatable changes only through debug.setmetatable (the debug
+ * library reaches everything anyway). A program can set the metatable's
+ * __gc to nil (getmetatable hands it out); then the proxy is freed without
+ * emptying its entry, and another userdata may later have its address:
+ * the check still compares the first word there with the object recorded,
+ * which stays alive for good (that proxy never released its reference),
+ * so such a check returns that live object or reads the metatable as
+ * before. A light userdata is never the address of a full userdata: C
+ * code here pushes none such. */
+static inline pl_proxy_seen *pl_proxy_seen_at(pl_vm *vm, const void *ud)
+{
+    return &vm->proxy_seen[((uintptr_t)ud >> 4) & (PL_PROXY_SEEN - 1)];
+}
+
+/* The object of the userdata ud if the VM's entry says it was checked as
+ * a proxy with metatable mt; else NULL (read the metatable). */
+static inline pl_shared *pl_proxy_seen_get(pl_vm *vm, void *ud, const void *mt)
+{
+    const pl_proxy_seen *e = pl_proxy_seen_at(vm, ud);
+    if (!ud || e->ud != ud || e->mt != mt) return NULL;
+    pl_shared *obj = *(pl_shared **)ud;
+    return obj == e->obj ? obj : NULL;
+}
+
+/* Records that ud is a proxy of obj (not NULL) with metatable mt. */
+static inline void pl_proxy_seen_put(pl_vm *vm, void *ud, pl_shared *obj, const void *mt)
+{
+    pl_proxy_seen *e = pl_proxy_seen_at(vm, ud);
+    e->ud = ud;
+    e->obj = obj;
+    e->mt = mt;
 }
 
 void pl_vm_init(pl_vm *vm, pl_runtime *runtime, pl_instance *actor);

@@ -53,7 +53,8 @@ static int actor_send(lua_State *L)
 {
     pl_instance *actor = pl_instance_self(L);
     size_t len;
-    const char *topic = luaL_checklstring(L, 2, &len);
+    const char *topic = lua_tolstring(L, 2, &len);
+    if (!topic) topic = luaL_checklstring(L, 2, &len); /* raises */
     pl_vm *vm = actor->vm;
     /* A destroyed Actor runs nothing any more: its messages are dropped, as
      * in Roblox (docs/guide.md). Its VM goes (vm NULL) between phases only. */

@@ -53,10 +53,16 @@ pl_instance *pl_instance_check(lua_State *L, int idx)
 
 /* The instance at idx if its metatable is mt (the address of the Instance
  * metatable, which the caller anchors: a pointer compare, no registry
- * lookup), else raises. With pop unset the metatable is left on the
- * stack (a caller that returns its top value need not pay for the pop). */
+ * lookup), else raises. A proxy checked before is taken from the VM's
+ * entries (engine/proxy.h: no metatable read). With pop unset a metatable
+ * read may be left on the stack (a caller that returns its top value
+ * need not pay for the pop). */
 static inline pl_instance *check_mt(lua_State *L, int idx, const void *mt, int pop)
 {
+    pl_vm *vm = pl_vm_of(L);
+    pl_instance **slot = lua_touserdata(L, idx);
+    pl_shared *seen = pl_proxy_seen_get(vm, slot, mt);
+    if (seen) return (pl_instance *)seen;
     /* the metatable first: only then is the userdata known to hold a slot
      * (two tables are one when their addresses are: cheaper than rawequal) */
     int ok = lua_type(L, idx) == LUA_TUSERDATA && lua_getmetatable(L, idx);
@@ -64,8 +70,8 @@ static inline pl_instance *check_mt(lua_State *L, int idx, const void *mt, int p
         ok = lua_topointer(L, -1) == mt;
         if (pop) lua_pop(L, 1);
     }
-    pl_instance **slot = ok ? lua_touserdata(L, idx) : NULL;
-    if (!slot || !*slot) luaL_typeerror(L, idx, "Instance");
+    if (!ok || !*slot) luaL_typeerror(L, idx, "Instance");
+    pl_proxy_seen_put(vm, slot, &(*slot)->base, mt);
     return *slot;
 }
 
@@ -103,12 +109,10 @@ static void check_lthread(lua_State *L, const pl_vm *vm, const char *cls, const 
                    cls, member);
 }
 
-/* Raises if the running code may not use member m of inst in this way now.
- * Only the parallel phase restricts anything, and lthreads (check_lthread). */
-static void check_level(lua_State *L, const pl_instance *inst, const pl_class *owner_cls,
-                        const pl_member *m, int write)
+/* check_level's work once the VM is an lthread or in the parallel phase. */
+static void check_level_slow(lua_State *L, pl_vm *vm, const pl_instance *inst,
+                             const pl_class *owner_cls, const pl_member *m, int write)
 {
-    pl_vm *vm = pl_vm_of(L);
     if (!(m->flags & PL_MEMBER_LTHREAD)) check_lthread(L, vm, owner_cls->name, m->name);
     if (vm->phase != PL_PARALLEL || m->level == PL_SAFE) return;
     int own = inst->owner == pl_vm_token(vm);
@@ -125,6 +129,17 @@ static void check_level(lua_State *L, const pl_instance *inst, const pl_class *o
         L, "Property %s.%s is %s: it cannot be %s in parallel%s (call task.synchronize() first)",
         owner_cls->name, m->name, pl_level_name(m->level), write ? "written" : "read",
         m->level == PL_LOCAL_SAFE ? " by an actor that did not create the instance" : "");
+}
+
+/* Raises if the running code may not use member m of inst in this way now.
+ * Only the parallel phase restricts anything, and lthreads (check_lthread):
+ * in a serial phase nothing more than two compares. */
+static inline void check_level(lua_State *L, const pl_instance *inst, const pl_class *owner_cls,
+                               const pl_member *m, int write)
+{
+    pl_vm *vm = pl_vm_of(L);
+    if (vm->phase == PL_PARALLEL || pl_vm_is_lthread(vm))
+        check_level_slow(L, vm, inst, owner_cls, m, write);
 }
 
 /* ---- member lookup ---- */
@@ -158,12 +173,12 @@ static void check_level(lua_State *L, const pl_instance *inst, const pl_class *o
 typedef struct mcache {
     struct {
         const pl_class *cls;
-        const char *key;
+        const void *key; /* the key string object's address (lua_topointer) */
     } e[MCACHE_SLOTS];
     const void *mt; /* the Instance metatable's address (UV_INSTANCE_MT) */
 } mcache;
 
-static unsigned mcache_slot(const pl_class *cls, const char *key)
+static unsigned mcache_slot(const pl_class *cls, const void *key)
 {
     return (unsigned)(((uintptr_t)key >> 4) ^ ((uintptr_t)cls >> 4)) & (MCACHE_SLOTS - 1);
 }
@@ -183,7 +198,8 @@ static int method_trampoline(lua_State *L)
     const pl_member *m = t->m;
     const pl_class *cls = t->cls;
     pl_instance *inst = check_mt(L, 1, t->mt, 1);
-    if (!pl_instance_is(inst, cls))
+    /* its own class first: one compare for the usual call */
+    if (inst->cls != cls && !pl_instance_is(inst, cls))
         return luaL_error(L, "%s is not a valid member of %s \"%s\"", m->name, inst->cls->name,
                           inst->name);
     check_level(L, inst, cls, m, 0);
@@ -229,17 +245,21 @@ static int not_a_member(lua_State *L, const pl_instance *inst, const char *key)
 
 static int inst_index(lua_State *L)
 {
-    /* the metatable left on the stack: every path returns its top value */
+    /* a metatable read may be left on the stack: every path returns its
+     * top value */
     mcache *mc = lua_touserdata(L, UV_MCACHE);
     pl_instance *inst = mc ? check_mt(L, 1, mc->mt, 0) : check_fast(L, 1, UV_INSTANCE_MT);
-    size_t len;
-    const char *key = lua_tolstring(L, 2, &len);
-    if (!key) key = luaL_checklstring(L, 2, &len); /* raises */
-    unsigned slot = mcache_slot(inst->cls, key);
-    if (mc && mc->e[slot].key == key && mc->e[slot].cls == inst->cls) {
+    /* the key's identity (its string object's address) finds a cached
+     * method: no length, no conversion */
+    const void *id = lua_topointer(L, 2);
+    unsigned slot = mcache_slot(inst->cls, id);
+    if (mc && mc->e[slot].key == id && mc->e[slot].cls == inst->cls) {
         lua_pushvalue(L, UV_MCACHE_FN(slot));
         return 1;
     }
+    size_t len;
+    const char *key = lua_tolstring(L, 2, &len);
+    if (!key) key = luaL_checklstring(L, 2, &len); /* raises */
     const pl_class *owner;
     const pl_member *m = find_member(L, inst, key, len, &owner);
     if (!m) { /* a child of that name (workspace.Baseplate) */
@@ -261,8 +281,12 @@ static int inst_index(lua_State *L)
         mc->mt = lua_topointer(L, UV_INSTANCE_MT); /* anchored by the upvalue */
         lua_replace(L, UV_MCACHE);
     }
+    /* the key is a string (a number key was converted in place, and is a
+     * new string object: its address is anchored all the same) */
+    id = lua_topointer(L, 2);
+    slot = mcache_slot(inst->cls, id);
     mc->e[slot].cls = inst->cls;
-    mc->e[slot].key = key;
+    mc->e[slot].key = id;
     lua_pushvalue(L, 2);
     lua_replace(L, UV_MCACHE_KEY(slot));
     lua_pushvalue(L, -1);

@@ -62,6 +62,8 @@ static lua_State *newvm(int with_tobj)
 {
     lua_State *L = luaL_newstate();
     assert_non_null(L);
+    /* no VM (pl_ctx_of NULL): proxies' finalizers then touch none */
+    *(void **)lua_getextraspace(L) = NULL;
     luaL_openlibs(L);
     if (with_tobj) {
         pl_proxy_newmetatable(L, &tobj_type);
@@ -1149,6 +1151,8 @@ static void test_memory_errors(void **state)
     (void)state;
     budget ba = {-1}, bb = {-1};
     lua_State *A = lua_newstate(limited_alloc, &ba), *B = lua_newstate(limited_alloc, &bb);
+    *(void **)lua_getextraspace(A) = NULL; /* no VM: as newvm */
+    *(void **)lua_getextraspace(B) = NULL;
     luaL_openlibs(A);
     luaL_openlibs(B);
     static const char *src =
@@ -1294,6 +1298,7 @@ static void test_lazy_metatable_out_of_memory(void **state)
         budget b = {-1};
         lua_State *L = lua_newstate(limited_alloc, &b);
         assert_non_null(L);
+        *(void **)lua_getextraspace(L) = NULL; /* no VM: as newvm */
         luaL_openlibs(L);
         pl_proxy_lazy_metatable(L, &tobj_type, make_tobj_mt);
         b.left = limit;

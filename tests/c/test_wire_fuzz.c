@@ -65,6 +65,8 @@ static lua_State *newvm(void)
 {
     lua_State *L = luaL_newstate();
     assert_non_null(L);
+    /* no VM (pl_ctx_of NULL): proxies' finalizers then touch none */
+    *(void **)lua_getextraspace(L) = NULL;
     luaL_openlibs(L);
     pl_proxy_newmetatable(L, &tobj_type);
     lua_pop(L, 1);
