@@ -66,6 +66,9 @@ run terrain_plain lua5.4 examples/terrain-serial.lua
 run terrain_trace "$parlua" --trace "$out/terrain.json" examples/terrain.lua
 run cpu "$parlua" --frame-budget 0 bench/cpu.lua
 run cpu_plain lua5.4 bench/cpu-plain.lua
+if [ -x "$build/bench/bench-cpu-threads" ]; then
+  run cpu_c "$build/bench/bench-cpu-threads"
+fi
 run messages "$parlua" bench/messages.lua
 run messages_small "$parlua" bench/messages.lua 200000
 run messages_trace "$parlua" --trace "$out/messages.json" bench/messages.lua 200000
@@ -111,6 +114,7 @@ cplain=$(fig cpu_plain plain_cpu_s)
 row "CPU-bound loop (global math.sin), one actor per worker" s "$cpar" "$cplain"
 row "CPU-bound loop: speedup over lua5.4 (x cores: $(nproc))" x "$(ratio "$cplain" "$cpar")" ""
 row "CPU-bound loop: speedup over parlua's main VM" x "$(ratio "$(fig cpu cpu_main_s)" "$cpar")" ""
+row "the same loop in C on plain threads: speedup (the ceiling)" x "$(fig cpu_c c_cpu_speedup)" ""
 row "messages, one sender to one actor: send" "M/s" "$(fig messages send_mps)" ""
 row "messages, one sender to one actor: handled" "M/s" "$(fig messages messages_mps)" ""
 row "message round trip between two actors" "us" "$(fig roundtrip roundtrip_us)" ""
@@ -183,6 +187,9 @@ target "memory per idle actor, Lua heap, KB" "$(fig actors idle_actor_heap_kb)" 
 target "message round trip between two actors, us" "$(fig roundtrip roundtrip_us)" "<=" 0.8
 target "one-way small messages, handled, M/s" "$(fig messages messages_mps)" ">=" 10
 target "CPU-bound speedup (global math.sin loop) over lua5.4, x" "$(ratio "$cplain" "$cpar")" ">=" 1.95
+if [ -n "$(fig cpu_c c_cpu_speedup)" ]; then
+  echo "    (this machine's ceiling, the same loop in C on plain threads: $(fig cpu_c c_cpu_speedup) x)"
+fi
 target "terrain speedup over lua5.4 (SPEC 11: 0.9 x cores), x" "$(ratio "$ser" "$par")" ">=" "$(awk -v n="$(nproc)" 'BEGIN { print 0.9 * n }')"
 target "lthread start + join, us per lthread (issue 15)" "$(fig lthreads lthread_start_us)" "<=" 10
 target "lthread start + join, us per lthread (SPEC 11)" "$(fig lthreads lthread_start_us)" "<=" 5
