@@ -185,6 +185,9 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     atomic_init(&rt->prepare_queued, 0);
     atomic_init(&rt->serial_sleeping, 0);
     atomic_init(&rt->repeats_hidden, 0);
+    atomic_init(&rt->lthreads_run, 0);
+    atomic_init(&rt->lthread_states_reused, 0);
+    atomic_init(&rt->lthread_reset_collections, 0);
     uv_mutex_init(&rt->lthreads_lock);
     uv_mutex_init(&rt->spare_lock);
     pl_list_init(&rt->lthreads);

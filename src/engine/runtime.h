@@ -122,9 +122,14 @@ struct parlua_runtime {
     pl_vm *sweep_next; /* the next VM the unreachable-actor sweep looks at (vms_lock) */
     /* lthreads (engine/lthread.c) and waking the serial thread (sched.c) */
     atomic_int lthreads_active; /* lthread VMs queued on the pool or running */
-    atomic_int lthreads_stop;   /* shutting down: every lthread stops at its next look */
-    uv_mutex_t lthreads_lock;   /* guards lthreads, lthread_seq, lthread_zombies */
-    pl_list lthreads;           /* every live record (pl_lthread.link) */
+    /* Counters for the stats (lib/stats.c), added to by whichever thread
+     * does the thing, relaxed: lthreads started (engine/vm.c), how many of
+     * them on a reused state, and how many resets ran a full collection
+     * (lib/reuse.c; counted after the lthread's result is out) */
+    atomic_ullong lthreads_run, lthread_states_reused, lthread_reset_collections;
+    atomic_int lthreads_stop; /* shutting down: every lthread stops at its next look */
+    uv_mutex_t lthreads_lock; /* guards lthreads, lthread_seq, lthread_zombies */
+    pl_list lthreads;         /* every live record (pl_lthread.link) */
     uint64_t lthread_seq;
     pl_vm *lthread_zombies;               /* ended lthread VMs kept for the trace (all_next) */
     uv_mutex_t spare_lock;                /* guards spares (engine/vmpool.c), a leaf */

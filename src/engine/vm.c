@@ -282,6 +282,11 @@ int pl_vm_ensure_state(pl_vm *vm)
         int rc = pl_vm_open_state(vm);
         if (rc != PL_OK) return rc;
     }
+    if (vm->kind == PL_VM_LTHREAD) { /* relaxed: counters only (lib/stats.c) */
+        atomic_fetch_add_explicit(&vm->runtime->lthreads_run, 1, memory_order_relaxed);
+        if (taken)
+            atomic_fetch_add_explicit(&vm->runtime->lthread_states_reused, 1, memory_order_relaxed);
+    }
     if (vm->kind == PL_VM_ACTOR) pl_vmpool_want_prepared(vm->runtime); /* for the next actor */
     lua_State *L = vm->L;
     lua_setwarnf(L, vm_warn, vm);

@@ -143,6 +143,10 @@ struct pl_vm {
      * pl_transfer_decode_start, or globals, or it runs a file), or its
      * body was dropped unfinished (its registry reference is left). */
     int reset_walk;
+    /* Its heap's size after the last full collection of a reset (lib/reuse.c):
+     * a reset that need not walk collects only once the garbage since then
+     * passed a threshold. Moves with the state (engine/vmpool.c). */
+    size_t reset_heap;
     pl_vm_stats stats;
     pl_trace_buf *tbuf; /* the running thread's trace buffer; NULL: no trace */
     /* an lthread VM's (engine/lthread.c) */

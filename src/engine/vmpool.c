@@ -15,6 +15,7 @@ typedef struct pl_spare {
     pl_perms perms;
     int kind; /* PL_VM_LTHREAD: an ended lthread's, reset; PL_VM_ACTOR: made ahead */
     uint32_t lazy_global, lazy_module; /* as after its libraries opened */
+    size_t reset_heap;                 /* pl_vm.reset_heap */
 } pl_spare;
 
 /* At most this many states kept per worker: enough for every worker to
@@ -46,6 +47,7 @@ int pl_vmpool_take(pl_vm *vm)
     *(pl_ctx **)lua_getextraspace(vm->L) = &vm->ctx;
     vm->lazy_global = s->lazy_global;
     vm->lazy_module = s->lazy_module;
+    vm->reset_heap = s->reset_heap;
     pl_perms_free(&s->perms);
     free(s);
     return 1;
@@ -71,6 +73,7 @@ static int keep(pl_vm *vm, int kind)
     lua_setwarnf(s->L, NULL, NULL);
     s->lazy_global = vm->lazy_global;
     s->lazy_module = vm->lazy_module;
+    s->reset_heap = vm->reset_heap;
     vm->L = NULL;
     pl_heap_init(&vm->heap); /* moved */
     uv_mutex_lock(&rt->spare_lock);

@@ -34,6 +34,7 @@
 #include <lualib.h>
 #include <string.h>
 
+#include "engine/runtime.h"
 #include "engine/transfer.h"
 #include "engine/vm.h"
 #include "lib/lib.h"
@@ -304,6 +305,10 @@ static void unstash(lua_State *L, int stash)
  * LUAI_GENMAJORMUL). */
 enum { GC_PAUSE = 200, GC_STEPMUL = 100, GC_STEPSIZE = 13, GC_MINORMUL = 20, GC_MAJORMUL = 100 };
 
+/* Garbage a reset that need not walk leaves to the collector, at most:
+ * about what a small state holds live. */
+#define RESET_GARBAGE (16 * 1024)
+
 int pl_reset_state(lua_State *L)
 {
     pl_vm *vm = pl_vm_of(L);
@@ -326,7 +331,10 @@ int pl_reset_state(lua_State *L)
     lua_pushboolean(L, walk);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) return 0; /* half reset: the caller closes it */
     pl_assert(walk || registry_as_copied(L));
-    lua_gc(L, LUA_GCRESTART);
+    /* only when stopped: a restart also makes the collector due at once
+     * (its debt set to 0), which would start a cycle on the next
+     * program's first allocation */
+    if (!lua_gc(L, LUA_GCISRUNNING)) lua_gc(L, LUA_GCRESTART);
     if (vm->gc_tuned) {                                 /* see wrap_collectgarbage */
         lua_gc(L, LUA_GCGEN, GC_MINORMUL, GC_MAJORMUL); /* generational settings back too */
         lua_gc(L, LUA_GCINC, GC_PAUSE, GC_STEPMUL, GC_STEPSIZE);
@@ -334,8 +342,19 @@ int pl_reset_state(lua_State *L)
     }
     /* Only C finalizers are left to run (see the top). Some check their
      * object's metatable against the registry (liolib's files: "FILE*"),
-     * so the metatables registered since stay registered until they ran. */
-    lua_gc(L, LUA_GCCOLLECT);
+     * so the metatables registered since stay registered until they ran.
+     * A program that reached nothing but its own Lua values (walk clear)
+     * made no object with a finalizer at all: its garbage is memory only,
+     * so it is collected here only once the garbage of the resets since
+     * the last collection passed RESET_GARBAGE (a full collection of a
+     * small state is about 8,000 instructions, a quarter of an lthread's
+     * start); until then the collector's own pace takes it. */
+    if (walk || vm->heap.in_use > vm->reset_heap + RESET_GARBAGE) {
+        lua_gc(L, LUA_GCCOLLECT);
+        vm->reset_heap = vm->heap.in_use;
+        /* relaxed: a counter only */
+        atomic_fetch_add_explicit(&vm->runtime->lthread_reset_collections, 1, memory_order_relaxed);
+    }
     if (walk) unstash(L, 1);
     lua_settop(L, 0);
     if (vm->no_reuse) return 0; /* belt and braces: nothing of the program's ran */

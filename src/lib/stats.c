@@ -42,6 +42,7 @@ typedef struct snapshot {
     int nthreads; /* 1 + workers */
     pl_thread_stats *threads;
     uint64_t sent, delivered, long_runs;
+    uint64_t lthreads, lthreads_reused, lthread_collections; /* runtime.h's counters */
     vm_row *vms;
     size_t nvms;
     kind_mem mem[NKINDS];
@@ -80,6 +81,11 @@ static int collect(pl_runtime *rt, snapshot *s)
     memcpy(s->threads, rt->threads, sizeof(pl_thread_stats) * (size_t)s->nthreads);
     for (int i = 0; i < s->nthreads; i++)
         s->long_runs += s->threads[i].long_runs;
+    /* relaxed: counters only (an lthread may end meanwhile) */
+    s->lthreads = atomic_load_explicit(&rt->lthreads_run, memory_order_relaxed);
+    s->lthreads_reused = atomic_load_explicit(&rt->lthread_states_reused, memory_order_relaxed);
+    s->lthread_collections =
+        atomic_load_explicit(&rt->lthread_reset_collections, memory_order_relaxed);
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0) s->rss_peak_kb = ru.ru_maxrss; /* KB on Linux */
     pl_codecache_get_stats(&s->scripts);
@@ -172,7 +178,10 @@ static void print_summary(pl_runtime *rt, const snapshot *snap, const char *titl
     }
     fprintf(f, "  messages          %llu sent, %llu delivered\n", (unsigned long long)s.sent,
             (unsigned long long)s.delivered);
-    fprintf(f, "  lthreads run      0\n");
+    fprintf(f,
+            "  lthreads run      %llu (%llu on a reused state; %llu full collections at resets)\n",
+            (unsigned long long)s.lthreads, (unsigned long long)s.lthreads_reused,
+            (unsigned long long)s.lthread_collections);
     fprintf(f, "  compiled scripts  %llu compiled, %llu loaded compiled; %zu kept, %s of %s\n",
             (unsigned long long)s.scripts.misses, (unsigned long long)s.scripts.hits,
             s.scripts.entries, human(b1, sizeof b1, (double)s.scripts.bytes),
@@ -286,7 +295,9 @@ static int stats_push(lua_State *L)
     lua_setfield(L, -2, "workers");
     set_integer(L, "messages_sent", s->sent);
     set_integer(L, "messages_delivered", s->delivered);
-    set_integer(L, "lthreads", 0);
+    set_integer(L, "lthreads", s->lthreads);
+    set_integer(L, "lthread_states_reused", s->lthreads_reused);
+    set_integer(L, "lthread_reset_collections", s->lthread_collections);
     set_integer(L, "long_runs", s->long_runs);
     set_number(L, "long_run_budget", (double)rt->long_run_ns / 1e9);
     lua_pushboolean(L, rt->precise_clock);

@@ -20,7 +20,7 @@ has("\n    worker 1 +[%d.]+ s +[%d.]+%% of parallel phases +%d+\n")
 has("\n    worker 2 +[%d.]+ s +[%d.]+%% of parallel phases +%d+\n")
 -- 6 "work" messages from main, 3 "from_a" from A: all delivered
 has("\n  messages +9 sent, 9 delivered\n")
-has("\n  lthreads run +0\n")
+has("\n  lthreads run +0 %(0 on a reused state; 0 full collections at resets%)\n")
 has("\n  long runs +0 parallel runs over the 100 ms budget\n")
 has("\n    Workspace%.A +[%d.]+ +[%d.]+ +[%d.]+ +%d+ +3 +3 ")
 has("\n    Workspace%.B +[%d.]+ +[%d.]+ +[%d.]+ +%d+ +0 +6 ")
