@@ -183,15 +183,16 @@ static void report_unobserved(pl_lthread *lt)
 {
     pl_runtime *rt = lt->runtime;
     lt->observed = 1;
-    uv_mutex_lock(&rt->error_lock);
-    snprintf(rt->last_error, sizeof rt->last_error, "%s", lt->message ? lt->message : "?");
-    if (!rt->config.quiet)
-        fprintf(stderr,
-                "%s: lthread '%s' failed and nobody joined it (call wait_result() or "
-                "result() on its handle): %s\n%s\n",
-                pl_report_name(rt), lt->name, lt->message ? lt->message : "?",
-                lt->traceback ? lt->traceback : "");
-    uv_mutex_unlock(&rt->error_lock);
+    const char *msg = lt->message ? lt->message : "?";
+    char from[160], text[4096];
+    snprintf(from, sizeof from, "lthread '%s'", lt->name);
+    int n = snprintf(text, sizeof text,
+                     "%s: lthread '%s' failed and nobody joined it (call wait_result() or "
+                     "result() on its handle): %s\n%s\n",
+                     pl_report_name(rt), lt->name, msg, lt->traceback ? lt->traceback : "");
+    if (n < 0 || (size_t)n >= sizeof text) /* a long traceback: cut, the line ends it */
+        memcpy(text + sizeof text - 5, "...\n", 5);
+    pl_report_repeatable(rt, "failure of an lthread nobody joined", msg, from, text);
     atomic_fetch_add_explicit(&rt->errors, 1, memory_order_relaxed); /* a counter only */
 }
 

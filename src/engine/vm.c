@@ -582,14 +582,9 @@ void pl_report_repeats(pl_runtime *rt)
     uv_mutex_unlock(&rt->error_lock);
 }
 
-/* Prints one report under the error lock (or counts it: REPEATS_SHOWN) and
- * keeps msg as the last error. Names the VM even when out of memory (the
- * actor's own name then). */
-static void report_line(pl_vm *vm, const char *what, const char *msg, const char *text)
+void pl_report_repeatable(pl_runtime *rt, const char *what, const char *msg, const char *from,
+                          const char *text)
 {
-    pl_runtime *rt = vm->runtime;
-    char *owned = pl_vm_name(vm);
-    const char *kind, *name = vm_label(vm, owned, &kind);
     char key[sizeof rt->repeats.key];
     snprintf(key, sizeof key, "%s", repeat_key(msg));
     uv_mutex_lock(&rt->error_lock);
@@ -599,8 +594,8 @@ static void report_line(pl_vm *vm, const char *what, const char *msg, const char
                    strcmp(rt->repeats.key, key) == 0;
         if (same && rt->repeats.shown >= REPEATS_SHOWN) {
             rt->repeats.hidden++;
+            snprintf(rt->repeats.last_vm, sizeof rt->repeats.last_vm, "%s", from);
             atomic_store_explicit(&rt->repeats_hidden, 1, memory_order_relaxed); /* a hint */
-            snprintf(rt->repeats.last_vm, sizeof rt->repeats.last_vm, "%s%s", kind, name);
         } else {
             if (!same) {
                 flush_repeats_locked(rt);
@@ -610,10 +605,36 @@ static void report_line(pl_vm *vm, const char *what, const char *msg, const char
                 rt->repeats.shown = 0;
             }
             rt->repeats.shown++;
-            fprintf(stderr, "%s: %s in %s%s: %s\n", pl_report_name(rt), what, kind, name, text);
+            fputs(text, stderr);
         }
     }
     uv_mutex_unlock(&rt->error_lock);
+}
+
+/* Prints one report (or counts it: pl_report_repeatable). Names the VM
+ * even when out of memory (the actor's own name then). */
+static void report_line(pl_vm *vm, const char *what, const char *msg, const char *text)
+{
+    pl_runtime *rt = vm->runtime;
+    char *owned = pl_vm_name(vm);
+    const char *kind, *name = vm_label(vm, owned, &kind);
+    char from[160];
+    snprintf(from, sizeof from, "%s%s", kind, name);
+    /* one string, so a report is one write (nothing here may fail: a
+     * report too long for the buffer is printed as it is instead) */
+    char line[4096];
+    int n = snprintf(line, sizeof line, "%s: %s in %s: %s\n", pl_report_name(rt), what, from, text);
+    if (n >= 0 && (size_t)n < sizeof line) {
+        pl_report_repeatable(rt, what, msg, from, line);
+    } else { /* a long traceback: printed in pieces, never hidden */
+        uv_mutex_lock(&rt->error_lock);
+        flush_repeats_locked(rt);
+        rt->repeats.shown = 0; /* the next report starts a streak */
+        snprintf(rt->last_error, sizeof rt->last_error, "%s", msg);
+        if (!rt->config.quiet)
+            fprintf(stderr, "%s: %s in %s: %s\n", pl_report_name(rt), what, from, text);
+        uv_mutex_unlock(&rt->error_lock);
+    }
     free(owned);
 }
 
