@@ -58,6 +58,9 @@ typedef struct pl_thread_stats {
     uint64_t runs;
     uint64_t sent, delivered; /* messages, by the VMs this thread ran */
     uint64_t long_runs;       /* parallel runs over the budget */
+    /* lthread runs on this worker, in the phases or not: atomics (relaxed,
+     * counters only), read by the stats while lthreads run */
+    atomic_ullong lthread_ns, lthread_runs, lthread_sent;
     /* The parallel run in progress, for the serial thread's long-run watch
      * (sched.c): run_start is 0 between runs. */
     _Atomic(pl_vm *) run_vm;

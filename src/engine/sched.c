@@ -440,10 +440,16 @@ static void run_end(pl_vm *vm, int phase, int thread, const run_mark *m)
     int lthread = vm->kind == PL_VM_LTHREAD;
     if (phase == PL_PARALLEL && !lthread)
         atomic_store_explicit(&ts->run_start, 0, memory_order_relaxed);
-    ts->busy_ns += ns;
-    ts->runs++;
-    ts->sent += sent;
-    ts->delivered += delivered;
+    if (lthread) { /* apart: they run outside the phases too (relaxed: counters) */
+        atomic_fetch_add_explicit(&ts->lthread_ns, ns, memory_order_relaxed);
+        atomic_fetch_add_explicit(&ts->lthread_runs, 1, memory_order_relaxed);
+        if (sent) atomic_fetch_add_explicit(&ts->lthread_sent, sent, memory_order_relaxed);
+    } else {
+        ts->busy_ns += ns;
+        ts->runs++;
+        ts->sent += sent;
+        ts->delivered += delivered;
+    }
     vm->stats.busy_ns[phase] += ns;
     vm->stats.runs[phase]++;
     if (phase == PL_PARALLEL && !lthread) {
@@ -677,7 +683,9 @@ static void trace_frame(pl_runtime *rt, uint64_t t0, uint64_t t1, uint64_t t2, u
     }
     uint64_t sent = 0, delivered = 0;
     for (int i = 0; i <= rt->config.workers; i++) {
-        sent += rt->threads[i].sent;
+        /* relaxed: a counter (lthreads send outside the phases too) */
+        sent += rt->threads[i].sent +
+                atomic_load_explicit(&rt->threads[i].lthread_sent, memory_order_relaxed);
         delivered += rt->threads[i].delivered;
     }
     if (sent != rt->frame_sent || delivered != rt->frame_delivered)

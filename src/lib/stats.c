@@ -36,11 +36,16 @@ typedef struct kind_mem {
     size_t vms, peak, peak_sum, current;
 } kind_mem;
 
+/* What the stats read of a thread's pl_thread_stats. */
+typedef struct thread_row {
+    uint64_t busy_ns, runs, sent, delivered, long_runs, lthread_ns, lthread_runs;
+} thread_row;
+
 typedef struct snapshot {
     double wall, serial, parallel, sleep;
     uint64_t frames, parallel_phases;
     int nthreads; /* 1 + workers */
-    pl_thread_stats *threads;
+    thread_row *threads;
     uint64_t sent, delivered, long_runs;
     uint64_t lthreads, lthreads_reused, lthread_collections; /* runtime.h's counters */
     vm_row *vms;
@@ -76,11 +81,23 @@ static int collect(pl_runtime *rt, snapshot *s)
     s->frames = rt->frame;
     s->parallel_phases = rt->parallel_phases;
     s->nthreads = 1 + rt->config.workers;
-    s->threads = malloc(sizeof(pl_thread_stats) * (size_t)s->nthreads);
+    s->threads = malloc(sizeof(thread_row) * (size_t)s->nthreads);
     if (!s->threads) return -1;
-    memcpy(s->threads, rt->threads, sizeof(pl_thread_stats) * (size_t)s->nthreads);
-    for (int i = 0; i < s->nthreads; i++)
-        s->long_runs += s->threads[i].long_runs;
+    for (int i = 0; i < s->nthreads; i++) {
+        const pl_thread_stats *ts = &rt->threads[i];
+        thread_row *t = &s->threads[i];
+        /* the plain fields: written in the phases only, read here between */
+        t->busy_ns = ts->busy_ns;
+        t->runs = ts->runs;
+        t->sent = ts->sent;
+        t->delivered = ts->delivered;
+        t->long_runs = ts->long_runs;
+        /* relaxed: counters only (an lthread may be running now) */
+        t->lthread_ns = atomic_load_explicit(&ts->lthread_ns, memory_order_relaxed);
+        t->lthread_runs = atomic_load_explicit(&ts->lthread_runs, memory_order_relaxed);
+        t->sent += atomic_load_explicit(&ts->lthread_sent, memory_order_relaxed);
+        s->long_runs += t->long_runs;
+    }
     /* relaxed: counters only (an lthread may end meanwhile) */
     s->lthreads = atomic_load_explicit(&rt->lthreads_run, memory_order_relaxed);
     s->lthreads_reused = atomic_load_explicit(&rt->lthread_states_reused, memory_order_relaxed);
@@ -173,8 +190,12 @@ static void print_summary(pl_runtime *rt, const snapshot *snap, const char *titl
             (unsigned long long)s.threads[0].runs);
     for (int i = 1; i < s.nthreads; i++) {
         double busy = (double)s.threads[i].busy_ns / 1e9;
-        fprintf(f, "    worker %-8d %9.3f s  %5.1f%% of parallel phases      %llu\n", i, busy,
+        fprintf(f, "    worker %-8d %9.3f s  %5.1f%% of parallel phases      %llu", i, busy,
                 pct(busy, s.parallel), (unsigned long long)s.threads[i].runs);
+        if (s.threads[i].lthread_runs) /* apart: lthreads run outside the phases too */
+            fprintf(f, "  and lthreads %.3f s, %llu runs", (double)s.threads[i].lthread_ns / 1e9,
+                    (unsigned long long)s.threads[i].lthread_runs);
+        fputc('\n', f);
     }
     fprintf(f, "  messages          %llu sent, %llu delivered\n", (unsigned long long)s.sent,
             (unsigned long long)s.delivered);
@@ -286,10 +307,12 @@ static int stats_push(lua_State *L)
     lua_createtable(L, s->nthreads - 1, 0);
     for (int i = 1; i < s->nthreads; i++) {
         double busy = (double)s->threads[i].busy_ns / 1e9;
-        lua_createtable(L, 0, 3);
+        lua_createtable(L, 0, 5);
         set_number(L, "busy", busy);
         set_number(L, "utilisation", s->parallel > 0 ? busy / s->parallel : 0);
         set_integer(L, "runs", s->threads[i].runs);
+        set_number(L, "lthread_time", (double)s->threads[i].lthread_ns / 1e9);
+        set_integer(L, "lthread_runs", s->threads[i].lthread_runs);
         lua_rawseti(L, -2, i);
     }
     lua_setfield(L, -2, "workers");

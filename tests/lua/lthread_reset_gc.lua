@@ -56,4 +56,15 @@ end
 local run3, _, coll3 = counts()
 assert(run3 == 2 * N + M + 4, "lthreads run: " .. run3)
 assert(coll3 - coll2 >= M, "resets after programs that reached a library collect: " .. coll3 - coll2)
+-- 4. the workers' lthread time is counted apart from their time in the
+-- parallel phases (lthreads run outside them too: a utilisation over 100%
+-- of the phases was shown before)
+local ws = parlua.stats().workers
+local lruns, ltime = 0, 0
+for _, w in ipairs(ws) do
+    lruns, ltime = lruns + w.lthread_runs, ltime + w.lthread_time -- seconds (coarse clock: maybe 0)
+    assert(w.utilisation <= 1.0 + 1e-9, "utilisation " .. w.utilisation)
+end
+-- (the last lthread's run is counted just after its result is out)
+assert(lruns >= run3 - 1 and ltime >= 0, "lthread runs counted on the workers: " .. lruns)
 print("OK")
