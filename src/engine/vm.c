@@ -750,7 +750,9 @@ static int warn_suspended(lua_State *L)
 void pl_warn_suspended(pl_runtime *rt)
 {
     for (pl_vm *vm = rt->all_vms; vm; vm = vm->all_next) {
-        if (!vm->L || !lua_checkstack(vm->L, 2)) continue;
+        /* an lthread's VM is its worker's (one may still run after an
+         * interrupt): not read from here */
+        if (pl_vm_is_lthread(vm) || !vm->L || !lua_checkstack(vm->L, 2)) continue;
         lua_pushcfunction(vm->L, warn_suspended);
         lua_pushlightuserdata(vm->L, vm);
         if (lua_pcall(vm->L, 1, 0, 0) != LUA_OK) lua_pop(vm->L, 1);

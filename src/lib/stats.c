@@ -115,8 +115,9 @@ static int collect(pl_runtime *rt, snapshot *s)
     s->vms = malloc(sizeof(vm_row) * (n ? n : 1));
     if (!s->vms) failed = 1;
     for (pl_vm *vm = rt->all_vms; vm && !failed; vm = vm->all_next) {
+        /* an lthread's worker writes its fields now (its state too): first */
+        if (pl_vm_is_lthread(vm)) continue;
         if (!vm->L && !vm->stats.runs[0] && !vm->stats.runs[1]) continue; /* never ran code */
-        if (pl_vm_is_lthread(vm)) continue; /* its worker writes its counters now */
         vm_row *r = &s->vms[s->nvms++];
         r->kind = vm->actor ? KIND_ACTOR : KIND_MAIN;
         r->name = vm->actor ? pl_instance_full_name(vm->actor) : strdup("main");
