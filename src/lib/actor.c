@@ -450,7 +450,12 @@ static int deliver_batch(lua_State *L)
             continue;
         }
         pl_msg_delivered(msg); /* before a handler can unbind the other phase (I3) */
-        if (nhandlers == 1) {  /* this one and the next ones for the same handler */
+        /* One handler and the next message for it too: this one and the
+         * next ones in one coroutine (a lone message goes the plain way,
+         * which costs less for one) */
+        pl_msg *after = vm->mailbox.batch[p].head; /* the owner's: no lock */
+        if (nhandlers == 1 && after && after->body->topic_len == body->topic_len &&
+            memcmp(after->body->topic, body->topic, body->topic_len) == 0) {
             run_batch(L, b, hc, gen, n);
             continue;
         }
@@ -476,7 +481,14 @@ void pl_actor_flush(pl_vm *vm)
 void pl_actor_dispatch(pl_vm *vm, int phase)
 {
     lua_State *L = vm->L;
-    batch b = {.vm = vm, .phase = phase};
+    batch b; /* not zeroed whole: pending_err is written before it is read */
+    b.vm = vm;
+    b.phase = phase;
+    b.current = b.running = b.pending = NULL;
+    b.taken = 0;
+    b.hc = NULL;
+    b.gen = 0;
+    b.pending_failed = 0;
     size_t n = pl_mailbox_take(&vm->mailbox, phase);
     /* A flow ends when its message is taken: one clock read per batch.
      * Still before any of them is freed, so before an id can be reused. */
