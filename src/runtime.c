@@ -166,8 +166,9 @@ parlua_runtime *parlua_new(const parlua_config *cfg)
     uv_mutex_init(&rt->heartbeat_lock);
     uv_mutex_init(&rt->vms_lock);
     uv_mutex_init(&rt->error_lock);
-    rt->hooks = (pl_engine_hooks){pl_open_libs,      pl_actor_dispatch,   pl_actor_flush,
-                                  pl_heartbeat_fire, pl_sandbox_loadfile, pl_reset_state};
+    rt->hooks = (pl_engine_hooks){pl_open_libs,         pl_actor_dispatch,   pl_actor_flush,
+                                  pl_heartbeat_fire,    pl_sandbox_loadfile, pl_reset_state,
+                                  pl_actor_batch_runner};
     pl_timerheap_init(&rt->timers);
     pl_list_init(&rt->heartbeat_vms);
     uv_mutex_init(&rt->parked_lock);

@@ -237,22 +237,34 @@ void pl_conn_disconnect(lua_State *L, int idx)
     lua_call(L, 1, 0);
 }
 
-int pl_conn_start(lua_State *L, int idx, pl_instance **script)
+/* pl_conn_check's body, inlined into both callers (a handler's start is
+ * on every Heartbeat and message). idx: absolute. */
+static inline int conn_check(lua_State *L, int idx, pl_instance **script)
 {
-    idx = lua_absindex(L, idx);
     conn *c = lua_touserdata(L, idx);
     /* A delivery posted before its source let go (Destroy) still runs; the
      * connection goes after it. */
     int run = c->connected && !script_stopped(c);
     if (c->connected && (c->once || !run || !alive(c))) { /* disconnect it now */
+        luaL_checkstack(L, 2, NULL);
         lua_pushcfunction(L, conn_disconnect);
         lua_pushvalue(L, idx);
         lua_call(L, 1, 0);
     }
-    if (run) {
-        lua_getiuservalue(L, idx, 1);
-        *script = c->script;
-    }
+    if (run) *script = c->script;
+    return run;
+}
+
+int pl_conn_check(lua_State *L, int idx, pl_instance **script)
+{
+    return conn_check(L, idx, script); /* idx: absolute (the runner's) */
+}
+
+int pl_conn_start(lua_State *L, int idx, pl_instance **script)
+{
+    idx = lua_absindex(L, idx);
+    int run = conn_check(L, idx, script);
+    if (run) lua_getiuservalue(L, idx, 1);
     return run;
 }
 

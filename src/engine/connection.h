@@ -40,6 +40,9 @@ void pl_conn_add(lua_State *L, int kind, const char *name, size_t len, int phase
  * *script to the Script whose thread connected it (NULL: none), which the
  * handler's threads belong to. */
 int pl_conn_start(lua_State *L, int idx, struct pl_instance **script);
+/* pl_conn_start without pushing the function: for a caller that holds it
+ * already (the function of a connection never changes). idx: absolute. */
+int pl_conn_check(lua_State *L, int idx, struct pl_instance **script);
 /* Disconnects the connection at idx (as conn:Disconnect()). */
 void pl_conn_disconnect(lua_State *L, int idx);
 /* Disconnects every connection of this VM whose Script stopped

@@ -47,6 +47,9 @@ typedef struct pl_engine_hooks {
     /* Puts an ended lthread's state back as it was after its libraries
      * opened (engine/vmpool.h); 0 when it cannot. The VM's owner. */
     int (*reset_state)(lua_State *L);
+    /* The C function at the bottom of a coroutine that runs a batch of
+     * messages' handlers (lib/actor.c): hidden from tracebacks. */
+    lua_CFunction batch_runner;
 } pl_engine_hooks;
 
 /* What one thread did: index 0 is the serial thread, 1 + w worker w.

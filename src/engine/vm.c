@@ -414,7 +414,7 @@ void pl_rthread_set_script(pl_rthread *th, pl_instance *script)
  * to the next handler (vm->spare), which saves a coroutine allocation per
  * message. A handler that called coroutine.running() is not reused
  * (base.c): it may keep its coroutine and cancel it later. */
-static pl_rthread *handler_thread(lua_State *L, int nargs, pl_instance *script)
+pl_rthread *pl_handler_thread(lua_State *L, int nargs, pl_instance *script)
 {
     pl_vm *vm = pl_vm_of(L);
     pl_rthread *th = vm->spare;
@@ -448,7 +448,7 @@ void pl_run_handlers(lua_State *L, int handlers_idx, int n, int first_arg, int n
         for (int a = 0; a < nargs; a++)
             lua_pushvalue(L, first_arg + a);
         if (pl_vm_dead(vm)) return; /* a handler destroyed this VM's Actor */
-        pl_rthread *th = handler_thread(L, nargs, script);
+        pl_rthread *th = pl_handler_thread(L, nargs, script);
         if (!th) luaL_error(L, "not enough memory");
         pl_rthread_resume(th, L);
     }
@@ -537,10 +537,52 @@ static int format_error(lua_State *L)
             msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 2));
     }
     if (co)
-        luaL_traceback(L, co, msg, 0);
+        pl_traceback(L, co, msg, 0);
     else
         lua_pushstring(L, msg);
     return 2;
+}
+
+/* The deepest level of co's stack (lauxlib's lastlevel: a binary search,
+ * since lua_getstack walks from the top). -1: no stack. */
+static int last_level(lua_State *co)
+{
+    lua_Debug ar;
+    int li = 1, le = 1;
+    if (!lua_getstack(co, 0, &ar)) return -1;
+    while (lua_getstack(co, le, &ar)) { /* an upper bound */
+        li = le;
+        le *= 2;
+    }
+    while (li < le) { /* then the search */
+        int m = (li + le) / 2;
+        if (lua_getstack(co, m, &ar))
+            li = m + 1;
+        else
+            le = m;
+    }
+    return le - 1;
+}
+
+void pl_traceback(lua_State *L, lua_State *co, const char *msg, int level)
+{
+    luaL_traceback(L, co, msg, level);
+    lua_CFunction runner = pl_vm_of(L)->runtime->hooks.batch_runner;
+    int last = runner ? last_level(co) : -1;
+    lua_Debug ar;
+    if (last < level || last < 0 || !lua_getstack(co, last, &ar) || !lua_checkstack(co, 1)) return;
+    lua_getinfo(co, "f", &ar);
+    int hidden = lua_tocfunction(co, -1) == runner;
+    lua_pop(co, 1);
+    if (!hidden) return;
+    /* luaL_traceback always writes the deepest level last, as one line */
+    size_t len;
+    const char *tb = lua_tolstring(L, -1, &len);
+    static const char line[] = "\n\t[C]: in ?";
+    size_t n = sizeof line - 1;
+    if (len < n || memcmp(tb + len - n, line, n) != 0) return;
+    lua_pushlstring(L, tb, len - n);
+    lua_replace(L, -2);
 }
 
 /* One error repeated by many VMs (2,000 clones of a script failing the
@@ -877,6 +919,11 @@ int pl_rthread_resume(pl_rthread *th, lua_State *from)
             vm->spare = th;
             return 0;
         }
+    }
+    if (status != LUA_OK && th->batch_code) { /* the runner's own (memory): its caller's */
+        lua_xmove(co, L, 1);
+        pl_rthread_free(th);
+        return 2;
     }
     if (status != LUA_OK) {
         pl_report_error(vm, co, "uncaught error");

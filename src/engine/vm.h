@@ -60,6 +60,8 @@ struct pl_rthread {
     int nargs;         /* values on co's stack for the next resume */
     int wants_elapsed; /* task.wait: resume with the seconds waited */
     int reusable;      /* a handler thread: may serve the next handler (vm.c) */
+    int batch_code;    /* a batch runner's own code runs in it (lib/actor.c): an error
+                          now is a delivery's, not a handler's (pl_rthread_resume) */
     int by_runtime;    /* the runtime resumed it (not user code): task.c's park */
     int adopted;       /* co is a user's coroutine the runtime adopted (pl_rthread_current) */
     double wait_start;
@@ -298,12 +300,23 @@ pl_rthread *pl_rthread_new(lua_State *L, int nargs);
  * values from first_arg and run as a thread of the Script that connected it.
  * Raises only when out of memory. */
 void pl_run_handlers(lua_State *L, int handlers_idx, int n, int first_arg, int nargs);
+/* A handler thread for the function on top of L's stack with the nargs
+ * values above it (all moved): the VM's spare finished handler coroutine,
+ * else a new one, made a thread of script. NULL when out of memory;
+ * raises when the coroutine's stack cannot hold the values. */
+pl_rthread *pl_handler_thread(lua_State *L, int nargs, pl_instance *script);
 /* The runtime thread for L, adopting a user coroutine if needed. */
 pl_rthread *pl_rthread_current(lua_State *L);
 /* Resumes th (which has th->nargs values waiting) on the calling OS thread;
  * reports an uncaught error. from: the resuming Lua thread, or NULL.
- * Returns 1 when th died of an uncaught error, else 0. */
+ * Returns 1 when th died of an uncaught error, else 0; 2 when it died of
+ * an error while th->batch_code was set: then not reported, the error
+ * object is pushed on from (which must have room for it) and th is freed. */
 int pl_rthread_resume(pl_rthread *th, lua_State *from);
+/* luaL_traceback of co from level, without the batch runner's frame
+ * (lib/actor.c) at the bottom of a handler coroutine: a handler's
+ * traceback reads as if the handler ran alone in its coroutine. */
+void pl_traceback(lua_State *L, lua_State *co, const char *msg, int level);
 /* Makes th a thread of script (retained; NULL: of none), releasing the
  * Script it had. Call with NULL before freeing a record without
  * pl_rthread_free. */

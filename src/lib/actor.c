@@ -184,6 +184,14 @@ typedef struct batch {
     int phase;
     pl_msg *current; /* the one being delivered, if it raises */
     uint64_t taken;  /* when the batch was taken (trace flows) */
+    /* The batch runner (run_batch, below): */
+    struct hcache *hc;  /* the VM's handler cache */
+    unsigned gen;       /* hc->gen when the runner's one handler was looked up */
+    pl_msg *running;    /* the message whose handler the runner called: when that
+                           handler yields or raises, run_batch finishes the message */
+    pl_msg *pending;    /* taken by the runner but not for its handler: deliver_batch's next */
+    int pending_failed; /* pending's values did not decode: pending_err says why */
+    char pending_err[512];
 } batch;
 
 /* Stack layout of deliver_batch: */
@@ -237,6 +245,148 @@ static int lookup_handlers(lua_State *L, hcache *hc, int phase, const pl_msgbody
     return n;
 }
 
+/* Reports that msg's values could not be decoded (err) and drops it. */
+static void undeliverable(lua_State *L, batch *b, pl_msg *msg, const char *err)
+{
+    pl_msgbody *body = msg->body;
+    b->current = NULL;
+    char quoted[128];
+    pl_topic_quote(quoted, sizeof quoted, body->topic, body->topic_len);
+    lua_pushfstring(L, "cannot deliver message \"%s\": %s", quoted, err);
+    pl_report_error(b->vm, L, "message delivery failed");
+    lua_settop(L, B_HANDLERS);
+    pl_msg_done(msg);
+}
+
+/* After a handler of the message ran (or yielded, or raised). */
+static void finish(pl_vm *vm, pl_msg *msg)
+{
+    vm->stats.delivered++;
+    pl_msg_done(msg);
+}
+
+/* The continuation of a handler the batch runner called, when it yielded:
+ * the coroutine is the handler's alone from then on (the runner moved on to
+ * a new one), so it ends with the handler, returning what the handler
+ * returned, as a coroutine whose main function is the handler would. */
+static int batch_k(lua_State *co, int status, lua_KContext base)
+{
+    (void)status;
+    return lua_gettop(co) - (int)base;
+}
+
+/* Stack layout of pl_actor_batch_runner: */
+enum {
+    R_BATCH = 1, /* the batch (light userdata) */
+    R_CONN = 2,  /* the handler's connection */
+    R_FN = 3,    /* its function (a connection's never changes) */
+    R_CALL = 4   /* a copy of it and the message's values, for the call */
+};
+
+/* The bottom of a handler coroutine that delivers a run of messages for
+ * one handler, calling it once per message without a lua_resume each:
+ * b->current and the messages that follow it in the phase's batch, as
+ * long as they go to the same cached topic and handler (same hc->gen).
+ * Called with the batch, the connection and b->current's decoded values.
+ * It stops, the coroutine finishing, at the end of the batch, at a message
+ * it cannot deliver (left in b->pending for deliver_batch), and after a
+ * handler that called coroutine.running(). A handler that yields or
+ * raises leaves the runner's C frame behind: the coroutine is that
+ * handler's (its thread parks, or dies and is reported as any handler's;
+ * pl_traceback hides the frame), and run_batch starts a new runner for
+ * the rest. Its own errors (memory) are the delivery's: th->batch_code is
+ * set while its own code runs. */
+int pl_actor_batch_runner(lua_State *co)
+{
+    batch *b = lua_touserdata(co, R_BATCH);
+    pl_vm *vm = b->vm;
+    pl_rthread *th = pl_ctx_of(co)->rt;
+    hcache *hc = b->hc;
+    int p = b->phase;
+    pl_msg *msg = b->current;
+    /* lua_resume left LUA_MINSTACK free slots above the values, and decode
+     * makes room for its values and more: the pushes below fit */
+    lua_getiuservalue(co, R_CONN, 1);
+    lua_pushvalue(co, -1);
+    lua_rotate(co, R_FN, 2); /* once per run: each message's call copies it */
+    for (;;) {
+        int nargs = lua_gettop(co) - R_CALL;
+        pl_instance *script = NULL;
+        if (pl_conn_check(co, R_CONN, &script)) {
+            if (pl_vm_dead(vm)) { /* a handler destroyed this VM's Actor */
+                lua_settop(co, R_FN);
+                b->current = NULL;
+                finish(vm, msg);
+                break;
+            }
+            if (script != th->script) {
+                pl_rthread_set_script(th, script);
+                pl_vm_switch_script(vm, co, script);
+            }
+            b->current = NULL;
+            b->running = msg;
+            th->batch_code = 0;
+            lua_callk(co, nargs, LUA_MULTRET, R_FN, batch_k);
+            th->batch_code = 1;
+            b->running = NULL;
+        }
+        lua_settop(co, R_FN);
+        b->current = NULL;
+        finish(vm, msg);
+        /* coroutine.running() handed the coroutine out: it serves no other
+         * handler (base.c) */
+        if (!th->reusable || pl_vm_dead(vm)) break;
+        if (!(msg = pl_mailbox_next(&vm->mailbox, p))) break;
+        pl_msgbody *body = msg->body;
+        if (vm->tbuf) pl_trace_flow_at(vm->tbuf, 'f', "message", body->flow, b->taken);
+        if (pl_signal_is_topic(body->topic, body->topic_len) || hc->gen != b->gen ||
+            hc->topic_len[p] != body->topic_len ||
+            memcmp(hc->topic[p], body->topic, body->topic_len) != 0) {
+            b->pending = msg; /* another topic or handlers: deliver_batch's */
+            break;
+        }
+        lua_pushvalue(co, R_FN);
+        b->current = msg; /* out of memory may raise here: the message is dropped */
+        int n;
+        if (pl_transfer_decode_raising(co, &body->wire, 1, &n, b->pending_err,
+                                       sizeof b->pending_err) != 0) {
+            b->current = NULL;
+            b->pending = msg; /* reported by deliver_batch */
+            b->pending_failed = 1;
+            break;
+        }
+        pl_msg_delivered(msg); /* before a handler can unbind the other phase (I3) */
+    }
+    th->batch_code = 0; /* the coroutine may serve a plain handler next (spare) */
+    return 0;
+}
+
+/* Delivers msg, the cached topic's one handler at B_HANDLERS, its n values
+ * at B_ARGS, and the messages after it the runner can take, in a handler
+ * coroutine running pl_actor_batch_runner. */
+static void run_batch(lua_State *L, batch *b, hcache *hc, unsigned gen, int n)
+{
+    luaL_checkstack(L, 4, "too many handler arguments");
+    lua_pushcfunction(L, pl_actor_batch_runner);
+    lua_pushlightuserdata(L, b);
+    lua_pushvalue(L, B_HANDLERS);
+    lua_rotate(L, B_ARGS, 3); /* below the values */
+    /* of the handler's Script once it runs (the runner sets it) */
+    pl_rthread *th = pl_handler_thread(L, n + 2, NULL);
+    if (!th) luaL_error(L, "not enough memory");
+    b->hc = hc;
+    b->gen = gen;
+    b->running = NULL;
+    th->batch_code = 1;
+    int rc = pl_rthread_resume(th, L);
+    if (b->running) { /* its handler yielded or raised: the message is done */
+        finish(b->vm, b->running);
+        b->running = NULL;
+    }
+    if (rc == 2) lua_error(L); /* the runner's own error: b->current is dropped */
+    lua_settop(L, B_HANDLERS);
+}
+
 static int deliver_batch(lua_State *L)
 {
     batch *b = lua_touserdata(L, B_BATCH);
@@ -254,11 +404,21 @@ static int deliver_batch(lua_State *L)
         lua_settop(L, B_HANDLERS);
         gen--; /* none: looked up first */
     }
-    pl_msg *msg;
-    while (!pl_vm_dead(vm) && (msg = pl_mailbox_next(&vm->mailbox, b->phase))) {
+    for (;;) {
+        pl_msg *msg = b->pending; /* taken by a runner, traced already */
+        if (msg) {
+            b->pending = NULL;
+        } else {
+            if (pl_vm_dead(vm) || !(msg = pl_mailbox_next(&vm->mailbox, b->phase))) break;
+            if (vm->tbuf) pl_trace_flow_at(vm->tbuf, 'f', "message", msg->body->flow, b->taken);
+        }
         b->current = msg;
         pl_msgbody *body = msg->body;
-        if (vm->tbuf) pl_trace_flow_at(vm->tbuf, 'f', "message", body->flow, b->taken);
+        if (b->pending_failed) { /* the runner could not decode it */
+            b->pending_failed = 0;
+            undeliverable(L, b, msg, b->pending_err);
+            continue;
+        }
         if (pl_signal_is_topic(body->topic, body->topic_len)) { /* a signal's delivery */
             deliver_signal(L, b, msg);
             continue;
@@ -286,21 +446,23 @@ static int deliver_batch(lua_State *L)
         char err[512];
         b->current = msg; /* out of memory may raise here: the message is dropped */
         if (pl_transfer_decode_raising(L, &body->wire, 1, &n, err, sizeof err) != 0) {
-            b->current = NULL;
-            char quoted[128];
-            pl_topic_quote(quoted, sizeof quoted, body->topic, body->topic_len);
-            lua_pushfstring(L, "cannot deliver message \"%s\": %s", quoted, err);
-            pl_report_error(vm, L, "message delivery failed");
-            lua_settop(L, B_HANDLERS);
-            pl_msg_done(msg);
+            undeliverable(L, b, msg, err);
             continue;
         }
         pl_msg_delivered(msg); /* before a handler can unbind the other phase (I3) */
+        /* One handler and the next message for it too: this one and the
+         * next ones in one coroutine (a lone message goes the plain way,
+         * which costs less for one) */
+        pl_msg *after = vm->mailbox.batch[p].head; /* the owner's: no lock */
+        if (nhandlers == 1 && after && after->body->topic_len == body->topic_len &&
+            memcmp(after->body->topic, body->topic, body->topic_len) == 0) {
+            run_batch(L, b, hc, gen, n);
+            continue;
+        }
         pl_run_handlers(L, B_HANDLERS, nhandlers, B_ARGS, n);
         b->current = NULL;
         lua_settop(L, B_HANDLERS);
-        vm->stats.delivered++;
-        pl_msg_done(msg);
+        finish(vm, msg);
     }
     return 0;
 }
@@ -319,12 +481,21 @@ void pl_actor_flush(pl_vm *vm)
 void pl_actor_dispatch(pl_vm *vm, int phase)
 {
     lua_State *L = vm->L;
-    batch b = {vm, phase, NULL, 0};
+    batch b; /* not zeroed whole: pending_err is written before it is read */
+    b.vm = vm;
+    b.phase = phase;
+    b.current = b.running = b.pending = NULL;
+    b.taken = 0;
+    b.hc = NULL;
+    b.gen = 0;
+    b.pending_failed = 0;
     size_t n = pl_mailbox_take(&vm->mailbox, phase);
     /* A flow ends when its message is taken: one clock read per batch.
      * Still before any of them is freed, so before an id can be reused. */
     if (vm->tbuf && n) b.taken = pl_trace_now(vm->tbuf);
-    while (vm->mailbox.batch[phase].head && !pl_vm_dead(vm)) { /* the owner's: no lock */
+    /* the owner's: no lock; a message a runner left pending is delivered
+     * first (it was taken while the VM was alive, and nothing ran since) */
+    while ((vm->mailbox.batch[phase].head || b.pending) && !pl_vm_dead(vm)) {
         lua_pushcfunction(L, deliver_batch);
         lua_pushlightuserdata(L, &b);
         if (lua_pcall(L, 1, 0, 0) != LUA_OK) { /* out of memory, mostly */
@@ -335,6 +506,7 @@ void pl_actor_dispatch(pl_vm *vm, int phase)
         }
     }
     /* Killed by a handler: pl_vm_kill dropped the rest of the batch. */
+    if (b.pending) pl_msg_done(b.pending);
 }
 
 const pl_member pl_actor_members[] = {

@@ -376,10 +376,29 @@ static void wrap(lua_State *L, int idx, const char *name, lua_CFunction f)
     lua_setfield(L, idx, name);
 }
 
+/* debug.traceback as lua5.4's (ldblib.c's db_traceback), through
+ * pl_traceback: a message handler's traceback reads as if the handler ran
+ * alone in its coroutine (lib/actor.c's batch runner is hidden). */
+static int db_traceback(lua_State *L)
+{
+    int arg = lua_isthread(L, 1);
+    lua_State *L1 = arg ? lua_tothread(L, 1) : L;
+    const char *msg = lua_tostring(L, arg + 1);
+    if (msg == NULL && !lua_isnoneornil(L, arg + 1)) { /* not a string: as it is */
+        lua_pushvalue(L, arg + 1);
+    } else {
+        int level = (int)luaL_optinteger(L, arg + 2, (L == L1) ? 1 : 0);
+        pl_traceback(L, L1, msg, level);
+    }
+    return 1;
+}
+
 int pl_push_debug(lua_State *L)
 {
     pl_vm_of(L)->no_reuse = 1; /* it reaches everything: reuse.c */
     luaopen_debug(L);
+    lua_pushcfunction(L, db_traceback);
+    lua_setfield(L, -2, "traceback");
     wrap(L, -1, "getmetatable", wrap_getmetatable);
     wrap(L, -1, "setmetatable", wrap_setmetatable);
     return 1;

@@ -90,6 +90,9 @@ void pl_sandbox_check_script_write(lua_State *L, pl_instance *script);
 
 /* actor.c: delivers this phase's messages of vm (the dispatch hook). */
 void pl_actor_dispatch(pl_vm *vm, int phase);
+/* The function at the bottom of a coroutine running a batch of messages
+ * for one handler (engine/runtime.h, hooks.batch_runner). */
+int pl_actor_batch_runner(lua_State *co);
 /* actor.c: routes messages that waited for bindings made since (the flush hook). */
 void pl_actor_flush(pl_vm *vm);
 /* runservice.c: runs due Heartbeat handlers of vm for phase (the heartbeat hook). */
