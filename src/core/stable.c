@@ -512,25 +512,36 @@ static pl_snode *make_pair(const pl_sentry *a, const pl_sentry *b)
     return make_node(&w, s, a->ik, NULL, 0);
 }
 
-static const pl_sentry *find_entry(const pl_snode *n, const pl_skey *k)
+/* The entry at k under n, or NULL. With private_only, NULL as well unless
+ * every node on the way, n included, has one reference (find_private). */
+static inline pl_sentry *walk_to_entry(const pl_snode *n, const pl_skey *k, int private_only)
 {
     uint64_t ik = k->ik;
     while (n) {
+        /* acquire: reading 1 from the release of a snapshot, a clone or an
+         * old root that shared n, everything its holder read of n happens
+         * before an in-place add (pl_stable_increment) */
+        if (private_only && atomic_load_explicit(&n->refs, memory_order_acquire) != 1) return NULL;
         if (n->shift == COLL) {
             if (n->u.prefix != ik) return NULL;
             for (unsigned i = 0; i < n->datamap; i++)
-                if (key_eq(&n->e[i], k)) return &n->e[i];
+                if (key_eq(&n->e[i], k)) return (pl_sentry *)&n->e[i];
             return NULL;
         }
         uint32_t bit = 1u << chunk(ik, n->shift);
         if (n->datamap & bit) {
-            const pl_sentry *e = &n->e[popc(n->datamap & (bit - 1))];
+            pl_sentry *e = (pl_sentry *)&n->e[popc(n->datamap & (bit - 1))];
             return key_eq(e, k) ? e : NULL;
         }
         if (!(n->nodemap & bit)) return NULL;
         n = kids(n)[popc(n->nodemap & (bit - 1))];
     }
     return NULL;
+}
+
+static const pl_sentry *find_entry(const pl_snode *n, const pl_skey *k)
+{
+    return walk_to_entry(n, k, 0);
 }
 
 const pl_sval *pl_snode_find(const pl_snode *root, const pl_skey *k)
@@ -1166,27 +1177,7 @@ static int add_numbers(const pl_sval *a, const pl_sval *b, pl_sval *out)
  * table's root and is not replaced meanwhile. */
 static pl_sentry *find_private(pl_snode *n, const pl_skey *k)
 {
-    uint64_t ik = k->ik;
-    while (n) {
-        /* acquire: reading 1 from the release of a snapshot, a clone or an
-         * old root that shared n, everything its holder read of n happens
-         * before the add */
-        if (atomic_load_explicit(&n->refs, memory_order_acquire) != 1) return NULL;
-        if (n->shift == COLL) {
-            if (n->u.prefix != ik) return NULL;
-            for (unsigned i = 0; i < n->datamap; i++)
-                if (key_eq(&n->e[i], k)) return &n->e[i];
-            return NULL;
-        }
-        uint32_t bit = 1u << chunk(ik, n->shift);
-        if (n->datamap & bit) {
-            pl_sentry *e = &n->e[popc(n->datamap & (bit - 1))];
-            return key_eq(e, k) ? e : NULL;
-        }
-        if (!(n->nodemap & bit)) return NULL;
-        n = kids(n)[popc(n->nodemap & (bit - 1))];
-    }
-    return NULL;
+    return walk_to_entry(n, k, 1);
 }
 
 /* In-place increments.
