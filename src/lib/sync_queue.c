@@ -409,37 +409,46 @@ static int do_put(lua_State *L, double timeout)
     luaL_checkany(L, 2);
     if (timeout != 0) pl_park_check(L, "Queue:put");
     item **slot = make_item(L, q, 2);
-    pl_waiter *w = timeout != 0 ? pl_park_prepare(L, &q->w, WANT_PUT) : NULL;
-    uv_mutex_lock(&q->w.lock);
-    if (q->shutdown) {
-        uv_mutex_unlock(&q->w.lock);
-        free_item(own_item(slot));
-        return shut_error(L, q, "Queue:put");
-    }
-    pl_waiter *getter = first_of(q, WANT_GET);
-    if (getter) { /* the queue is empty and someone waits: hand it over */
-        getter->payload = own_item(slot);
-        q->unfinished++;
-        pl_wake(getter);
-        uv_mutex_unlock(&q->w.lock);
-        return 0;
-    }
-    if (!is_full(q) || !w) {
-        if (is_full(q)) {
+    /* The waiter is prepared only once the queue was found full (it reads
+     * the caller's position for deadlock reports: most of a put's cost
+     * when done for every put), with the lock released, then the queue is
+     * looked at again (as do_get does). */
+    pl_waiter *w = NULL;
+    for (int prepared = 0;; prepared = 1) {
+        uv_mutex_lock(&q->w.lock);
+        if (q->shutdown) {
+            uv_mutex_unlock(&q->w.lock);
+            free_item(own_item(slot));
+            return shut_error(L, q, "Queue:put");
+        }
+        pl_waiter *getter = first_of(q, WANT_GET);
+        if (getter) { /* the queue is empty and someone waits: hand it over */
+            getter->payload = own_item(slot);
+            q->unfinished++;
+            pl_wake(getter);
+            uv_mutex_unlock(&q->w.lock);
+            return 0;
+        }
+        if (!is_full(q)) {
+            if (reserve(q) != PL_OK) {
+                uv_mutex_unlock(&q->w.lock);
+                free_item(own_item(slot));
+                return luaL_error(L, "not enough memory");
+            }
+            store(q, own_item(slot), 0);
+            q->unfinished++;
+            uv_mutex_unlock(&q->w.lock);
+            return 0;
+        }
+        if (timeout == 0) {
             uv_mutex_unlock(&q->w.lock);
             free_item(own_item(slot));
             return pl_sync_raise(L, "Full", "Queue:put: Queue#%d is full (maxsize %d)",
                                  (int)q->w.id, (int)q->maxsize);
         }
-        if (reserve(q) != PL_OK) {
-            uv_mutex_unlock(&q->w.lock);
-            free_item(own_item(slot));
-            return luaL_error(L, "not enough memory");
-        }
-        store(q, own_item(slot), 0);
-        q->unfinished++;
-        uv_mutex_unlock(&q->w.lock);
-        return 0;
+        if (prepared) break;
+        /* may raise (the item stays in the anchor slot: make_item) */
+        w = pl_park_prepare_unlocking(L, &q->w, WANT_PUT, "Queue:put");
     }
     w->payload = own_item(slot); /* the get that makes room moves it in */
     return pl_park(L, w, timeout, 0, put_k);
