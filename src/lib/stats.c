@@ -38,7 +38,7 @@ typedef struct kind_mem {
 
 /* What the stats read of a thread's pl_thread_stats. */
 typedef struct thread_row {
-    uint64_t busy_ns, runs, sent, delivered, long_runs, lthread_ns, lthread_runs;
+    uint64_t busy_ns, runs, sent, delivered, long_runs, lthread_ns, lthread_runs, lthread_sent;
 } thread_row;
 
 typedef struct snapshot {
@@ -95,7 +95,8 @@ static int collect(pl_runtime *rt, snapshot *s)
         /* relaxed: counters only (an lthread may be running now) */
         t->lthread_ns = atomic_load_explicit(&ts->lthread_ns, memory_order_relaxed);
         t->lthread_runs = atomic_load_explicit(&ts->lthread_runs, memory_order_relaxed);
-        t->sent += atomic_load_explicit(&ts->lthread_sent, memory_order_relaxed);
+        t->lthread_sent = atomic_load_explicit(&ts->lthread_sent, memory_order_relaxed);
+        s->sent += t->lthread_sent; /* the VM rows below skip lthreads */
         s->long_runs += t->long_runs;
     }
     /* relaxed: counters only (an lthread may end meanwhile) */
