@@ -163,6 +163,12 @@ size_t pl_mailbox_take(pl_mailbox *mb, int phase);
 /* Owner only: the batch's next message, taken out of it (NULL if none). */
 pl_msg *pl_mailbox_next(pl_mailbox *mb, int phase);
 
+/* Owner only: the batch's next message, left in it (NULL if none). */
+static inline pl_msg *pl_mailbox_peek(const pl_mailbox *mb, int phase)
+{
+    return mb->batch[phase].head;
+}
+
 /* Owner only: a message taken with pl_mailbox_next that found no handler
  * in its phase. If it was delivered in the other phase, or is still queued
  * there, this hold is just dropped; otherwise it goes back to routing (to

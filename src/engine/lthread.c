@@ -184,15 +184,12 @@ static void report_unobserved(pl_lthread *lt)
     pl_runtime *rt = lt->runtime;
     lt->observed = 1;
     const char *msg = lt->message ? lt->message : "?";
-    char from[160], text[4096];
+    char from[160];
     snprintf(from, sizeof from, "lthread '%s'", lt->name);
-    int n = snprintf(text, sizeof text,
-                     "%s: lthread '%s' failed and nobody joined it (call wait_result() or "
-                     "result() on its handle): %s\n%s\n",
-                     pl_report_name(rt), lt->name, msg, lt->traceback ? lt->traceback : "");
-    if (n < 0 || (size_t)n >= sizeof text) /* a long traceback: cut, the line ends it */
-        memcpy(text + sizeof text - 5, "...\n", 5);
-    pl_report_repeatable(rt, "failure of an lthread nobody joined", msg, from, text);
+    pl_report_repeatable(rt, "failure of an lthread nobody joined", msg, from,
+                         "%s: lthread '%s' failed and nobody joined it (call wait_result() or "
+                         "result() on its handle): %s\n%s\n",
+                         pl_report_name(rt), lt->name, msg, lt->traceback ? lt->traceback : "");
     atomic_fetch_add_explicit(&rt->errors, 1, memory_order_relaxed); /* a counter only */
 }
 

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -625,7 +626,7 @@ void pl_report_repeats(pl_runtime *rt)
 }
 
 void pl_report_repeatable(pl_runtime *rt, const char *what, const char *msg, const char *from,
-                          const char *text)
+                          const char *fmt, ...)
 {
     char key[sizeof rt->repeats.key];
     snprintf(key, sizeof key, "%s", repeat_key(msg));
@@ -647,7 +648,10 @@ void pl_report_repeatable(pl_runtime *rt, const char *what, const char *msg, con
                 rt->repeats.shown = 0;
             }
             rt->repeats.shown++;
-            fputs(text, stderr);
+            va_list ap;
+            va_start(ap, fmt);
+            vfprintf(stderr, fmt, ap);
+            va_end(ap);
         }
     }
     uv_mutex_unlock(&rt->error_lock);
@@ -662,21 +666,8 @@ static void report_line(pl_vm *vm, const char *what, const char *msg, const char
     const char *kind, *name = vm_label(vm, owned, &kind);
     char from[160];
     snprintf(from, sizeof from, "%s%s", kind, name);
-    /* one string, so a report is one write (nothing here may fail: a
-     * report too long for the buffer is printed as it is instead) */
-    char line[4096];
-    int n = snprintf(line, sizeof line, "%s: %s in %s: %s\n", pl_report_name(rt), what, from, text);
-    if (n >= 0 && (size_t)n < sizeof line) {
-        pl_report_repeatable(rt, what, msg, from, line);
-    } else { /* a long traceback: printed in pieces, never hidden */
-        uv_mutex_lock(&rt->error_lock);
-        flush_repeats_locked(rt);
-        rt->repeats.shown = 0; /* the next report starts a streak */
-        snprintf(rt->last_error, sizeof rt->last_error, "%s", msg);
-        if (!rt->config.quiet)
-            fprintf(stderr, "%s: %s in %s: %s\n", pl_report_name(rt), what, from, text);
-        uv_mutex_unlock(&rt->error_lock);
-    }
+    pl_report_repeatable(rt, what, msg, from, "%s: %s in %s: %s\n", pl_report_name(rt), what, from,
+                         text);
     free(owned);
 }
 

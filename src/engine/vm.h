@@ -343,12 +343,12 @@ void pl_report_error(pl_vm *vm, lua_State *co, const char *what);
 /* Prints the line that sums up identical error reports not shown (vm.c,
  * report_line), if any: at the end of a frame and of the run. */
 void pl_report_repeats(pl_runtime *rt);
-/* Prints text (a whole report, newline included) on stderr under the
- * error lock and keeps msg as the last error, or only counts it when it
- * is the fourth or later in a row with the same `what` and msg (the
- * script's name before ":line:" aside); from names where it came from,
- * for the line that sums up the hidden ones. */
+/* Prints a whole report (fmt and what follows, newline included) on
+ * stderr under the error lock and keeps msg as the last error, or only
+ * counts it when it is the fourth or later in a row with the same `what`
+ * and msg (the script's name before ":line:" aside); from names where it
+ * came from, for the line that sums up the hidden ones. */
 void pl_report_repeatable(pl_runtime *rt, const char *what, const char *msg, const char *from,
-                          const char *text);
+                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #endif

@@ -99,6 +99,13 @@ typedef struct hcache {
     unsigned gen; /* changed by every lookup and emptying */
 } hcache;
 
+/* Whether body goes to the topic cached for phase p. */
+static int cached_topic(const hcache *hc, int p, const pl_msgbody *body)
+{
+    return hc->topic_len[p] == body->topic_len &&
+           memcmp(hc->topic[p], body->topic, body->topic_len) == 0;
+}
+
 /* Pushes this VM's handler cache, made if missing. */
 static hcache *push_hcache(lua_State *L)
 {
@@ -340,8 +347,7 @@ int pl_actor_batch_runner(lua_State *co)
         pl_msgbody *body = msg->body;
         if (vm->tbuf) pl_trace_flow_at(vm->tbuf, 'f', "message", body->flow, b->taken);
         if (pl_signal_is_topic(body->topic, body->topic_len) || hc->gen != b->gen ||
-            hc->topic_len[p] != body->topic_len ||
-            memcmp(hc->topic[p], body->topic, body->topic_len) != 0) {
+            !cached_topic(hc, p, body)) {
             b->pending = msg; /* another topic or handlers: deliver_batch's */
             break;
         }
@@ -423,8 +429,7 @@ static int deliver_batch(lua_State *L)
             deliver_signal(L, b, msg);
             continue;
         }
-        if (hc->gen != gen || hc->topic_len[p] != body->topic_len ||
-            memcmp(hc->topic[p], body->topic, body->topic_len) != 0) {
+        if (hc->gen != gen || !cached_topic(hc, p, body)) {
             nhandlers = lookup_handlers(L, hc, p, body);
             gen = hc->gen;
         }
@@ -453,9 +458,8 @@ static int deliver_batch(lua_State *L)
         /* One handler and the next message for it too: this one and the
          * next ones in one coroutine (a lone message goes the plain way,
          * which costs less for one) */
-        pl_msg *after = vm->mailbox.batch[p].head; /* the owner's: no lock */
-        if (nhandlers == 1 && after && after->body->topic_len == body->topic_len &&
-            memcmp(after->body->topic, body->topic, body->topic_len) == 0) {
+        pl_msg *after = pl_mailbox_peek(&vm->mailbox, p);
+        if (nhandlers == 1 && after && cached_topic(hc, p, after->body)) {
             run_batch(L, b, hc, gen, n);
             continue;
         }
@@ -495,7 +499,7 @@ void pl_actor_dispatch(pl_vm *vm, int phase)
     if (vm->tbuf && n) b.taken = pl_trace_now(vm->tbuf);
     /* the owner's: no lock; a message a runner left pending is delivered
      * first (it was taken while the VM was alive, and nothing ran since) */
-    while ((vm->mailbox.batch[phase].head || b.pending) && !pl_vm_dead(vm)) {
+    while ((pl_mailbox_peek(&vm->mailbox, phase) || b.pending) && !pl_vm_dead(vm)) {
         lua_pushcfunction(L, deliver_batch);
         lua_pushlightuserdata(L, &b);
         if (lua_pcall(L, 1, 0, 0) != LUA_OK) { /* out of memory, mostly */
